@@ -1,0 +1,48 @@
+# Accord: `make run` for a local server with demo data, `make test` for the test suite.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# Django 6 needs Python 3.12+: take the first interpreter on this machine that is new enough.
+PY_BOOT ?= $(shell for p in python3.13 python3.12 $$HOME/.pyenv/versions/3.13*/bin/python3 \
+	$$HOME/.pyenv/versions/3.12*/bin/python3 /usr/bin/python3.1[2-9] python3; do \
+	if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo "$$p"; break; fi; done)
+# Local development defaults; production sets DEBUG=0 and the variables in docs/configuration.md.
+export DEBUG ?= 1
+PORT ?= 8000
+export PORT
+
+.PHONY: install run test lint check bench-import bench-agreement clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PY_BOOT)" || { echo "Accord needs Python 3.12 or newer; none found." >&2; exit 1; }
+	@test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py seed_demo
+	bin/run-local
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+check: install
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py check
+
+bench-import: install
+	$(PY) benchmarks/import_items.py
+
+bench-agreement: install
+	$(PY) benchmarks/agreement_alpha.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,59 @@
+from django.contrib import admin
+
+from annotation.models import Item, Membership, Project, Rater, Rating
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "rubric_version", "annotations_per_item", "lease_minutes", "created_at"]
+    search_fields = ["name"]
+    list_filter = ["rubric_version__rubric"]
+    inlines = [MembershipInline]
+    autocomplete_fields = ["rubric_version"]
+    readonly_fields = ["created_by", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "project", "role", "created_at"]
+    list_filter = ["role", "project"]
+    search_fields = ["user__username", "project__name"]
+    autocomplete_fields = ["user", "project"]
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "project", "status", "updated_at"]
+    list_filter = ["status", "project"]
+    search_fields = ["external_id"]
+    raw_id_fields = ["project"]
+    list_select_related = ["project"]
+    show_full_result_count = False
+
+
+@admin.register(Rater)
+class RaterAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "user"]
+    list_filter = ["kind"]
+    search_fields = ["name", "user__username"]
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    list_display = ["item", "rater", "rubric_version", "source", "created_at"]
+    list_filter = ["source", "rater__kind", "item__project"]
+    search_fields = ["item__external_id", "rater__name"]
+    raw_id_fields = ["item", "rater"]
+    list_select_related = ["item", "rater", "rubric_version__rubric"]
+    show_full_result_count = False

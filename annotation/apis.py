@@ -1,0 +1,267 @@
+"""REST API for projects, members, items and ratings. Views parse, check access, call one service."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.models import Item, ItemStatus, Membership, Project, Role
+from annotation.selectors import (
+    MANAGE,
+    RATE,
+    items_for_project,
+    project_require,
+    projects_for_user,
+    rater_for_user,
+    ratings_visible,
+)
+from annotation.services.items import items_import, rows_read_upload
+from annotation.services.projects import membership_set, project_create, project_update
+from annotation.services.ratings import rating_submit, ratings_import
+from rubrics.selectors import rubrics_for_user
+
+
+def project_get(request, project_id: int, roles: frozenset[str]) -> Project:
+    project = get_object_or_404(Project.objects.select_related("rubric_version__rubric"), pk=project_id)
+    project_require(user=request.user, project=project, roles=roles)
+    return project
+
+
+class ProjectOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    guidelines = serializers.CharField()
+    rubric = serializers.IntegerField(source="rubric_version.rubric_id")
+    rubric_version = serializers.IntegerField(source="rubric_version.number")
+    annotations_per_item = serializers.IntegerField()
+    lease_minutes = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class ProjectInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    rubric = serializers.IntegerField(help_text="Rubric id; the project pins its latest version.")
+    rubric_version = serializers.IntegerField(required=False, help_text="Pin this version number instead.")
+    guidelines = serializers.CharField(allow_blank=True, required=False, default="")
+    annotations_per_item = serializers.IntegerField(required=False, default=3, min_value=1, max_value=50)
+    lease_minutes = serializers.IntegerField(required=False, default=30, min_value=1, max_value=1440)
+
+    def validated_rubric(self) -> dict:
+        data = dict(self.validated_data)
+        number = data.pop("rubric_version", None)
+        if number is not None:
+            data["rubric"] = {"id": data["rubric"], "version": number}
+        return data
+
+
+class ProjectListCreateApi(APIView):
+    @extend_schema(responses=ProjectOutputSerializer(many=True))
+    def get(self, request):
+        return Response(ProjectOutputSerializer(projects_for_user(user=request.user), many=True).data)
+
+    @extend_schema(request=ProjectInputSerializer, responses={201: ProjectOutputSerializer})
+    def post(self, request):
+        if not (request.user.is_staff or request.user.has_perm("annotation.add_project")):
+            raise PermissionDenied("Creating projects needs staff status or the 'add project' permission.")
+        data = ProjectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_rubric()
+        rubric = fields.pop("rubric")
+        rubric_id = rubric["id"] if isinstance(rubric, dict) else rubric
+        if not rubrics_for_user(user=request.user).filter(pk=rubric_id).exists():
+            raise ValidationError({"rubric": [f"no rubric {rubric_id} that you can use."]})
+        project = project_create(actor=request.user, rubric=rubric, **fields)
+        return Response(ProjectOutputSerializer(project).data, status=201)
+
+
+class ProjectDetailApi(APIView):
+    @extend_schema(responses=ProjectOutputSerializer)
+    def get(self, request, project_id: int):
+        return Response(ProjectOutputSerializer(project_get(request, project_id, RATE)).data)
+
+    @extend_schema(request=ProjectInputSerializer, responses=ProjectOutputSerializer)
+    def patch(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        data = ProjectInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        if "rubric_version" in changes:
+            changes["rubric"] = {
+                "id": changes.pop("rubric", project.rubric_version.rubric_id),
+                "version": changes.pop("rubric_version"),
+            }
+        if "rubric" in changes and not isinstance(changes["rubric"], dict):
+            raise ValidationError({"rubric_version": ["name the version number to upgrade to."]})
+        project = project_update(project=project, **changes)
+        return Response(ProjectOutputSerializer(project).data)
+
+
+class MemberSerializer(serializers.Serializer):
+    user = serializers.IntegerField(source="user_id")
+    username = serializers.CharField(source="user.username")
+    role = serializers.CharField()
+
+
+class ProjectMembersApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        user = serializers.JSONField(help_text="User id or username.")
+        role = serializers.ChoiceField(choices=Role.choices)
+
+    @extend_schema(responses=MemberSerializer(many=True))
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        members = Membership.objects.filter(project=project).select_related("user").order_by("id")
+        return Response(MemberSerializer(members, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: MemberSerializer})
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = membership_set(project=project, **data.validated_data)
+        return Response(MemberSerializer(membership).data, status=201)
+
+
+class ItemOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    data = serializers.JSONField()
+    metadata = serializers.JSONField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ItemCursorPagination(CursorPagination):
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+ImportReport = inline_serializer(
+    "ItemImportOutput",
+    {
+        "created": serializers.IntegerField(),
+        "updated": serializers.IntegerField(),
+        "unchanged": serializers.IntegerField(),
+    },
+)
+
+
+class ProjectItemsApi(APIView):
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", enum=ItemStatus.values, required=False)],
+        responses=ItemOutputSerializer(many=True),
+    )
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, RATE)
+        status = request.query_params.get("status")
+        if status is not None and status not in ItemStatus.values:
+            raise ValidationError({"status": [f"must be one of {', '.join(ItemStatus.values)}."]})
+        paginator = ItemCursorPagination()
+        page = paginator.paginate_queryset(items_for_project(project=project, status=status), request, view=self)
+        return paginator.get_paginated_response(ItemOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request={
+            "application/json": {"type": "array", "items": {"type": "object"}},
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            },
+        },
+        responses={201: ImportReport},
+        description="Create or update items by external_id: a JSON array of {external_id, data, metadata?}, "
+        "or a multipart upload of a .jsonl or .csv file in the `file` field. All or nothing.",
+    )
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        result = items_import(project=project, rows=_rows_from_request(request))
+        return Response(result.as_dict(), status=201)
+
+
+def _rows_from_request(request):
+    upload = request.FILES.get("file") if request.content_type.startswith("multipart/") else None
+    if upload is not None:
+        try:
+            return rows_read_upload(name=upload.name, stream=upload)
+        except ValueError as exc:
+            raise ValidationError({"file": [str(exc)]}) from None
+    if request.content_type.startswith("multipart/"):
+        raise ValidationError({"file": ["attach a .jsonl or .csv file in the 'file' field."]})
+    if not isinstance(request.data, list):
+        raise ValidationError({"non_field_errors": ["send a JSON array of rows."]})
+    return request.data
+
+
+class ItemDetailApi(APIView):
+    @extend_schema(responses=ItemOutputSerializer)
+    def get(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=RATE)
+        return Response(ItemOutputSerializer(item).data)
+
+
+class RatingOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    item = serializers.IntegerField(source="item_id")
+    rater = serializers.CharField(source="rater.name")
+    rater_kind = serializers.CharField(source="rater.kind")
+    rubric_version = serializers.IntegerField(source="rubric_version.number")
+    values = serializers.JSONField()
+    rationales = serializers.JSONField()
+    seconds_spent = serializers.FloatField(allow_null=True)
+    source = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ItemRatingsApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        values = serializers.JSONField()
+        rationales = serializers.JSONField(required=False)
+        seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+    @extend_schema(responses=RatingOutputSerializer(many=True))
+    def get(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=RATE)
+        return Response(RatingOutputSerializer(ratings_visible(user=request.user, item=item), many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: RatingOutputSerializer})
+    def post(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=RATE)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rating = rating_submit(item=item, rater=rater_for_user(user=request.user), **data.validated_data)
+        return Response(RatingOutputSerializer(rating).data, status=201)
+
+
+class ProjectRatingsImportApi(APIView):
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        request={
+            "application/json": {"type": "array", "items": {"type": "object"}},
+            "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
+        },
+        responses={
+            201: inline_serializer(
+                "RatingImportOutput",
+                {"created": serializers.IntegerField(), "unchanged": serializers.IntegerField()},
+            )
+        },
+        description="Bulk import of existing human labels: {external_id, rater: username, values, rationales?}. "
+        "All or nothing, with a report of every row that failed.",
+    )
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        result = ratings_import(project=project, rows=_rows_from_request(request))
+        return Response(result.as_dict(), status=201)

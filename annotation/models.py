@@ -1,0 +1,132 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from rubrics.models import RubricVersion
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    REVIEWER = "reviewer", "Reviewer"
+    ANNOTATOR = "annotator", "Annotator"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators beside every item.")
+    # Pinned: a new rubric version reaches a project only when a manager upgrades it.
+    rubric_version = models.ForeignKey(RubricVersion, related_name="projects", on_delete=models.PROTECT)
+    annotations_per_item = models.PositiveSmallIntegerField(default=3, help_text="Human ratings each item needs.")
+    lease_minutes = models.PositiveIntegerField(default=30, help_text="How long an annotator holds an item.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(annotations_per_item__gte=1), name="project_overlap_at_least_one"),
+            models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="project_lease_at_least_one_minute"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, related_name="memberships", on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="memberships", on_delete=models.CASCADE)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.role} in {self.project}"
+
+
+class ItemStatus(models.TextChoices):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    ANNOTATED = "annotated"
+    NEEDS_REVIEW = "needs_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Item(models.Model):
+    project = models.ForeignKey(Project, related_name="items", on_delete=models.CASCADE)
+    external_id = models.CharField(max_length=255)
+    # Untrusted: whatever the importer sent. Escaped in pages, delimited in judge prompts.
+    data = models.JSONField()
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_external_id")]
+        indexes = [models.Index(fields=["project", "status", "id"], name="item_project_status")]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class RaterKind(models.TextChoices):
+    HUMAN = "human"
+    JUDGE = "judge"
+
+
+class Rater(models.Model):
+    """Who made a rating: a person, or (from the judges app) one version of an LLM judge.
+
+    Agreement, approval and export only ever look at raters, so they treat a judge's verdict
+    exactly like a person's rating, told apart only by ``kind``.
+    """
+
+    kind = models.CharField(max_length=8, choices=RaterKind.choices)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="rater", on_delete=models.CASCADE
+    )
+    name = models.CharField(max_length=200, help_text="Shown to reviewers; judges name their version here.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="human") & Q(user__isnull=False)) | (Q(kind="judge") & Q(user__isnull=True)),
+                name="rater_human_has_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RatingSource(models.TextChoices):
+    UI = "ui"
+    API = "api"
+    IMPORT = "import"
+    JUDGE = "judge"
+
+
+class Rating(models.Model):
+    item = models.ForeignKey(Item, related_name="ratings", on_delete=models.CASCADE)
+    rater = models.ForeignKey(Rater, related_name="ratings", on_delete=models.PROTECT)
+    rubric_version = models.ForeignKey(RubricVersion, related_name="ratings", on_delete=models.PROTECT)
+    values = models.JSONField(default=dict)
+    rationales = models.JSONField(default=dict, blank=True)
+    seconds_spent = models.FloatField(null=True, blank=True)
+    source = models.CharField(max_length=8, choices=RatingSource.choices, default=RatingSource.API)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "rater", "rubric_version"], name="rating_one_per_rater_version"),
+            models.CheckConstraint(
+                condition=Q(seconds_spent__isnull=True) | Q(seconds_spent__gte=0), name="rating_seconds_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["rater", "item"], name="rating_rater_item")]
+
+    def __str__(self) -> str:
+        return f"{self.rater} on {self.item}"

@@ -1,0 +1,248 @@
+"""Item import: idempotent on external_id, all or nothing, with a report of every bad row."""
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import IO, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.models import Item, Project, Rating
+from config.errors import RowsRejected
+
+MAX_ROWS = 1_000_000
+MAX_EXTERNAL_ID = 255
+_BATCH = 2_000
+_ROW_FIELDS = {"external_id", "data", "metadata"}
+MAX_REPORTED_ERRORS = 1_000
+
+
+@dataclass(frozen=True)
+class ItemImportResult:
+    created: int
+    updated: int
+    unchanged: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ParsedRow:
+    """A record read from a file: either its value or why it could not be read."""
+
+    line: int
+    value: Any = None
+    error: str | None = None
+
+
+def rows_read_jsonl(stream: IO[bytes]) -> Iterator[ParsedRow]:
+    for line_number, raw in enumerate(stream, start=1):
+        text = raw.decode("utf-8", errors="strict") if isinstance(raw, bytes) else raw
+        if not text.strip():
+            continue
+        try:
+            yield ParsedRow(line=line_number, value=json.loads(text))
+        except json.JSONDecodeError as exc:
+            yield ParsedRow(line=line_number, error=f"not valid JSON: {exc.msg} at column {exc.colno}.")
+
+
+def rows_read_csv(stream: IO[bytes]) -> Iterator[ParsedRow]:
+    """CSV: an ``external_id`` column; ``data`` / ``metadata`` columns hold JSON objects, and any
+    other column becomes a field of data (``metadata.<name>`` columns a field of metadata)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.DictReader(text)
+    if not reader.fieldnames or "external_id" not in reader.fieldnames:
+        yield ParsedRow(line=1, error="the CSV header must include an external_id column.")
+        return
+    for record in reader:
+        line = reader.line_num
+        if None in record:
+            yield ParsedRow(line=line, error="this row has more cells than the header.")
+            continue
+        row: dict[str, Any] = {"external_id": record.pop("external_id")}
+        try:
+            data = json.loads(record.pop("data")) if "data" in record else {}
+            metadata = json.loads(record.pop("metadata")) if "metadata" in record else {}
+        except json.JSONDecodeError as exc:
+            yield ParsedRow(line=line, error=f"the data or metadata cell is not valid JSON: {exc.msg}.")
+            continue
+        if not isinstance(data, dict) or not isinstance(metadata, dict):
+            yield ParsedRow(line=line, error="the data and metadata cells must hold JSON objects.")
+            continue
+        for column, cell in record.items():
+            if column.startswith("metadata."):
+                metadata[column.removeprefix("metadata.")] = cell
+            else:
+                data[column] = cell
+        row["data"] = data
+        row["metadata"] = metadata
+        yield ParsedRow(line=line, value=row)
+
+
+def rows_read_upload(*, name: str, stream: IO[bytes]) -> Iterator[ParsedRow]:
+    lowered = name.lower()
+    if lowered.endswith((".jsonl", ".ndjson")):
+        return rows_read_jsonl(stream)
+    if lowered.endswith(".csv"):
+        return rows_read_csv(stream)
+    if lowered.endswith(".json"):
+        return _rows_read_json_array(stream)
+    raise ValueError("upload a .jsonl, .json or .csv file.")
+
+
+def _rows_read_json_array(stream: IO[bytes]) -> Iterator[ParsedRow]:
+    try:
+        payload = json.load(stream)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        yield ParsedRow(line=1, error=f"not valid JSON: {exc}.")
+        return
+    if not isinstance(payload, list):
+        yield ParsedRow(line=1, error="a .json upload must hold an array of rows.")
+        return
+    for index, value in enumerate(payload, start=1):
+        yield ParsedRow(line=index, value=value)
+
+
+def _item_row_clean(value: Any) -> tuple[tuple[str, dict, dict] | None, dict[str, list[str]]]:
+    if not isinstance(value, dict):
+        return None, {"row": ["each row must be an object with external_id and data."]}
+    errors: dict[str, list[str]] = {}
+    unknown = set(value) - _ROW_FIELDS
+    if unknown:
+        errors["row"] = [f"unknown fields: {', '.join(sorted(map(str, unknown)))}."]
+    external_id = value.get("external_id")
+    if isinstance(external_id, int) and not isinstance(external_id, bool):
+        external_id = str(external_id)
+    if not isinstance(external_id, str) or not external_id.strip():
+        errors["external_id"] = ["external_id is required: a non-empty string."]
+    elif len(external_id.strip()) > MAX_EXTERNAL_ID:
+        errors["external_id"] = [f"external_id is longer than {MAX_EXTERNAL_ID} characters."]
+    data = value.get("data")
+    if not isinstance(data, dict):
+        errors["data"] = ["data is required: a JSON object."]
+    metadata = value.get("metadata", {})
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        errors["metadata"] = ["metadata must be a JSON object."]
+    if errors:
+        return None, errors
+    return (external_id.strip(), data, metadata), {}
+
+
+def _chunks(seq: list, size: int) -> Iterator[list]:
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]
+
+
+def items_import(
+    *,
+    project: Project,
+    rows: Iterable[Any],
+    progress: Callable[[int], None] | None = None,
+) -> ItemImportResult:
+    """Create or update items by external_id. Applies fully or not at all.
+
+    ``rows`` are plain values (a parsed JSON array) or ParsedRow records from a file. Raises
+    RowsRejected listing every bad row (up to MAX_REPORTED_ERRORS) when any row is bad; nothing
+    is written then. An item that already has ratings keeps its data: changing what raters saw
+    would silently invalidate their ratings, so such a row is rejected (metadata may change).
+    """
+    errors: list[dict] = []
+    clean: dict[str, tuple[dict, dict]] = {}
+    first_row: dict[str, int] = {}
+    count = 0
+    for index, row in enumerate(rows, start=1):
+        count += 1
+        line = index
+        if isinstance(row, ParsedRow):
+            line = row.line
+            if row.error:
+                errors.append({"row": line, "errors": {"row": [row.error]}})
+                continue
+            row = row.value
+        if count > MAX_ROWS:
+            errors.append({"row": line, "errors": {"row": [f"an import takes at most {MAX_ROWS} rows."]}})
+            break
+        parsed, row_errors = _item_row_clean(row)
+        if row_errors:
+            external = row.get("external_id") if isinstance(row, dict) else None
+            errors.append({"row": line, "external_id": external, "errors": row_errors})
+            continue
+        external_id, data, metadata = parsed
+        if external_id in clean:
+            errors.append(
+                {
+                    "row": line,
+                    "external_id": external_id,
+                    "errors": {"external_id": [f"appears twice: first at row {first_row[external_id]}."]},
+                }
+            )
+            continue
+        first_row[external_id] = line
+        clean[external_id] = (data, metadata)
+    if errors:
+        raise RowsRejected(
+            f"{len(errors)} row(s) are invalid; nothing was imported.", rows=errors[:MAX_REPORTED_ERRORS]
+        )
+    if not clean:
+        raise RowsRejected("there are no rows to import.", rows=[])
+
+    with transaction.atomic():
+        existing: dict[str, tuple[int, dict, dict]] = {}
+        for chunk in _chunks(list(clean), 5_000):
+            for pk, external_id, data, metadata in Item.objects.filter(
+                project=project, external_id__in=chunk
+            ).values_list("id", "external_id", "data", "metadata"):
+                existing[external_id] = (pk, data, metadata)
+
+        to_create: list[Item] = []
+        to_update: list[Item] = []
+        data_changed: dict[int, tuple[str, int]] = {}
+        unchanged = 0
+        now = timezone.now()
+        for external_id, (data, metadata) in clean.items():
+            if external_id not in existing:
+                to_create.append(Item(project=project, external_id=external_id, data=data, metadata=metadata))
+                continue
+            pk, old_data, old_metadata = existing[external_id]
+            if old_data == data and old_metadata == metadata:
+                unchanged += 1
+                continue
+            if old_data != data:
+                data_changed[pk] = (external_id, first_row[external_id])
+            to_update.append(Item(pk=pk, data=data, metadata=metadata, updated_at=now))
+
+        rated = set()
+        for chunk in _chunks(list(data_changed), 5_000):
+            rated.update(Rating.objects.filter(item_id__in=chunk).values_list("item_id", flat=True).distinct())
+        if rated:
+            rows_report = [
+                {
+                    "row": data_changed[pk][1],
+                    "external_id": data_changed[pk][0],
+                    "errors": {"data": ["this item already has ratings, so its data cannot change."]},
+                }
+                for pk in sorted(rated, key=lambda pk: data_changed[pk][1])
+            ]
+            raise RowsRejected(
+                f"{len(rows_report)} row(s) would change rated items; nothing was imported.",
+                rows=rows_report[:MAX_REPORTED_ERRORS],
+            )
+
+        done = 0
+        for chunk in _chunks(to_create, _BATCH):
+            Item.objects.bulk_create(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done)
+        for chunk in _chunks(to_update, _BATCH):
+            Item.objects.bulk_update(chunk, ["data", "metadata", "updated_at"])
+            done += len(chunk)
+            if progress:
+                progress(done)
+    return ItemImportResult(created=len(to_create), updated=len(to_update), unchanged=unchanged)

@@ -1,0 +1,113 @@
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from annotation.models import Membership, Project, Role
+from rubrics.models import Rubric, RubricVersion
+
+
+def _rubric_version_resolve(rubric: Any) -> RubricVersion:
+    """A project pins a version: given a rubric id it takes the latest; ``{"rubric": id, "version": n}`` pins n."""
+    try:
+        if isinstance(rubric, RubricVersion):
+            return rubric
+        if isinstance(rubric, Rubric):
+            return rubric.latest_version()
+        if isinstance(rubric, dict):
+            return RubricVersion.objects.get(rubric_id=int(rubric["id"]), number=int(rubric["version"]))
+        version = Rubric.objects.get(pk=int(rubric)).latest_version()
+        if version is None:
+            raise RubricVersion.DoesNotExist
+        return version
+    except (Rubric.DoesNotExist, RubricVersion.DoesNotExist, KeyError, TypeError, ValueError):
+        raise ValidationError({"rubric": [f"no rubric (version) {rubric!r}."]}) from None
+
+
+def _settings_clean(*, annotations_per_item: Any, lease_minutes: Any) -> None:
+    errors = {}
+    if (
+        not isinstance(annotations_per_item, int)
+        or isinstance(annotations_per_item, bool)
+        or not (1 <= annotations_per_item <= 50)
+    ):
+        errors["annotations_per_item"] = ["must be an integer from 1 to 50."]
+    if not isinstance(lease_minutes, int) or isinstance(lease_minutes, bool) or not 1 <= lease_minutes <= 24 * 60:
+        errors["lease_minutes"] = ["must be an integer from 1 to 1440."]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def project_create(
+    *,
+    actor: AbstractBaseUser,
+    name: str,
+    rubric: Any,
+    guidelines: str = "",
+    annotations_per_item: int = 3,
+    lease_minutes: int = 30,
+) -> Project:
+    """Create a project pinned to a rubric version; the creator becomes its manager."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError({"name": ["name is required."]})
+    _settings_clean(annotations_per_item=annotations_per_item, lease_minutes=lease_minutes)
+    project = Project.objects.create(
+        name=name.strip(),
+        guidelines=guidelines or "",
+        rubric_version=_rubric_version_resolve(rubric),
+        annotations_per_item=annotations_per_item,
+        lease_minutes=lease_minutes,
+        created_by=actor,
+    )
+    Membership.objects.create(project=project, user=actor, role=Role.MANAGER)
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, **changes: Any) -> Project:
+    """Change a project's name, guidelines, overlap, lease, or (explicitly) its rubric version."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    if "name" in changes:
+        if not isinstance(changes["name"], str) or not changes["name"].strip():
+            raise ValidationError({"name": ["name cannot be empty."]})
+        project.name = changes["name"].strip()
+    if "guidelines" in changes:
+        project.guidelines = changes["guidelines"] or ""
+    if "rubric" in changes:
+        project.rubric_version = _rubric_version_resolve(changes["rubric"])
+    _settings_clean(
+        annotations_per_item=changes.get("annotations_per_item", project.annotations_per_item),
+        lease_minutes=changes.get("lease_minutes", project.lease_minutes),
+    )
+    project.annotations_per_item = changes.get("annotations_per_item", project.annotations_per_item)
+    project.lease_minutes = changes.get("lease_minutes", project.lease_minutes)
+    project.save()
+    return project
+
+
+@transaction.atomic
+def membership_set(*, project: Project, user: Any, role: str) -> Membership:
+    """Add a user to a project or change their role (idempotent)."""
+    if role not in Role.values:
+        raise ValidationError({"role": [f"role must be one of {', '.join(Role.values)}."]})
+    users = get_user_model().objects
+    try:
+        if isinstance(user, AbstractBaseUser):
+            member = user
+        elif isinstance(user, int) and not isinstance(user, bool):
+            member = users.get(pk=user)
+        elif isinstance(user, str) and user:
+            member = users.get(username=user)
+        else:
+            raise ValidationError({"user": ["user must be a user id or a username."]})
+    except users.model.DoesNotExist:
+        raise ValidationError({"user": [f"no user {user!r}."]}) from None
+    membership, _ = Membership.objects.update_or_create(project=project, user=member, defaults={"role": role})
+    return membership
+
+
+def membership_remove(*, project: Project, user_id: int) -> None:
+    Membership.objects.filter(project=project, user_id=user_id).delete()

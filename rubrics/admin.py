@@ -1,0 +1,108 @@
+from django.contrib import admin, messages
+from django.template.loader import render_to_string
+from django.utils.html import format_html
+
+from rubrics.forms import CriterionForm
+from rubrics.models import Criterion, Rubric, RubricVersion
+from rubrics.services import rubric_version_copy
+
+
+class CriterionInline(admin.StackedInline):
+    model = Criterion
+    form = CriterionForm
+    extra = 0
+    fields = [
+        ("position", "key", "title"),
+        "description",
+        ("kind", "rationale_required", "required"),
+        ("minimum", "maximum", "step"),
+        ("choices", "anchors"),
+    ]
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not (obj and obj.is_used())
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and not (obj and obj.is_used())
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj and obj.is_used())
+
+
+class RubricVersionInline(admin.TabularInline):
+    model = RubricVersion
+    fields = ["number", "instructions", "created_at", "edit"]
+    readonly_fields = ["number", "instructions", "created_at", "edit"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def edit(self, obj):
+        return "frozen (has ratings)" if obj.is_used() else "editable"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Rubric)
+class RubricAdmin(admin.ModelAdmin):
+    list_display = ["name", "latest", "created_by", "created_at"]
+    search_fields = ["name"]
+    inlines = [RubricVersionInline]
+    readonly_fields = ["created_by", "created_at"]
+
+    def latest(self, obj):
+        version = obj.latest_version()
+        return f"v{version.number}" if version else "—"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        if not change:
+            RubricVersion.objects.create(rubric=obj, number=1, created_by=request.user)
+
+
+@admin.register(RubricVersion)
+class RubricVersionAdmin(admin.ModelAdmin):
+    """Criteria are edited here. A version with ratings is frozen: use 'New version from this
+    one', edit the copy, then upgrade projects to it."""
+
+    list_display = ["__str__", "criteria_count", "frozen", "created_at"]
+    list_filter = ["rubric"]
+    search_fields = ["rubric__name", "instructions"]
+    inlines = [CriterionInline]
+    readonly_fields = ["rubric", "number", "annotator_preview"]
+    fields = ["rubric", "number", "instructions", "annotator_preview"]
+    actions = ["new_version"]
+
+    def criteria_count(self, obj):
+        return obj.criteria.count()
+
+    @admin.display(boolean=True)
+    def frozen(self, obj):
+        return obj.is_used()
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj and obj.is_used():
+            fields.append("instructions")
+        return fields
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="What an annotator will see")
+    def annotator_preview(self, obj):
+        if not obj or not obj.pk:
+            return "Save to see the preview."
+        html = render_to_string(
+            "rubrics/criteria_form.html", {"criteria": obj.criteria.all(), "preview": True, "values": {}}
+        )
+        return format_html('<div class="accord-preview">{}</div>', html)
+
+    @admin.action(description="New version from this one")
+    def new_version(self, request, queryset):
+        for version in queryset:
+            copy = rubric_version_copy(actor=request.user, version=version)
+            self.message_user(request, f"Created {copy}; edit it, then upgrade projects to it.", messages.SUCCESS)

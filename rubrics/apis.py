@@ -1,0 +1,108 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from rubrics.models import RubricVersion
+from rubrics.selectors import rubric_require_author, rubric_require_can_create, rubric_versions, rubrics_for_user
+from rubrics.services import rubric_create, rubric_update
+
+
+class CriterionSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField(allow_blank=True, required=False)
+    scale = serializers.JSONField(help_text='e.g. {"kind": "ordinal", "min": 1, "max": 5, "labels": {"1": "..."}}')
+    rationale_required = serializers.BooleanField(required=False)
+    required = serializers.BooleanField(required=False)
+
+
+class RubricVersionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="rubric_id")
+    name = serializers.CharField(source="rubric.name")
+    version = serializers.IntegerField(source="number")
+    version_id = serializers.IntegerField(source="id")
+    instructions = serializers.CharField()
+    criteria = CriterionSerializer(many=True, source="criteria.all")
+    created_at = serializers.DateTimeField()
+
+
+class RubricInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    instructions = serializers.CharField(allow_blank=True, required=False, default="")
+    # Shape and scale checks live in rubrics.services.criteria_clean, shared with the admin.
+    criteria = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
+
+
+def _latest(rubric) -> RubricVersion:
+    return (
+        RubricVersion.objects.select_related("rubric").prefetch_related("criteria").get(pk=rubric.latest_version().pk)
+    )
+
+
+class RubricListCreateApi(APIView):
+    @extend_schema(responses=RubricVersionOutputSerializer(many=True))
+    def get(self, request):
+        versions = (
+            RubricVersion.objects.filter(rubric__in=rubrics_for_user(user=request.user))
+            .select_related("rubric")
+            .prefetch_related("criteria")
+            .order_by("rubric_id", "-number")
+        )
+        latest = {}
+        for version in versions:
+            latest.setdefault(version.rubric_id, version)
+        return Response(RubricVersionOutputSerializer(list(latest.values()), many=True).data)
+
+    @extend_schema(request=RubricInputSerializer, responses={201: RubricVersionOutputSerializer})
+    def post(self, request):
+        rubric_require_can_create(user=request.user)
+        data = RubricInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = rubric_create(actor=request.user, **data.validated_data)
+        return Response(RubricVersionOutputSerializer(version).data, status=201)
+
+
+class RubricDetailApi(APIView):
+    """PUT / PATCH edit the latest version in place while it has no ratings; after that they
+    create a new version, and ratings keep pointing at the version they were made against."""
+
+    def _rubric(self, request, rubric_id):
+        return get_object_or_404(rubrics_for_user(user=request.user), pk=rubric_id)
+
+    @extend_schema(responses=RubricVersionOutputSerializer)
+    def get(self, request, rubric_id: int):
+        return Response(RubricVersionOutputSerializer(_latest(self._rubric(request, rubric_id))).data)
+
+    def _update(self, request, rubric_id: int, *, partial: bool):
+        rubric = self._rubric(request, rubric_id)
+        rubric_require_author(user=request.user, rubric=rubric)
+        data = RubricInputSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        version = rubric_update(actor=request.user, rubric=rubric, **data.validated_data)
+        return Response(RubricVersionOutputSerializer(version).data)
+
+    @extend_schema(request=RubricInputSerializer, responses=RubricVersionOutputSerializer)
+    def put(self, request, rubric_id: int):
+        return self._update(request, rubric_id, partial=False)
+
+    @extend_schema(request=RubricInputSerializer, responses=RubricVersionOutputSerializer)
+    def patch(self, request, rubric_id: int):
+        return self._update(request, rubric_id, partial=True)
+
+
+class RubricVersionListApi(APIView):
+    @extend_schema(responses=RubricVersionOutputSerializer(many=True))
+    def get(self, request, rubric_id: int):
+        rubric = get_object_or_404(rubrics_for_user(user=request.user), pk=rubric_id)
+        versions = rubric_versions(rubric=rubric).select_related("rubric")
+        return Response(RubricVersionOutputSerializer(versions, many=True).data)
+
+
+class RubricVersionDetailApi(APIView):
+    @extend_schema(responses=RubricVersionOutputSerializer)
+    def get(self, request, rubric_id: int, number: int):
+        rubric = get_object_or_404(rubrics_for_user(user=request.user), pk=rubric_id)
+        version = get_object_or_404(rubric_versions(rubric=rubric).select_related("rubric"), number=number)
+        return Response(RubricVersionOutputSerializer(version).data)
