@@ -53,6 +53,12 @@ class ItemStatus(models.TextChoices):
     REJECTED = "rejected"
 
 
+class ApprovedBy(models.TextChoices):
+    CONSENSUS = "consensus"
+    REVIEWER = "reviewer"
+    JUDGE = "judge"
+
+
 class Item(models.Model):
     project = models.ForeignKey(Project, related_name="items", on_delete=models.CASCADE)
     external_id = models.CharField(max_length=255)
@@ -60,6 +66,11 @@ class Item(models.Model):
     data = models.JSONField()
     metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.PENDING)
+    # Written by the approval service only: how the item was decided and the values it carries.
+    approved_by = models.CharField(max_length=16, choices=ApprovedBy.choices, blank=True)
+    consensus = models.JSONField(default=dict, blank=True)
+    decision_reason = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -130,3 +141,20 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rater} on {self.item}"
+
+
+class Gold(models.Model):
+    """A reviewer's adjudicated values for an item: the reference that approval, few-shot
+    examples for judges and judge calibration all trust above any single rater."""
+
+    item = models.OneToOneField(Item, related_name="gold", on_delete=models.CASCADE)
+    rubric_version = models.ForeignKey(RubricVersion, related_name="golds", on_delete=models.PROTECT)
+    values = models.JSONField()
+    rationales = models.JSONField(default=dict, blank=True)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"gold for {self.item}"

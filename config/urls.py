@@ -12,6 +12,7 @@ api_v1 = [
     path("users/me/", account_apis.MeApi.as_view(), name="user-me"),
     path("", include("rubrics.urls")),
     path("", include("annotation.urls")),
+    path("", include("judges.urls")),
 ]
 
 urlpatterns = [
