@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.models import Item, Project, Rating
@@ -134,6 +134,50 @@ def _item_row_clean(value: Any) -> tuple[tuple[str, dict, dict] | None, dict[str
     return (external_id.strip(), data, metadata), {}
 
 
+def _items_insert(*, project: Project, rows: list[tuple[str, dict, dict]], now) -> None:
+    """Insert new items without the ORM's per-row compiler, which costs ~10x the database time.
+
+    PostgreSQL gets COPY; SQLite a prepared executemany. Every other column takes its model
+    default, prepared once by the field itself, so columns added later need no change here.
+    """
+    fields = [f for f in Item._meta.concrete_fields if not f.primary_key]
+    per_row = {"external_id", "data", "metadata"}
+    constants: dict[str, object] = {}
+    for field in fields:
+        if field.name in per_row:
+            continue
+        if field.name == "project":
+            value = project.pk
+        elif field.name in {"created_at", "updated_at"}:
+            value = now
+        else:
+            value = field.get_default()
+        constants[field.name] = field.get_db_prep_save(value, connection)
+    data_field, metadata_field = Item._meta.get_field("data"), Item._meta.get_field("metadata")
+    columns = [f.column for f in fields]
+
+    def values(external_id: str, data: dict, metadata: dict) -> tuple:
+        row = {
+            "external_id": external_id,
+            "data": data_field.get_db_prep_save(data, connection),
+            "metadata": metadata_field.get_db_prep_save(metadata, connection),
+        }
+        return tuple(row[f.name] if f.name in per_row else constants[f.name] for f in fields)
+
+    table = connection.ops.quote_name(Item._meta.db_table)
+    column_sql = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(values(*row))
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({column_sql}) VALUES ({placeholders})", [values(*row) for row in rows]
+            )
+
+
 def _chunks(seq: list, size: int) -> Iterator[list]:
     for start in range(0, len(seq), size):
         yield seq[start : start + size]
@@ -200,14 +244,14 @@ def items_import(
             ).values_list("id", "external_id", "data", "metadata"):
                 existing[external_id] = (pk, data, metadata)
 
-        to_create: list[Item] = []
+        to_create: list[tuple[str, dict, dict]] = []
         to_update: list[Item] = []
         data_changed: dict[int, tuple[str, int]] = {}
         unchanged = 0
         now = timezone.now()
         for external_id, (data, metadata) in clean.items():
             if external_id not in existing:
-                to_create.append(Item(project=project, external_id=external_id, data=data, metadata=metadata))
+                to_create.append((external_id, data, metadata))
                 continue
             pk, old_data, old_metadata = existing[external_id]
             if old_data == data and old_metadata == metadata:
@@ -235,8 +279,8 @@ def items_import(
             )
 
         done = 0
-        for chunk in _chunks(to_create, _BATCH):
-            Item.objects.bulk_create(chunk)
+        for chunk in _chunks(to_create, 10_000):
+            _items_insert(project=project, rows=chunk, now=now)
             done += len(chunk)
             if progress:
                 progress(done)
