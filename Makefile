@@ -11,7 +11,7 @@ export DEBUG ?= 1
 PORT ?= 8000
 export PORT
 
-.PHONY: install run test lint check bench-import bench-agreement clean
+.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-queue clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY_BOOT)" || { echo "Accord needs Python 3.12 or newer; none found." >&2; exit 1; }
@@ -43,6 +43,13 @@ bench-import: install
 
 bench-agreement: install
 	$(PY) benchmarks/agreement_alpha.py
+
+# These create (and drop) their own PostgreSQL databases on 127.0.0.1:5432.
+bench-agreement-api: install
+	$(PY) benchmarks/agreement_api.py
+
+bench-queue: install
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/accord_bench $(PY) benchmarks/queue_claims.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from annotation.models import Item, Membership, Project, Rater, Rating
+from annotation.models import Assignment, Draft, Item, Membership, Project, Rater, Rating, Skip
 
 
 class MembershipInline(admin.TabularInline):
@@ -56,4 +56,43 @@ class RatingAdmin(admin.ModelAdmin):
     search_fields = ["item__external_id", "rater__name"]
     raw_id_fields = ["item", "rater"]
     list_select_related = ["item", "rater", "rubric_version__rubric"]
+    show_full_result_count = False
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    """Leases are written by the queue only (it keeps Item.load in step): look, don't touch."""
+
+    list_display = ["item", "user", "project", "expires_at", "created_at"]
+    list_filter = ["project"]
+    search_fields = ["item__external_id", "user__username"]
+    list_select_related = ["item", "user", "project"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Skip)
+class SkipAdmin(admin.ModelAdmin):
+    list_display = ["item", "user", "project", "reason", "created_at"]
+    list_filter = ["project"]
+    search_fields = ["item__external_id", "user__username", "reason"]
+    raw_id_fields = ["item", "user", "project"]
+    list_select_related = ["item", "user", "project"]
+    show_full_result_count = False
+
+
+@admin.register(Draft)
+class DraftAdmin(admin.ModelAdmin):
+    list_display = ["item", "user", "updated_at"]
+    search_fields = ["item__external_id", "user__username"]
+    raw_id_fields = ["item", "user"]
+    list_select_related = ["item", "user"]
     show_full_result_count = False

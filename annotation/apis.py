@@ -13,15 +13,21 @@ from annotation.models import Item, ItemStatus, Membership, Project, Role
 from annotation.selectors import (
     MANAGE,
     RATE,
+    REVIEW,
     items_for_project,
+    items_for_review,
     project_require,
     projects_for_user,
     rater_for_user,
+    ratings_for_review,
     ratings_visible,
 )
+from annotation.services.drafts import draft_get, draft_save
 from annotation.services.items import items_import, rows_read_upload
 from annotation.services.projects import membership_set, project_create, project_update
+from annotation.services.queue import assignment_claim_next, assignment_skip
 from annotation.services.ratings import rating_submit, ratings_import
+from annotation.services.review import gold_set
 from rubrics.selectors import rubrics_for_user
 
 
@@ -265,3 +271,149 @@ class ProjectRatingsImportApi(APIView):
         project = project_get(request, project_id, MANAGE)
         result = ratings_import(project=project, rows=_rows_from_request(request))
         return Response(result.as_dict(), status=201)
+
+
+# Queue, drafts and review. Blind by default: what an annotator receives here is the item
+# itself and their own draft, never another rater's values; the review endpoints need REVIEW.
+
+
+class QueueItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    data = serializers.JSONField()
+
+
+class LeaseOutputSerializer(serializers.Serializer):
+    item = QueueItemSerializer()
+    lease_expires_at = serializers.DateTimeField(source="expires_at")
+
+
+class QueueNextApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: LeaseOutputSerializer, 204: None},
+        description="Lease the next item to rate (or return the item you already hold). "
+        "204 when nothing is left for you in this project.",
+    )
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, RATE)
+        lease = assignment_claim_next(project=project, user=request.user)
+        if lease is None:
+            return Response(status=204)
+        return Response(LeaseOutputSerializer(lease).data)
+
+
+class QueueSkipInputSerializer(serializers.Serializer):
+    item = serializers.IntegerField()
+    reason = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
+
+
+class QueueSkipApi(APIView):
+    @extend_schema(request=QueueSkipInputSerializer, responses={204: None})
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, RATE)
+        data = QueueSkipInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = items_for_project(project=project).filter(pk=data.validated_data["item"]).first()
+        if item is None:
+            raise ValidationError({"item": [f"no item {data.validated_data['item']} in this project."]})
+        assignment_skip(project=project, user=request.user, item=item, reason=data.validated_data["reason"])
+        return Response(status=204)
+
+
+class DraftSerializer(serializers.Serializer):
+    values = serializers.JSONField()
+    rationales = serializers.JSONField()
+    seconds_spent = serializers.FloatField(allow_null=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class DraftInputSerializer(serializers.Serializer):
+    values = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
+    rationales = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
+    seconds_spent = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
+
+
+class ItemDraftApi(APIView):
+    def _item(self, request, item_id: int) -> Item:
+        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=RATE)
+        return item
+
+    @extend_schema(responses={200: DraftSerializer, 204: None}, description="Your draft on this item; 204 if none.")
+    def get(self, request, item_id: int):
+        draft = draft_get(item=self._item(request, item_id), user=request.user)
+        if draft is None:
+            return Response(status=204)
+        return Response(DraftSerializer(draft).data)
+
+    @extend_schema(request=DraftInputSerializer, responses=DraftSerializer)
+    def put(self, request, item_id: int):
+        item = self._item(request, item_id)
+        data = DraftInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        draft = draft_save(item=item, user=request.user, **data.validated_data)
+        return Response(DraftSerializer(draft).data)
+
+
+class ReviewRatingSerializer(serializers.Serializer):
+    rater = serializers.CharField(source="rater.name")
+    kind = serializers.CharField(source="rater.kind")
+    values = serializers.JSONField()
+    rationales = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+class ReviewItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    data = serializers.JSONField()
+    status = serializers.CharField()
+    ratings = ReviewRatingSerializer(many=True, source="review_ratings")
+
+
+class ReviewCursorPagination(CursorPagination):
+    ordering = "id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ProjectReviewApi(APIView):
+    @extend_schema(
+        responses=ReviewItemSerializer(many=True),
+        description="Items to adjudicate (sent to review, or raters disagree) with every rater's values side by side.",
+    )
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, REVIEW)
+        items = items_for_review(project=project).prefetch_related(ratings_for_review(project=project))
+        paginator = ReviewCursorPagination()
+        page = paginator.paginate_queryset(items, request, view=self)
+        return paginator.get_paginated_response(ReviewItemSerializer(page, many=True).data)
+
+
+class GoldOutputSerializer(serializers.Serializer):
+    item = serializers.IntegerField(source="item_id")
+    rubric_version = serializers.IntegerField(source="rubric_version.number")
+    values = serializers.JSONField()
+    rationales = serializers.JSONField()
+    note = serializers.CharField()
+    reviewer = serializers.CharField(source="reviewer.username", allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+
+class GoldInputSerializer(serializers.Serializer):
+    values = serializers.JSONField()
+    rationales = serializers.JSONField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+
+
+class ItemGoldApi(APIView):
+    @extend_schema(request=GoldInputSerializer, responses={201: GoldOutputSerializer})
+    def post(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=REVIEW)
+        data = GoldInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        gold = gold_set(item=item, reviewer=request.user, **data.validated_data)
+        return Response(GoldOutputSerializer(gold).data, status=201)

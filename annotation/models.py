@@ -71,12 +71,30 @@ class Item(models.Model):
     consensus = models.JSONField(default=dict, blank=True)
     decision_reason = models.TextField(blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Per-criterion normalised disagreement (0 = all raters agree, 1 = maximal), stored by the
+    # approval service when it decides, so routing and streaming exports need not recompute it.
+    disagreement = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Denormalised for the queue: human ratings under the project's rubric version plus the
+    # leases held on the item (expired ones included until a claim purges them). Counting both
+    # for 100,000 items on every claim would cost a full aggregate; with this column and the
+    # partial index below a claim is one index walk. Written only by annotation/services/queue.py,
+    # in the same transaction as the rating or lease it counts, under the item's row lock; and
+    # re-checked against exact counts before any lease is granted, so drift can never over-assign.
+    load = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_external_id")]
-        indexes = [models.Index(fields=["project", "status", "id"], name="item_project_status")]
+        indexes = [
+            models.Index(fields=["project", "status", "id"], name="item_project_status"),
+            # The queue's walk: open items of a project, fullest first, then oldest.
+            models.Index(
+                fields=["project", "-load", "id"],
+                name="item_queue_order",
+                condition=Q(status__in=["pending", "in_progress"]),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.external_id
@@ -99,6 +117,11 @@ class Rater(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="rater", on_delete=models.CASCADE
     )
     name = models.CharField(max_length=200, help_text="Shown to reviewers; judges name their version here.")
+    # For judges: the judge version number the verdicts came from (the judges app sets it).
+    version = models.PositiveIntegerField(null=True, blank=True)
+    # Items whose human labels this rater was shown (a judge's few-shot examples): agreement
+    # never measures the rater on them, or it would be graded on its own answer key.
+    shown_item_ids = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
@@ -158,3 +181,126 @@ class Gold(models.Model):
 
     def __str__(self) -> str:
         return f"gold for {self.item}"
+
+
+class Assignment(models.Model):
+    """A lease: ``user`` holds ``item`` until ``expires_at``. A live lease counts towards the
+    item's overlap; an expired one counts for nothing and is deleted by the next claim."""
+
+    project = models.ForeignKey(Project, related_name="assignments", on_delete=models.CASCADE)
+    item = models.ForeignKey(Item, related_name="assignments", on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="assignments", on_delete=models.CASCADE)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "user"], name="assignment_one_per_user_item")]
+        indexes = [
+            models.Index(fields=["project", "user", "expires_at"], name="assignment_user_lease"),
+            models.Index(fields=["project", "expires_at"], name="assignment_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} holds {self.item} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class Skip(models.Model):
+    """``user`` passed on ``item``: the queue never offers it to them again."""
+
+    project = models.ForeignKey(Project, related_name="skips", on_delete=models.CASCADE)
+    item = models.ForeignKey(Item, related_name="skips", on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="skips", on_delete=models.CASCADE)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "user"], name="skip_one_per_user_item")]
+
+    def __str__(self) -> str:
+        return f"{self.user} skipped {self.item}"
+
+
+class Draft(models.Model):
+    """An unfinished rating autosaved by the annotator's page; deleted when the rating is submitted."""
+
+    item = models.ForeignKey(Item, related_name="drafts", on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="drafts", on_delete=models.CASCADE)
+    values = models.JSONField(default=dict, blank=True)
+    rationales = models.JSONField(default=dict, blank=True)
+    seconds_spent = models.FloatField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "user"], name="draft_one_per_user_item"),
+            models.CheckConstraint(
+                condition=Q(seconds_spent__isnull=True) | Q(seconds_spent__gte=0), name="draft_seconds_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"draft by {self.user} on {self.item}"
+
+
+class ApprovalPolicy(models.Model):
+    """How a project decides items. Managers edit it; annotation.services.approval applies it."""
+
+    project = models.OneToOneField(Project, related_name="approval_policy", on_delete=models.CASCADE)
+    majority_threshold = models.FloatField(
+        default=2 / 3, help_text="Binary / categorical: share of raters that must agree, in (0.5, 1]."
+    )
+    numeric_tolerance = models.FloatField(
+        default=0.25,
+        help_text="Ordinal / interval / ratio: largest spread (max - min) as a share of the scale's range; "
+        "for ratio scales without a maximum, as a share of the median.",
+    )
+    judge_may_approve = models.BooleanField(
+        default=False, help_text="A judge trusted on every criterion may approve items that lack human ratings."
+    )
+    trust_margin = models.FloatField(
+        default=0.05, help_text="A judge is trusted when its alpha is at least the humans' alpha minus this."
+    )
+    trust_min_items = models.PositiveIntegerField(default=50, help_text="Items a judge must be measured on.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "approval policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(majority_threshold__gt=0.5) & Q(majority_threshold__lte=1), name="policy_majority_range"
+            ),
+            models.CheckConstraint(condition=Q(numeric_tolerance__gte=0), name="policy_tolerance_not_negative"),
+            models.CheckConstraint(condition=Q(trust_margin__gte=0), name="policy_margin_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"approval policy of {self.project}"
+
+
+class RaterTrust(models.Model):
+    """Whether a machine rater may label a criterion on its own, measured against the humans.
+
+    Keyed by rubric version and rater (a rater is one judge version), so a measurement never
+    vouches for another version of either.
+    """
+
+    project = models.ForeignKey(Project, related_name="rater_trust", on_delete=models.CASCADE)
+    rater = models.ForeignKey(Rater, related_name="trust", on_delete=models.CASCADE)
+    rubric_version = models.ForeignKey(RubricVersion, related_name="+", on_delete=models.CASCADE)
+    criterion_key = models.SlugField(max_length=64)
+    trusted = models.BooleanField(default=False)
+    judge_alpha = models.FloatField(null=True, blank=True)
+    human_alpha = models.FloatField(null=True, blank=True)
+    items = models.PositiveIntegerField(default=0)
+    reason = models.TextField(blank=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "rater", "rubric_version", "criterion_key"], name="rater_trust_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rater} on {self.criterion_key}: {'trusted' if self.trusted else 'not trusted'}"

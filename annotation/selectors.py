@@ -1,10 +1,16 @@
 """Reads, and who may do what. Every API queryset starts from one of these."""
 
+from functools import reduce
+from operator import or_
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 
-from annotation.models import Item, Membership, Project, Rater, RaterKind, Rating, Role
+from annotation.models import Item, ItemStatus, Membership, Project, Rater, RaterKind, Rating, Role
+from rubrics.scales import ScaleKind
 
 # What each role may do; staff may do everything.
 MANAGE = frozenset({Role.MANAGER})
@@ -56,3 +62,41 @@ def ratings_visible(*, user: AbstractBaseUser, item: Item) -> QuerySet[Rating]:
     if role in REVIEW:
         return ratings
     return ratings.filter(rater__user=user)
+
+
+def items_for_review(*, project: Project) -> QuerySet[Item]:
+    """Items a reviewer should adjudicate, oldest first: those sent to review, and undecided
+    items where two or more people rated and disagree on some non-text criterion. Items that
+    already have gold are done. Reviewers and managers only (the caller checks)."""
+    keys = [c.key for c in project.rubric_version.criteria.all() if c.scale.get("kind") != ScaleKind.TEXT]
+    human = Rating.objects.filter(
+        item=OuterRef("pk"), rater__kind=RaterKind.HUMAN, rubric_version_id=project.rubric_version_id
+    ).order_by()
+
+    def per_item(ratings: QuerySet[Rating], count: Count) -> Coalesce:
+        return Coalesce(Subquery(ratings.values("item").annotate(n=count).values("n")), Value(0))
+
+    items = Item.objects.filter(project=project, gold__isnull=True)
+    wanted = Q(status=ItemStatus.NEEDS_REVIEW)
+    if keys:
+        # How many distinct values people gave each criterion: more than one is a disagreement.
+        spread = {
+            f"spread_{i}": per_item(human.annotate(v=KT(f"values__{key}")), Count("v", distinct=True))
+            for i, key in enumerate(keys)
+        }
+        items = items.annotate(human_ratings=per_item(human, Count("id")), **spread)
+        disagree = reduce(or_, (Q(**{f"{name}__gt": 1}) for name in spread))
+        decided = (ItemStatus.APPROVED, ItemStatus.REJECTED)
+        wanted |= Q(human_ratings__gte=2) & disagree & ~Q(status__in=decided)
+    return items.filter(wanted).order_by("id")
+
+
+def ratings_for_review(*, project: Project) -> Prefetch:
+    """Every rating on an item under the project's rubric version, people and judges, for
+    ``items_for_review(...).prefetch_related(...)``. Never show this to annotators."""
+    ratings = (
+        Rating.objects.filter(rubric_version_id=project.rubric_version_id)
+        .select_related("rater")
+        .order_by("rater__kind", "id")
+    )
+    return Prefetch("ratings", queryset=ratings, to_attr="review_ratings")

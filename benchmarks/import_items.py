@@ -83,7 +83,16 @@ def run_backend(name: str, n: int, payload: bytes) -> dict:
     token, project_id = setup_database(env)
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--timeout", "900"],
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "1",
+            "--timeout",
+            "900",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "rubrics",
     "annotation",
     "judges",
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -213,6 +214,19 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
+# Caches computed reports (agreement on a million ratings takes seconds). Per process by default;
+# CACHE_URL=redis://host:6379/1 shares it between web workers and machines.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: use redis://host:6379/1, or leave it unset.")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "accord"}
+    )
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -228,3 +242,34 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
+
+# --- judges ---
+# LLM judge runs (judges/, docs/judges.md). A run is split into chunks of JUDGES_CHUNK_SIZE items,
+# one Celery task each; a task keeps JUDGES_CONCURRENCY provider calls in flight from its process.
+JUDGES_CHUNK_SIZE = env_int("JUDGES_CHUNK_SIZE", 256, minimum=1)
+JUDGES_CONCURRENCY = env_int("JUDGES_CONCURRENCY", 32, minimum=1)
+JUDGES_REQUEST_TIMEOUT = env_int("JUDGES_REQUEST_TIMEOUT", 120, minimum=1)  # seconds per provider call
+JUDGES_TRANSIENT_RETRIES = env_int("JUDGES_TRANSIENT_RETRIES", 5)  # 429 / 5xx / 529 / timeouts, per call
+JUDGES_OUTPUT_RETRIES = env_int("JUDGES_OUTPUT_RETRIES", 2)  # invalid or truncated output, per sample
+JUDGES_BACKOFF_BASE_SECONDS = env_int("JUDGES_BACKOFF_BASE_MS", 500, minimum=1) / 1000
+JUDGES_BACKOFF_MAX_SECONDS = env_int("JUDGES_BACKOFF_MAX_MS", 60_000, minimum=1) / 1000
+JUDGES_CHUNK_RETRIES = env_int("JUDGES_CHUNK_RETRIES", 3)
+# Provider rate limits are shared by all workers through Redis when there is one; otherwise
+# (filesystem broker) every process limits itself.
+JUDGES_RATE_LIMIT_REDIS_URL = os.environ.get(
+    "JUDGES_RATE_LIMIT_REDIS_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+# Only the worker test sets this: it lets a SIGKILLed worker's chunk come back within seconds
+# (CELERY_VISIBILITY_TIMEOUT above refuses values under a minute, rightly for production).
+_judges_test_vt = env_int("JUDGES_TEST_VISIBILITY_TIMEOUT", 0)
+if _judges_test_vt and "visibility_timeout" in CELERY_BROKER_TRANSPORT_OPTIONS:
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        visibility_timeout=_judges_test_vt, unacked_restore_interval=1, unacked_restore_throttle=1
+    )
+# A chunk must finish (or be cut short and retried) well before the broker would hand it to
+# another worker, or two workers would do the same calls (harmless for the data, not for the bill).
+_judges_vt = CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+JUDGES_TASK_TIME_LIMIT = min(env_int("JUDGES_TASK_TIME_LIMIT", 900, minimum=10), max(10, int(_judges_vt * 0.8)))
+JUDGES_TASK_SOFT_TIME_LIMIT = JUDGES_TASK_TIME_LIMIT - max(5, JUDGES_TASK_TIME_LIMIT // 10)
+# The SDKs' HTTP client logs every request at INFO: thousands of lines per run, and CPU.
+LOGGING["loggers"].update({name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "httpcore2")})

@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Membership, Project, Role
+from annotation.services.approval import project_evaluate
+from annotation.services.queue import item_load_recount
 from rubrics.models import Rubric, RubricVersion
 
 
@@ -70,6 +72,7 @@ def project_create(
 def project_update(*, project: Project, **changes: Any) -> Project:
     """Change a project's name, guidelines, overlap, lease, or (explicitly) its rubric version."""
     project = Project.objects.select_for_update().get(pk=project.pk)
+    old_version, old_overlap = project.rubric_version_id, project.annotations_per_item
     if "name" in changes:
         if not isinstance(changes["name"], str) or not changes["name"].strip():
             raise ValidationError({"name": ["name cannot be empty."]})
@@ -85,6 +88,10 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     project.annotations_per_item = changes.get("annotations_per_item", project.annotations_per_item)
     project.lease_minutes = changes.get("lease_minutes", project.lease_minutes)
     project.save()
+    if project.rubric_version_id != old_version or project.annotations_per_item != old_overlap:
+        # Overlap counts and decisions are per rubric version: recount, then re-decide every item.
+        item_load_recount(project=project)
+        project_evaluate(project=project)
     return project
 
 

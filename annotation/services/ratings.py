@@ -8,15 +8,16 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
 
-from annotation.models import Item, ItemStatus, Membership, Project, Rater, RaterKind, Rating, RatingSource
+from annotation.models import Item, Membership, Project, Rater, RaterKind, Rating, RatingSource
 from annotation.selectors import rater_for_user
+from annotation.services.approval import items_evaluate
+from annotation.services.drafts import draft_discard
 from annotation.services.items import ParsedRow
+from annotation.services.queue import assignment_consume, item_load_recount, item_lock
 from config.errors import Conflict, RowsRejected
 from rubrics.scales import values_clean
 
-_OPEN_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS, ItemStatus.ANNOTATED)
 MAX_REPORTED_ERRORS = 1_000
 
 
@@ -28,41 +29,6 @@ def _seconds_clean(seconds_spent: Any) -> float | None:
     if not math.isfinite(seconds_spent) or seconds_spent < 0 or seconds_spent > 7 * 24 * 3600:
         raise ValidationError({"seconds_spent": ["must be between 0 and a week."]})
     return float(seconds_spent)
-
-
-def item_status_refresh(*, item_ids: Iterable[int]) -> None:
-    """Move open items between pending / in_progress / annotated by their human ratings.
-
-    Items a reviewer or the approval gate has decided (needs_review, approved, rejected) are
-    left alone: those states belong to the approval service.
-    """
-    item_ids = list(item_ids)
-    for start in range(0, len(item_ids), 5_000):
-        chunk = item_ids[start : start + 5_000]
-        items = (
-            Item.objects.filter(id__in=chunk, status__in=_OPEN_STATUSES)
-            .select_related("project")
-            .annotate(
-                human_ratings=Count(
-                    "ratings",
-                    filter=Q(ratings__rater__kind=RaterKind.HUMAN)
-                    & Q(ratings__rubric_version_id=F("project__rubric_version_id")),
-                )
-            )
-        )
-        by_status: dict[str, list[int]] = {s: [] for s in _OPEN_STATUSES}
-        for item in items:
-            if item.human_ratings >= item.project.annotations_per_item:
-                wanted = ItemStatus.ANNOTATED
-            elif item.human_ratings > 0:
-                wanted = ItemStatus.IN_PROGRESS
-            else:
-                wanted = ItemStatus.PENDING
-            if item.status != wanted:
-                by_status[wanted].append(item.id)
-        for status, ids in by_status.items():
-            if ids:
-                Item.objects.filter(id__in=ids, status__in=_OPEN_STATUSES).update(status=status)
 
 
 @transaction.atomic
@@ -78,13 +44,23 @@ def rating_submit(
     """Store one rating by ``rater`` on ``item`` against the project's rubric version.
 
     Raises ValidationError keyed by criterion for bad values, Conflict when this rater already
-    rated this item under this version. Access checks are the caller's (the API, the UI).
+    rated this item under this version, or (people only) when they hold no live lease on an item
+    that is already full. A person's rating uses up their lease and deletes their draft.
+    Access checks are the caller's (the API, the UI).
     """
+    human = rater.kind == RaterKind.HUMAN
+    if human:
+        # First, lock the item: submissions and queue claims on one item take turns (services/queue.py).
+        item_lock(item_id=item.pk)
     version = item.project.rubric_version
     clean_values, clean_rationales = values_clean(criteria=version.criteria.all(), values=values, rationales=rationales)
     seconds = _seconds_clean(seconds_spent)
     if Rating.objects.filter(item=item, rater=rater, rubric_version=version).exists():
         raise Conflict("You have already rated this item under this rubric version.")
+    if human:
+        # Uses up the rater's lease; refuses (409) a rating without a live lease on a full item.
+        assignment_consume(item=item, user_id=rater.user_id)
+        draft_discard(item=item, user_id=rater.user_id)
     try:
         with transaction.atomic():
             rating = Rating.objects.create(
@@ -98,7 +74,7 @@ def rating_submit(
             )
     except IntegrityError:
         raise Conflict("You have already rated this item under this rubric version.") from None
-    item_status_refresh(item_ids=[item.id])
+    items_evaluate(project=item.project, item_ids=[item.id])
     return rating
 
 
@@ -250,5 +226,7 @@ def ratings_import(
             Rating.objects.bulk_create(to_create[start : start + 2_000])
             if progress:
                 progress(min(start + 2_000, len(to_create)))
-        item_status_refresh(item_ids={r.item_id for r in to_create})
+        items_evaluate(project=project, item_ids={r.item_id for r in to_create})
+        # Historical labels ignore overlap, but the queue's counter must still see them.
+        item_load_recount(item_ids={r.item_id for r in to_create})
     return RatingImportResult(created=len(to_create), unchanged=unchanged)

@@ -21,7 +21,7 @@ def test_it_stores_a_rating_and_moves_the_item_along(client_for, members, items)
     assert item.status == ItemStatus.IN_PROGRESS
     assert rate(client_for(members["annotator2"]), item).status_code == 201
     item.refresh_from_db()
-    assert item.status == ItemStatus.ANNOTATED, "two ratings reach annotations_per_item=2"
+    assert item.status == ItemStatus.APPROVED, "two agreeing ratings reach annotations_per_item=2"
 
 
 def test_it_answers_bad_values_per_criterion(client_for, members, items):

@@ -397,7 +397,8 @@ def test_it_serves_64_concurrent_requests_with_latency(server: FakeLLMServer) ->
         return elapsed
 
     elapsed = asyncio.run(go())
-    assert 0.2 <= elapsed < 1.0
+    # Served one at a time this would take 12.8 s; the ceiling leaves room for a loaded CI machine.
+    assert 0.2 <= elapsed < 6.0
     assert server.peak_in_flight >= 64  # may also count abandoned delayed replies of earlier tests
 
 

@@ -1,0 +1,135 @@
+"""REST API for agreement, approval policy, judge trust and explicit decisions."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.apis import project_get
+from annotation.models import Item
+from annotation.reliability import agreement_for_project, items_by_disagreement
+from annotation.selectors import MANAGE, REVIEW, project_require
+from annotation.services.approval import item_reject, policy_for, policy_update, project_evaluate, rater_trust_refresh
+
+
+def _int_param(request, name: str, default: int, *, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: [f"must be an integer from {low} to {high}."]}) from None
+    if not low <= value <= high:
+        raise ValidationError({name: [f"must be an integer from {low} to {high}."]})
+    return value
+
+
+class ProjectAgreementApi(APIView):
+    """Krippendorff's alpha per criterion (with a bootstrap interval and a reliability status),
+    per-annotator reliability, and each judge version against the humans."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("bootstrap", int, description="Bootstrap draws (0 to 5000, default 1000).")],
+        responses=inline_serializer("Agreement", {"criteria": serializers.ListField(child=serializers.DictField())}),
+    )
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, REVIEW)
+        draws = _int_param(request, "bootstrap", 1000, low=0, high=5000)
+        return Response(agreement_for_project(project=project, bootstrap_draws=draws))
+
+
+class ProjectDisagreementApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="How many items (1 to 1000, default 100).")],
+        responses=inline_serializer("DisagreementItems", {"results": serializers.ListField()}),
+    )
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, REVIEW)
+        limit = _int_param(request, "limit", 100, low=1, high=1000)
+        return Response({"results": items_by_disagreement(project=project, limit=limit)})
+
+
+class PolicySerializer(serializers.Serializer):
+    majority_threshold = serializers.FloatField()
+    numeric_tolerance = serializers.FloatField()
+    judge_may_approve = serializers.BooleanField()
+    trust_margin = serializers.FloatField()
+    trust_min_items = serializers.IntegerField()
+
+
+class PolicyInputSerializer(serializers.Serializer):
+    # Types only: the ranges are checked, all at once, by policy_update.
+    majority_threshold = serializers.FloatField(required=False)
+    numeric_tolerance = serializers.FloatField(required=False)
+    judge_may_approve = serializers.BooleanField(required=False)
+    trust_margin = serializers.FloatField(required=False)
+    trust_min_items = serializers.IntegerField(required=False)
+
+
+class ApprovalPolicyApi(APIView):
+    @extend_schema(responses=PolicySerializer)
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, REVIEW)
+        return Response(PolicySerializer(policy_for(project=project)).data)
+
+    @extend_schema(request=PolicyInputSerializer, responses=PolicySerializer)
+    def patch(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        data = PolicyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(PolicySerializer(policy_update(project=project, **data.validated_data)).data)
+
+
+class ApprovalRefreshApi(APIView):
+    """Re-decide every item (e.g. after importing ratings or changing trust)."""
+
+    @extend_schema(
+        request=None, responses=inline_serializer("ApprovalRefresh", {"changed": serializers.IntegerField()})
+    )
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        return Response({"changed": project_evaluate(project=project)})
+
+
+class TrustRefreshApi(APIView):
+    """Measure each judge version against the humans and record whether it is trusted."""
+
+    @extend_schema(request=None, responses=inline_serializer("TrustRows", {"results": serializers.ListField()}))
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        rows = rater_trust_refresh(project=project)
+        return Response(
+            {
+                "results": [
+                    {
+                        "rater": t.rater.name,
+                        "criterion": t.criterion_key,
+                        "trusted": t.trusted,
+                        "judge_alpha": t.judge_alpha,
+                        "human_alpha": t.human_alpha,
+                        "items": t.items,
+                        "reason": t.reason,
+                    }
+                    for t in rows
+                ]
+            }
+        )
+
+
+class ItemRejectApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(
+        request=InputSerializer, responses=inline_serializer("Rejected", {"status": serializers.CharField()})
+    )
+    def post(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=REVIEW)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = item_reject(item=item, actor=request.user, reason=data.validated_data["reason"])
+        return Response({"status": item.status, "reason": item.decision_reason})

@@ -1,0 +1,303 @@
+"""The overlap queue: which item an annotator rates next, held under a lease.
+
+The rule that must never break: for every item, human ratings under the project's rubric
+version plus live leases never exceed ``annotations_per_item`` (bulk imports of historical
+labels are exempt). ``tests/annotation/test_queue_concurrency.py`` checks it with 32 annotators.
+
+Locking, in one order everywhere so nothing deadlocks:
+
+1. A claim first locks the claimer's Rater row, so one person's claims (two tabs, a double
+   click) take turns and a second claim returns the first one's lease.
+2. Every write that changes an item's ratings or leases (claim, skip, release, rating_submit)
+   locks the item row before it reads or writes the item's leases. Claims walk the open items
+   with ``FOR UPDATE SKIP LOCKED``: an item that another annotator is claiming or submitting right
+   now is passed over rather than waited for, so 32 annotators never queue behind one row.
+   Nothing that holds an item lock ever waits for another item lock.
+3. Under the item lock the counts are exact: a claim recounts ratings and leases of the item it
+   locked before granting a lease, so ``Item.load`` (the denormalised counter that makes the
+   walk fast) only orders and filters; it can never cause an over-assignment.
+
+SQLite has no row locks. There the first statement of each of these transactions is a write,
+which takes SQLite's single database write lock at once (instead of upgrading a read snapshot
+later, which fails with "database is locked"); the transactions then simply run one at a time.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from annotation.models import Assignment, Item, ItemStatus, Project, Rater, RaterKind, Rating, Skip
+from annotation.selectors import rater_for_user
+from config.errors import Conflict
+
+QUEUE_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS)
+MAX_SKIP_REASON = 500
+
+
+def _row_locks() -> bool:
+    return connection.features.has_select_for_update
+
+
+def item_lock(*, item_id: int) -> None:
+    """Lock one item row until the end of the current transaction (the caller's ``atomic``)."""
+    if _row_locks():
+        list(Item.objects.select_for_update().filter(pk=item_id).values_list("id", flat=True))
+    else:
+        # SQLite: a no-op write takes the database write lock now, before this transaction reads.
+        Item.objects.filter(pk=item_id).update(load=F("load"))
+
+
+def _rater_lock(*, user) -> Rater | None:
+    """Lock and return ``user``'s Rater row; None if they have none yet."""
+    if _row_locks():
+        rater = Rater.objects.select_for_update().filter(user=user).first()
+    else:
+        Rater.objects.filter(user=user).update(name=F("name"))
+        rater = Rater.objects.filter(user=user).first()
+    return rater
+
+
+def _human_ratings(*, item_id: int, rubric_version_id: int) -> int:
+    return Rating.objects.filter(
+        item_id=item_id, rubric_version_id=rubric_version_id, rater__kind=RaterKind.HUMAN
+    ).count()
+
+
+def _leases_expire(*, item_ids: Iterable[int], now: datetime) -> None:
+    """Delete the expired leases on items whose row lock this transaction holds, and uncount them."""
+    item_ids = list(item_ids)
+    if not item_ids:
+        return
+    expired = Assignment.objects.filter(item_id__in=item_ids, expires_at__lte=now)
+    per_item: dict[int, int] = defaultdict(int)
+    for item_id in expired.values_list("item_id", flat=True):
+        per_item[item_id] += 1
+    if not per_item:
+        return
+    expired.delete()
+    by_count: dict[int, list[int]] = defaultdict(list)
+    for item_id, n in per_item.items():
+        by_count[n].append(item_id)
+    for n, ids in by_count.items():
+        Item.objects.filter(pk__in=ids).update(load=F("load") - n)
+
+
+def _project_leases_expire(*, project: Project, now: datetime) -> None:
+    """Return items held by expired leases to the pool. Items locked by someone else right now are
+    left for a later claim; a claim that locks one recounts it exactly anyway."""
+    stale = Assignment.objects.filter(project=project, expires_at__lte=now).values("item_id")
+    locked = Item.objects.filter(pk__in=stale).order_by("id").select_for_update(skip_locked=True)
+    _leases_expire(item_ids=locked.values_list("id", flat=True), now=now)
+
+
+def assignment_claim_next(*, project: Project, user) -> Assignment | None:
+    """Return ``user``'s live lease in ``project``, or lease them the next item, or None.
+
+    An item is offered only if it is open (pending or in progress), the user has neither rated it
+    under the project's rubric version nor skipped it, and its human ratings plus live leases are
+    below ``annotations_per_item``. Fullest items come first (so items complete rather than all
+    creeping along together), then the oldest. The lease lasts ``project.lease_minutes``.
+    Access checks are the caller's.
+    """
+    with transaction.atomic():
+        rater = _rater_lock(user=user)
+        if rater is not None:
+            return _lease_held_or_new(project=project, user=user, rater=rater)
+    # A person's first claim: create their rater outside, as the transaction must begin with the lock.
+    rater_for_user(user=user)
+    with transaction.atomic():
+        rater = _rater_lock(user=user)
+        return _lease_held_or_new(project=project, user=user, rater=rater)
+
+
+def _lease_held_or_new(*, project: Project, user, rater: Rater) -> Assignment | None:
+    now = timezone.now()
+    # One look at the project's leases: this person's live one, else whether any have expired.
+    first = (
+        Assignment.objects.filter(project=project)
+        .filter(Q(user=user, expires_at__gt=now) | Q(expires_at__lte=now))
+        .order_by("-expires_at")
+        .values_list("id", "expires_at")
+        .first()
+    )
+    if first is not None and first[1] > now:
+        return Assignment.objects.select_related("item").get(pk=first[0])
+    if first is not None:
+        _project_leases_expire(project=project, now=now)
+    return _lease_grant(project=project, user=user, rater=rater, now=now)
+
+
+# The two statements of the hot path are written out in SQL: built through the ORM (three
+# EXISTS, five subqueries) they cost more Python time than the database spends running them.
+_ITEM, _RATING, _RATER = Item._meta.db_table, Rating._meta.db_table, Rater._meta.db_table
+_LEASE, _SKIP = Assignment._meta.db_table, Skip._meta.db_table
+
+# Open items of the project with a free slot that this person has not rated, skipped or leased:
+# fullest first, then oldest; walks the partial index item_queue_order.
+_CANDIDATE_SQL = f"""
+    SELECT i.* FROM {_ITEM} i
+    WHERE i.project_id = %s AND i.status IN (%s, %s) AND i.load < %s
+      AND NOT EXISTS (SELECT 1 FROM {_RATING} r WHERE r.item_id = i.id AND r.rater_id = %s AND r.rubric_version_id = %s)
+      AND NOT EXISTS (SELECT 1 FROM {_SKIP} s WHERE s.item_id = i.id AND s.user_id = %s)
+      AND NOT EXISTS (SELECT 1 FROM {_LEASE} a WHERE a.item_id = i.id AND a.user_id = %s)
+      {{passed}}
+    ORDER BY i.load DESC, i.id
+    LIMIT 1
+"""
+
+# One item's lease rows, live leases, human ratings, and whether this person rated or skipped it.
+_COUNTS_SQL = f"""
+    SELECT
+      (SELECT count(*) FROM {_LEASE} a WHERE a.item_id = %(item)s),
+      (SELECT count(*) FROM {_LEASE} a WHERE a.item_id = %(item)s AND a.expires_at > %(now)s),
+      (SELECT count(*) FROM {_RATING} r JOIN {_RATER} ra ON ra.id = r.rater_id
+        WHERE r.item_id = %(item)s AND r.rubric_version_id = %(version)s AND ra.kind = %(human)s),
+      (SELECT count(*) FROM {_RATING} r
+        WHERE r.item_id = %(item)s AND r.rater_id = %(rater)s AND r.rubric_version_id = %(version)s),
+      (SELECT count(*) FROM {_SKIP} s WHERE s.item_id = %(item)s AND s.user_id = %(user)s)
+"""
+
+
+def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assignment | None:
+    version_id = project.rubric_version_id
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    passed: list[int] = []
+    while True:
+        not_passed = f"AND i.id NOT IN ({', '.join(['%s'] * len(passed))})" if passed else ""
+        sql = _CANDIDATE_SQL.format(passed=not_passed) + lock
+        params = [project.pk, *QUEUE_STATUSES, project.annotations_per_item, rater.pk, version_id, user.pk, user.pk]
+        found = list(Item.objects.raw(sql, [*params, *passed]))
+        if not found:
+            return None
+        item = found[0]
+        # The item is locked: count exactly, in a fresh statement (the walk's snapshot may be
+        # older than a rating or skip this user just committed).
+        params = {
+            "item": item.pk,
+            "now": connection.ops.adapt_datetimefield_value(now),
+            "version": version_id,
+            "human": RaterKind.HUMAN.value,
+            "rater": rater.pk,
+            "user": user.pk,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(_COUNTS_SQL, params)
+            lease_rows, leases, ratings, mine, skipped = cursor.fetchone()
+        if lease_rows != leases:
+            _leases_expire(item_ids=[item.pk], now=now)
+        if mine or skipped or ratings + leases >= project.annotations_per_item:
+            Item.objects.filter(pk=item.pk).update(load=ratings + leases)
+            passed.append(item.pk)
+            continue
+        lease = Assignment.objects.create(
+            project=project, item=item, user=user, expires_at=now + timedelta(minutes=project.lease_minutes)
+        )
+        Item.objects.filter(pk=item.pk).update(load=ratings + leases + 1)
+        item.load = ratings + leases + 1
+        return lease
+
+
+def _lease_drop(*, item: Item, user) -> int:
+    """Under the item lock: delete ``user``'s lease on ``item``; return how many rows went (0 or 1)."""
+    dropped, _ = Assignment.objects.filter(item=item, user=user).delete()
+    if dropped:
+        Item.objects.filter(pk=item.pk).update(load=F("load") - dropped)
+    return dropped
+
+
+def assignment_release(*, project: Project, user, item: Item) -> None:
+    """Give ``item`` back to the pool if ``user`` holds it (idempotent)."""
+    if item.project_id != project.pk:
+        raise ValidationError({"item": [f"no item {item.pk} in this project."]})
+    with transaction.atomic():
+        item_lock(item_id=item.pk)
+        _lease_drop(item=item, user=user)
+
+
+def assignment_skip(*, project: Project, user, item: Item, reason: str) -> None:
+    """Release ``user``'s lease on ``item`` and never offer it to them again (idempotent: a second
+    skip keeps the first reason)."""
+    errors = {}
+    if item.project_id != project.pk:
+        errors["item"] = [f"no item {item.pk} in this project."]
+    if not isinstance(reason, str):
+        errors["reason"] = ["reason must be text."]
+    elif len(reason.strip()) > MAX_SKIP_REASON:
+        errors["reason"] = [f"reason is longer than {MAX_SKIP_REASON} characters."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        item_lock(item_id=item.pk)
+        _lease_drop(item=item, user=user)
+        Skip.objects.get_or_create(item=item, user=user, defaults={"project": project, "reason": reason.strip()})
+
+
+def assignment_consume(*, item: Item, user_id: int) -> None:
+    """For ``rating_submit``, inside its transaction and after ``item_lock``: account for the
+    rating the user is about to add and use up their lease on ``item``.
+
+    Without a live lease the rating is still welcome unless the item is already full (human
+    ratings plus other people's live leases reach the overlap): then Conflict, and nothing is
+    written. An expired lease counts as no lease.
+    """
+    project = item.project
+    now = timezone.now()
+    mine = Assignment.objects.filter(item=item, user_id=user_id)
+    dropped, _ = mine.filter(expires_at__gt=now).delete()
+    if not dropped:
+        dropped, _ = mine.delete()  # an expired lease: gone, and it holds no slot
+        ratings = _human_ratings(item_id=item.pk, rubric_version_id=project.rubric_version_id)
+        others = Assignment.objects.filter(item=item, expires_at__gt=now).count()
+        if ratings + others >= project.annotations_per_item:
+            raise Conflict(
+                "This item already has all the ratings it needs (or they are being made now); "
+                "ask the queue for your next item.",
+                errors={"item": ["this item is full."]},
+            )
+    # Plus the rating, minus the lease row: load stays "ratings + lease rows".
+    Item.objects.filter(pk=item.pk).update(load=F("load") + 1 - dropped)
+
+
+def item_load_recount(*, item_ids: Iterable[int] | None = None, project: Project | None = None) -> None:
+    """Recompute ``Item.load`` exactly for writes that bypass the queue: a bulk rating import,
+    a rubric version upgrade (old ratings stop counting), ratings deleted in the admin.
+
+    Locks the items (in id order) first, so the counts include every committed lease.
+    """
+    if (item_ids is None) == (project is None):
+        raise ValueError("pass item_ids or project")
+    with transaction.atomic():
+        if not _row_locks():
+            Item.objects.filter(pk=0).update(load=0)  # SQLite: take the write lock before reading
+        items = Item.objects.filter(project=project) if project is not None else Item.objects.filter(pk__in=item_ids)
+        ids = list(items.order_by("id").select_for_update().values_list("id", flat=True))
+        for start in range(0, len(ids), 5_000):
+            chunk = ids[start : start + 5_000]
+            human = (
+                Rating.objects.filter(
+                    item=OuterRef("pk"),
+                    rater__kind=RaterKind.HUMAN,
+                    rubric_version_id=OuterRef("project__rubric_version_id"),
+                )
+                .order_by()
+                .values("item")
+                .annotate(n=Count("id"))
+                .values("n")
+            )
+            leases = Assignment.objects.filter(item=OuterRef("pk")).order_by().values("item").annotate(n=Count("id"))
+            exact = dict(
+                Item.objects.filter(pk__in=chunk)
+                .annotate(exact=Coalesce(Subquery(human), Value(0)) + Coalesce(Subquery(leases.values("n")), Value(0)))
+                .values_list("id", "exact")
+            )
+            by_load: dict[int, list[int]] = defaultdict(list)
+            for item_id, load in exact.items():
+                by_load[load].append(item_id)
+            for load, same in by_load.items():
+                Item.objects.filter(pk__in=same).exclude(load=load).update(load=load)

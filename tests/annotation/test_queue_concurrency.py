@@ -1,0 +1,163 @@
+"""32+ annotators on one project at once: the queue never over-assigns, no one gets an item twice.
+
+PostgreSQL only: SQLite has no row locks and runs one writer at a time, so there is no race to
+test there.
+"""
+
+import random
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from annotation.models import Assignment, Item, Rating, Role, Skip
+from annotation.selectors import rater_for_user
+from annotation.services.items import items_import
+from annotation.services.projects import membership_set, project_create
+from annotation.services.queue import assignment_claim_next, assignment_skip
+from annotation.services.ratings import rating_submit
+from config.errors import Conflict
+from rubrics.services import rubric_create
+from tests.conftest import CRITERIA, GOOD_RATIONALES, GOOD_VALUES
+
+ANNOTATORS = 36
+ITEMS = 90
+OVERLAP = 3
+TIME_LIMIT = 45  # seconds; the run normally takes a few
+
+OVERFULL_SQL = """
+    SELECT i.id FROM annotation_item i
+    WHERE i.project_id = %s AND (
+        (SELECT count(*) FROM annotation_rating r JOIN annotation_rater ra ON ra.id = r.rater_id
+         WHERE r.item_id = i.id AND ra.kind = 'human')
+      + (SELECT count(*) FROM annotation_assignment a WHERE a.item_id = i.id AND a.expires_at > now())
+    ) > %s
+"""
+
+
+def _overfull(project_id: int) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(OVERFULL_SQL, [project_id, OVERLAP])
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_never_over_assigns_with_many_concurrent_annotators(make_user):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: row locks (FOR UPDATE SKIP LOCKED) are what is under test; SQLite has none")
+    staff = make_user("staff", is_staff=True)
+    version = rubric_create(actor=staff, name="Quality", criteria=CRITERIA)
+    project = project_create(actor=staff, name="Busy", rubric=version, annotations_per_item=OVERLAP, lease_minutes=5)
+    items_import(project=project, rows=[{"external_id": f"i{n}", "data": {"n": n}} for n in range(ITEMS)])
+    users = []
+    for n in range(ANNOTATORS):
+        user = make_user(f"annotator{n}")
+        membership_set(project=project, user=user, role=Role.ANNOTATOR)
+        users.append(user)
+    item_ids = list(Item.objects.filter(project=project).values_list("id", flat=True))
+
+    failures: list[str] = []
+    done_by_user: dict[int, set[int]] = {u.pk: set() for u in users}
+    stop = threading.Event()
+    start = threading.Barrier(ANNOTATORS + 1)
+    deadline = time.monotonic() + TIME_LIMIT
+    counts = {"ratings": 0, "skips": 0, "abandoned": 0, "unleased": 0, "refused": 0}
+    lock = threading.Lock()
+
+    def annotate(user, seed: int) -> None:
+        rng = random.Random(seed)
+        rater = None
+        try:
+            rater = rater_for_user(user=user)
+            start.wait()
+            held = None
+            while time.monotonic() < deadline:
+                lease = assignment_claim_next(project=project, user=user)
+                if lease is None:
+                    return
+                if lease.item_id in done_by_user[user.pk]:
+                    failures.append(f"{user} was offered item {lease.item_id} again after rating or skipping it")
+                    return
+                if held is not None and held != lease.item_id:
+                    failures.append(f"{user} held {held} but was given {lease.item_id} instead")
+                    return
+                roll = rng.random()
+                if roll < 0.1:
+                    assignment_skip(project=project, user=user, item=lease.item, reason="unsure")
+                    done_by_user[user.pk].add(lease.item_id)
+                    held = None
+                    with lock:
+                        counts["skips"] += 1
+                elif roll < 0.15:
+                    # Walk away: the lease runs out and the item must go back to the pool.
+                    Assignment.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+                    held = None
+                    with lock:
+                        counts["abandoned"] += 1
+                elif roll < 0.2:
+                    # Rate some other item without a lease: accepted while it has room, else 409.
+                    held = lease.item_id
+                    target = Item.objects.get(pk=rng.choice(item_ids))
+                    if target.pk in done_by_user[user.pk] or target.pk == lease.item_id:
+                        continue
+                    try:
+                        rating_submit(item=target, rater=rater, values=GOOD_VALUES, rationales=GOOD_RATIONALES)
+                    except Conflict:
+                        with lock:
+                            counts["refused"] += 1
+                    else:
+                        done_by_user[user.pk].add(target.pk)
+                        with lock:
+                            counts["unleased"] += 1
+                else:
+                    time.sleep(rng.random() * 0.005)
+                    rating_submit(item=lease.item, rater=rater, values=GOOD_VALUES, rationales=GOOD_RATIONALES)
+                    done_by_user[user.pk].add(lease.item_id)
+                    held = None
+                    with lock:
+                        counts["ratings"] += 1
+            failures.append(f"{user} still had work after {TIME_LIMIT}s")
+        except Exception as exc:  # a deadlock or a broken invariant inside a service
+            failures.append(f"{user}: {exc!r}")
+        finally:
+            connections.close_all()
+
+    def watch() -> None:
+        try:
+            while not stop.is_set():
+                if bad := _overfull(project.pk):
+                    failures.append(f"over-assigned during the run: items {bad}")
+                    return
+                time.sleep(0.01)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=annotate, args=(u, n)) for n, u in enumerate(users)]
+    watcher = threading.Thread(target=watch)
+    for thread in threads:
+        thread.start()
+    watcher.start()
+    start.wait()
+    began = time.monotonic()
+    for thread in threads:
+        thread.join(TIME_LIMIT + 15)
+    stop.set()
+    watcher.join(5)
+    elapsed = time.monotonic() - began
+
+    assert not failures, failures[:10]
+    assert _overfull(project.pk) == []
+    assert not Assignment.objects.filter(expires_at__gt=timezone.now()).exists(), "every live lease was used up"
+    # Complete: an item short of its overlap has been rated or skipped by every annotator.
+    for item in Item.objects.filter(project=project):
+        ratings = Rating.objects.filter(item=item).count()
+        assert ratings <= OVERLAP
+        if ratings < OVERLAP:
+            assert ratings + Skip.objects.filter(item=item).count() == ANNOTATORS, item.external_id
+        leases = Assignment.objects.filter(item=item).count()  # expired ones not yet purged
+        assert item.load == ratings + leases, f"{item.external_id}: load {item.load} != {ratings} + {leases}"
+    assert counts["ratings"] > ITEMS, counts
+    print(f"{ANNOTATORS} annotators, {elapsed:.1f}s: {counts}")
