@@ -11,7 +11,7 @@ export DEBUG ?= 1
 PORT ?= 8000
 export PORT
 
-.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-queue clean
+.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-queue bench-judges bench-export clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY_BOOT)" || { echo "Accord needs Python 3.12 or newer; none found." >&2; exit 1; }
@@ -47,6 +47,12 @@ bench-agreement: install
 # These create (and drop) their own PostgreSQL databases on 127.0.0.1:5432.
 bench-agreement-api: install
 	$(PY) benchmarks/agreement_api.py
+
+bench-judges: install
+	$(PY) benchmarks/judge_run.py
+
+bench-export: install
+	$(PY) benchmarks/export_stream.py
 
 bench-queue: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/accord_bench $(PY) benchmarks/queue_claims.py

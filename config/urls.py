@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("rubrics.urls")),
     path("", include("annotation.urls")),
     path("", include("judges.urls")),
+    path("", include("exports.urls")),
 ]
 
 urlpatterns = [
@@ -21,5 +22,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include(api_v1)),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("judges.web_urls")),
     path("", include("annotation.web_urls")),
 ]

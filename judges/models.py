@@ -1,2 +1,199 @@
-# LLM judges arrive with the judges issue: a judge version is an annotation.Rater of kind "judge",
-# so its verdicts are ratings like any other.
+"""LLM judges. A judge version is an annotation.Rater of kind "judge", so its verdicts are ratings.
+
+What decides a verdict (provider, model, base_url, temperature, token budget, samples, few-shot
+count, extra system prompt) lives on an immutable JudgeVersion; what does not (name, which env
+var holds the key, prices, rate limits) lives on the Judge and may change freely.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from annotation.models import Item, Project, Rater, Rating
+from rubrics.models import RubricVersion
+
+
+class Provider(models.TextChoices):
+    OPENAI = "openai", "OpenAI"
+    ANTHROPIC = "anthropic", "Anthropic"
+    OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible (vLLM, Ollama, LM Studio)"
+
+
+class Judge(models.Model):
+    project = models.ForeignKey(Project, related_name="judges", on_delete=models.CASCADE)
+    name = models.CharField(max_length=150)
+    # The NAME of the environment variable holding the key on the workers; never the key.
+    api_key_env = models.CharField(max_length=100, blank=True)
+    price_input_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(0))
+    price_output_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(0))
+    # Shared by every worker through Redis, per provider + base_url; null = no limit.
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="judge_unique_name_in_project")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def current_version(self) -> "JudgeVersion":
+        return self.versions.order_by("-number").first()
+
+
+class JudgeVersion(models.Model):
+    """Everything that affects a verdict. Never edited: a change makes the next number."""
+
+    judge = models.ForeignKey(Judge, related_name="versions", on_delete=models.CASCADE)
+    number = models.PositiveIntegerField()
+    rater = models.OneToOneField(Rater, related_name="judge_version", on_delete=models.PROTECT)
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    model = models.CharField(max_length=200)
+    base_url = models.URLField(max_length=500, blank=True)
+    temperature = models.FloatField(default=0.0)
+    max_output_tokens = models.PositiveIntegerField(default=1024)
+    samples = models.PositiveSmallIntegerField(default=1)
+    few_shot = models.PositiveSmallIntegerField(default=0)
+    system_prompt = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["judge", "number"], name="judge_version_unique_number"),
+            models.CheckConstraint(condition=Q(samples__gte=1), name="judge_version_samples_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(temperature__gte=0) & Q(temperature__lte=2), name="judge_version_temperature_range"
+            ),
+        ]
+        ordering = ["judge_id", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.judge.name} v{self.number}"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class JudgeRun(models.Model):
+    project = models.ForeignKey(Project, related_name="judge_runs", on_delete=models.CASCADE)
+    judge_version = models.ForeignKey(JudgeVersion, related_name="runs", on_delete=models.PROTECT)
+    rubric_version = models.ForeignKey(RubricVersion, related_name="judge_runs", on_delete=models.PROTECT)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    items_selector = models.CharField(max_length=20, help_text='"all", "unjudged" or "ids".')
+    # The few-shot pool, fixed at start so every chunk (and every redelivery) sends the same
+    # prompt: [{"item_id", "data", "values", "rationales", "source": "gold"|"unanimous"}].
+    fewshot = models.JSONField(default=list, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    # Written once, by whoever moves the run to a final status; live figures come from verdicts.
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    no_verdict = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    # Snapshot of the judge's prices at start, so later price edits do not rewrite history.
+    price_input_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(0))
+    price_output_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(0))
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "status"], name="judge_run_project_status")]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.judge_version} ({self.status})"
+
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class JudgeRunChunk(models.Model):
+    """A slice of a run's items; one Celery task each. ``finished_at`` is set exactly once."""
+
+    run = models.ForeignKey(JudgeRun, related_name="chunks", on_delete=models.CASCADE)
+    index = models.PositiveIntegerField()
+    item_ids = models.JSONField()
+    attempts = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="judge_chunk_unique_index")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of run {self.run_id}"
+
+
+class Outcome(models.TextChoices):
+    OK = "ok"
+    FAILED = "failed"  # invalid / truncated output after retries, or a provider error
+    NO_VERDICT = "no_verdict"  # the model refused or was filtered: the item stays with people
+
+
+class JudgeSample(models.Model):
+    """One call's answer for one item. Unique per (item, judge version, rubric version, sample
+    index), so a redelivered chunk inserts only what is missing."""
+
+    item = models.ForeignKey(Item, related_name="judge_samples", on_delete=models.CASCADE)
+    judge_version = models.ForeignKey(JudgeVersion, related_name="samples_made", on_delete=models.CASCADE)
+    rubric_version = models.ForeignKey(RubricVersion, related_name="+", on_delete=models.PROTECT)
+    sample_index = models.PositiveSmallIntegerField()
+    run = models.ForeignKey(JudgeRun, related_name="samples", on_delete=models.CASCADE)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    values = models.JSONField(default=dict, blank=True)
+    rationales = models.JSONField(default=dict, blank=True)
+    raw_output = models.TextField(blank=True)
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "judge_version", "rubric_version", "sample_index"], name="judge_sample_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["run", "item"], name="judge_sample_run_item")]
+
+    def __str__(self) -> str:
+        return f"sample {self.sample_index} of {self.judge_version} on {self.item_id}: {self.outcome}"
+
+
+class JudgeVerdict(models.Model):
+    """The per-item outcome of a judge version: ok (then ``rating`` holds the aggregated values),
+    failed or no verdict. ``spread`` keeps how the samples disagreed."""
+
+    item = models.ForeignKey(Item, related_name="judge_verdicts", on_delete=models.CASCADE)
+    judge_version = models.ForeignKey(JudgeVersion, related_name="verdicts", on_delete=models.CASCADE)
+    rubric_version = models.ForeignKey(RubricVersion, related_name="+", on_delete=models.PROTECT)
+    run = models.ForeignKey(JudgeRun, related_name="verdicts", on_delete=models.CASCADE)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    rating = models.OneToOneField(
+        Rating, null=True, blank=True, related_name="judge_verdict", on_delete=models.SET_NULL
+    )
+    spread = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "judge_version", "rubric_version"], name="judge_verdict_unique")
+        ]
+        indexes = [models.Index(fields=["run", "outcome"], name="judge_verdict_run_outcome")]
+
+    def __str__(self) -> str:
+        return f"{self.judge_version} on {self.item_id}: {self.outcome}"

@@ -1,1 +1,11 @@
-urlpatterns: list = []
+from django.urls import path
+
+from judges import apis
+
+urlpatterns = [
+    path("judges/", apis.JudgeListCreateApi.as_view(), name="judge-list"),
+    path("judges/<int:judge_id>/", apis.JudgeDetailApi.as_view(), name="judge-detail"),
+    path("projects/<int:project_id>/judge-runs/", apis.ProjectJudgeRunsApi.as_view(), name="project-judge-runs"),
+    path("judge-runs/<int:run_id>/", apis.JudgeRunDetailApi.as_view(), name="judge-run-detail"),
+    path("judge-runs/<int:run_id>/cancel/", apis.JudgeRunCancelApi.as_view(), name="judge-run-cancel"),
+]

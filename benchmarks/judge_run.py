@@ -1,0 +1,229 @@
+"""Judge-run benchmark: 2,000 items x 4 criteria through real Celery worker processes.
+
+The fake OpenAI server runs as a separate process answering every request after --latency-ms
+(300 ms); one Celery worker (``-c 2``: two pool processes) with JUDGES_CONCURRENCY=32 keeps 64
+requests in flight. Reported: wall time from judge_run_start to the run's final status against
+the ideal (items x latency ÷ in-flight), and the platform's CPU per verdict — user + system CPU
+of the worker's whole process tree (main process and pool children, read from /proc) during the
+run, divided by the verdicts written. A 128-item warm-up run (excluded) lets each pool process
+import the SDKs and open its connections first.
+
+Fresh database each time: PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432,
+database accord_bench_judges) or, if unreachable, a SQLite file in a temporary directory. Broker:
+Redis db 10 if reachable (flushed), else the filesystem broker in the temporary directory.
+
+    .venv/bin/python benchmarks/judge_run.py [--items 2000] [--latency-ms 300] [--in-flight 64]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
+KEY_ENV = "BENCH_LLM_KEY"
+CLOCK = os.sysconf("SC_CLK_TCK")
+
+
+def pick_database(tmp: Path) -> str:
+    try:
+        import psycopg
+
+        with psycopg.connect(f"{PG_ADMIN_URL}/postgres", autocommit=True, connect_timeout=2) as conn:
+            conn.execute("DROP DATABASE IF EXISTS accord_bench_judges WITH (FORCE)")
+            conn.execute("CREATE DATABASE accord_bench_judges")
+        return f"{PG_ADMIN_URL}/accord_bench_judges"
+    except Exception as exc:
+        print(f"PostgreSQL unavailable ({exc}); using SQLite", file=sys.stderr)
+        return f"sqlite:///{tmp / 'bench.sqlite3'}"
+
+
+def pick_broker() -> str:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).flushdb()
+        return REDIS_URL
+    except Exception as exc:
+        print(f"Redis unavailable ({exc}); using the filesystem broker", file=sys.stderr)
+        return "filesystem://"
+
+
+def start_fake_server(latency_ms: float) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.llm_server", "--port", "0", "--latency-ms", str(latency_ms)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    line = proc.stdout.readline().split()
+    if line[:1] != ["READY"]:
+        raise SystemExit(f"fake server did not start: {line}")
+    return proc, line[1]
+
+
+def start_worker(env: dict, log: Path) -> subprocess.Popen:
+    out = log.open("w")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "-A", "config", "worker", "-c", "2", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "-n", "bench-judges@%h"],
+        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while " ready." not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("worker did not start:\n" + log.read_text()[-3000:])
+        time.sleep(0.2)
+    return proc
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and all its descendants, from /proc."""
+    total, stack = 0.0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--latency-ms", type=float, default=300.0)
+    parser.add_argument("--in-flight", type=int, default=64, help="total; split over the two pool processes")
+    parser.add_argument("--chunk-size", type=int, default=256, help="a multiple of the per-process in-flight count")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="accord-bench-judges-"))
+    fake, fake_url = start_fake_server(args.latency_ms)
+    env = {
+        **os.environ,
+        # Production-like: DEBUG off (no query log in the database cursor).
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "ALLOWED_HOSTS": "localhost",
+        "ACCORD_VAR_DIR": str(tmp),
+        "DATABASE_URL": pick_database(tmp),
+        "CELERY_BROKER_URL": pick_broker(),
+        "JUDGES_CONCURRENCY": str(args.in_flight // 2),
+        "JUDGES_CHUNK_SIZE": str(args.chunk_size),
+        "LOG_LEVEL": "WARNING",
+        KEY_ENV: "bench-key",
+    }
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from annotation.services.items import items_import
+    from annotation.services.projects import project_create
+    from judges.models import ACTIVE_STATUSES, JudgeRun
+    from judges.services.judges import judge_create
+    from judges.services.runs import judge_run_start
+    from rubrics.services import rubric_create
+
+    call_command("migrate", verbosity=0)
+    user = get_user_model().objects.create_user("bench", password="bench-password-1", is_staff=True)
+    criteria = [
+        {"key": "helpfulness", "title": "Helpfulness", "rationale_required": True,
+         "scale": {"kind": "ordinal", "min": 1, "max": 5, "labels": {"1": "Useless.", "5": "Perfect."}}},
+        {"key": "correct", "title": "Correct", "scale": {"kind": "binary"}},
+        {"key": "tone", "title": "Tone", "scale": {"kind": "categorical", "choices": ["polite", "neutral", "rude"]}},
+        {"key": "confidence", "title": "Confidence", "scale": {"kind": "interval", "min": 0, "max": 1}},
+    ]  # fmt: skip
+    version = rubric_create(actor=user, name="Bench", instructions="Rate the response.", criteria=criteria)
+
+    def project_with(n: int, name: str):
+        project = project_create(actor=user, name=name, rubric=version, guidelines="Be strict about facts.")
+        rows = [
+            {"external_id": f"{name}-{i}", "data": {"prompt": f"Question {i}?", "response": f"Answer {i}. " * 20}}
+            for i in range(n)
+        ]
+        items_import(project=project, rows=rows)
+        judge = judge_create(actor=user, project=project, name="Bench judge", provider="openai", model="bench-model",
+                             base_url=f"{fake_url}/v1", api_key_env=KEY_ENV)  # fmt: skip
+        return project, judge
+
+    def run(project, judge):
+        t0 = time.perf_counter()
+        run = judge_run_start(actor=user, project=project, judge=judge, items="all")
+        while JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exists():
+            time.sleep(0.05)
+        wall = time.perf_counter() - t0
+        run.refresh_from_db()
+        return run, wall
+
+    warm = project_with(128, "warm")
+    main_project = project_with(args.items, "bench")
+    worker = start_worker(env, tmp / "worker.log")
+    try:
+        run(*warm)
+        load_before = os.getloadavg()
+        cpu0, fake0 = tree_cpu_seconds(worker.pid), tree_cpu_seconds(fake.pid)
+        result, wall = run(*main_project)
+        cpu = tree_cpu_seconds(worker.pid) - cpu0
+        fake_cpu = tree_cpu_seconds(fake.pid) - fake0
+        load_after = os.getloadavg()
+    finally:
+        stop(worker)
+        stop(fake)
+
+    ideal = args.items * args.latency_ms / 1000 / args.in_flight
+    verdicts = result.done
+    figures = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "database": env["DATABASE_URL"].split(":", 1)[0],
+        "broker": env["CELERY_BROKER_URL"].split(":", 1)[0],
+        "items": args.items,
+        "status": result.status,
+        "verdicts": verdicts,
+        "failed": result.failed,
+        "wall_s": round(wall, 2),
+        "ideal_s": round(ideal, 2),
+        "wall_over_ideal": round(wall / ideal, 3),
+        "worker_cpu_s": round(cpu, 2),
+        "cpu_ms_per_verdict": round(1000 * cpu / max(verdicts, 1), 2),
+        # The fake provider shares the same two cores; its CPU is not the platform's but competes with it.
+        "fake_server_cpu_s": round(fake_cpu, 2),
+        "load_avg_before": [round(x, 2) for x in load_before],
+        "load_avg_after": [round(x, 2) for x in load_after],
+    }
+    print(json.dumps(figures, indent=2))
+    ok = result.status == "succeeded" and verdicts == args.items
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+from django import forms
+from django.contrib import admin
+
+from judges.models import Judge, JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion
+from judges.services.judges import ENV_NAME
+
+
+class JudgeForm(forms.ModelForm):
+    class Meta:
+        model = Judge
+        fields = [
+            "api_key_env",
+            "price_input_per_mtok",
+            "price_output_per_mtok",
+            "requests_per_minute",
+            "tokens_per_minute",
+        ]
+
+    def clean_api_key_env(self):
+        value = self.cleaned_data["api_key_env"]
+        if value and not ENV_NAME.match(value):
+            raise forms.ValidationError("The NAME of an environment variable (letters, digits, _), never the key.")
+        return value
+
+
+class JudgeVersionInline(admin.TabularInline):
+    model = JudgeVersion
+    extra = 0
+    can_delete = False
+    fields = [
+        "number",
+        "provider",
+        "model",
+        "base_url",
+        "temperature",
+        "max_output_tokens",
+        "samples",
+        "few_shot",
+        "rater",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False  # versions are made by judges.services.judges.judge_update (API), never edited
+
+
+@admin.register(Judge)
+class JudgeAdmin(admin.ModelAdmin):
+    """Name, key variable, prices and rate limits are editable here; verdict-affecting settings are
+    changed through the API (PATCH /api/v1/judges/<id>/), which makes a new version."""
+
+    form = JudgeForm
+    list_display = ["name", "project", "api_key_env", "requests_per_minute", "tokens_per_minute", "created_at"]
+    search_fields = ["name"]
+    list_filter = ["project"]
+    # The name is part of every version's rater name: rename through the API, which renames them.
+    readonly_fields = ["name", "project", "created_by", "created_at"]
+    inlines = [JudgeVersionInline]
+
+    def has_add_permission(self, request):
+        return False  # created through the API, which also makes version 1 and its rater
+
+
+@admin.register(JudgeRun)
+class JudgeRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "judge_version", "status", "total", "done", "failed", "no_verdict", "created_at"]
+    list_filter = ["status", "project"]
+    readonly_fields = [f.name for f in JudgeRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(JudgeVerdict)
+class JudgeVerdictAdmin(admin.ModelAdmin):
+    list_display = ["item", "judge_version", "outcome", "run", "updated_at"]
+    list_filter = ["outcome", "judge_version"]
+    readonly_fields = [f.name for f in JudgeVerdict._meta.fields]
+
+
+@admin.register(JudgeSample)
+class JudgeSampleAdmin(admin.ModelAdmin):
+    list_display = ["item", "judge_version", "sample_index", "outcome", "attempts", "run"]
+    list_filter = ["outcome", "judge_version"]
+    readonly_fields = [f.name for f in JudgeSample._meta.fields]

@@ -1,0 +1,197 @@
+"""REST API for judges and judge runs. Views parse, check access, call one service.
+
+Who may do what: project managers (and staff) create and change a project's judges and start or
+cancel runs; every project member may list judges and watch runs. Judge configuration holds no
+secret: the key stays in the workers' environment, named by ``api_key_env``.
+"""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.apis import project_get
+from annotation.models import Project
+from annotation.selectors import MANAGE, RATE, project_require
+from judges.models import Judge, JudgeRun, Provider
+from judges.selectors import judge_run_progress, judges_for_user
+from judges.services.judges import judge_create, judge_update
+from judges.services.runs import judge_run_cancel, judge_run_start
+
+
+class JudgeOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.IntegerField(source="project_id")
+    name = serializers.CharField()
+    version = serializers.IntegerField(source="current.number")
+    rater = serializers.IntegerField(source="current.rater_id")
+    provider = serializers.CharField(source="current.provider")
+    model = serializers.CharField(source="current.model")
+    base_url = serializers.CharField(source="current.base_url")
+    temperature = serializers.FloatField(source="current.temperature")
+    max_output_tokens = serializers.IntegerField(source="current.max_output_tokens")
+    samples = serializers.IntegerField(source="current.samples")
+    few_shot = serializers.IntegerField(source="current.few_shot")
+    system_prompt = serializers.CharField(source="current.system_prompt")
+    api_key_env = serializers.CharField()
+    price_input_per_mtok = serializers.DecimalField(max_digits=10, decimal_places=4)
+    price_output_per_mtok = serializers.DecimalField(max_digits=10, decimal_places=4)
+    requests_per_minute = serializers.IntegerField(allow_null=True)
+    tokens_per_minute = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+def _judge_out(judge: Judge) -> dict:
+    judge.current = judge.current_version()
+    return JudgeOutputSerializer(judge).data
+
+
+class JudgeInputSerializer(serializers.Serializer):
+    project = serializers.IntegerField(required=False, help_text="Project id (on create).")
+    name = serializers.CharField(max_length=150, required=False)
+    provider = serializers.ChoiceField(choices=Provider.choices, required=False)
+    model = serializers.CharField(max_length=200, required=False)
+    base_url = serializers.CharField(max_length=500, allow_blank=True, required=False)
+    api_key_env = serializers.CharField(
+        max_length=100, allow_blank=True, required=False, help_text="Name of the env var holding the key."
+    )
+    temperature = serializers.FloatField(required=False)
+    max_output_tokens = serializers.IntegerField(required=False)
+    samples = serializers.IntegerField(required=False)
+    few_shot = serializers.IntegerField(required=False)
+    system_prompt = serializers.CharField(allow_blank=True, required=False, trim_whitespace=False)
+    price_input_per_mtok = serializers.DecimalField(max_digits=10, decimal_places=4, required=False)
+    price_output_per_mtok = serializers.DecimalField(max_digits=10, decimal_places=4, required=False)
+    requests_per_minute = serializers.IntegerField(allow_null=True, required=False)
+    tokens_per_minute = serializers.IntegerField(allow_null=True, required=False)
+
+
+class JudgeListCreateApi(APIView):
+    @extend_schema(responses=JudgeOutputSerializer(many=True))
+    def get(self, request):
+        judges = judges_for_user(user=request.user)
+        project = request.query_params.get("project")
+        if project is not None:
+            if not project.isdigit():
+                raise ValidationError({"project": ["must be a project id."]})
+            judges = judges.filter(project_id=int(project))
+        return Response([_judge_out(j) for j in judges])
+
+    @extend_schema(request=JudgeInputSerializer, responses={201: JudgeOutputSerializer})
+    def post(self, request):
+        data = JudgeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if "project" not in fields:
+            raise ValidationError({"project": ["this field is required."]})
+        project = get_object_or_404(Project, pk=fields.pop("project"))
+        project_require(user=request.user, project=project, roles=MANAGE)
+        judge = judge_create(actor=request.user, project=project, **fields)
+        return Response(_judge_out(judge), status=201)
+
+
+def _judge_get(request, judge_id: int, roles: frozenset[str]) -> Judge:
+    judge = get_object_or_404(Judge.objects.select_related("project"), pk=judge_id)
+    project_require(user=request.user, project=judge.project, roles=roles)
+    return judge
+
+
+class JudgeDetailApi(APIView):
+    @extend_schema(responses=JudgeOutputSerializer)
+    def get(self, request, judge_id: int):
+        return Response(_judge_out(_judge_get(request, judge_id, RATE)))
+
+    @extend_schema(
+        request=JudgeInputSerializer,
+        responses=JudgeOutputSerializer,
+        description="Change a judge. A change to provider, model, base_url, temperature, max_output_tokens, "
+        "samples, few_shot or system_prompt makes a new version (a new rater); other fields do not.",
+    )
+    def patch(self, request, judge_id: int):
+        judge = _judge_get(request, judge_id, MANAGE)
+        data = JudgeInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        if "project" in changes and changes.pop("project") != judge.project_id:
+            raise ValidationError({"project": ["a judge cannot move to another project."]})
+        return Response(_judge_out(judge_update(judge=judge, **changes)))
+
+    put = patch
+
+
+class JudgeRunOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.IntegerField(source="project_id")
+    judge = serializers.IntegerField(source="judge_version.judge_id")
+    judge_version = serializers.IntegerField(source="judge_version.number")
+    status = serializers.CharField()
+    items = serializers.CharField(source="items_selector")
+    total = serializers.IntegerField(source="progress.total")
+    done = serializers.IntegerField(source="progress.done")
+    failed = serializers.IntegerField(source="progress.failed")
+    no_verdict = serializers.IntegerField(source="progress.no_verdict")
+    input_tokens = serializers.IntegerField(source="progress.input_tokens")
+    output_tokens = serializers.IntegerField(source="progress.output_tokens")
+    cost_usd_estimate = serializers.DecimalField(source="progress.cost_usd_estimate", max_digits=14, decimal_places=6)
+    fewshot_items = serializers.SerializerMethodField()
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_fewshot_items(self, run) -> list[int]:
+        return [e["item_id"] for e in run.fewshot or []]
+
+
+def run_out(run: JudgeRun) -> dict:
+    run.progress = judge_run_progress(run=run)
+    return JudgeRunOutputSerializer(run).data
+
+
+class JudgeRunInputSerializer(serializers.Serializer):
+    judge = serializers.IntegerField()
+    items = serializers.JSONField(help_text='"all", "unjudged" or a list of item ids.', default="unjudged")
+
+
+class ProjectJudgeRunsApi(APIView):
+    @extend_schema(responses=JudgeRunOutputSerializer(many=True))
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, RATE)
+        runs = JudgeRun.objects.filter(project=project).select_related("judge_version").order_by("-id")[:100]
+        return Response([run_out(r) for r in runs])
+
+    @extend_schema(
+        request=JudgeRunInputSerializer,
+        responses={202: JudgeRunOutputSerializer},
+        description="Queue a run of the judge's current version; poll GET /judge-runs/{id}/ for progress.",
+    )
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        data = JudgeRunInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        judge = Judge.objects.filter(pk=data.validated_data["judge"], project=project).first()
+        if judge is None:
+            raise ValidationError({"judge": ["no such judge in this project."]})
+        run = judge_run_start(actor=request.user, project=project, judge=judge, items=data.validated_data["items"])
+        return Response(run_out(run), status=202)
+
+
+def _run_get(request, run_id: int, roles: frozenset[str]) -> JudgeRun:
+    run = get_object_or_404(JudgeRun.objects.select_related("project", "judge_version"), pk=run_id)
+    project_require(user=request.user, project=run.project, roles=roles)
+    return run
+
+
+class JudgeRunDetailApi(APIView):
+    @extend_schema(responses=JudgeRunOutputSerializer)
+    def get(self, request, run_id: int):
+        return Response(run_out(_run_get(request, run_id, RATE)))
+
+
+class JudgeRunCancelApi(APIView):
+    @extend_schema(request=None, responses=JudgeRunOutputSerializer)
+    def post(self, request, run_id: int):
+        run = judge_run_cancel(run=_run_get(request, run_id, MANAGE))
+        return Response(run_out(run))

@@ -1,0 +1,256 @@
+"""The async half of a chunk: many provider calls in flight on one event loop per worker process.
+
+The loop runs in a daemon thread that lives as long as the worker process, so SDK clients (and
+their keep-alive connections) and the rate limiter are built once per process and reused by
+every chunk. The Celery task's own thread stays synchronous: it hands the jobs over, then drains
+finished results from a queue and writes them to the database while the calls continue.
+
+Per call: bounded retries with exponential backoff and full jitter for transient errors (429,
+408/409, 5xx, 529, timeouts, connection errors), honouring ``retry-after-ms`` / ``retry-after``;
+no retry for other 4xx. Invalid, truncated or off-scale output is asked again (a bounded number
+of times) and then recorded as failed with the raw output; a refusal or a content-filter stop is
+recorded as "no verdict" at once. Nothing is ever coerced into a score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import random
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from judges.models import Outcome
+from judges.prompts import answer_unpack
+from judges.providers import JudgeProvider, Prompt, call_error, provider_for
+from judges.ratelimit import RateLimiter
+from rubrics.scales import CriterionSpec, values_clean
+
+MAX_RAW_OUTPUT = 20_000
+CONNECTIONS_PER_CLIENT = 16
+
+
+@dataclass(frozen=True)
+class Job:
+    item_id: int
+    sample_index: int
+    prompt: Prompt
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    provider: str
+    base_url: str
+    api_key: str
+    timeout: float
+    model: str
+    temperature: float
+    max_output_tokens: int
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    concurrency: int = 32
+    transient_retries: int = 5
+    output_retries: int = 2
+    backoff_base: float = 0.5
+    backoff_max: float = 60.0
+    retry_after_max: float = 300.0
+
+
+@dataclass
+class Result:
+    item_id: int
+    sample_index: int
+    outcome: str
+    values: dict = field(default_factory=dict)
+    rationales: dict = field(default_factory=dict)
+    raw_output: str = ""
+    reason: str = ""
+    attempts: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class _Process:
+    """Per-process state of the loop thread: the loop, cached clients, the rate limiter."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.clients: dict[tuple, list[JudgeProvider]] = {}
+        self.limiters: dict[str, RateLimiter] = {}
+        self.thread = threading.Thread(target=self.loop.run_forever, name="judge-loop", daemon=True)
+        self.thread.start()
+
+    def clients_for(self, endpoint: Endpoint, *, concurrency: int) -> list[JudgeProvider]:
+        """Clients for this endpoint, one per CONNECTIONS_PER_CLIENT calls in flight.
+
+        httpcore's pool scans every pooled connection for each request it places, so one pool of
+        64 connections costs more CPU per call than four pools of 16; requests are spread over
+        the clients round-robin.
+        """
+        key = (endpoint.provider, endpoint.base_url, endpoint.api_key, endpoint.timeout)
+        clients = self.clients.setdefault(key, [])
+        wanted = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
+        while len(clients) < wanted:
+            clients.append(
+                provider_for(
+                    provider=endpoint.provider,
+                    base_url=endpoint.base_url,
+                    api_key=endpoint.api_key,
+                    timeout=endpoint.timeout,
+                )
+            )
+        return clients[:wanted]
+
+    def limiter(self, redis_url: str) -> RateLimiter:
+        if redis_url not in self.limiters:
+            self.limiters[redis_url] = RateLimiter(redis_url)
+        return self.limiters[redis_url]
+
+
+_process: _Process | None = None
+_process_lock = threading.Lock()
+
+
+def _current() -> _Process:
+    global _process
+    with _process_lock:
+        # A forked child (Celery prefork) must not use its parent's loop thread: it does not exist here.
+        if _process is None or _process.pid != os.getpid():
+            _process = _Process()
+        return _process
+
+
+def jobs_submit(
+    *,
+    jobs: Sequence[Job],
+    endpoint: Endpoint,
+    criteria: Sequence[CriterionSpec],
+    policy: Policy,
+    redis_url: str,
+    results: queue.SimpleQueue,
+    stop: threading.Event,
+) -> Future:
+    """Start the calls on this process's loop; each Result is put on ``results`` as it is ready."""
+    process = _current()
+    coroutine = _run_all(
+        jobs=jobs,
+        endpoint=endpoint,
+        criteria=criteria,
+        policy=policy,
+        client_factory=lambda: process.clients_for(endpoint, concurrency=policy.concurrency),
+        limiter=process.limiter(redis_url),
+        results=results,
+        stop=stop,
+    )
+    return asyncio.run_coroutine_threadsafe(coroutine, process.loop)
+
+
+async def _run_all(*, jobs, endpoint, criteria, policy, client_factory, limiter, results, stop) -> None:
+    clients = client_factory()
+    semaphore = asyncio.Semaphore(policy.concurrency)
+    fatal: list[str] = []
+
+    async def one(n: int, job: Job) -> None:
+        client = clients[n % len(clients)]
+        async with semaphore:
+            if stop.is_set():
+                return
+            if fatal:
+                results.put(Result(job.item_id, job.sample_index, Outcome.FAILED, reason=fatal[0]))
+                return
+            results.put(await _judge_one(job, endpoint, criteria, policy, client, limiter, stop, fatal))
+
+    await asyncio.gather(*(one(n, job) for n, job in enumerate(jobs)))
+
+
+def _backoff(attempt: int, policy: Policy, retry_after: float | None) -> float:
+    if retry_after is not None:
+        # The provider said when: wait at least that long, plus a little jitter to spread the herd.
+        return min(retry_after, policy.retry_after_max) + random.uniform(0, 0.1 + 0.1 * retry_after)
+    return random.uniform(0, min(policy.backoff_max, policy.backoff_base * 2**attempt))
+
+
+async def _judge_one(job, endpoint, criteria, policy, client, limiter, stop, fatal) -> Result | None:
+    result = Result(job.item_id, job.sample_index, Outcome.FAILED)
+    transient = invalid = 0
+    estimate = (len(job.prompt.system) + len(job.prompt.user)) // 4 + endpoint.max_output_tokens
+    while True:
+        if stop.is_set():
+            return None
+        await limiter.acquire(
+            provider=endpoint.provider,
+            base_url=endpoint.base_url,
+            rpm=endpoint.requests_per_minute,
+            tpm=endpoint.tokens_per_minute,
+            tokens=estimate,
+        )
+        result.attempts += 1
+        try:
+            answer = await client.answer(
+                prompt=job.prompt,
+                model=endpoint.model,
+                temperature=endpoint.temperature,
+                max_output_tokens=endpoint.max_output_tokens,
+            )
+        except Exception as exc:
+            error = call_error(exc)
+            if error.retryable and transient < policy.transient_retries:
+                await asyncio.sleep(_backoff(transient, policy, error.retry_after))
+                transient += 1
+                continue
+            if error.fatal and not fatal:
+                fatal.append(f"stopped after a non-retryable error: {error.reason}")
+            result.reason = (
+                error.reason if not error.retryable else f"gave up after {result.attempts} attempts: {error.reason}"
+            )
+            result.raw_output = error.raw[:MAX_RAW_OUTPUT]
+            return result
+        result.input_tokens += answer.input_tokens
+        result.output_tokens += answer.output_tokens
+        result.raw_output = answer.raw[:MAX_RAW_OUTPUT]
+        if answer.stop in ("refusal", "content_filter"):
+            result.outcome = Outcome.NO_VERDICT
+            result.reason = f"{answer.stop}: {answer.detail}"
+            return result
+        if answer.stop == "truncated":
+            problem = f"truncated: {answer.detail}"
+        elif answer.data is None:
+            problem = f"invalid output: {answer.detail}"
+        else:
+            try:
+                values, rationales = answer_unpack(answer.data, criteria)
+                result.values, result.rationales = values_clean(criteria=criteria, values=values, rationales=rationales)
+                result.outcome = Outcome.OK
+                result.reason = ""
+                return result
+            except ValueError as exc:
+                problem = f"invalid output: {exc}"
+            except ValidationError as exc:
+                problem = "invalid output: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        if invalid < policy.output_retries:
+            invalid += 1
+            continue
+        result.reason = f"{problem} (after {result.attempts} attempts)"[:2000]
+        return result
+
+
+def results_drain(results: queue.SimpleQueue) -> list[Any]:
+    out = []
+    while True:
+        try:
+            item = results.get_nowait()
+        except queue.Empty:
+            return out
+        if item is not None:
+            out.append(item)

@@ -1,0 +1,78 @@
+"""Reads for judges, and who may see them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Q, QuerySet, Sum
+
+from annotation.selectors import projects_for_user
+from judges.models import Judge, JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion, Outcome, RunStatus
+
+
+def judges_for_user(*, user: AbstractBaseUser) -> QuerySet[Judge]:
+    return Judge.objects.filter(project__in=projects_for_user(user=user)).select_related("project").order_by("id")
+
+
+def judge_fewshot_item_ids(*, judge_version: JudgeVersion) -> set[int]:
+    """Items shown to this judge version as few-shot examples in any run: leave them out of calibration."""
+    ids: set[int] = set()
+    for pool in JudgeRun.objects.filter(judge_version=judge_version).values_list("fewshot", flat=True):
+        ids.update(int(example["item_id"]) for example in pool or [])
+    return ids
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    total: int
+    done: int
+    failed: int
+    no_verdict: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd_estimate: Decimal
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_cost(*, run: JudgeRun, input_tokens: int, output_tokens: int) -> Decimal:
+    cost = (input_tokens * run.price_input_per_mtok + output_tokens * run.price_output_per_mtok) / Decimal(1_000_000)
+    return cost.quantize(Decimal("0.000001"))
+
+
+def judge_run_counts(*, run: JudgeRun) -> RunProgress:
+    """Live figures, counted from the verdicts and samples this run wrote."""
+    verdicts = JudgeVerdict.objects.filter(run=run).aggregate(
+        done=Count("id", filter=Q(outcome=Outcome.OK)),
+        failed=Count("id", filter=Q(outcome=Outcome.FAILED)),
+        no_verdict=Count("id", filter=Q(outcome=Outcome.NO_VERDICT)),
+    )
+    tokens = JudgeSample.objects.filter(run=run).aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
+    i, o = tokens["i"] or 0, tokens["o"] or 0
+    return RunProgress(
+        run.total,
+        verdicts["done"],
+        verdicts["failed"],
+        verdicts["no_verdict"],
+        i,
+        o,
+        run_cost(run=run, input_tokens=i, output_tokens=o),
+    )
+
+
+def judge_run_progress(*, run: JudgeRun) -> RunProgress:
+    """Stored figures once the run has finished, live ones before."""
+    if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+        return RunProgress(
+            run.total,
+            run.done,
+            run.failed,
+            run.no_verdict,
+            run.input_tokens,
+            run.output_tokens,
+            run_cost(run=run, input_tokens=run.input_tokens, output_tokens=run.output_tokens),
+        )
+    return judge_run_counts(run=run)

@@ -1,0 +1,178 @@
+"""Judge runs: start, cancel, and the one place a run reaches its final status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from annotation.models import Item, Project, Rater, Rating
+from config.errors import Conflict
+from judges.fewshot import fewshot_pool
+from judges.models import ACTIVE_STATUSES, Judge, JudgeRun, JudgeRunChunk, JudgeVerdict, RunStatus
+from judges.selectors import judge_run_counts
+
+logger = logging.getLogger(__name__)
+MAX_LISTED_ITEMS = 100_000
+
+
+def _item_ids_clean(*, project: Project, items: Any) -> list[int] | str:
+    if items in ("all", "unjudged"):
+        return items
+    if not isinstance(items, list) or not items:
+        raise ValidationError({"items": ['must be "all", "unjudged" or a non-empty list of item ids.']})
+    if len(items) > MAX_LISTED_ITEMS:
+        raise ValidationError({"items": [f'at most {MAX_LISTED_ITEMS} item ids per run; use "all".']})
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+        raise ValidationError({"items": ["every item id must be an integer."]})
+    wanted = set(items)
+    found = set(Item.objects.filter(project=project, id__in=wanted).values_list("id", flat=True))
+    missing = sorted(wanted - found)
+    if missing:
+        shown = ", ".join(map(str, missing[:20]))
+        raise ValidationError({"items": [f"not items of this project: {shown}{'…' if len(missing) > 20 else ''}."]})
+    return sorted(wanted)
+
+
+@transaction.atomic
+def judge_run_start(*, actor: AbstractBaseUser | None, project: Project, judge: Judge, items: Any) -> JudgeRun:
+    """Queue a run of the judge's current version over ``items`` of ``project``.
+
+    ``"all"``: every item this judge version has not rated yet under the project's rubric version
+    (items that failed or got no verdict before are tried again). ``"unjudged"``: only items it has
+    never tried. A list: those items, minus the ones it has already rated. One active run per
+    judge version and project (Conflict otherwise). Chunk tasks are enqueued when the transaction
+    commits. Access checks are the caller's.
+    """
+    if judge.project_id != project.pk:
+        raise ValidationError({"judge": ["no such judge in this project."]})
+    Judge.objects.select_for_update().filter(pk=judge.pk).first()  # one start at a time per judge
+    version = judge.current_version()
+    rubric_version = project.rubric_version
+    if JudgeRun.objects.filter(project=project, judge_version=version, status__in=ACTIVE_STATUSES).exists():
+        raise Conflict("This judge version already has a queued or running run in this project; cancel it or wait.")
+    selection = _item_ids_clean(project=project, items=items)
+    rated = Rating.objects.filter(item=OuterRef("pk"), rater_id=version.rater_id, rubric_version=rubric_version)
+    queryset = Item.objects.filter(project=project).exclude(Exists(rated))
+    if selection == "unjudged":
+        tried = JudgeVerdict.objects.filter(item=OuterRef("pk"), judge_version=version, rubric_version=rubric_version)
+        queryset = queryset.exclude(Exists(tried))
+    elif isinstance(selection, list):
+        queryset = queryset.filter(id__in=selection)
+    item_ids = list(queryset.order_by("id").values_list("id", flat=True))
+    if not item_ids:
+        raise ValidationError({"items": ["nothing to judge: this judge version already has verdicts for these items."]})
+
+    run = JudgeRun.objects.create(
+        project=project,
+        judge_version=version,
+        rubric_version=rubric_version,
+        items_selector=selection if isinstance(selection, str) else "ids",
+        fewshot=fewshot_pool(project=project, k=version.few_shot),
+        total=len(item_ids),
+        price_input_per_mtok=judge.price_input_per_mtok,
+        price_output_per_mtok=judge.price_output_per_mtok,
+        created_by=actor,
+    )
+    _shown_items_record(rater_id=version.rater_id, item_ids={example["item_id"] for example in run.fewshot})
+    size = settings.JUDGES_CHUNK_SIZE
+    JudgeRunChunk.objects.bulk_create(
+        JudgeRunChunk(run=run, index=n, item_ids=item_ids[start : start + size])
+        for n, start in enumerate(range(0, len(item_ids), size))
+    )
+    chunk_ids = list(run.chunks.order_by("index").values_list("id", flat=True))
+    transaction.on_commit(lambda: _enqueue(chunk_ids))
+    return run
+
+
+def _shown_items_record(*, rater_id: int, item_ids: set[int]) -> None:
+    """Remember which items' human labels this judge version was shown as examples, so that
+    agreement never measures it on them (it would be graded against its own answer key)."""
+    if not item_ids:
+        return
+    rater = Rater.objects.select_for_update().get(pk=rater_id)
+    shown = set(rater.shown_item_ids or [])
+    if not item_ids <= shown:
+        rater.shown_item_ids = sorted(shown | item_ids)
+        rater.save(update_fields=["shown_item_ids"])
+
+
+def _enqueue(chunk_ids: list[int]) -> None:
+    from judges.tasks import judge_chunk_run  # tasks import services; import here to keep that one-way
+
+    for chunk_id in chunk_ids:
+        judge_chunk_run.delay(chunk_id)
+
+
+def judge_run_cancel(*, run: JudgeRun) -> JudgeRun:
+    """Stop a queued or running run. Chunks notice within about a second and stop sending; what
+    was already answered stays. Conflict if the run has already finished."""
+    counts = judge_run_counts(run=run)
+    changed = JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
+        status=RunStatus.CANCELLED,
+        finished_at=timezone.now(),
+        done=counts.done,
+        failed=counts.failed,
+        no_verdict=counts.no_verdict,
+        input_tokens=counts.input_tokens,
+        output_tokens=counts.output_tokens,
+    )
+    run.refresh_from_db()
+    if not changed:
+        raise Conflict(f"This run has already finished ({run.status}).")
+    return run
+
+
+def judge_run_finish_if_complete(*, run_id: int) -> bool:
+    """Move the run to succeeded / failed when no chunk is left; True for the one caller that did.
+
+    Called by every chunk after it marks itself finished (in its own committed statement), so
+    the last one to finish sees no unfinished chunk; the conditional UPDATE lets exactly one
+    caller win even when two chunks finish at the same moment.
+    """
+    unfinished = JudgeRunChunk.objects.filter(run_id=OuterRef("pk"), finished_at__isnull=True)
+    run = JudgeRun.objects.filter(pk=run_id).first()
+    if (
+        run is None
+        or run.status not in ACTIVE_STATUSES
+        or JudgeRunChunk.objects.filter(run_id=run_id, finished_at__isnull=True).exists()
+    ):
+        return False
+    counts = judge_run_counts(run=run)
+    attempted = counts.done + counts.failed + counts.no_verdict
+    status = RunStatus.FAILED if run.error or (attempted and not counts.done and counts.failed) else RunStatus.SUCCEEDED
+    changed = (
+        JudgeRun.objects.filter(pk=run_id, status__in=ACTIVE_STATUSES)
+        .exclude(Exists(unfinished))
+        .update(
+            status=status,
+            finished_at=timezone.now(),
+            done=counts.done,
+            failed=counts.failed,
+            no_verdict=counts.no_verdict,
+            input_tokens=counts.input_tokens,
+            output_tokens=counts.output_tokens,
+        )
+    )
+    if changed:
+        logger.info("judge run %s %s: %s", run_id, status, counts)
+        from judges.tasks import judge_run_trust_refresh  # tasks import services; import here to keep that one-way
+
+        transaction.on_commit(lambda: judge_run_trust_refresh.delay(run.project_id))
+    return bool(changed)
+
+
+def judge_chunk_abandon(*, chunk_id: int, reason: str) -> None:
+    """A chunk that cannot complete: mark it finished, record why, and let the run end as failed."""
+    chunk = JudgeRunChunk.objects.filter(pk=chunk_id).first()
+    if chunk is None:
+        return
+    JudgeRun.objects.filter(pk=chunk.run_id, error="").update(error=reason[:2000])
+    JudgeRunChunk.objects.filter(pk=chunk_id, finished_at__isnull=True).update(finished_at=timezone.now())
+    judge_run_finish_if_complete(run_id=chunk.run_id)

@@ -1,0 +1,50 @@
+// Keeps the judge run page's progress bar current by polling GET /api/v1/judge-runs/<id>/.
+(function () {
+  "use strict";
+  var root = document.getElementById("judge-run");
+  if (!root) return;
+  var api = root.dataset.api;
+  var finished = { succeeded: true, failed: true, cancelled: true };
+
+  function set(name, value) {
+    root.querySelectorAll('[data-field="' + name + '"]').forEach(function (el) { el.textContent = value; });
+  }
+
+  function render(run) {
+    ["status", "done", "total", "failed", "no_verdict", "input_tokens", "output_tokens", "cost_usd_estimate"].forEach(
+      function (name) { set(name, run[name]); }
+    );
+    var bar = root.querySelector('[data-field="bar"]');
+    bar.max = run.total || 1;
+    bar.value = run.done + run.failed + run.no_verdict;
+    var error = root.querySelector('[data-field="error"]');
+    error.textContent = run.error || "";
+    error.hidden = !run.error;
+    if (finished[run.status]) {
+      var form = root.querySelector('[data-role="cancel"]');
+      if (form) form.remove();
+    }
+  }
+
+  function poll() {
+    fetch(api, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (run) {
+        render(run);
+        if (!finished[run.status]) window.setTimeout(poll, 1000);
+      })
+      .catch(function () { window.setTimeout(poll, 5000); });
+  }
+
+  var form = root.querySelector('[data-role="cancel"]');
+  if (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+      fetch(root.dataset.cancel, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": token } })
+        .then(function (r) { return r.json(); })
+        .then(render);
+    });
+  }
+  poll();
+})();

@@ -1,0 +1,125 @@
+"""A real Celery worker on Redis, SIGKILLed mid-run: the run still judges every item exactly once.
+
+Needs PostgreSQL (the worker process shares pytest-django's test database) and a Redis broker:
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/accord \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/9 .venv/bin/pytest tests/judges -m worker
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+from django.db import connection
+from django.db.models import Count
+
+from annotation.models import Rating
+from annotation.services.items import items_import
+from config.celery import app as celery_app
+from judges.models import JudgeRun, JudgeSample, JudgeVerdict, RunStatus
+from judges.services.judges import judge_create
+from judges.services.runs import judge_run_start
+from tests.fakes import FakeLLMServer
+from tests.judges.conftest import KEY_ENV
+
+REPO = Path(__file__).resolve().parents[2]
+ITEMS = 60
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "postgres") + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def _start_worker(env: dict, log: Path) -> subprocess.Popen:
+    command = [
+        str(Path(sys.executable).parent / "celery"), "-A", "config", "worker", "-c", "2", "--loglevel=INFO",
+        "-n", f"judges-test-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    with log.open("a") as out:
+        # Its own session, so the kill below reaches the pool children and nothing else.
+        return subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _kill(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+
+
+def _wait_for(predicate, *, timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    sys.stderr.write(log.read_text()[-5000:])
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_it_judges_every_item_exactly_once_across_a_killed_worker(staff, project, settings, tmp_path):
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker test needs PostgreSQL: the worker process must share pytest's test database")
+    broker = celery_app.conf.broker_url or ""
+    if not broker.startswith("redis://"):
+        pytest.skip("the worker test needs CELERY_BROKER_URL=redis://127.0.0.1:6379/9")
+    try:
+        redis.Redis.from_url(broker, socket_connect_timeout=1).flushdb()  # purge the test broker
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis is unreachable at {broker}: {exc}")
+
+    settings.JUDGES_CHUNK_SIZE = 6
+    items_import(project=project, rows=[{"external_id": f"w{i}", "data": {"prompt": f"w{i}"}} for i in range(ITEMS)])
+    log = tmp_path / "worker.log"
+    with FakeLLMServer(latency=0.15) as llm:
+        judge = judge_create(
+            actor=staff, project=project, name="W", provider="openai", model="m",
+            base_url=llm.openai_base_url, api_key_env=KEY_ENV,
+        )  # fmt: skip
+        env = {
+            **os.environ,
+            "DEBUG": "1",
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": broker,
+            "JUDGES_TEST_VISIBILITY_TIMEOUT": "5",
+            "JUDGES_CONCURRENCY": "3",
+            "JUDGES_BACKOFF_BASE_MS": "10",
+            KEY_ENV: "test-key",
+        }
+        worker = _start_worker(env, log)
+        try:
+            run = judge_run_start(actor=staff, project=project, judge=judge, items="all")  # enqueued on commit
+            verdicts = JudgeVerdict.objects.filter(run=run)
+            _wait_for(lambda: verdicts.count() >= 12, timeout=60, what="the first verdicts", log=log)
+            _kill(worker)
+            killed_at = verdicts.count()
+            assert killed_at < ITEMS, "the run finished before the kill; nothing was tested"
+
+            worker = _start_worker(env, log)  # unacked chunks come back after the visibility timeout
+            _wait_for(
+                lambda: JudgeRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING),
+                timeout=90, what="the run to finish", log=log,
+            )  # fmt: skip
+        finally:
+            _kill(worker)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, log.read_text()[-3000:]
+    assert (run.total, run.done, run.failed) == (ITEMS, ITEMS, 0)
+    ratings = Rating.objects.filter(rater=judge.current_version().rater)
+    assert ratings.count() == ITEMS
+    assert not ratings.values("item").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert JudgeSample.objects.filter(run=run).count() == ITEMS
+    assert JudgeVerdict.objects.filter(run=run).count() == ITEMS
+    assert llm.count() >= ITEMS
