@@ -9,7 +9,6 @@ HTTP against gunicorn (one worker), with and without the bootstrap interval.
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,15 +16,10 @@ import time
 from pathlib import Path
 
 import httpx
+from gunicorn_server import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = "accord_bench_agreement"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 SETUP = """
@@ -98,31 +92,7 @@ def main() -> None:
     ).stdout.split()
     token, project = out[-2], int(out[-1])
     print(f"loaded {args.items * 3:,} human ratings + 100,000 judge ratings in {time.perf_counter() - started:.1f} s")
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "1",
-            "--timeout",
-            "900",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/api/v1/health/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with gunicorn(env) as (url, _server):
         headers = {"Authorization": f"Token {token}"}
         print("| request | run 1 | run 2 | run 3 |")
         print("|---|---|---|---|")
@@ -144,9 +114,6 @@ def main() -> None:
                 f"  {c['key']}: alpha {h['alpha']:.4f} ci {h['ci']} units {h['units']:,}; "
                 f"judge alpha_as_rater {judge.get('alpha_as_rater')}"
             )
-    finally:
-        server.terminate()
-        server.wait()
 
 
 if __name__ == "__main__":

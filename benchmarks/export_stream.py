@@ -17,7 +17,6 @@ import datetime
 import os
 import platform
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from gunicorn_server import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
@@ -79,12 +79,6 @@ SELECT item.id, rater.id, %(version)s,
 FROM annotation_item AS item CROSS JOIN (SELECT unnest(%(raters)s::bigint[]) AS id) AS rater
 WHERE item.project_id = %(project)s
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def setup(env: dict, small: int, large: int) -> dict:
@@ -143,31 +137,7 @@ def backend_pids(env: dict) -> set[int]:
 
 def measure(env: dict, token: str, project: int, params: dict) -> dict:
     """One export through a freshly started gunicorn worker: rows, seconds, bytes, peak RSS."""
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "1",
-            "--timeout",
-            "900",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/api/v1/health/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with gunicorn(env) as (url, server):
         pid = worker_pid(server.pid)
         headers = {"Authorization": f"Token {token}"}
         # Warm up: imports, the connection and the first queries, so the peak is the export's.
@@ -200,9 +170,6 @@ def measure(env: dict, token: str, project: int, params: dict) -> dict:
             "worker_us": 1e6 * worker_cpu / rows,
             "db_us": 1e6 * (total_cpu - worker_cpu) / rows,
         }
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,15 +18,10 @@ import time
 from pathlib import Path
 
 import httpx
+from gunicorn_server import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def setup_database(env: dict) -> tuple[str, int]:
@@ -81,31 +75,7 @@ def run_backend(name: str, n: int, payload: bytes) -> dict:
         subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", db], check=True)
         env["DATABASE_URL"] = f"{PG_ADMIN_URL}/{db}"
     token, project_id = setup_database(env)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "1",
-            "--timeout",
-            "900",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/api/v1/health/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with gunicorn(env) as (url, _server):
         headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         timings = {}
         for label in ("first", "again"):
@@ -119,9 +89,6 @@ def run_backend(name: str, n: int, payload: bytes) -> dict:
         assert timings["first_result"]["created"] == n
         assert timings["again_result"]["unchanged"] == n
         return timings
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def main() -> None:

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from judges.models import Judge, JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion
-from judges.services.judges import ENV_NAME
+from judges.services.judges import ENV_NAME, VERSION_FIELDS
 
 
 class JudgeForm(forms.ModelForm):
@@ -27,17 +27,7 @@ class JudgeVersionInline(admin.TabularInline):
     model = JudgeVersion
     extra = 0
     can_delete = False
-    fields = [
-        "number",
-        "provider",
-        "model",
-        "base_url",
-        "temperature",
-        "max_output_tokens",
-        "samples",
-        "few_shot",
-        "rater",
-    ]
+    fields = ["number", *(f for f in VERSION_FIELDS if f != "system_prompt"), "rater"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
