@@ -1,11 +1,12 @@
 """Reads, and who may do what. Every API queryset starts from one of these."""
 
+from collections.abc import Iterable
 from functools import reduce
 from operator import or_
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 
@@ -100,3 +101,23 @@ def ratings_for_review(*, project: Project) -> Prefetch:
         .order_by("rater__kind", "id")
     )
     return Prefetch("ratings", queryset=ratings, to_attr="review_ratings")
+
+
+def projects_with_progress(*, user: AbstractBaseUser, done_statuses: Iterable[str]) -> QuerySet[Project]:
+    """The user's projects, each annotated with ``item_count``, ``done_count`` (items in
+    ``done_statuses``), ``mine_count`` (items the user rated under the current rubric version)
+    and ``my_role``, in one query."""
+    mine = (
+        Rating.objects.filter(item__project=OuterRef("pk"), rater__user=user, rubric_version=OuterRef("rubric_version"))
+        .order_by()
+        .values("item__project")
+        .annotate(n=Count("item", distinct=True))
+        .values("n")
+    )
+    role = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+    return projects_for_user(user=user).annotate(
+        item_count=Count("items", distinct=True),
+        done_count=Count("items", filter=Q(items__status__in=list(done_statuses)), distinct=True),
+        mine_count=Subquery(mine, output_field=IntegerField()),
+        my_role=Subquery(role),
+    )

@@ -10,19 +10,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from annotation.models import Gold, Item, ItemStatus, Membership, Project, RaterKind, Rating, RatingSource
+from annotation.models import Gold, Item, ItemStatus, Project, RaterKind, Rating, RatingSource
 from annotation.selectors import (
     RATE,
     REVIEW,
     items_for_review,
     project_require,
-    projects_for_user,
+    projects_with_progress,
     rater_for_user,
     ratings_for_review,
     ratings_visible,
@@ -54,20 +53,7 @@ def _percent(part: int, whole: int) -> int:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
-    mine = (
-        Rating.objects.filter(item__project=OuterRef("pk"), rater__user=user, rubric_version=OuterRef("rubric_version"))
-        .order_by()
-        .values("item__project")
-        .annotate(n=Count("item", distinct=True))
-        .values("n")
-    )
-    role = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
-    projects = projects_for_user(user=user).annotate(
-        item_count=Count("items", distinct=True),
-        done_count=Count("items", filter=Q(items__status__in=_DONE), distinct=True),
-        mine_count=Subquery(mine, output_field=IntegerField()),
-        my_role=Subquery(role),
-    )
+    projects = projects_with_progress(user=user, done_statuses=_DONE)
     rows = []
     for project in projects:
         role_name = "manager" if user.is_staff else project.my_role
