@@ -1,10 +1,16 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from rubrics.forms import CriterionForm
 from rubrics.models import Criterion, Rubric, RubricVersion
 from rubrics.services import rubric_version_copy
+from rubrics.templates import TEMPLATES, rubric_from_template
 
 
 class CriterionInline(admin.StackedInline):
@@ -44,12 +50,46 @@ class RubricVersionInline(admin.TabularInline):
         return False
 
 
+class RubricFromTemplateForm(forms.Form):
+    template = forms.ChoiceField(choices=[(key, t["name"]) for key, t in TEMPLATES.items()])
+    name = forms.CharField(max_length=200, required=False, help_text="Leave blank to use the template's name.")
+
+
 @admin.register(Rubric)
 class RubricAdmin(admin.ModelAdmin):
     list_display = ["name", "latest", "created_by", "created_at"]
     search_fields = ["name"]
     inlines = [RubricVersionInline]
     readonly_fields = ["created_by", "created_at"]
+    change_list_template = "admin/rubrics/rubric/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.from_template_view)
+        return [path("from-template/", view, name="rubrics_rubric_from_template"), *super().get_urls()]
+
+    def from_template_view(self, request):
+        """Create a rubric from a built-in template, then open its version 1 to edit the criteria."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = RubricFromTemplateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                version = rubric_from_template(
+                    actor=request.user, template=form.cleaned_data["template"], name=form.cleaned_data["name"] or None
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                self.message_user(request, f"Created {version} from a template; edit it here.", messages.SUCCESS)
+                return redirect(reverse("admin:rubrics_rubricversion_change", args=[version.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New rubric from a template",
+            "opts": self.opts,
+            "form": form,
+            "templates": TEMPLATES,
+        }
+        return TemplateResponse(request, "admin/rubrics/rubric/from_template.html", context)
 
     def latest(self, obj):
         version = obj.latest_version()

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from rubrics.models import RubricVersion
 from rubrics.selectors import rubric_require_author, rubric_require_can_create, rubric_versions, rubrics_for_user
 from rubrics.services import rubric_create, rubric_update
+from rubrics.templates import rubric_from_template, template_list
 
 
 class CriterionSerializer(serializers.Serializer):
@@ -106,3 +107,36 @@ class RubricVersionDetailApi(APIView):
         rubric = get_object_or_404(rubrics_for_user(user=request.user), pk=rubric_id)
         version = get_object_or_404(rubric_versions(rubric=rubric).select_related("rubric"), number=number)
         return Response(RubricVersionOutputSerializer(version).data)
+
+
+class RubricTemplateOutputSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    instructions = serializers.CharField()
+    criteria = CriterionSerializer(many=True)
+
+
+class RubricTemplateListApi(APIView):
+    """Built-in rubric templates, to load with POST /rubrics/from-template/."""
+
+    @extend_schema(responses=RubricTemplateOutputSerializer(many=True))
+    def get(self, request):
+        return Response(RubricTemplateOutputSerializer(template_list(), many=True).data)
+
+
+class RubricFromTemplateInputSerializer(serializers.Serializer):
+    # Unknown keys are rejected by rubric_from_template, which lists the known ones.
+    template = serializers.CharField()
+    name = serializers.CharField(max_length=200, required=False)
+
+
+class RubricFromTemplateApi(APIView):
+    """Create a rubric (version 1) from a built-in template; edit it afterwards like any rubric."""
+
+    @extend_schema(request=RubricFromTemplateInputSerializer, responses={201: RubricVersionOutputSerializer})
+    def post(self, request):
+        rubric_require_can_create(user=request.user)
+        data = RubricFromTemplateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = rubric_from_template(actor=request.user, **data.validated_data)
+        return Response(RubricVersionOutputSerializer(version).data, status=201)

@@ -4,6 +4,9 @@ from rubrics import apis
 
 urlpatterns = [
     path("rubrics/", apis.RubricListCreateApi.as_view(), name="rubric-list"),
+    # Before rubrics/<int:rubric_id>/ so a future change of converter cannot swallow it.
+    path("rubrics/from-template/", apis.RubricFromTemplateApi.as_view(), name="rubric-from-template"),
+    path("rubric-templates/", apis.RubricTemplateListApi.as_view(), name="rubric-template-list"),
     path("rubrics/<int:rubric_id>/", apis.RubricDetailApi.as_view(), name="rubric-detail"),
     path("rubrics/<int:rubric_id>/versions/", apis.RubricVersionListApi.as_view(), name="rubric-versions"),
     path(
