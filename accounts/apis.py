@@ -17,16 +17,16 @@ class TokenObtainApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
 
-    class InputSerializer(serializers.Serializer):
+    class TokenInputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
     @extend_schema(
-        request=InputSerializer,
+        request=TokenInputSerializer,
         responses=inline_serializer("TokenOutput", {"token": serializers.CharField()}),
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = authenticate(request, **data.validated_data)
         if user is None:
@@ -44,15 +44,15 @@ class UserOutputSerializer(serializers.Serializer):
 class UserCreateApi(APIView):
     permission_classes = [IsAdminUser]
 
-    class InputSerializer(serializers.Serializer):
+    class UserCreateInputSerializer(serializers.Serializer):
         username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
         email = serializers.EmailField(required=False, allow_blank=True)
         is_staff = serializers.BooleanField(required=False, default=False)
 
-    @extend_schema(request=InputSerializer, responses={201: UserOutputSerializer})
+    @extend_schema(request=UserCreateInputSerializer, responses={201: UserOutputSerializer})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.UserCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = user_create(**data.validated_data)
         return Response(UserOutputSerializer(user).data, status=201)

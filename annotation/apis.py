@@ -113,7 +113,7 @@ class MemberSerializer(serializers.Serializer):
 
 
 class ProjectMembersApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class MemberInputSerializer(serializers.Serializer):
         user = serializers.JSONField(help_text="User id or username.")
         role = serializers.ChoiceField(choices=Role.choices)
 
@@ -123,10 +123,10 @@ class ProjectMembersApi(APIView):
         members = Membership.objects.filter(project=project).select_related("user").order_by("id")
         return Response(MemberSerializer(members, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: MemberSerializer})
+    @extend_schema(request=MemberInputSerializer, responses={201: MemberSerializer})
     def post(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
-        data = self.InputSerializer(data=request.data)
+        data = self.MemberInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership = membership_set(project=project, **data.validated_data)
         return Response(MemberSerializer(membership).data, status=201)
@@ -229,7 +229,7 @@ class RatingOutputSerializer(serializers.Serializer):
 
 
 class ItemRatingsApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class RatingInputSerializer(serializers.Serializer):
         values = serializers.JSONField()
         rationales = serializers.JSONField(required=False)
         seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
@@ -240,11 +240,11 @@ class ItemRatingsApi(APIView):
         project_require(user=request.user, project=item.project, roles=RATE)
         return Response(RatingOutputSerializer(ratings_visible(user=request.user, item=item), many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: RatingOutputSerializer})
+    @extend_schema(request=RatingInputSerializer, responses={201: RatingOutputSerializer})
     def post(self, request, item_id: int):
         item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
         project_require(user=request.user, project=item.project, roles=RATE)
-        data = self.InputSerializer(data=request.data)
+        data = self.RatingInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         rating = rating_submit(item=item, rater=rater_for_user(user=request.user), **data.validated_data)
         return Response(RatingOutputSerializer(rating).data, status=201)

@@ -120,16 +120,16 @@ class TrustRefreshApi(APIView):
 
 
 class ItemRejectApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class RejectInputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=2000)
 
     @extend_schema(
-        request=InputSerializer, responses=inline_serializer("Rejected", {"status": serializers.CharField()})
+        request=RejectInputSerializer, responses=inline_serializer("Rejected", {"status": serializers.CharField()})
     )
     def post(self, request, item_id: int):
         item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
         project_require(user=request.user, project=item.project, roles=REVIEW)
-        data = self.InputSerializer(data=request.data)
+        data = self.RejectInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         item = item_reject(item=item, actor=request.user, reason=data.validated_data["reason"])
         return Response({"status": item.status, "reason": item.decision_reason})
