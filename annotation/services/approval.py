@@ -85,6 +85,15 @@ _POLICY_FIELDS = {
 }
 
 
+def _is_kind(value: Any, kind: type) -> bool:
+    """True and False are not numbers here, and an integer field takes only whole numbers."""
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if not isinstance(value, int | float):
+        return False
+    return kind is float or float(value).is_integer()
+
+
 @transaction.atomic
 def policy_update(*, project: Project, **changes: Any) -> ApprovalPolicy:
     """Change a project's approval policy, then re-decide its items under the new rules."""
@@ -95,16 +104,7 @@ def policy_update(*, project: Project, **changes: Any) -> ApprovalPolicy:
             errors[name] = ["unknown policy field."]
             continue
         kind, check, message = _POLICY_FIELDS[name]
-        ok_type = (
-            isinstance(value, bool)
-            if kind is bool
-            else (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and (kind is float or float(value).is_integer())
-            )
-        )
-        if not ok_type or not check(value):
+        if not _is_kind(value, kind) or not check(value):
             errors[name] = [message]
             continue
         setattr(policy, name, kind(value))
@@ -281,7 +281,8 @@ def items_evaluate(*, project: Project, item_ids: Iterable[int]) -> int:
                 human.setdefault(item_id, []).append(values)
             elif rater_id in trusted:
                 judged.setdefault(item_id, values)
-        for item in Item.objects.filter(id__in=chunk, project=project):
+        # Through the project's manager, so item.project is this instance (no query per item).
+        for item in project.items.filter(id__in=chunk):
             changed += _evaluate_one(
                 item, criteria, policy, golds.get(item.pk), human.get(item.pk, []), judged.get(item.pk)
             )

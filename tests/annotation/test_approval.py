@@ -238,3 +238,17 @@ def test_it_recomputes_cached_agreement_when_ratings_change(project, members, it
     after = next(c for c in reviewer.get(url).json()["criteria"] if c["key"] == "helpfulness")["humans"]
     assert after["units"] == 3
     assert after["alpha"] != before["alpha"]
+
+
+def test_it_decides_many_items_in_a_constant_number_of_queries(project, members, items):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for item in items:
+        rate(item, members["annotator"])
+        rate(item, members["annotator2"], correct=False)
+    with CaptureQueriesContext(connection) as one:
+        items_evaluate(project=project, item_ids=[items[0].pk])
+    with CaptureQueriesContext(connection) as five:
+        items_evaluate(project=project, item_ids=[i.pk for i in items])
+    assert len(five.captured_queries) == len(one.captured_queries)
