@@ -1,7 +1,7 @@
 """REST API for projects, members, items and ratings. Views parse, check access, call one service."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -9,6 +9,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.acceptance import BUCKETS, acceptance_of, gates_of
 from annotation.models import Item, ItemStatus, Membership, Project, Role
 from annotation.selectors import (
     MANAGE,
@@ -17,6 +18,7 @@ from annotation.selectors import (
     items_for_project,
     items_for_review,
     project_require,
+    project_role,
     projects_for_user,
     rater_for_user,
     ratings_for_review,
@@ -45,6 +47,7 @@ class ProjectOutputSerializer(serializers.Serializer):
     rubric_version = serializers.IntegerField(source="rubric_version.number")
     annotations_per_item = serializers.IntegerField()
     lease_minutes = serializers.IntegerField()
+    tasks_project = serializers.IntegerField(source="tasks_project_id", allow_null=True)
     created_at = serializers.DateTimeField()
 
 
@@ -55,6 +58,12 @@ class ProjectInputSerializer(serializers.Serializer):
     guidelines = serializers.CharField(allow_blank=True, required=False, default="")
     annotations_per_item = serializers.IntegerField(required=False, default=3, min_value=1, max_value=50)
     lease_minutes = serializers.IntegerField(required=False, default=30, min_value=1, max_value=1440)
+    tasks_project = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="For a project of agent traces: the id of the project holding their tasks (you must manage it). "
+        "Each trace's data.task names a task's external_id there.",
+    )
 
     def validated_rubric(self) -> dict:
         data = dict(self.validated_data)
@@ -62,6 +71,15 @@ class ProjectInputSerializer(serializers.Serializer):
         if number is not None:
             data["rubric"] = {"id": data["rubric"], "version": number}
         return data
+
+
+def _tasks_project(request, project_id: int | None) -> Project | None:
+    if project_id is None:
+        return None
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None or project_role(user=request.user, project=project) not in MANAGE:
+        raise ValidationError({"tasks_project": [f"no project {project_id} that you manage."]})
+    return project
 
 
 class ProjectListCreateApi(APIView):
@@ -80,6 +98,8 @@ class ProjectListCreateApi(APIView):
         rubric_id = rubric["id"] if isinstance(rubric, dict) else rubric
         if not rubrics_for_user(user=request.user).filter(pk=rubric_id).exists():
             raise ValidationError({"rubric": [f"no rubric {rubric_id} that you can use."]})
+        if "tasks_project" in fields:
+            fields["tasks_project"] = _tasks_project(request, fields["tasks_project"])
         project = project_create(actor=request.user, rubric=rubric, **fields)
         return Response(ProjectOutputSerializer(project).data, status=201)
 
@@ -102,6 +122,11 @@ class ProjectDetailApi(APIView):
             }
         if "rubric" in changes and not isinstance(changes["rubric"], dict):
             raise ValidationError({"rubric_version": ["name the version number to upgrade to."]})
+        # As on create: only a rubric you can see, or its criteria would reach your members.
+        if "rubric" in changes and not rubrics_for_user(user=request.user).filter(pk=changes["rubric"]["id"]).exists():
+            raise ValidationError({"rubric": [f"no rubric {changes['rubric']['id']} that you can use."]})
+        if "tasks_project" in changes:
+            changes["tasks_project"] = _tasks_project(request, changes["tasks_project"])
         project = project_update(project=project, **changes)
         return Response(ProjectOutputSerializer(project).data)
 
@@ -132,14 +157,31 @@ class ProjectMembersApi(APIView):
         return Response(MemberSerializer(membership).data, status=201)
 
 
+class AcceptanceSerializer(serializers.Serializer):
+    bucket = serializers.ChoiceField(choices=BUCKETS)
+    failing = serializers.ListField(child=serializers.CharField(), help_text="Gate criteria that did not pass.")
+    reason = serializers.CharField(allow_null=True, help_text="The consensus rejection reason, if any.")
+
+
 class ItemOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     external_id = serializers.CharField()
     data = serializers.JSONField()
     metadata = serializers.JSONField()
     status = serializers.CharField()
+    acceptance = serializers.SerializerMethodField(
+        help_text="Task acceptance bucket, for rubrics with binary gate criteria; shown to reviewers and "
+        "managers only (null otherwise), so annotators stay blind to decisions."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(AcceptanceSerializer(allow_null=True))
+    def get_acceptance(self, item: Item) -> dict | None:
+        gates = self.context.get("gates")
+        if not gates:
+            return None
+        return acceptance_of(gates=gates, status=item.status, consensus=item.consensus)
 
 
 class ItemCursorPagination(CursorPagination):
@@ -163,7 +205,15 @@ class ProjectItemsApi(APIView):
     parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(
-        parameters=[OpenApiParameter("status", enum=ItemStatus.values, required=False)],
+        parameters=[
+            OpenApiParameter("status", enum=ItemStatus.values, required=False),
+            OpenApiParameter(
+                "bucket",
+                enum=BUCKETS,
+                required=False,
+                description="Task acceptance bucket (reviewers and managers only).",
+            ),
+        ],
         responses=ItemOutputSerializer(many=True),
     )
     def get(self, request, project_id: int):
@@ -171,9 +221,17 @@ class ProjectItemsApi(APIView):
         status = request.query_params.get("status")
         if status is not None and status not in ItemStatus.values:
             raise ValidationError({"status": [f"must be one of {', '.join(ItemStatus.values)}."]})
+        bucket = request.query_params.get("bucket")
+        if bucket is not None and bucket not in BUCKETS:
+            raise ValidationError({"bucket": [f"must be one of {', '.join(BUCKETS)}."]})
+        reviewer = project_role(user=request.user, project=project) in REVIEW
+        if bucket is not None and not reviewer:
+            raise PermissionDenied("Filtering by acceptance bucket needs the reviewer or manager role.")
+        items = items_for_project(project=project, status=status, bucket=bucket)
         paginator = ItemCursorPagination()
-        page = paginator.paginate_queryset(items_for_project(project=project, status=status), request, view=self)
-        return paginator.get_paginated_response(ItemOutputSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(items, request, view=self)
+        context = {"gates": gates_of(project.rubric_version) if reviewer else None}
+        return paginator.get_paginated_response(ItemOutputSerializer(page, many=True, context=context).data)
 
     @extend_schema(
         request={
@@ -210,9 +268,10 @@ def _rows_from_request(request):
 class ItemDetailApi(APIView):
     @extend_schema(responses=ItemOutputSerializer)
     def get(self, request, item_id: int):
-        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
-        project_require(user=request.user, project=item.project, roles=RATE)
-        return Response(ItemOutputSerializer(item).data)
+        item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
+        role = project_require(user=request.user, project=item.project, roles=RATE)
+        gates = gates_of(item.project.rubric_version) if role in REVIEW else None
+        return Response(ItemOutputSerializer(item, context={"gates": gates}).data)
 
 
 class RatingOutputSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from annotation.demo_agentic import agentic_demo_seed
 from annotation.models import Project, Rating, Role
 from annotation.selectors import rater_for_user
 from annotation.services.items import items_import
@@ -83,9 +84,16 @@ def _password() -> str:
 
 @transaction.atomic
 def demo_seed() -> list[tuple[str, str]]:
-    """Create the demo rubric, project, users, items and a few ratings. Returns new (user, password)."""
-    if Project.objects.filter(name=DEMO_PROJECT).exists():
-        return []
+    """Create the demo projects, users, items and ratings. Returns new (user, password)."""
+    User = get_user_model()
+    admin = User.objects.filter(is_superuser=True).order_by("id").first()
+    created = [] if Project.objects.filter(name=DEMO_PROJECT).exists() else _assistant_demo_seed()
+    owner = admin or User.objects.get(username="demo-manager")
+    agentic_demo_seed(owner=owner, annotators=["alice", "bob", "carol"], reviewer="rita")
+    return created
+
+
+def _assistant_demo_seed() -> list[tuple[str, str]]:
     User = get_user_model()
     admin = User.objects.filter(is_superuser=True).order_by("id").first()
     rubric = Rubric.objects.filter(name=RUBRIC["name"]).first()

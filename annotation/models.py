@@ -20,6 +20,16 @@ class Project(models.Model):
     lease_minutes = models.PositiveIntegerField(default=30, help_text="How long an annotator holds an item.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A project of agent traces names the project of the tasks they ran: each trace's data["task"]
+    # is a task's external_id there, which is how the failure-mode report groups traces by bucket.
+    tasks_project = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        related_name="trace_projects",
+        on_delete=models.SET_NULL,
+        help_text="For a project of agent traces: the project holding the tasks they ran.",
+    )
 
     class Meta:
         constraints = [

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import apis, approval_apis
+from annotation import apis, approval_apis, report_apis
 
 urlpatterns = [
     path("projects/", apis.ProjectListCreateApi.as_view(), name="project-list"),
@@ -30,6 +30,11 @@ urlpatterns = [
         name="approval-refresh",
     ),
     path("projects/<int:project_id>/trust/refresh/", approval_apis.TrustRefreshApi.as_view(), name="trust-refresh"),
+    path(
+        "projects/<int:project_id>/reports/failure-modes/",
+        report_apis.FailureModeReportApi.as_view(),
+        name="report-failure-modes",
+    ),
     path("items/<int:item_id>/reject/", approval_apis.ItemRejectApi.as_view(), name="item-reject"),
     path("items/<int:item_id>/", apis.ItemDetailApi.as_view(), name="item-detail"),
     path("items/<int:item_id>/ratings/", apis.ItemRatingsApi.as_view(), name="item-ratings"),

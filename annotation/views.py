@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from annotation.acceptance import REASON_KEY
 from annotation.models import Gold, Item, ItemStatus, Project, RaterKind, Rating, RatingSource
 from annotation.selectors import (
     RATE,
@@ -63,6 +64,8 @@ def home(request: HttpRequest) -> HttpResponse:
                 "project": project,
                 "role": role_name,
                 "can_review": role_name in REVIEW,
+                # The tasks page is for acceptance rubrics (binary gates plus a rejection reason).
+                "task_buckets": role_name in REVIEW and project.rubric_version.criteria.filter(key=REASON_KEY).exists(),
                 "items": project.item_count,
                 "mine": mine_count,
                 "mine_percent": _percent(mine_count, project.item_count),

@@ -12,7 +12,7 @@ _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=Fa
 
 # Scalar columns of CSV and Parquet; everything nested is a JSON text column after them.
 SCALAR_COLUMNS = ("external_id", "status", "approved_by", "decided_at", "rubric_id", "rubric_version")
-JSON_COLUMNS = ("data", "metadata", "consensus", "disagreement", "gold")
+JSON_COLUMNS = ("data", "metadata", "consensus", "disagreement", "gold", "acceptance")
 
 CONTENT_TYPES = {
     "jsonl": "application/x-ndjson; charset=utf-8",

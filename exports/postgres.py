@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from django.db import connection
 
+from annotation.acceptance import acceptance_sql, gates_of
 from annotation.models import Gold, Item, Project, Rater, RaterKind, Rating
 from exports.records import pseudonym_key, rater_pseudonym, rubric_of
 from exports.spec import ExportSpec
@@ -94,6 +95,8 @@ def jsonl_chunk_sql(*, project: Project, spec: ExportSpec) -> tuple[str, dict]:
     if spec.since is not None:
         where.append("i.decided_at >= %(since)s")
         params["since"] = spec.since
+    acceptance, acceptance_params = acceptance_sql(gates=gates_of(project.rubric_version))
+    params.update(acceptance_params)
     ratings_cte = ratings_field = ratings_join = ""
     if spec.with_ratings:
         ratings_cte = f", ratings AS ({_ratings_sql(spec)})"
@@ -107,7 +110,8 @@ def jsonl_chunk_sql(*, project: Project, spec: ExportSpec) -> tuple[str, dict]:
                 i.disagreement, i.decided_at
             FROM {item} AS i WHERE {" AND ".join(where)} ORDER BY i.id LIMIT %(limit)s
         ){ratings_cte}
-        SELECT max(i.id), count(*), string_agg('{{"approved_by":' || {_json_string("i.approved_by")}
+        SELECT max(i.id), count(*), string_agg('{{"acceptance":' || {acceptance}
+            || ',"approved_by":' || {_json_string("i.approved_by")}
             || ',"consensus":' || i.consensus::text
             || ',"data":' || i.data::text
             || ',"decided_at":' || COALESCE(to_json(i.decided_at)::text, 'null')

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from django.db import IntegrityError, transaction
 
+from annotation.acceptance import acceptance_of, gates_of
 from annotation.models import Gold, Item, Project, RaterKind, Rating
 from exports.models import ProjectPseudonymKey
 from exports.spec import ExportSpec
@@ -74,6 +75,7 @@ def export_chunks(*, project: Project, spec: ExportSpec, chunk_size: int | None 
     chunk_size = chunk_size or CHUNK_SIZE
     items = export_items(project=project, spec=spec).order_by("id")
     rubric = rubric_of(project)
+    gates = gates_of(project.rubric_version)
     key = pseudonym_key(project=project) if spec.with_ratings else b""
     pseudonyms: dict[int, str] = {}
     last_id = 0
@@ -88,6 +90,7 @@ def export_chunks(*, project: Project, spec: ExportSpec, chunk_size: int | None 
         chunk = []
         for item_id, external_id, data, metadata, status, approved_by, consensus, disagreement, decided_at in rows:
             record = {
+                "acceptance": acceptance_of(gates=gates, status=status, consensus=consensus),
                 "external_id": external_id,
                 "data": data,
                 "metadata": metadata,

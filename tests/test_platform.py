@@ -7,8 +7,10 @@ import sys
 import pytest
 from django.conf import settings
 
-from annotation.demo import demo_seed
+from annotation.demo import DEMO_PROJECT, demo_seed
+from annotation.demo_agentic import TASKS_PROJECT, TRACES_PROJECT
 from annotation.models import Project
+from annotation.reports import failure_mode_report
 
 
 def test_it_reports_health_of_database_and_broker(db, client_for):
@@ -123,9 +125,18 @@ def test_it_seeds_the_demo_once(db, staff, tmp_path, settings):
     created = demo_seed()
     assert {u for u, _ in created} == {"alice", "bob", "carol", "rita"}
     assert demo_seed() == []
-    project = Project.objects.get()
+    project = Project.objects.get(name=DEMO_PROJECT)
     assert project.items.count() == 13
     assert project.items.filter(status="in_progress").count() == 6
+    # The agentic demo: 50 tasks with acceptance ratings, 200 traces linked to them, loaded once.
+    tasks, traces = Project.objects.get(name=TASKS_PROJECT), Project.objects.get(name=TRACES_PROJECT)
+    assert Project.objects.count() == 3
+    assert (tasks.items.count(), traces.items.count()) == (50, 200)
+    assert traces.tasks_project == tasks
+    report = failure_mode_report(project=traces)
+    assert report["buckets"]["accepted"]["tasks"] > 0 and report["buckets"]["rejected"]["tasks"] > 0
+    assert report["traces"]["counted"] > 100
+    assert tasks.items.filter(status="needs_review").exists(), "the review page has tasks to show"
 
 
 def test_it_generates_a_valid_openapi_schema_without_warnings(tmp_path):

@@ -51,8 +51,12 @@ def project_create(
     guidelines: str = "",
     annotations_per_item: int = 3,
     lease_minutes: int = 30,
+    tasks_project: Project | None = None,
 ) -> Project:
-    """Create a project pinned to a rubric version; the creator becomes its manager."""
+    """Create a project pinned to a rubric version; the creator becomes its manager.
+
+    ``tasks_project``: for a project of agent traces, the project holding the tasks they ran.
+    """
     if not isinstance(name, str) or not name.strip():
         raise ValidationError({"name": ["name is required."]})
     _settings_clean(annotations_per_item=annotations_per_item, lease_minutes=lease_minutes)
@@ -62,6 +66,7 @@ def project_create(
         rubric_version=_rubric_version_resolve(rubric),
         annotations_per_item=annotations_per_item,
         lease_minutes=lease_minutes,
+        tasks_project=tasks_project,
         created_by=actor,
     )
     Membership.objects.create(project=project, user=actor, role=Role.MANAGER)
@@ -81,6 +86,10 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         project.guidelines = changes["guidelines"] or ""
     if "rubric" in changes:
         project.rubric_version = _rubric_version_resolve(changes["rubric"])
+    if "tasks_project" in changes:
+        if changes["tasks_project"] is not None and changes["tasks_project"].pk == project.pk:
+            raise ValidationError({"tasks_project": ["a project cannot hold its own tasks."]})
+        project.tasks_project = changes["tasks_project"]
     _settings_clean(
         annotations_per_item=changes.get("annotations_per_item", project.annotations_per_item),
         lease_minutes=changes.get("lease_minutes", project.lease_minutes),

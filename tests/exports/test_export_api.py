@@ -37,7 +37,7 @@ def test_it_exports_approved_items_by_default_as_jsonl(client_for, project, data
     first = records[0]
     assert set(first) == {
         "external_id", "data", "metadata", "status", "approved_by", "decided_at",
-        "consensus", "disagreement", "gold", "rubric",
+        "consensus", "disagreement", "gold", "rubric", "acceptance",
     }  # fmt: skip
     assert first["data"] == {"prompt": "p0", "response": "r0"}
     assert first["status"] == "approved"

@@ -4,7 +4,7 @@ from annotation.demo import DEMO_PROJECT, demo_seed
 
 
 class Command(BaseCommand):
-    help = "Load a small demo project (rubric, users, items, a few ratings). Does nothing if it exists."
+    help = "Load the demo projects (assistant answers; agentic tasks and traces). Skips what exists."
 
     def handle(self, *args, **options):
         created = demo_seed()
