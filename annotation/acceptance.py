@@ -71,7 +71,8 @@ def acceptance_of(*, gates: Gates, status: str, consensus: dict | None) -> dict[
 
 
 def _all_pass(keys: Sequence[str]) -> Q:
-    return reduce(and_, (Q(**{f"consensus__{key}": True}) for key in keys), Q(status=ItemStatus.APPROVED))
+    # The explicit __exact keeps a key named like a lookup ("in", "exact", "contains") a key.
+    return reduce(and_, (Q(**{f"consensus__{key}__exact": True}) for key in keys), Q(status=ItemStatus.APPROVED))
 
 
 def bucket_filter(*, gates: Gates, bucket: str) -> Q:

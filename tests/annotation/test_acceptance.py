@@ -220,3 +220,22 @@ def test_a_rubric_without_binary_criteria_has_no_buckets(project, items, client_
     record = json.loads(b"".join(response.streaming_content))
     assert record["acceptance"] is None
     assert client_for(staff).get(f"/api/v1/projects/{other.pk}/items/", {"bucket": "accepted"}).data["results"] == []
+
+
+def test_gate_keys_named_like_lookups_still_filter(staff):
+    from rubrics.services import rubric_create
+
+    version = rubric_create(
+        actor=staff,
+        name="Odd keys",
+        criteria=[{"key": "in", "scale": {"kind": "binary"}}, {"key": "contains", "scale": {"kind": "binary"}}],
+    )
+    project = project_create(actor=staff, name="Odd", rubric=version, annotations_per_item=1)
+    items_import(project=project, rows=[{"external_id": k, "data": {"x": k}} for k in ("yes", "no")])
+    project.items.filter(external_id="yes").update(status=ItemStatus.APPROVED, consensus={"in": True, "contains": True})
+    project.items.filter(external_id="no").update(status=ItemStatus.APPROVED, consensus={"in": True, "contains": False})
+    gates = gates_of(version)
+    accepted = project.items.filter(bucket_filter(gates=gates, bucket="accepted"))
+    rejected = project.items.filter(bucket_filter(gates=gates, bucket="rejected"))
+    assert [i.external_id for i in accepted] == ["yes"]
+    assert [i.external_id for i in rejected] == ["no"]
