@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agreement._data import Level, Ratings, as_ratings, check_level, pairable_view
+from agreement._profiles import Profiles, unit_profiles
 from agreement._stats import LevelStats, draw_alphas, level_stats
 from agreement.bootstrap import percentile_interval, weight_chunks
 
@@ -97,10 +98,30 @@ def alpha(
     The interval resamples pairable units with replacement ``bootstrap_draws`` times
     (``0`` skips it) from ``numpy.random.default_rng(seed)``; units, not single ratings,
     are the independent observations, since ratings of one unit are correlated.
+
+    Without a bootstrap, integer ratings on a short scale from a few raters (e.g. up to 7
+    raters on 5 points) take the profile path of ``agreement._profiles``: two bincounts
+    instead of validating, coding and aggregating every rating separately.
     """
     level = check_level(level)
     check_bootstrap(bootstrap_draws, ci_level)
+    if not bootstrap_draws:
+        # A point estimate on a short integer scale needs only the histogram of unit profiles.
+        profiles = unit_profiles(units, raters, values)
+        if profiles is not None:
+            return profile_result(profiles, level, ci_level)
     return alpha_of(as_ratings(units, raters, values, compact=False), level, bootstrap_draws, seed, ci_level)
+
+
+def profile_result(profiles: Profiles, level: Level, ci_level: float) -> AlphaResult:
+    """The point estimate from unit profiles, with the same undefined cases as :func:`prepare`."""
+    if profiles.n_units == 0:
+        return _undefined(level, NO_PAIRABLE, ci_level)
+    units, values = profiles.n_units, int(profiles.n_c.sum())
+    if not profiles.has_variation():
+        return _undefined(level, NO_VARIATION, ci_level, observed=0.0, expected=0.0, units=units, values=values)
+    observed, expected = profiles.disagreements(level)
+    return point_result(level, observed, expected, units, values, None, ci_level)
 
 
 def _undefined(level: Level, reason: str, ci_level: float, **counts: Any) -> AlphaResult:
@@ -153,9 +174,22 @@ def alpha_of(
 def result_of(stats: LevelStats, draws: np.ndarray | None, ci_level: float) -> AlphaResult:
     """Assemble an :class:`AlphaResult` from statistics and optional bootstrap replicates."""
     observed, expected = stats.point()
+    return point_result(stats.level, observed, expected, stats.n_units, int(stats.n), draws, ci_level)
+
+
+def point_result(
+    level: Level,
+    observed: float,
+    expected: float,
+    units: int,
+    values: int,
+    draws: np.ndarray | None,
+    ci_level: float,
+) -> AlphaResult:
+    """Alpha from ``D_o`` and ``D_e`` of ``units`` pairable units holding ``values`` ratings."""
     if not expected > 0.0:  # only ratio data mixing signs can get here: delta(-a, a) is 0 by convention
-        counts = {"observed": observed, "expected": expected, "units": stats.n_units, "values": int(stats.n)}
-        return _undefined(stats.level, NO_EXPECTED, ci_level, **counts)
+        counts = {"observed": observed, "expected": expected, "units": units, "values": values}
+        return _undefined(level, NO_EXPECTED, ci_level, **counts)
     if draws is None:
         ci, used, ci_reason = None, 0, "bootstrap skipped (bootstrap_draws=0)"
     else:
@@ -163,11 +197,11 @@ def result_of(stats: LevelStats, draws: np.ndarray | None, ci_level: float) -> A
     return AlphaResult(
         alpha=1.0 - observed / expected,
         reason=None,
-        level=stats.level,
+        level=level,
         observed_disagreement=observed,
         expected_disagreement=expected,
-        pairable_units=stats.n_units,
-        pairable_values=int(stats.n),
+        pairable_units=units,
+        pairable_values=values,
         ci=ci,
         ci_level=ci_level,
         ci_draws=used,
