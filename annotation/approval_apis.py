@@ -9,9 +9,17 @@ from rest_framework.views import APIView
 
 from annotation.apis import project_get
 from annotation.models import Item
-from annotation.reliability import agreement_for_project, items_by_disagreement
+from annotation.reliability import items_by_disagreement
 from annotation.selectors import MANAGE, REVIEW, project_require
-from annotation.services.approval import item_reject, policy_for, policy_update, project_evaluate, rater_trust_refresh
+from annotation.services.agreement_reports import DEFAULT_DRAWS, agreement_report_read
+from annotation.services.approval import (
+    item_reject,
+    policy_for,
+    policy_update,
+    project_evaluate,
+    rater_trust_refresh,
+    reevaluates_inline,
+)
 
 
 def _int_param(request, name: str, default: int, *, low: int, high: int) -> int:
@@ -29,16 +37,55 @@ def _int_param(request, name: str, default: int, *, low: int, high: int) -> int:
 
 class ProjectAgreementApi(APIView):
     """Krippendorff's alpha per criterion (with a bootstrap interval and a reliability status),
-    per-annotator reliability, and each judge version against the humans."""
+    per-annotator reliability, and each judge version against the humans.
+
+    Answered from the stored report: ``stale`` says whether ratings (or the policy, or the
+    rubric version) changed since ``computed_at``. A small project is recomputed on the spot; a
+    large one is recomputed by a worker (``refreshing``) while its last report is served. 202
+    means no report exists yet and one is being computed: ask again after Retry-After seconds.
+    """
+
+    RETRY_AFTER_SECONDS = 30
+
+    class AgreementReportSerializer(serializers.Serializer):
+        project = serializers.IntegerField()
+        rubric_version = serializers.IntegerField()
+        bootstrap_draws = serializers.IntegerField(help_text="Draws asked for.")
+        bootstrap_draws_used = serializers.IntegerField(help_text="Draws made: fewer on large projects.")
+        computed_at = serializers.DateTimeField()
+        stale = serializers.BooleanField(help_text="Ratings, policy or rubric version changed since computed_at.")
+        refreshing = serializers.BooleanField(help_text="A recompute is queued or running.")
+        criteria = serializers.ListField(child=serializers.DictField())
+
+    class AgreementPendingSerializer(serializers.Serializer):
+        project = serializers.IntegerField()
+        status = serializers.ChoiceField(choices=["computing"])
+        detail = serializers.CharField()
 
     @extend_schema(
-        parameters=[OpenApiParameter("bootstrap", int, description="Bootstrap draws (0 to 5000, default 1000).")],
-        responses=inline_serializer("Agreement", {"criteria": serializers.ListField(child=serializers.DictField())}),
+        parameters=[
+            OpenApiParameter("bootstrap", int, description=f"Bootstrap draws (0 to 5000, default {DEFAULT_DRAWS}).")
+        ],
+        responses={200: AgreementReportSerializer, 202: AgreementPendingSerializer},
     )
     def get(self, request, project_id: int):
         project = project_get(request, project_id, REVIEW)
-        draws = _int_param(request, "bootstrap", 1000, low=0, high=5000)
-        return Response(agreement_for_project(project=project, bootstrap_draws=draws))
+        draws = _int_param(request, "bootstrap", DEFAULT_DRAWS, low=0, high=5000)
+        answer = agreement_report_read(project=project, bootstrap_draws=draws)
+        if answer.payload is None:
+            return Response(
+                {"project": project.pk, "status": "computing", "detail": "The report is being computed."},
+                status=202,
+                headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)},
+            )
+        return Response(
+            {
+                **answer.payload,
+                "computed_at": answer.computed_at,
+                "stale": answer.stale,
+                "refreshing": answer.refreshing,
+            }
+        )
 
 
 class ProjectDisagreementApi(APIView):
@@ -69,18 +116,28 @@ class PolicyInputSerializer(serializers.Serializer):
     trust_min_items = serializers.IntegerField(required=False)
 
 
+class PolicyUpdatedSerializer(PolicySerializer):
+    items_reevaluation = serializers.ChoiceField(
+        choices=["done", "queued"],
+        help_text="queued: a large project's items are re-decided in the background; until then they "
+        "keep their old decisions.",
+    )
+
+
 class ApprovalPolicyApi(APIView):
     @extend_schema(responses=PolicySerializer)
     def get(self, request, project_id: int):
         project = project_get(request, project_id, REVIEW)
         return Response(PolicySerializer(policy_for(project=project)).data)
 
-    @extend_schema(request=PolicyInputSerializer, responses=PolicySerializer)
+    @extend_schema(request=PolicyInputSerializer, responses=PolicyUpdatedSerializer)
     def patch(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
         data = PolicyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(PolicySerializer(policy_update(project=project, **data.validated_data)).data)
+        policy = policy_update(project=project, **data.validated_data)
+        reevaluation = "done" if reevaluates_inline(project=project) else "queued"
+        return Response({**PolicySerializer(policy).data, "items_reevaluation": reevaluation})
 
 
 class ApprovalRefreshApi(APIView):

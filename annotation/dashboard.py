@@ -7,8 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from annotation.models import ItemStatus, Project
-from annotation.reliability import RELIABLE, TENTATIVE, agreement_for_project
+from annotation.reliability import RELIABLE, TENTATIVE
 from annotation.selectors import REVIEW, project_require
+from annotation.services.agreement_reports import agreement_report_read
 
 # Alpha axis from -0.2 (worse than chance) to 1; the plot is 100 units wide.
 _LO, _HI = -0.2, 1.0
@@ -55,9 +56,9 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         project_require(user=request.user, project=project, roles=REVIEW)
     except PermissionDenied:
         raise PermissionDenied("The dashboard is for reviewers and managers.") from None
-    report = agreement_for_project(project=project, bootstrap_draws=1000)
+    answer = agreement_report_read(project=project)
     criteria = []
-    for c in report["criteria"]:
+    for c in (answer.payload or {}).get("criteria", []):
         humans = c["humans"]
         ci = humans["ci"] or [None, None]
         criteria.append(
@@ -70,6 +71,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         )
     context = {
         "project": project,
+        "report": answer,
         "criteria": criteria,
         "status_bars": _status_bars(project),
         "ticks": [{"label": f"{t:g}", "x": _x(t)} for t in (-0.2, 0, 0.2, 0.4, 0.6, 0.8, 1.0)],

@@ -314,3 +314,36 @@ class RaterTrust(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rater} on {self.criterion_key}: {'trusted' if self.trusted else 'not trusted'}"
+
+
+class AgreementReport(models.Model):
+    """A project's agreement report as last computed, and what it was computed from.
+
+    ``state`` records the inputs (rating count, last id and last update, rubric version,
+    policy, judges' few-shot items) read *before* the ratings were loaded, so a report is never
+    marked current for data it did not see: a reader compares it with the live state and says
+    ``stale`` when they differ. Computing a large project takes tens of seconds, so a Celery
+    task does it (annotation.services.agreement_reports); the two timestamps below keep that to
+    one queued and one running computation per report, however many ratings arrive.
+    """
+
+    project = models.ForeignKey(Project, related_name="agreement_reports", on_delete=models.CASCADE)
+    bootstrap_draws = models.PositiveIntegerField(help_text="Draws asked for (the report says how many it used).")
+    state = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(null=True, blank=True)
+    ratings = models.PositiveIntegerField(default=0, help_text="Ratings of the project when it was computed.")
+    computed_at = models.DateTimeField(null=True, blank=True)
+    # When the state was read: a computation stores its result only over an older one, so a slow
+    # worker finishing late never replaces a newer report.
+    state_read_at = models.DateTimeField(null=True, blank=True)
+    compute_seconds = models.FloatField(null=True, blank=True)
+    refresh_queued_at = models.DateTimeField(null=True, blank=True)
+    computing_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "bootstrap_draws"], name="agreement_report_one_per_draws")
+        ]
+
+    def __str__(self) -> str:
+        return f"agreement of {self.project} ({self.bootstrap_draws} draws)"

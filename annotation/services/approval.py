@@ -96,7 +96,8 @@ def _is_kind(value: Any, kind: type) -> bool:
 
 @transaction.atomic
 def policy_update(*, project: Project, **changes: Any) -> ApprovalPolicy:
-    """Change a project's approval policy, then re-decide its items under the new rules."""
+    """Change a project's approval policy, then re-decide its items under the new rules (in the
+    background for a large project: see project_reevaluate)."""
     policy = ApprovalPolicy.objects.select_for_update().get(pk=policy_for(project=project).pk)
     errors = {}
     for name, value in changes.items():
@@ -111,7 +112,7 @@ def policy_update(*, project: Project, **changes: Any) -> ApprovalPolicy:
     if errors:
         raise ValidationError(errors)
     policy.save()
-    project_evaluate(project=project)
+    project_reevaluate(project=project)
     return policy
 
 
@@ -257,35 +258,47 @@ def _trusted_judges(project: Project, criteria: Sequence[Criterion]) -> set[int]
 
 
 def items_evaluate(*, project: Project, item_ids: Iterable[int]) -> int:
-    """Decide the given items of ``project``; returns how many changed. Idempotent."""
-    item_ids = list(item_ids)
+    """Decide the given items of ``project``; returns how many changed. Idempotent.
+
+    Each chunk locks its items, then reads the policy and judge trust: two evaluations of one
+    item (a rating and a background re-evaluation after a policy change) take turns, and the
+    later one decides by the rules current when it ran. Ratings changed, so the project's stored
+    agreement report is queued for a recompute after commit.
+    """
+    item_ids = sorted(set(item_ids))  # one lock order for every caller
     if not item_ids:
         return 0
+    from annotation.services.agreement_reports import agreement_reports_refresh_after_change  # imports this module
+
+    agreement_reports_refresh_after_change(project_id=project.pk)
     item_status_refresh(item_ids=item_ids)
     version = project.rubric_version
     criteria = list(version.criteria.all())
-    policy = policy_for(project=project)
-    trusted = _trusted_judges(project, criteria) if policy.judge_may_approve else set()
     changed = 0
     for start in range(0, len(item_ids), 2_000):
         chunk = item_ids[start : start + 2_000]
-        golds = {g.item_id: g for g in Gold.objects.filter(item_id__in=chunk, rubric_version=version)}
-        human: dict[int, list[dict]] = {}
-        judged: dict[int, dict] = {}
-        for item_id, rater_id, kind, values in (
-            Rating.objects.filter(item_id__in=chunk, rubric_version=version)
-            .values_list("item_id", "rater_id", "rater__kind", "values")
-            .order_by("id")
-        ):
-            if kind == RaterKind.HUMAN:
-                human.setdefault(item_id, []).append(values)
-            elif rater_id in trusted:
-                judged.setdefault(item_id, values)
-        # Through the project's manager, so item.project is this instance (no query per item).
-        for item in project.items.filter(id__in=chunk):
-            changed += _evaluate_one(
-                item, criteria, policy, golds.get(item.pk), human.get(item.pk, []), judged.get(item.pk)
-            )
+        with transaction.atomic():
+            # Through the project's manager, so item.project is this instance (no query per item).
+            # NO KEY UPDATE: new ratings (whose foreign key takes KEY SHARE) need not wait for it.
+            items = list(project.items.select_for_update(no_key=True).filter(id__in=chunk).order_by("id"))
+            policy = policy_for(project=project)
+            trusted = _trusted_judges(project, criteria) if policy.judge_may_approve else set()
+            golds = {g.item_id: g for g in Gold.objects.filter(item_id__in=chunk, rubric_version=version)}
+            human: dict[int, list[dict]] = {}
+            judged: dict[int, dict] = {}
+            for item_id, rater_id, kind, values in (
+                Rating.objects.filter(item_id__in=chunk, rubric_version=version)
+                .values_list("item_id", "rater_id", "rater__kind", "values")
+                .order_by("id")
+            ):
+                if kind == RaterKind.HUMAN:
+                    human.setdefault(item_id, []).append(values)
+                elif rater_id in trusted:
+                    judged.setdefault(item_id, values)
+            for item in items:
+                changed += _evaluate_one(
+                    item, criteria, policy, golds.get(item.pk), human.get(item.pk, []), judged.get(item.pk)
+                )
     return changed
 
 
@@ -339,6 +352,37 @@ def project_evaluate(*, project: Project) -> int:
     return items_evaluate(project=project, item_ids=ids)
 
 
+REEVALUATE_INLINE_MAX_ITEMS = 5_000
+"""Up to this many items a project is re-decided inside the request that changed its rules
+(well under a second); above, in a Celery task (333,334 items take minutes)."""
+
+
+def reevaluates_inline(*, project: Project) -> bool:
+    """Whether :func:`project_reevaluate` re-decides ``project``'s items at once."""
+    return Item.objects.filter(project=project).count() <= REEVALUATE_INLINE_MAX_ITEMS
+
+
+def project_reevaluate(*, project: Project) -> bool:
+    """Re-decide every item after the project's rules changed (policy, rubric version, overlap).
+
+    At once for a small project; for a large one, in a Celery task queued when the current
+    transaction commits (so it reads the new rules). Until it has run, items keep their old
+    decisions. Returns True when done here. Also queues the agreement report's recompute,
+    which depends on the policy and the rubric version.
+    """
+    from annotation.services.agreement_reports import agreement_reports_refresh_after_change  # imports this module
+
+    agreement_reports_refresh_after_change(project_id=project.pk)
+    if reevaluates_inline(project=project):
+        project_evaluate(project=project)
+        return True
+    from annotation.tasks import project_items_evaluate  # tasks import services, not the reverse
+
+    project_id = project.pk
+    transaction.on_commit(lambda: project_items_evaluate.delay(project_id))
+    return False
+
+
 @transaction.atomic
 def item_reject(*, item: Item, actor: AbstractBaseUser, reason: str) -> Item:
     """Reject an item explicitly (a reviewer's or manager's call), with the reason on record."""
@@ -348,29 +392,32 @@ def item_reject(*, item: Item, actor: AbstractBaseUser, reason: str) -> Item:
     return item
 
 
-@transaction.atomic
 def rater_trust_refresh(*, project: Project) -> list[RaterTrust]:
     """Measure every machine rater against the humans and record, per criterion, whether it
-    is trusted; then re-decide the project's items, since trust can approve or un-approve."""
-    from annotation.reliability import agreement_for_project  # the report imports this module
+    is trusted; then re-decide the project's items (in a task for a large project: see
+    project_reevaluate), since trust can approve or un-approve."""
+    from annotation.services.agreement_reports import agreement_report_current  # imports this module
 
-    report = agreement_for_project(project=project, bootstrap_draws=0)
+    # Trust uses the point figures only: any current stored report will do, whatever its draws.
+    report = agreement_report_current(project=project)
     rows = []
-    for criterion in report["criteria"]:
-        for judge in criterion["judges"]:
-            trust, _ = RaterTrust.objects.update_or_create(
-                project=project,
-                rater_id=judge["rater"],
-                rubric_version=project.rubric_version,
-                criterion_key=criterion["key"],
-                defaults={
-                    "trusted": judge["trusted"],
-                    "judge_alpha": judge["alpha_as_rater"],
-                    "human_alpha": judge["alpha_humans"],
-                    "items": judge["items"],
-                    "reason": judge["trust_reason"] or "",
-                },
-            )
-            rows.append(trust)
-    project_evaluate(project=project)
+    with transaction.atomic():
+        for criterion in report["criteria"]:
+            for judge in criterion["judges"]:
+                trust, _ = RaterTrust.objects.update_or_create(
+                    project=project,
+                    rater_id=judge["rater"],
+                    rubric_version=project.rubric_version,
+                    criterion_key=criterion["key"],
+                    defaults={
+                        "trusted": judge["trusted"],
+                        "judge_alpha": judge["alpha_as_rater"],
+                        "human_alpha": judge["alpha_humans"],
+                        "items": judge["items"],
+                        "reason": judge["trust_reason"] or "",
+                    },
+                )
+                rows.append(trust)
+    # Outside that transaction: each chunk of items is locked only while it is decided.
+    project_reevaluate(project=project)
     return rows

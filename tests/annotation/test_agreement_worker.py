@@ -1,0 +1,86 @@
+"""A real Celery worker on Redis keeps a large project's agreement report current and re-decides
+its items after a policy change, while the API answers at once.
+
+Needs PostgreSQL (the worker shares pytest-django's test database) and a Redis broker:
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/accord \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/2 .venv/bin/pytest tests/annotation -m worker
+"""
+
+import os
+import time
+
+import pytest
+import redis
+from django.db import connection
+
+from annotation.models import ItemStatus
+from annotation.services import agreement_reports, approval
+from config.celery import app as celery_app
+from tests.annotation.test_agreement_reports import helpfulness, rated_twice
+from tests.annotation.test_approval import rate
+from tests.judges.test_worker import _database_url, _kill, _start_worker, _wait_for
+
+RECOMPUTED = " recomputed ("
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_the_stored_report_current_and_re_decides_items(
+    project, members, items, client_for, monkeypatch, tmp_path
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker test needs PostgreSQL: the worker process must share pytest's test database")
+    broker = celery_app.conf.broker_url or ""
+    if not broker.startswith("redis://"):
+        pytest.skip("the worker test needs CELERY_BROKER_URL=redis://127.0.0.1:6379/2")
+    try:
+        redis.Redis.from_url(broker, socket_connect_timeout=1).flushdb()  # purge the test broker
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis is unreachable at {broker}: {exc}")
+    # This process decides what is "large" and when to queue; the worker only computes.
+    monkeypatch.setattr(agreement_reports, "INLINE_BUDGET", 0)
+    monkeypatch.setattr(agreement_reports, "REFRESH_DELAY_SECONDS", 3)
+    monkeypatch.setattr(approval, "REEVALUATE_INLINE_MAX_ITEMS", 2)
+
+    rated_twice(items, members, [(5, 4), (3, 3), (1, 3)])
+    items[2].refresh_from_db()
+    assert items[2].status == ItemStatus.NEEDS_REVIEW
+    reviewer = client_for(members["reviewer"])
+    url = f"/api/v1/projects/{project.pk}/agreement/"
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": broker}
+    worker = _start_worker(env, log)
+    try:
+        started = time.monotonic()
+        assert reviewer.get(url).status_code == 202
+        assert time.monotonic() - started < 2
+        _wait_for(lambda: reviewer.get(url).status_code == 200, timeout=60, what="the first report", log=log)
+        body = reviewer.get(url).json()
+        assert (body["stale"], helpfulness(body)["units"]) == (False, 3)
+
+        for user in (members["annotator"], members["annotator2"]):  # two ratings: one recompute
+            rate(items[3], user, helpfulness=2)
+        body = reviewer.get(url).json()
+        assert (body["stale"], body["refreshing"], helpfulness(body)["units"]) == (True, True, 3)
+
+        def current_with_four():
+            body = reviewer.get(url).json()
+            return body["stale"] is False and helpfulness(body)["units"] == 4
+
+        _wait_for(current_with_four, timeout=60, what="the recomputed report", log=log)
+        assert log.read_text().count(RECOMPUTED) == 2, log.read_text()[-3000:]
+
+        response = client_for(members["manager"]).patch(
+            f"/api/v1/projects/{project.pk}/approval-policy/", {"numeric_tolerance": 0.75}, format="json"
+        )
+        assert response.json()["items_reevaluation"] == "queued"
+
+        def approved():
+            items[2].refresh_from_db()
+            return items[2].status == ItemStatus.APPROVED
+
+        _wait_for(approved, timeout=60, what="the background re-evaluation", log=log)
+        # The report depends on the policy (judge trust), so it was recomputed too.
+        _wait_for(lambda: reviewer.get(url).json()["stale"] is False, timeout=60, what="the report", log=log)
+    finally:
+        _kill(worker)
