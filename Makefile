@@ -11,7 +11,8 @@ export DEBUG ?= 1
 PORT ?= 8000
 export PORT
 
-.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-queue bench-judges bench-export clean
+.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-queue bench-judges bench-export \
+	chaos fuzz xss clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY_BOOT)" || { echo "Accord needs Python 3.12 or newer; none found." >&2; exit 1; }
@@ -56,6 +57,22 @@ bench-export: install
 
 bench-queue: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/accord_bench $(PY) benchmarks/queue_claims.py
+
+# Chaos (docs/reliability.md): a 1,000-item judge run with workers SIGKILLed and Redis restarted,
+# then 200,000-row imports cut by a PostgreSQL restart. Needs redis-server, initdb/pg_ctl/postgres
+# (the scripts start their own instances) and PostgreSQL on 127.0.0.1:5432 for the judge run.
+# The short versions are in `make test` (tests/chaos).
+chaos: install
+	$(PY) benchmarks/chaos_judges.py
+	$(PY) benchmarks/chaos_import.py
+
+# Long Schemathesis run (CI runs the same test with 8 examples per operation).
+fuzz: install
+	ACCORD_FUZZ_EXAMPLES=$${ACCORD_FUZZ_EXAMPLES:-200} $(PY) -m pytest tests/security/test_fuzz.py -q -p no:cacheprovider
+
+# The XSS sweep under the enforced CSP too (`make test` runs it with the CSP bypassed only).
+xss: install
+	ACCORD_XSS_CSP_MODES=enforced,bypassed $(PY) -m pytest tests/browser/test_xss_corpus.py -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

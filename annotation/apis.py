@@ -191,6 +191,25 @@ class ItemCursorPagination(CursorPagination):
     max_page_size = 1000
 
 
+# Cursor pages: documented so the schema says what the answer looks like, and so the query
+# parameter allow-list (config/query_params.py) lets them through.
+PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", str, required=False, description="The `next` or `previous` link's cursor."),
+    OpenApiParameter("page_size", int, required=False, description="Items per page (default 100, at most 1000)."),
+]
+
+
+def page_of(name: str, serializer: serializers.Serializer) -> serializers.Serializer:
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.CharField(allow_null=True, help_text="URL of the next page, or null."),
+            "previous": serializers.CharField(allow_null=True, help_text="URL of the previous page, or null."),
+            "results": serializer,
+        },
+    )
+
+
 ImportReport = inline_serializer(
     "ItemImportOutput",
     {
@@ -213,8 +232,9 @@ class ProjectItemsApi(APIView):
                 required=False,
                 description="Task acceptance bucket (reviewers and managers only).",
             ),
+            *PAGE_PARAMETERS,
         ],
-        responses=ItemOutputSerializer(many=True),
+        responses=page_of("ItemPage", ItemOutputSerializer(many=True)),
     )
     def get(self, request, project_id: int):
         project = project_get(request, project_id, RATE)
@@ -440,7 +460,8 @@ class ReviewCursorPagination(CursorPagination):
 
 class ProjectReviewApi(APIView):
     @extend_schema(
-        responses=ReviewItemSerializer(many=True),
+        parameters=PAGE_PARAMETERS,
+        responses=page_of("ReviewPage", ReviewItemSerializer(many=True)),
         description="Items to adjudicate (sent to review, or raters disagree) with every rater's values side by side.",
     )
     def get(self, request, project_id: int):

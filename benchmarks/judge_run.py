@@ -16,6 +16,7 @@ Redis db 10 if reachable (flushed), else the filesystem broker in the temporary 
 """
 
 import argparse
+import atexit
 import datetime
 import json
 import os
@@ -103,6 +104,18 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def profiler_start(pid: int, path: str) -> subprocess.Popen:
+    """py-spy (``pip install py-spy``) sampling the worker and its pool children; its own CPU is not
+    in the worker tree's figure, but it competes for the same cores, so profiled runs are slower."""
+    spy = subprocess.Popen(
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--subprocesses",
+         "--format", "raw", "--rate", "200", "--gil", "--output", path],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1.0)  # let it attach before the measured run starts
+    return spy
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -119,16 +132,22 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=300.0)
     parser.add_argument("--in-flight", type=int, default=64, help="total; split over the two pool processes")
     parser.add_argument("--chunk-size", type=int, default=256, help="a multiple of the per-process in-flight count")
+    parser.add_argument(
+        "--profile", metavar="PATH", help="record the worker tree with py-spy during the measured run (raw stacks)"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="accord-bench-judges-"))
     fake, fake_url = start_fake_server(args.latency_ms)
+    atexit.register(stop, fake)  # also when the setup below fails
     env = {
         **os.environ,
         # Production-like: DEBUG off (no query log in the database cursor).
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": "localhost",
+        # The fake provider listens on loopback, which production settings refuse as a judge host.
+        "ACCORD_JUDGE_HOSTS": "127.0.0.1",
         "ACCORD_VAR_DIR": str(tmp),
         "DATABASE_URL": pick_database(tmp),
         "CELERY_BROKER_URL": pick_broker(),
@@ -187,15 +206,20 @@ def main() -> int:
     warm = project_with(128, "warm")
     main_project = project_with(args.items, "bench")
     worker = start_worker(env, tmp / "worker.log")
+    spy = None
     try:
         run(*warm)
         load_before = os.getloadavg()
+        spy = profiler_start(worker.pid, args.profile) if args.profile else None
         cpu0, fake0 = tree_cpu_seconds(worker.pid), tree_cpu_seconds(fake.pid)
         result, wall = run(*main_project)
         cpu = tree_cpu_seconds(worker.pid) - cpu0
         fake_cpu = tree_cpu_seconds(fake.pid) - fake0
         load_after = os.getloadavg()
     finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(timeout=30)
         stop(worker)
         stop(fake)
 

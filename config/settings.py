@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.query_params.QueryParamsAllowListMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -149,6 +150,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
+# The login page (accounts/views.py) answers 429 once a client address has failed this many
+# times for one username, or this many times in all, within the window (counted in CACHES).
+LOGIN_FAILURES_PER_USER = env_int("ACCORD_LOGIN_FAILURES_PER_USER", 5, minimum=1)
+LOGIN_FAILURES_PER_ADDRESS = env_int("ACCORD_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("ACCORD_LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -178,6 +184,16 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
     "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("ACCORD_AUTH_THROTTLE", "20/min")},
+    # How many proxies in front append to X-Forwarded-For; the client address (for the API and
+    # login throttles) is the entry that many from the right, or REMOTE_ADDR when 0. Without
+    # it DRF keys throttles on the whole header, which a client writes itself and so could
+    # change on every attempt. Default: 1 behind the TLS proxy of production, 0 otherwise.
+    "NUM_PROXIES": env_int(
+        "ACCORD_TRUSTED_PROXIES", 1 if not DEBUG and env_bool("ACCORD_BEHIND_TLS_PROXY", True) else 0
+    ),
+    # JSON only: DRF's browsable API would add an HTML page per endpoint that renders untrusted
+    # data and breaks the Content-Security-Policy (inline styles). /api/docs/ is the explorer.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Accord API",
@@ -189,6 +205,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents its error answers, in the one shape of config/errors.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.errors.schema_error_responses",
+    ],
 }
 
 # Celery. The default broker is kombu's filesystem transport under var/, so a laptop needs no
@@ -286,6 +307,9 @@ JUDGES_OUTPUT_RETRIES = env_int("JUDGES_OUTPUT_RETRIES", 2)  # invalid or trunca
 JUDGES_BACKOFF_BASE_SECONDS = env_int("JUDGES_BACKOFF_BASE_MS", 500, minimum=1) / 1000
 JUDGES_BACKOFF_MAX_SECONDS = env_int("JUDGES_BACKOFF_MAX_MS", 60_000, minimum=1) / 1000
 JUDGES_CHUNK_RETRIES = env_int("JUDGES_CHUNK_RETRIES", 3)
+# Redelivery after a dead worker is not counted by Celery: a chunk that kills its worker every
+# time would loop forever. Give it up after this many deliveries in a row with no new verdict.
+JUDGES_CHUNK_MAX_STALLED_ATTEMPTS = env_int("JUDGES_CHUNK_MAX_STALLED_ATTEMPTS", 5, minimum=1)
 # Provider rate limits are shared by all workers through Redis when there is one; otherwise
 # (filesystem broker) every process limits itself.
 JUDGES_RATE_LIMIT_REDIS_URL = os.environ.get(
@@ -303,5 +327,28 @@ if _judges_test_vt and "visibility_timeout" in CELERY_BROKER_TRANSPORT_OPTIONS:
 _judges_vt = CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
 JUDGES_TASK_TIME_LIMIT = min(env_int("JUDGES_TASK_TIME_LIMIT", 900, minimum=10), max(10, int(_judges_vt * 0.8)))
 JUDGES_TASK_SOFT_TIME_LIMIT = JUDGES_TASK_TIME_LIMIT - max(5, JUDGES_TASK_TIME_LIMIT // 10)
+# Celery beat runs judges.tasks.judge_runs_requeue_stalled every JUDGES_STALLED_SWEEP_SECONDS: an
+# active run with no delivery and no verdict for JUDGES_STALLED_RUN_SECONDS (by default the
+# visibility timeout plus the time limit: a chunk the broker still holds has come back by then)
+# has lost its chunks to the broker, and they are sent again.
+JUDGES_STALLED_RUN_SECONDS = env_int("JUDGES_STALLED_RUN_SECONDS", _judges_vt + JUDGES_TASK_TIME_LIMIT, minimum=1)
+JUDGES_STALLED_SWEEP_SECONDS = env_int("JUDGES_STALLED_SWEEP_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "judges-requeue-stalled-runs": {
+        "task": "judges.tasks.judge_runs_sweep_stalled",
+        "schedule": JUDGES_STALLED_SWEEP_SECONDS,
+        "options": {"expires": JUDGES_STALLED_SWEEP_SECONDS},  # sweeps do not pile up behind a backlog
+    },
+}
+# Hosts a judge's base_url may point at (the workers fetch it): names, IP addresses or CIDR
+# networks, comma-separated, e.g. "api.openai.com,api.anthropic.com,vllm.internal,10.20.0.0/16".
+# Anything else is refused when a judge is created or changed, so a project manager cannot turn
+# the workers into a proxy to the cloud metadata service or the internal network. Loopback is
+# allowed by default only with DEBUG on (local vLLM / Ollama, and the tests' fake LLM server);
+# link-local addresses (169.254.0.0/16, fe80::/10: metadata services) are refused even if listed.
+JUDGES_ALLOWED_HOSTS = env_list(
+    "ACCORD_JUDGE_HOSTS",
+    ["api.openai.com", "api.anthropic.com", *(["localhost", "127.0.0.1", "::1"] if DEBUG else [])],
+)
 # The SDKs' HTTP client logs every request at INFO: thousands of lines per run, and CPU.
 LOGGING["loggers"].update({name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "httpcore2")})

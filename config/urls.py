@@ -5,6 +5,7 @@ from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import apis as account_apis
+from accounts.views import ThrottledLoginView
 from config.health import HealthApi
 
 api_v1 = [
@@ -34,7 +35,13 @@ urlpatterns = [
         name="swagger-ui",
     ),
     path("api/v1/", include(api_v1)),
+    # Before Django's auth URLs, so that /accounts/login/ is the throttled view.
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("judges.web_urls")),
     path("", include("annotation.web_urls")),
 ]
+
+# Under /api/ an unmatched URL (such as a non-numeric id) or a crash answers JSON, not a page.
+handler404 = "config.errors.api_not_found"
+handler500 = "config.errors.api_server_error"

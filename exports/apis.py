@@ -139,6 +139,13 @@ class ProjectExportSnapshotsApi(APIView):
         include = serializers.JSONField(required=False, help_text="Comma-separated string or list.")
         reveal_raters = serializers.BooleanField(required=False)
 
+        # Types only; each name is checked by export_spec_parse, as for the query string.
+        def validate_status(self, value):
+            return _names(value)
+
+        def validate_include(self, value):
+            return _names(value)
+
     @extend_schema(
         parameters=EXPORT_PARAMETERS,
         request=SnapshotInputSerializer,
@@ -148,13 +155,20 @@ class ProjectExportSnapshotsApi(APIView):
     )
     def post(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
+        body = self.SnapshotInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         params = request.query_params.dict()
-        if isinstance(request.data, dict):
-            params.update(request.data)
+        params.update(body.validated_data)
         spec = export_spec_parse(params)
         _check_format(spec)
         snapshot = snapshot_create(project=project, spec=spec, actor=request.user)
         return Response(SnapshotOutputSerializer(snapshot).data, status=202)
+
+
+def _names(value):
+    if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        return value
+    raise serializers.ValidationError("must be a comma-separated string or a list of strings.")
 
 
 def snapshot_get(request, snapshot_id: int) -> ExportSnapshot:
@@ -172,7 +186,12 @@ class ExportSnapshotDetailApi(APIView):
 class ExportSnapshotDownloadApi(APIView):
     content_negotiation_class = FormatIsOurs
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The snapshot file.")})
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(description="The snapshot file."),
+            409: OpenApiResponse(description="The snapshot is not ready yet, or its file is gone."),
+        }
+    )
     def get(self, request, snapshot_id: int):
         snapshot = snapshot_get(request, snapshot_id)
         if not snapshot.is_done():

@@ -6,7 +6,7 @@ secret: the key stays in the workers' environment, named by ``api_key_env``.
 """
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -53,7 +53,12 @@ class JudgeInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150, required=False)
     provider = serializers.ChoiceField(choices=Provider.choices, required=False)
     model = serializers.CharField(max_length=200, required=False)
-    base_url = serializers.CharField(max_length=500, allow_blank=True, required=False)
+    base_url = serializers.CharField(
+        max_length=500,
+        allow_blank=True,
+        required=False,
+        help_text="http(s) URL on a host the operator allows (ACCORD_JUDGE_HOSTS); blank for the provider's own.",
+    )
     api_key_env = serializers.CharField(
         max_length=100, allow_blank=True, required=False, help_text="Name of the env var holding the key."
     )
@@ -69,12 +74,15 @@ class JudgeInputSerializer(serializers.Serializer):
 
 
 class JudgeListCreateApi(APIView):
-    @extend_schema(responses=JudgeOutputSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("project", int, required=False, description="Only this project's judges.")],
+        responses=JudgeOutputSerializer(many=True),
+    )
     def get(self, request):
         judges = judges_for_user(user=request.user)
         project = request.query_params.get("project")
         if project is not None:
-            if not project.isdigit():
+            if not (project.isascii() and project.isdigit()):  # "²".isdigit() is True, int("²") fails
                 raise ValidationError({"project": ["must be a project id."]})
             judges = judges.filter(project_id=int(project))
         return Response([_judge_out(j) for j in judges])
@@ -86,7 +94,9 @@ class JudgeListCreateApi(APIView):
         fields = dict(data.validated_data)
         if "project" not in fields:
             raise ValidationError({"project": ["this field is required."]})
-        project = get_object_or_404(Project, pk=fields.pop("project"))
+        project = Project.objects.filter(pk=fields.pop("project")).first()
+        if project is None:
+            raise ValidationError({"project": ["no such project."]})
         project_require(user=request.user, project=project, roles=MANAGE)
         judge = judge_create(actor=request.user, project=project, **fields)
         return Response(_judge_out(judge), status=201)

@@ -15,6 +15,8 @@ recorded as "no verdict" at once. Nothing is ever coerced into a score.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import logging
 import os
 import queue
 import random
@@ -32,8 +34,8 @@ from judges.providers import JudgeProvider, Prompt, call_error, provider_for
 from judges.ratelimit import RateLimiter
 from rubrics.scales import CriterionSpec, values_clean
 
+logger = logging.getLogger(__name__)
 MAX_RAW_OUTPUT = 20_000
-CONNECTIONS_PER_CLIENT = 16
 
 
 @dataclass(frozen=True)
@@ -86,31 +88,42 @@ class _Process:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
-        self.clients: dict[tuple, list[JudgeProvider]] = {}
+        self.clients: dict[tuple, JudgeProvider] = {}
         self.limiters: dict[str, RateLimiter] = {}
         self.thread = threading.Thread(target=self.loop.run_forever, name="judge-loop", daemon=True)
         self.thread.start()
+        atexit.register(self.close)
 
-    def clients_for(self, endpoint: Endpoint, *, concurrency: int) -> list[JudgeProvider]:
-        """Clients for this endpoint, one per CONNECTIONS_PER_CLIENT calls in flight.
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the clients' connection pools on their own loop (at exit: an aiohttp session left
+        open is reported as unclosed), then stop the loop."""
+        if self.pid != os.getpid() or not self.loop.is_running():
+            return
 
-        httpcore's pool scans every pooled connection for each request it places, so one pool of
-        64 connections costs more CPU per call than four pools of 16; requests are spread over
-        the clients round-robin.
-        """
+        async def close_all() -> None:
+            closers = [c.aclose() for c in self.clients.values()] + [r.aclose() for r in self.limiters.values()]
+            await asyncio.gather(*closers, return_exceptions=True)
+
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), self.loop).result(timeout)
+        except Exception:  # at exit nothing more can be done: the OS closes the sockets
+            logger.debug("judge clients not closed cleanly", exc_info=True)
+        self.clients, self.limiters = {}, {}
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    def client_for(self, endpoint: Endpoint) -> JudgeProvider:
+        """One SDK client per endpoint and process. On the SDKs' aiohttp transport one connection
+        pool serves every call in flight (httpcore's pool, scanned per request, used to be split
+        over several clients)."""
         key = (endpoint.provider, endpoint.base_url, endpoint.api_key, endpoint.timeout)
-        clients = self.clients.setdefault(key, [])
-        wanted = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
-        while len(clients) < wanted:
-            clients.append(
-                provider_for(
-                    provider=endpoint.provider,
-                    base_url=endpoint.base_url,
-                    api_key=endpoint.api_key,
-                    timeout=endpoint.timeout,
-                )
+        if key not in self.clients:
+            self.clients[key] = provider_for(
+                provider=endpoint.provider,
+                base_url=endpoint.base_url,
+                api_key=endpoint.api_key,
+                timeout=endpoint.timeout,
             )
-        return clients[:wanted]
+        return self.clients[key]
 
     def limiter(self, redis_url: str) -> RateLimiter:
         if redis_url not in self.limiters:
@@ -148,7 +161,7 @@ def jobs_submit(
         endpoint=endpoint,
         criteria=criteria,
         policy=policy,
-        client_factory=lambda: process.clients_for(endpoint, concurrency=policy.concurrency),
+        client_factory=lambda: process.client_for(endpoint),
         limiter=process.limiter(redis_url),
         results=results,
         stop=stop,
@@ -157,12 +170,11 @@ def jobs_submit(
 
 
 async def _run_all(*, jobs, endpoint, criteria, policy, client_factory, limiter, results, stop) -> None:
-    clients = client_factory()
+    client = client_factory()  # built on the loop: the aiohttp session belongs to it
     semaphore = asyncio.Semaphore(policy.concurrency)
     fatal: list[str] = []
 
-    async def one(n: int, job: Job) -> None:
-        client = clients[n % len(clients)]
+    async def one(job: Job) -> None:
         async with semaphore:
             if stop.is_set():
                 return
@@ -171,7 +183,7 @@ async def _run_all(*, jobs, endpoint, criteria, policy, client_factory, limiter,
                 return
             results.put(await _judge_one(job, endpoint, criteria, policy, client, limiter, stop, fatal))
 
-    await asyncio.gather(*(one(n, job) for n, job in enumerate(jobs)))
+    await asyncio.gather(*(one(job) for job in jobs))
 
 
 def _backoff(attempt: int, policy: Policy, retry_after: float | None) -> float:

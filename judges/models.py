@@ -109,6 +109,8 @@ class JudgeRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Last time judge_runs_requeue_stalled sent its unfinished chunks again (a broker lost them).
+    requeued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["project", "status"], name="judge_run_project_status")]
@@ -127,6 +129,13 @@ class JudgeRunChunk(models.Model):
     index = models.PositiveIntegerField()
     item_ids = models.JSONField()
     attempts = models.PositiveIntegerField(default=0)
+    # Deliveries in a row that found no new verdict since the previous one (a worker killed by
+    # this chunk every time, an error every time); the chunk is given up at
+    # JUDGES_CHUNK_MAX_STALLED_ATTEMPTS. ``verdicts_seen``: the run's verdicts on these items when
+    # the last delivery began; null before the first.
+    stalled_attempts = models.PositiveSmallIntegerField(default=0)
+    verdicts_seen = models.PositiveIntegerField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)  # when the last delivery began
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -2,6 +2,11 @@
 
 ``acks_late`` + ``reject_on_worker_lost``: a chunk whose worker dies is delivered again, and the
 chunk service only does the work still missing (its writes are keyed), so redelivery is safe.
+``acks_on_timeout=False``: a chunk killed by its hard time limit is delivered again too, rather
+than acknowledged and left unfinished (its run would never end). Those redeliveries are counted
+on the chunk row (``judge_chunk_delivery_count``), since Celery cannot count them: a chunk that
+makes no progress delivery after delivery is given up and its run fails. Chunks a broker lost
+outright (Redis without persistence) are sent again by ``judge_runs_sweep_stalled`` on beat.
 """
 
 from __future__ import annotations
@@ -10,14 +15,12 @@ import logging
 import random
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError
 
 from annotation.models import Project
 from annotation.services.approval import rater_trust_refresh
 from judges.services.chunks import judge_chunk_execute
-from judges.services.runs import judge_chunk_abandon
+from judges.services.runs import judge_chunk_abandon, judge_chunk_delivery_count, judge_runs_requeue_stalled
 
 logger = logging.getLogger(__name__)
 
@@ -26,18 +29,23 @@ logger = logging.getLogger(__name__)
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
+    acks_on_timeout=False,
     max_retries=settings.JUDGES_CHUNK_RETRIES,
     soft_time_limit=settings.JUDGES_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.JUDGES_TASK_TIME_LIMIT,
 )
 def judge_chunk_run(self, chunk_id: int) -> None:
     try:
+        if not judge_chunk_delivery_count(chunk_id=chunk_id):
+            return  # given up: too many deliveries in a row without progress
         judge_chunk_execute(chunk_id=chunk_id)
-    except (SoftTimeLimitExceeded, DatabaseError) as exc:
-        # What was answered is stored; a fresh delivery picks up the rest.
+    except Exception as exc:
+        # Soft time limit, database, or a bug: what was answered is stored and a fresh delivery
+        # picks up the rest. Any exception, not a few kinds: a chunk that is neither retried nor
+        # abandoned stays unfinished and its run never ends.
         if self.request.retries < self.max_retries:
             countdown = min(60, 2**self.request.retries) * random.uniform(0.5, 1.5)
-            logger.warning("judge chunk %s interrupted (%s); retrying in %.1fs", chunk_id, exc, countdown)
+            logger.warning("judge chunk %s interrupted (%r); retrying in %.1fs", chunk_id, exc, countdown)
             raise self.retry(exc=exc, countdown=countdown) from exc
         judge_chunk_abandon(chunk_id=chunk_id, reason=f"chunk gave up after {self.max_retries} retries: {exc!r}")
         raise
@@ -50,3 +58,10 @@ def judge_run_trust_refresh(project_id: int) -> None:
     project = Project.objects.filter(pk=project_id).first()
     if project is not None:
         rater_trust_refresh(project=project)
+
+
+@shared_task(ignore_result=True, time_limit=settings.JUDGES_TASK_TIME_LIMIT)
+def judge_runs_sweep_stalled() -> int:
+    """Periodic (Celery beat: CELERY_BEAT_SCHEDULE in config/settings.py): send again the chunks
+    a broker lost."""
+    return judge_runs_requeue_stalled(idle_seconds=settings.JUDGES_STALLED_RUN_SECONDS)

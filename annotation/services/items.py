@@ -168,7 +168,8 @@ def _items_insert(*, project: Project, rows: list[tuple[str, dict, dict]], now) 
     column_sql = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
+            # The raw driver cursor: wrap its errors (a lost connection...) as Django's, like any query's.
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(values(*row))
         else:

@@ -1,4 +1,11 @@
-"""Anthropic messages with a forced tool call whose input schema is the rubric's verdict schema."""
+"""Anthropic messages with a forced tool call whose input schema is the rubric's verdict schema.
+
+Through the real ``anthropic`` SDK, on its aiohttp transport (``DefaultAioHttpClient``, the
+``anthropic[aiohttp]`` extra), sending the messages body with ``client.post("/v1/messages",
+content=...)``: the SDK builds, authenticates and versions the request and raises its
+``APIStatusError`` on non-2xx answers, without walking the verdict schema through its
+typed-parameter transform (see openai_chat.py for the figures).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import json
 import anthropic
 import httpx2
 
-from judges.providers.base import Answer, Prompt
+from judges.providers.base import Answer, BodyTemplates, Prompt, sdk_timeout
 
 
 class AnthropicMessages:
@@ -16,22 +23,38 @@ class AnthropicMessages:
             base_url=base_url or None,
             api_key=api_key,
             max_retries=0,
-            timeout=httpx2.Timeout(timeout, connect=min(10.0, timeout)),
+            timeout=sdk_timeout(timeout),
+            # No redirects: an allowed host must not be able to send the worker elsewhere (SSRF).
+            http_client=anthropic.DefaultAioHttpClient(timeout=sdk_timeout(timeout), follow_redirects=False),
         )
+        self.bodies = BodyTemplates()
+
+    def request_body(self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int) -> bytes:
+        name = prompt.schema_name
+
+        def build(user: str) -> dict:
+            return {
+                "model": model,
+                "system": prompt.system,
+                "messages": [{"role": "user", "content": user}],
+                "max_tokens": max_output_tokens,
+                "temperature": temperature,
+                "tools": [
+                    {"name": name, "description": "Record the verdict for the item.", "input_schema": prompt.schema}
+                ],
+                "tool_choice": {"type": "tool", "name": name},
+            }
+
+        key = (prompt.system, name, model, temperature, max_output_tokens)
+        return self.bodies.body(key=key, schema=prompt.schema, user=prompt.user, build=build)
 
     async def answer(self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int) -> Answer:
         name = prompt.schema_name
-        # anthropic 2.10's messages.create() has no `temperature` keyword: it goes in the body.
-        response = await self.client.messages.with_raw_response.create(
-            model=model,
-            system=prompt.system,
-            messages=[{"role": "user", "content": prompt.user}],
-            max_tokens=max_output_tokens,
-            tools=[{"name": name, "description": "Record the verdict for the item.", "input_schema": prompt.schema}],
-            tool_choice={"type": "tool", "name": name},
-            extra_body={"temperature": temperature},
+        payload = self.request_body(
+            prompt=prompt, model=model, temperature=temperature, max_output_tokens=max_output_tokens
         )
-        body = json.loads(response.http_response.content)
+        response = await self.client.post("/v1/messages", cast_to=httpx2.Response, content=payload)
+        body = json.loads(response.content)
         usage = body.get("usage") or {}
         tokens = {"input_tokens": usage.get("input_tokens") or 0, "output_tokens": usage.get("output_tokens") or 0}
         blocks = body.get("content") or []

@@ -1,5 +1,19 @@
 """OpenAI chat completions with strict JSON-schema output; also vLLM, Ollama and LM Studio, which
-speak the same API (``openai_compatible``: ``max_tokens`` instead of ``max_completion_tokens``)."""
+speak the same API (``openai_compatible``: ``max_tokens`` instead of ``max_completion_tokens``).
+
+Through the real ``openai`` SDK, with two choices made for CPU (a run keeps tens of calls in
+flight per process, and the SDK's own request path used to be most of a verdict's cost):
+
+- its aiohttp transport (``DefaultAioHttpClient``, the ``openai[aiohttp]`` extra) instead of the
+  default pure-Python httpx2/httpcore/h11 stack;
+- ``client.post("/chat/completions", content=...)``, the SDK's documented way to send a body it
+  does not type-check: the SDK still builds the request, authenticates, sets its headers and
+  turns non-2xx answers into ``APIStatusError``, but skips walking our (large, deeply nested)
+  JSON schema through its typed-parameter transform, which alone was ~40 % of a call's CPU. The
+  body is the chat-completions body, field for field, that ``chat.completions.create`` sends.
+
+The response is parsed from its JSON for the few fields needed (no pydantic models).
+"""
 
 from __future__ import annotations
 
@@ -8,35 +22,46 @@ import json
 import httpx2
 import openai
 
-from judges.providers.base import Answer, Prompt
+from judges.providers.base import Answer, BodyTemplates, Prompt, sdk_timeout
 
 
 class OpenAIChat:
     def __init__(self, *, base_url: str | None, api_key: str, timeout: float, compatible: bool = False) -> None:
         self.compatible = compatible
+        self.budget_field = "max_tokens" if compatible else "max_completion_tokens"
+        self.bodies = BodyTemplates()
         # No SDK retries: the executor retries with backoff, jitter, retry-after and a shared rate limit.
         self.client = openai.AsyncOpenAI(
             base_url=base_url or None,
             api_key=api_key or "unused",
             max_retries=0,
-            timeout=httpx2.Timeout(timeout, connect=min(10.0, timeout)),
+            timeout=sdk_timeout(timeout),
+            # No redirects: an allowed host must not be able to send the worker elsewhere (SSRF).
+            http_client=openai.DefaultAioHttpClient(timeout=sdk_timeout(timeout), follow_redirects=False),
         )
 
+    def request_body(self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int) -> bytes:
+        def build(user: str) -> dict:
+            return {
+                "model": model,
+                "messages": [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}],
+                "temperature": temperature,
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": prompt.schema_name, "strict": True, "schema": prompt.schema},
+                },
+                self.budget_field: max_output_tokens,
+            }
+
+        key = (prompt.system, prompt.schema_name, model, temperature, max_output_tokens)
+        return self.bodies.body(key=key, schema=prompt.schema, user=prompt.user, build=build)
+
     async def answer(self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int) -> Answer:
-        budget = {"max_tokens" if self.compatible else "max_completion_tokens": max_output_tokens}
-        # with_raw_response: we parse the few fields we need from the JSON ourselves instead of
-        # building the SDK's pydantic models (a large share of the per-call CPU at 64 in flight).
-        response = await self.client.chat.completions.with_raw_response.create(
-            model=model,
-            messages=[{"role": "system", "content": prompt.system}, {"role": "user", "content": prompt.user}],
-            temperature=temperature,
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": prompt.schema_name, "strict": True, "schema": prompt.schema},
-            },
-            **budget,
+        payload = self.request_body(
+            prompt=prompt, model=model, temperature=temperature, max_output_tokens=max_output_tokens
         )
-        body = json.loads(response.http_response.content)
+        response = await self.client.post("/chat/completions", cast_to=httpx2.Response, content=payload)
+        body = json.loads(response.content)
         usage = body.get("usage") or {}
         tokens = {"input_tokens": usage.get("prompt_tokens") or 0, "output_tokens": usage.get("completion_tokens") or 0}
         choice = (body.get("choices") or [{}])[0]

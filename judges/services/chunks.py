@@ -1,12 +1,10 @@
 """One chunk of a judge run: call the provider for every missing sample, write what comes back.
 
 Redelivery-safe: the chunk first looks at what is already stored and only asks for the missing
-samples. Every write is keyed (JudgeSample per item/judge version/rubric version/sample index,
-JudgeVerdict per item/judge version/rubric version, Rating per item/rater/rubric version) and
-inserted with conflicts ignored, so running a chunk twice, or two workers running it at once
-after a visibility timeout, never duplicates a sample or a verdict. An item's verdict is written
-in the same transaction as its rating and last samples: an item with a verdict of this run is
-finished, and is skipped by a redelivery.
+samples. Every write is keyed (see judges/services/verdicts.py), so running a chunk twice, or two
+workers running it at once after a visibility timeout, never duplicates a sample or a verdict. An
+item's verdict is written in the same transaction as its rating and last samples: an item with a
+verdict of this run is finished, and is skipped by a redelivery.
 """
 
 from __future__ import annotations
@@ -19,18 +17,16 @@ import time
 from collections import defaultdict
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
-from annotation.models import Item, Rating, RatingSource
-from judges.aggregation import samples_aggregate
+from annotation.models import Item
 from judges.executor import Endpoint, Job, Policy, Result, jobs_submit, results_drain
 from judges.fewshot import examples_for
 from judges.models import ACTIVE_STATUSES, JudgeRun, JudgeRunChunk, JudgeSample, JudgeVerdict, Outcome, RunStatus
 from judges.prompts import prompt_build, system_prompt, verdict_schema
 from judges.services.runs import judge_run_finish_if_complete
-from rubrics.scales import CriterionSpec, values_clean
+from judges.services.verdicts import ResultWriter
+from rubrics.scales import CriterionSpec
 
 logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.25
@@ -49,120 +45,6 @@ def _policy() -> Policy:
 
 def _redis_url() -> str:
     return settings.JUDGES_RATE_LIMIT_REDIS_URL
-
-
-class _Writer:
-    """Collects sample results per item and writes finished items in small transactions."""
-
-    def __init__(
-        self, *, run: JudgeRun, criteria: list[CriterionSpec], samples: int, have: dict[int, dict[int, Result]]
-    ):
-        self.run = run
-        self.version = run.judge_version
-        self.criteria = criteria
-        self.samples = samples
-        self.have = have  # item_id -> sample_index -> Result (stored before, or new)
-        self.new: list[Result] = []
-
-    def add(self, results: list[Result]) -> None:
-        for result in results:
-            self.have.setdefault(result.item_id, {})[result.sample_index] = result
-            self.new.append(result)
-
-    def complete_items(self) -> list[int]:
-        return [i for i, by_index in self.have.items() if len(by_index) >= self.samples]
-
-    def flush(self) -> int:
-        complete = self.complete_items()
-        if not self.new and not complete:
-            return 0
-        new, self.new = self.new, []
-        with transaction.atomic():
-            JudgeSample.objects.bulk_create(
-                [
-                    JudgeSample(
-                        item_id=r.item_id,
-                        judge_version=self.version,
-                        rubric_version_id=self.run.rubric_version_id,
-                        sample_index=r.sample_index,
-                        run=self.run,
-                        outcome=r.outcome,
-                        values=r.values,
-                        rationales=r.rationales,
-                        raw_output=r.raw_output,
-                        reason=r.reason,
-                        attempts=r.attempts,
-                        input_tokens=r.input_tokens,
-                        output_tokens=r.output_tokens,
-                    )
-                    for r in new
-                ],
-                ignore_conflicts=True,
-            )
-            self._verdicts_write(complete)
-        for item_id in complete:
-            del self.have[item_id]
-        return len(complete)
-
-    def _verdicts_write(self, item_ids: list[int]) -> None:
-        if not item_ids:
-            return
-        rater_id = self.version.rater_id
-        verdicts: dict[int, JudgeVerdict] = {}
-        ratings: list[Rating] = []
-        for item_id in item_ids:
-            ordered = [self.have[item_id][i] for i in sorted(self.have[item_id])]
-            ok = [r for r in ordered if r.outcome == Outcome.OK]
-            verdict = JudgeVerdict(
-                item_id=item_id,
-                judge_version=self.version,
-                rubric_version_id=self.run.rubric_version_id,
-                run=self.run,
-                outcome=Outcome.OK,
-            )
-            if len(ok) * 2 > len(ordered):
-                values, rationales, spread = samples_aggregate(
-                    criteria=self.criteria, samples=[(r.values, r.rationales) for r in ok]
-                )
-                try:
-                    values, rationales = values_clean(criteria=self.criteria, values=values, rationales=rationales)
-                except ValidationError as exc:  # e.g. a required rationale missing from every agreeing sample
-                    verdict.outcome, verdict.reason = Outcome.FAILED, f"aggregate invalid: {exc.messages}"
-                else:
-                    spread["samples"] = {"ok": len(ok), "total": len(ordered)}
-                    verdict.spread = spread
-                    ratings.append(
-                        Rating(
-                            item_id=item_id,
-                            rater_id=rater_id,
-                            rubric_version_id=self.run.rubric_version_id,
-                            values=values,
-                            rationales=rationales,
-                            source=RatingSource.JUDGE,
-                        )
-                    )
-            else:
-                bad = [r for r in ordered if r.outcome != Outcome.OK]
-                refused = [r for r in bad if r.outcome == Outcome.NO_VERDICT]
-                verdict.outcome = Outcome.NO_VERDICT if len(refused) * 2 >= len(bad) and refused else Outcome.FAILED
-                verdict.reason = (refused or bad)[0].reason[:2000]
-                verdict.spread = {"samples": {"ok": len(ok), "total": len(ordered)}}
-            verdicts[item_id] = verdict
-        if ratings:
-            Rating.objects.bulk_create(ratings, ignore_conflicts=True)
-            stored = Rating.objects.filter(
-                rater_id=rater_id,
-                rubric_version_id=self.run.rubric_version_id,
-                item_id__in=[r.item_id for r in ratings],
-            ).values_list("item_id", "id")
-            for item_id, rating_id in stored:
-                verdicts[item_id].rating_id = rating_id
-        JudgeVerdict.objects.bulk_create(
-            verdicts.values(),
-            update_conflicts=True,
-            unique_fields=["item", "judge_version", "rubric_version"],
-            update_fields=["run", "outcome", "rating", "spread", "reason", "updated_at"],
-        )
 
 
 def judge_chunk_execute(*, chunk_id: int) -> None:
@@ -193,7 +75,7 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
     finished = set(JudgeVerdict.objects.filter(run=run, item_id__in=chunk.item_ids).values_list("item_id", flat=True))
     todo = [i for i in chunk.item_ids if i not in finished]
     have = _stored_samples(run=run, item_ids=todo)
-    writer = _Writer(run=run, criteria=criteria, samples=version.samples, have=have)
+    writer = ResultWriter(run=run, criteria=criteria, samples=version.samples, have=have)
     # Items whose samples are all stored already (a crash after the samples, before the verdict).
     writer.flush()
 
@@ -261,7 +143,7 @@ def _stored_samples(*, run: JudgeRun, item_ids: list[int]) -> dict[int, dict[int
     return have
 
 
-def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: _Writer, api_key: str, criteria) -> None:
+def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key: str, criteria) -> None:
     version, judge = run.judge_version, run.judge_version.judge
     endpoint = Endpoint(
         provider=version.provider,

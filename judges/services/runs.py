@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from annotation.models import Item, Project, Rater, Rating
@@ -176,3 +177,70 @@ def judge_chunk_abandon(*, chunk_id: int, reason: str) -> None:
     JudgeRun.objects.filter(pk=chunk.run_id, error="").update(error=reason[:2000])
     JudgeRunChunk.objects.filter(pk=chunk_id, finished_at__isnull=True).update(finished_at=timezone.now())
     judge_run_finish_if_complete(run_id=chunk.run_id)
+
+
+def judge_chunk_delivery_count(*, chunk_id: int) -> bool:
+    """Count one delivery of a chunk; False once it has been given up (and then it is abandoned).
+
+    ``acks_late`` hands a chunk whose worker died (SIGKILL, out of memory, hard time limit) to
+    another worker, and Celery does not count those deliveries: a chunk that kills its worker
+    every time would be delivered forever. Progress is measured by the run's verdicts on the
+    chunk's items, so a chunk interrupted many times while it keeps moving is never given up;
+    JUDGES_CHUNK_MAX_STALLED_ATTEMPTS deliveries in a row without a new verdict are.
+    """
+    with transaction.atomic():
+        chunk = JudgeRunChunk.objects.select_for_update().select_related("run").filter(pk=chunk_id).first()
+        if chunk is None or chunk.finished_at is not None or chunk.run.status not in ACTIVE_STATUSES:
+            return True  # nothing to count: the chunk service does the remaining bookkeeping
+        verdicts = JudgeVerdict.objects.filter(run_id=chunk.run_id, item_id__in=chunk.item_ids).count()
+        moved = chunk.verdicts_seen is None or verdicts > chunk.verdicts_seen
+        chunk.stalled_attempts = 0 if moved else chunk.stalled_attempts + 1
+        chunk.verdicts_seen = verdicts
+        chunk.delivered_at = timezone.now()
+        chunk.save(update_fields=["stalled_attempts", "verdicts_seen", "delivered_at"])
+    limit = settings.JUDGES_CHUNK_MAX_STALLED_ATTEMPTS
+    if chunk.stalled_attempts < limit:
+        return True
+    logger.error("judge chunk %s given up: %s deliveries in a row without a new verdict", chunk_id, limit)
+    judge_chunk_abandon(
+        chunk_id=chunk_id,
+        reason=(
+            f"chunk {chunk.index} was given up after {limit} deliveries in a row without a new verdict "
+            "(its worker died or it failed every time; see the worker logs)."
+        ),
+    )
+    return False
+
+
+def judge_runs_requeue_stalled(*, idle_seconds: float) -> int:
+    """Send again the unfinished chunks of every active run with no sign of life for
+    ``idle_seconds``; return how many chunks were sent.
+
+    A broker that loses messages (Redis restarted without persistence, or crashed within its
+    last fsync) loses chunks that were queued: nothing would ever run them and their run would
+    stay "running" for ever. Sign of life: the run started or was re-enqueued, a chunk delivery
+    began, or a verdict was written. ``idle_seconds`` must exceed the broker's visibility timeout
+    plus the task time limit, so that a chunk still held by the broker has had its chance. A
+    chunk sent twice is safe (see judges.services.chunks); at worst its calls are made twice.
+    """
+    cutoff = timezone.now() - timedelta(seconds=idle_seconds)
+    sent = 0
+    for run in JudgeRun.objects.filter(status__in=ACTIVE_STATUSES, created_at__lt=cutoff):
+        if run.requeued_at and run.requeued_at >= cutoff:
+            continue
+        chunks = JudgeRunChunk.objects.filter(run=run)
+        last_delivery = chunks.aggregate(at=Max("delivered_at"))["at"]
+        last_verdict = JudgeVerdict.objects.filter(run=run).aggregate(at=Max("updated_at"))["at"]
+        if any(at and at >= cutoff for at in (last_delivery, last_verdict)):
+            continue
+        chunk_ids = list(chunks.filter(finished_at__isnull=True).order_by("index").values_list("id", flat=True))
+        if not chunk_ids:  # every chunk finished, but the last one could not close the run
+            judge_run_finish_if_complete(run_id=run.pk)
+            continue
+        if not JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(requeued_at=timezone.now()):
+            continue
+        logger.warning("judge run %s: no activity for %ss; sending its %s unfinished chunks again",
+                       run.pk, idle_seconds, len(chunk_ids))  # fmt: skip
+        _enqueue(chunk_ids)
+        sent += len(chunk_ids)
+    return sent

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import CommandError
+from django.db import InterfaceError, OperationalError
 from tqdm import tqdm
 
 from annotation.models import Project
@@ -41,4 +42,9 @@ def run_import(*, path: str, project: Project, service, stdout) -> dict:
             for row in exc.rows[:50]:
                 lines.append(f"  row {row['row']}: {row.get('errors')}")
             raise CommandError("\n".join(lines)) from None
+        except (OperationalError, InterfaceError) as exc:
+            raise CommandError(
+                f"the database failed during the import ({exc}); nothing was imported (an import applies "
+                "fully or not at all). Run the same command again."
+            ) from exc
     return result.as_dict()

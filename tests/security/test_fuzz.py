@@ -1,0 +1,144 @@
+"""Schemathesis over /api/schema/: generated requests, valid and invalid, against every operation.
+
+The API runs in-process (Django's WSGI application) on the world of tests/security/world.py, as
+staff with a token, so every operation can get past its access check. Three quarters of the cases
+use the ids of real objects in the path, the rest whatever Hypothesis drew (mostly 404s).
+
+Checks: no 5xx (not_a_server_error), every response's body matches the schema of its status and
+content type (response_schema_conformance; errors included, see config/errors.py), and every
+status is one the schema documents (status_code_conformance).
+
+Bounded for CI: ACCORD_FUZZ_EXAMPLES examples per operation (default 8), derandomized so a run is
+repeatable. ``make fuzz`` runs 200 per operation.
+"""
+
+import json
+import os
+import zlib
+from collections import Counter
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
+from hypothesis import HealthCheck, settings
+from rest_framework.test import APIClient
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+from annotation.models import Membership
+from config.wsgi import application
+from tests.security.conftest import REPORTS
+
+EXAMPLES = int(os.environ.get("ACCORD_FUZZ_EXAMPLES", "8"))
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
+TALLY: Counter = Counter()
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_transaction():
+    # Django's test client does the same: closing "old" connections at the end of a request would
+    # close the test's transaction under it.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def _record() -> None:
+    summary = {
+        "examples_per_operation": EXAMPLES,
+        "requests": TALLY["requests"],
+        "server_errors": TALLY["not_a_server_error"],
+        "schema_violations": TALLY["response_schema_conformance"],
+        "undocumented_statuses": TALLY["status_code_conformance"],
+        "statuses": {k: v for k, v in sorted(TALLY.items()) if k.isdigit()},
+    }
+    REPORTS["fuzzing"] = summary
+    if os.environ.get("ACCORD_FUZZ_REPORT"):
+        with open(os.environ["ACCORD_FUZZ_REPORT"], "w") as out:
+            json.dump(summary, out, indent=1)
+
+
+# Loaded through the app itself, as a client would; one pytest test per operation.
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+
+
+def _real_ids(world) -> dict:
+    side = world.sides["A"]
+    return {
+        "project_id": side.project.pk,
+        "item_id": side.items[0].pk,
+        "run_id": side.run.pk,
+        "judge_id": side.judge.pk,
+        "rubric_id": side.rubric.pk,
+        "number": 1,
+        "snapshot_id": side.snapshot.pk,
+    }
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_api_answers_every_generated_request_by_its_schema(case, world):
+    if case.path_parameters and zlib.crc32(repr(sorted(case.path_parameters.items())).encode()) % 4:
+        real = _real_ids(world)
+        case.path_parameters = {name: real.get(name, value) for name, value in case.path_parameters.items()}
+    headers = {"Authorization": f"Token {world.tokens['staff']}"}
+    try:
+        response = case.call(headers=headers)
+        TALLY["requests"] += 1
+        TALLY[str(response.status_code)] += 1
+        case.validate_response(response, checks=CHECKS, headers=headers)
+    except FailureGroup as group:
+        for failure in group.exceptions:
+            TALLY[_check_name(failure)] += 1
+        raise
+    finally:
+        _record()
+
+
+def _check_name(failure) -> str:
+    text = f"{type(failure).__name__} {getattr(failure, 'title', '')}".lower()
+    if "server error" in text:
+        return "not_a_server_error"
+    if "status code" in text:
+        return "status_code_conformance"
+    return "response_schema_conformance"
+
+
+def test_a_url_no_api_route_matches_answers_json_not_a_page(world):
+    """A non-numeric id matches no route, so Django, not DRF, answers: in the API's shape."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens['staff']}")
+    response = client.get("/api/v1/rubrics/0.5/versions/x/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+    assert "text/html" in APIClient().get("/no-such-page/")["Content-Type"]
+
+
+def test_a_nul_character_is_a_field_error_not_a_server_error(world):
+    """Found by the long run on PostgreSQL, which cannot store U+0000 in text or JSON (SQLite can)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens['staff']}")
+    side = world.sides["A"]
+    body = {"values": {"helpfulness": "x\x00"}, "rationales": {}}
+    draft = client.put(f"/api/v1/items/{side.items[1].pk}/draft/", body, format="json")
+    if connection.vendor == "postgresql":
+        assert draft.status_code == 400, draft.content
+        assert draft.json()["errors"] == {"values": ["must not contain the NUL character (\\u0000)."]}
+    else:
+        assert draft.status_code == 200
+    members = f"/api/v1/projects/{side.project.pk}/members/"
+    member = client.post(members, {"user": "\x00x", "role": "reviewer"}, format="json")
+    assert member.status_code == 400, member.content
+    assert list(member.json()["errors"]) == ["user"]
+    assert Membership.objects.filter(project=side.project).count() == 3  # and the connection still works
