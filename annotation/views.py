@@ -32,6 +32,7 @@ from annotation.services.queue import assignment_claim_next, assignment_skip
 from annotation.services.ratings import rating_submit
 from annotation.services.review import gold_set
 from config.errors import Conflict, validation_errors
+from rubrics.models import Criterion
 from rubrics.scales import ScaleKind
 
 REVIEW_PAGE_SIZE = 10
@@ -54,7 +55,13 @@ def _percent(part: int, whole: int) -> int:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
-    projects = projects_with_progress(user=user, done_statuses=_DONE)
+    projects = list(projects_with_progress(user=user, done_statuses=_DONE))
+    # The tasks page is for acceptance rubrics (binary gates plus a rejection reason): one query.
+    acceptance_versions = set(
+        Criterion.objects.filter(version_id__in={p.rubric_version_id for p in projects}, key=REASON_KEY).values_list(
+            "version_id", flat=True
+        )
+    )
     rows = []
     for project in projects:
         role_name = "manager" if user.is_staff else project.my_role
@@ -64,8 +71,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 "project": project,
                 "role": role_name,
                 "can_review": role_name in REVIEW,
-                # The tasks page is for acceptance rubrics (binary gates plus a rejection reason).
-                "task_buckets": role_name in REVIEW and project.rubric_version.criteria.filter(key=REASON_KEY).exists(),
+                "task_buckets": role_name in REVIEW and project.rubric_version_id in acceptance_versions,
                 "items": project.item_count,
                 "mine": mine_count,
                 "mine_percent": _percent(mine_count, project.item_count),

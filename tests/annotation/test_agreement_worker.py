@@ -18,7 +18,8 @@ from annotation.services import agreement_reports, approval
 from config.celery import app as celery_app
 from tests.annotation.test_agreement_reports import helpfulness, rated_twice
 from tests.annotation.test_approval import rate
-from tests.judges.test_worker import _database_url, _kill, _start_worker, _wait_for
+from tests.judges.test_worker import _kill, _start_worker, _wait_for
+from tests.workers import database_url
 
 RECOMPUTED = " recomputed ("
 
@@ -48,7 +49,7 @@ def test_a_worker_keeps_the_stored_report_current_and_re_decides_items(
     reviewer = client_for(members["reviewer"])
     url = f"/api/v1/projects/{project.pk}/agreement/"
     log = tmp_path / "worker.log"
-    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": broker}
+    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker}
     worker = _start_worker(env, log)
     try:
         started = time.monotonic()

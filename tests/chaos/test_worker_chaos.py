@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import time
-from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -27,14 +26,9 @@ from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from tests.chaos.harness import Chaos, RedisServer, WorkerFleet, run_counts
 from tests.fakes import FakeLLMServer
+from tests.workers import database_url
 
 KEY_ENV = "ACCORD_CHAOS_LLM_KEY"
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "postgres") + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @contextlib.contextmanager
@@ -76,7 +70,7 @@ def _worker_env(redis_url: str, **extra: str) -> dict:
     return {
         **os.environ,
         "DEBUG": "1",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": redis_url,
         "JUDGES_TEST_VISIBILITY_TIMEOUT": "5",  # a killed worker's chunk comes back within seconds
         "JUDGES_BACKOFF_BASE_MS": "10",

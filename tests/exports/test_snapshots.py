@@ -18,6 +18,7 @@ from exports.models import ExportSnapshot, SnapshotStatus
 from exports.services import snapshot_run
 from exports.spec import ExportSpec
 from exports.tasks import export_snapshot_write
+from tests.workers import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -195,12 +196,6 @@ def _redis_reachable() -> bool:
         return False
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_it_writes_a_snapshot_through_a_real_celery_worker(client_for, project, dataset, members, monkeypatch):
@@ -217,7 +212,7 @@ def test_it_writes_a_snapshot_through_a_real_celery_worker(client_for, project, 
     )
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "ACCORD_VAR_DIR": str(django_settings.VAR_DIR),
         "CELERY_BROKER_URL": str(celery_app.conf.broker_url),
         "DEBUG": "1",

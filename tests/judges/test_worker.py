@@ -12,7 +12,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import redis
@@ -27,15 +26,10 @@ from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from tests.fakes import FakeLLMServer
 from tests.judges.conftest import KEY_ENV
+from tests.workers import database_url
 
 REPO = Path(__file__).resolve().parents[2]
 ITEMS = 60
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "postgres") + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def _start_worker(env: dict, log: Path) -> subprocess.Popen:
@@ -90,7 +84,7 @@ def test_it_judges_every_item_exactly_once_across_a_killed_worker(staff, project
         env = {
             **os.environ,
             "DEBUG": "1",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": broker,
             "JUDGES_TEST_VISIBILITY_TIMEOUT": "5",
             "JUDGES_CONCURRENCY": "3",
