@@ -303,7 +303,7 @@ JUDGES_CHUNK_SIZE = env_int("JUDGES_CHUNK_SIZE", 256, minimum=1)
 JUDGES_CONCURRENCY = env_int("JUDGES_CONCURRENCY", 32, minimum=1)
 JUDGES_REQUEST_TIMEOUT = env_int("JUDGES_REQUEST_TIMEOUT", 120, minimum=1)  # seconds per provider call
 JUDGES_TRANSIENT_RETRIES = env_int("JUDGES_TRANSIENT_RETRIES", 5)  # 429 / 5xx / 529 / timeouts, per call
-JUDGES_OUTPUT_RETRIES = env_int("JUDGES_OUTPUT_RETRIES", 2)  # invalid or truncated output, per sample
+JUDGES_OUTPUT_RETRIES = env_int("JUDGES_OUTPUT_RETRIES", 2)  # invalid or cut-off output, per sample
 JUDGES_BACKOFF_BASE_SECONDS = env_int("JUDGES_BACKOFF_BASE_MS", 500, minimum=1) / 1000
 JUDGES_BACKOFF_MAX_SECONDS = env_int("JUDGES_BACKOFF_MAX_MS", 60_000, minimum=1) / 1000
 JUDGES_CHUNK_RETRIES = env_int("JUDGES_CHUNK_RETRIES", 3)

@@ -7,9 +7,11 @@ finished results from a queue and writes them to the database while the calls co
 
 Per call: bounded retries with exponential backoff and full jitter for transient errors (429,
 408/409, 5xx, 529, timeouts, connection errors), honouring ``retry-after-ms`` / ``retry-after``;
-no retry for other 4xx. Invalid, truncated or off-scale output is asked again (a bounded number
-of times) and then recorded as failed with the raw output; a refusal or a content-filter stop is
-recorded as "no verdict" at once. Nothing is ever coerced into a score.
+no retry for other 4xx. Invalid, cut-off or off-scale output is asked again (a bounded number
+of times) and then recorded as failed with the raw output. A refusal, a content-filter stop or a
+max-tokens stop is recorded as "no verdict" at once: asking again with the same budget and prompt
+would mostly pay for the same stop, and the item stays with people. Nothing is ever coerced into
+a score.
 """
 
 from __future__ import annotations
@@ -231,13 +233,11 @@ async def _judge_one(job, endpoint, criteria, policy, client, limiter, stop, fat
         result.input_tokens += answer.input_tokens
         result.output_tokens += answer.output_tokens
         result.raw_output = answer.raw[:MAX_RAW_OUTPUT]
-        if answer.stop in ("refusal", "content_filter"):
+        if answer.stop in ("refusal", "content_filter", "max_tokens"):
             result.outcome = Outcome.NO_VERDICT
             result.reason = f"{answer.stop}: {answer.detail}"
             return result
-        if answer.stop == "truncated":
-            problem = f"truncated: {answer.detail}"
-        elif answer.data is None:
+        if answer.data is None:
             problem = f"invalid output: {answer.detail}"
         else:
             try:

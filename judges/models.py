@@ -147,8 +147,8 @@ class JudgeRunChunk(models.Model):
 
 class Outcome(models.TextChoices):
     OK = "ok"
-    FAILED = "failed"  # invalid / truncated output after retries, or a provider error
-    NO_VERDICT = "no_verdict"  # the model refused or was filtered: the item stays with people
+    FAILED = "failed"  # invalid or cut-off output after retries, or a provider error
+    NO_VERDICT = "no_verdict"  # refused, filtered or out of output tokens: the item stays with people
 
 
 class JudgeSample(models.Model):

@@ -70,7 +70,9 @@ class AnthropicMessages:
                 "refusal", None, raw or str(details.get("explanation") or ""), detail="the model refused", **tokens
             )
         if stop == "max_tokens":
-            return Answer("truncated", None, raw, detail="output hit max_output_tokens", **tokens)
+            return Answer(
+                "max_tokens", None, raw, detail=f"output hit max_output_tokens ({max_output_tokens})", **tokens
+            )
         if tool_input is None:
             return Answer("complete", None, raw, detail="the model did not call the verdict tool", **tokens)
         return Answer("complete", tool_input, raw, **tokens)

@@ -19,7 +19,9 @@ import anthropic
 import httpx2
 import openai
 
-Stop = Literal["complete", "truncated", "refusal", "content_filter"]
+# "max_tokens": the provider says generation stopped at the output budget (OpenAI finish_reason
+# "length", Anthropic stop_reason "max_tokens"). Output cut off without that stop is just invalid.
+Stop = Literal["complete", "max_tokens", "refusal", "content_filter"]
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,13 @@ class OpenAIChat:
         if finish == "content_filter":
             return Answer("content_filter", None, content or "", detail="stopped by the content filter", **tokens)
         if finish == "length":
-            return Answer("truncated", None, content or "", detail="output hit max_output_tokens", **tokens)
+            return Answer(
+                "max_tokens",
+                None,
+                content or "",
+                detail=f"output hit max_output_tokens ({max_output_tokens})",
+                **tokens,
+            )
         if not isinstance(content, str):
             return Answer("complete", None, json.dumps(message)[:20_000], detail="no message content", **tokens)
         try:

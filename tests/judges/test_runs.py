@@ -156,15 +156,32 @@ def test_it_fails_items_when_the_key_variable_is_not_set(llm, project, items, ma
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_it_fails_truncated_output_after_bounded_retries(llm, project, items, make_judge, provider):
+def test_a_max_tokens_stop_is_no_verdict_and_not_asked_again(llm, project, items, make_judge, provider):
     judge = make_judge(provider)
-    llm.script(Reply.truncated(), Reply.truncated(), Reply.truncated())
+    llm.script(Reply.truncated())
+    run = run_now(project=project, judge=judge, items=[items[0].id])
+
+    assert llm.count() == 1  # the same budget would mostly stop in the same place
+    sample = JudgeSample.objects.get()
+    assert sample.outcome == Outcome.NO_VERDICT and sample.values == {}
+    assert sample.reason.startswith("max_tokens") and "max_output_tokens" in sample.reason
+    assert sample.raw_output  # the partial answer, kept for inspection
+    verdict = JudgeVerdict.objects.get()
+    assert verdict.outcome == Outcome.NO_VERDICT and verdict.rating is None
+    assert run.no_verdict == 1 and run.failed == 0 and not _judge_ratings(judge).exists()
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_it_fails_cut_off_output_after_bounded_retries(llm, project, items, make_judge, provider):
+    judge = make_judge(provider)
+    cut = Reply.text('{"helpfulness": {"rationale": "clear and compl')  # no max-tokens stop: just invalid
+    llm.script(cut, cut, cut)
     run = run_now(project=project, judge=judge, items=[items[0].id])
 
     assert llm.count() == 3  # JUDGES_OUTPUT_RETRIES = 2
     sample = JudgeSample.objects.get()
-    assert sample.outcome == Outcome.FAILED and sample.reason.startswith("truncated")
-    assert sample.raw_output  # what the model sent, kept for inspection
+    assert sample.outcome == Outcome.FAILED and sample.reason.startswith("invalid output")
+    assert sample.raw_output.startswith('{"helpfulness"')
     assert run.failed == 1 and not _judge_ratings(judge).exists()
 
 
