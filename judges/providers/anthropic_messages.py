@@ -14,7 +14,7 @@ import json
 import anthropic
 import httpx2
 
-from judges.providers.base import Answer, BodyTemplates, Prompt, sdk_timeout
+from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, sdk_timeout
 
 
 class AnthropicMessages:
@@ -28,6 +28,7 @@ class AnthropicMessages:
             http_client=anthropic.DefaultAioHttpClient(timeout=sdk_timeout(timeout), follow_redirects=False),
         )
         self.bodies = BodyTemplates()
+        self.url = endpoint_url(self.client, "/v1/messages")
 
     def request_body(self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int) -> bytes:
         name = prompt.schema_name
@@ -53,7 +54,7 @@ class AnthropicMessages:
         payload = self.request_body(
             prompt=prompt, model=model, temperature=temperature, max_output_tokens=max_output_tokens
         )
-        response = await self.client.post("/v1/messages", cast_to=httpx2.Response, content=payload)
+        response = await self.client.post(self.url, cast_to=httpx2.Response, content=payload)
         body = json.loads(response.content)
         usage = body.get("usage") or {}
         tokens = {"input_tokens": usage.get("input_tokens") or 0, "output_tokens": usage.get("output_tokens") or 0}

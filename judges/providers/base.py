@@ -80,6 +80,14 @@ class BodyTemplates:
         return entry[1] + json.dumps(user, ensure_ascii=False).encode() + entry[2]
 
 
+def endpoint_url(client: openai.AsyncOpenAI | anthropic.AsyncAnthropic, path: str) -> str:
+    """``path`` joined to the client's ``base_url`` exactly as the SDKs join a relative path, done
+    once per client: handed a relative path, the SDK parses and rebuilds the URL on every call
+    (about 4 % of a verdict's CPU in the judge-run benchmark); an absolute one it takes as is."""
+    base = client.base_url
+    return str(base.copy_with(raw_path=base.raw_path + path.lstrip("/").encode()))
+
+
 def sdk_timeout(seconds: float) -> httpx2.Timeout:
     return httpx2.Timeout(seconds, connect=min(10.0, seconds))
 

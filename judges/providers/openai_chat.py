@@ -22,7 +22,7 @@ import json
 import httpx2
 import openai
 
-from judges.providers.base import Answer, BodyTemplates, Prompt, sdk_timeout
+from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, sdk_timeout
 
 
 class OpenAIChat:
@@ -39,6 +39,7 @@ class OpenAIChat:
             # No redirects: an allowed host must not be able to send the worker elsewhere (SSRF).
             http_client=openai.DefaultAioHttpClient(timeout=sdk_timeout(timeout), follow_redirects=False),
         )
+        self.url = endpoint_url(self.client, "/chat/completions")
 
     def request_body(self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int) -> bytes:
         def build(user: str) -> dict:
@@ -60,7 +61,7 @@ class OpenAIChat:
         payload = self.request_body(
             prompt=prompt, model=model, temperature=temperature, max_output_tokens=max_output_tokens
         )
-        response = await self.client.post("/chat/completions", cast_to=httpx2.Response, content=payload)
+        response = await self.client.post(self.url, cast_to=httpx2.Response, content=payload)
         body = json.loads(response.content)
         usage = body.get("usage") or {}
         tokens = {"input_tokens": usage.get("prompt_tokens") or 0, "output_tokens": usage.get("completion_tokens") or 0}
