@@ -50,7 +50,8 @@ bench-agreement-api: install
 	$(PY) benchmarks/agreement_api.py
 
 bench-judges: install
-	$(PY) benchmarks/judge_run.py
+	$(PY) benchmarks/judge_run.py --provider openai
+	$(PY) benchmarks/judge_run.py --provider anthropic
 
 bench-export: install
 	$(PY) benchmarks/export_stream.py

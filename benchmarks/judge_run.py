@@ -12,7 +12,7 @@ Fresh database each time: PostgreSQL (BENCH_PG_URL, default postgres://postgres@
 database accord_bench_judges) or, if unreachable, a SQLite file in a temporary directory. Broker:
 Redis db 10 if reachable (flushed), else the filesystem broker in the temporary directory.
 
-    .venv/bin/python benchmarks/judge_run.py [--items 2000] [--latency-ms 300] [--in-flight 64]
+    .venv/bin/python benchmarks/judge_run.py [--items 2000] [--latency-ms 300] [--in-flight 64] [--provider anthropic]
 """
 
 import argparse
@@ -131,6 +131,7 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--latency-ms", type=float, default=300.0)
     parser.add_argument("--in-flight", type=int, default=64, help="total; split over the two pool processes")
+    parser.add_argument("--provider", choices=["openai", "anthropic"], default="openai", help="which SDK and API shape")
     parser.add_argument("--chunk-size", type=int, default=256, help="a multiple of the per-process in-flight count")
     parser.add_argument(
         "--profile", metavar="PATH", help="record the worker tree with py-spy during the measured run (raw stacks)"
@@ -190,8 +191,9 @@ def main() -> int:
             for i in range(n)
         ]
         items_import(project=project, rows=rows)
-        judge = judge_create(actor=user, project=project, name="Bench judge", provider="openai", model="bench-model",
-                             base_url=f"{fake_url}/v1", api_key_env=KEY_ENV)  # fmt: skip
+        base_url = f"{fake_url}/v1" if args.provider == "openai" else fake_url
+        judge = judge_create(actor=user, project=project, name="Bench judge", provider=args.provider,
+                             model="bench-model", base_url=base_url, api_key_env=KEY_ENV)  # fmt: skip
         return project, judge
 
     def run(project, judge):
@@ -230,6 +232,7 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "database": env["DATABASE_URL"].split(":", 1)[0],
         "broker": env["CELERY_BROKER_URL"].split(":", 1)[0],
+        "provider": args.provider,
         "items": args.items,
         "status": result.status,
         "verdicts": verdicts,
