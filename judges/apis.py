@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 from annotation.apis import project_get
 from annotation.models import Project
 from annotation.selectors import MANAGE, RATE, project_require
-from judges.models import Judge, JudgeRun, Provider
-from judges.selectors import judge_run_progress, judges_for_user
+from judges.models import Judge, JudgeRun, Outcome, Provider
+from judges.selectors import judge_run_problems, judge_run_progress, judges_for_user
 from judges.services.judges import judge_create, judge_update
 from judges.services.runs import judge_run_cancel, judge_run_start
 
@@ -155,9 +155,27 @@ class JudgeRunOutputSerializer(serializers.Serializer):
         return [e["item_id"] for e in run.fewshot or []]
 
 
+class JudgeRunProblemSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=[Outcome.FAILED, Outcome.NO_VERDICT])
+    reason = serializers.CharField()
+    items = serializers.IntegerField(help_text="items of this run whose verdict has this outcome and reason")
+
+
+class JudgeRunDetailOutputSerializer(JudgeRunOutputSerializer):
+    problems = JudgeRunProblemSerializer(
+        many=True, help_text="why items were not rated, the 10 most frequent reasons first"
+    )
+
+
 def run_out(run: JudgeRun) -> dict:
     run.progress = judge_run_progress(run=run)
     return JudgeRunOutputSerializer(run).data
+
+
+def run_detail_out(run: JudgeRun) -> dict:
+    run.progress = judge_run_progress(run=run)
+    run.problems = judge_run_problems(run=run)
+    return JudgeRunDetailOutputSerializer(run).data
 
 
 class JudgeRunInputSerializer(serializers.Serializer):
@@ -195,9 +213,9 @@ def _run_get(request, run_id: int, roles: frozenset[str]) -> JudgeRun:
 
 
 class JudgeRunDetailApi(APIView):
-    @extend_schema(responses=JudgeRunOutputSerializer)
+    @extend_schema(responses=JudgeRunDetailOutputSerializer)
     def get(self, request, run_id: int):
-        return Response(run_out(_run_get(request, run_id, RATE)))
+        return Response(run_detail_out(_run_get(request, run_id, RATE)))
 
 
 class JudgeRunCancelApi(APIView):

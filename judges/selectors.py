@@ -63,6 +63,20 @@ def judge_run_counts(*, run: JudgeRun) -> RunProgress:
     )
 
 
+def judge_run_problems(*, run: JudgeRun, limit: int = 10) -> list[dict]:
+    """Why items of this run got no rating, most frequent first: ``{outcome, reason, items}`` per
+    distinct reason (a max-tokens stop, a provider error, an answer off the scale, …), so a run
+    with many failures says what to change rather than only how many."""
+    rows = (
+        JudgeVerdict.objects.filter(run=run)
+        .exclude(outcome=Outcome.OK)
+        .values("outcome", "reason")
+        .annotate(items=Count("id"))
+        .order_by("-items", "outcome", "reason")[:limit]
+    )
+    return [{"outcome": r["outcome"], "reason": r["reason"], "items": r["items"]} for r in rows]
+
+
 def judge_run_progress(*, run: JudgeRun) -> RunProgress:
     """Stored figures once the run has finished, live ones before."""
     if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from annotation.selectors import MANAGE, RATE, project_require, project_role
 from judges.models import JudgeRun
-from judges.selectors import judge_run_progress
+from judges.selectors import judge_run_problems, judge_run_progress
 
 
 @login_required
@@ -26,6 +26,7 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
         {
             "run": run,
             "progress": progress,
+            "problems": judge_run_problems(run=run),
             "percent": int(100 * finished / progress.total) if progress.total else 100,
             "can_cancel": project_role(user=request.user, project=run.project) in MANAGE and run.is_active(),
         },

@@ -17,6 +17,7 @@
     var bar = root.querySelector('[data-field="bar"]');
     bar.max = run.total || 1;
     bar.value = run.done + run.failed + run.no_verdict;
+    if (run.problems) renderProblems(run.problems);
     var error = root.querySelector('[data-field="error"]');
     error.textContent = run.error || "";
     error.hidden = !run.error;
@@ -24,6 +25,24 @@
       var form = root.querySelector('[data-role="cancel"]');
       if (form) form.remove();
     }
+  }
+
+  // Reasons carry provider and model text: built with textContent, never as HTML.
+  function renderProblems(problems) {
+    var section = root.querySelector('[data-role="problems"]');
+    var body = section.querySelector("tbody");
+    body.replaceChildren();
+    problems.forEach(function (problem) {
+      var row = document.createElement("tr");
+      [problem.outcome, problem.reason, problem.items].forEach(function (value, index) {
+        var cell = document.createElement("td");
+        cell.textContent = value;
+        if (index === 2) cell.className = "num";
+        row.appendChild(cell);
+      });
+      body.appendChild(row);
+    });
+    section.hidden = problems.length === 0;
   }
 
   function poll() {

@@ -392,6 +392,15 @@ def world_build() -> World:
         rating=judge_rating,
         reason=c.text("judge_verdict.reason"),
     )
+    # A failed verdict: its reason is listed on the run page ("why items were not rated").
+    JudgeVerdict.objects.create(
+        item=open_item,
+        judge_version=version_row,
+        rubric_version=version,
+        run=run,
+        outcome=Outcome.FAILED,
+        reason=c.text("judge_verdict.failed_reason"),
+    )
     Item.objects.filter(pk=disputed.pk).update(
         status=ItemStatus.NEEDS_REVIEW, decision_reason=c.text("item.decision_reason")
     )

@@ -4,6 +4,8 @@ import pytest
 
 from annotation.models import Rater, RaterKind
 from judges.models import Judge, JudgeRun, JudgeVersion, RunStatus
+from judges.services.runs import judge_run_start
+from tests.fakes.llm_replies import Reply
 from tests.judges.conftest import KEY_ENV, run_chunks
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +120,20 @@ def test_it_starts_and_reports_a_run(project, items, members, client_for, llm, m
     assert abs(float(data["cost_usd_estimate"]) - expected) < 1e-5 and data["input_tokens"] > 0
     listed = manager.get(f"/api/v1/projects/{project.id}/judge-runs/").json()
     assert [r["id"] for r in listed] == [run.id]
+
+
+def test_a_run_says_why_items_were_not_rated(project, items, members, client_for, llm, make_judge):
+    judge = make_judge("openai")
+    llm.script(Reply.truncated(), Reply.truncated(), Reply.error(400, headers={}, message="context too long"))
+    run = judge_run_start(actor=None, project=project, judge=judge, items="all")
+    run_chunks(run)
+    data = client_for(members["annotator"]).get(f"/api/v1/judge-runs/{run.id}/").json()
+
+    assert (data["done"], data["failed"], data["no_verdict"]) == (2, 1, 2)
+    assert [(p["outcome"], p["items"]) for p in data["problems"]] == [("no_verdict", 2), ("failed", 1)]
+    budget = judge.current_version().max_output_tokens
+    assert data["problems"][0]["reason"] == f"max_tokens: output hit max_output_tokens ({budget})"
+    assert "context too long" in data["problems"][1]["reason"]
 
 
 def test_it_refuses_runs_to_non_managers_and_bad_input(project, items, members, client_for, make_judge):

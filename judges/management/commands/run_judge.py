@@ -13,7 +13,7 @@ from tqdm import tqdm
 from annotation.models import Project
 from config.errors import Conflict
 from judges.models import ACTIVE_STATUSES, Judge, JudgeRun, RunStatus
-from judges.selectors import judge_run_progress
+from judges.selectors import judge_run_problems, judge_run_progress
 from judges.services.runs import judge_run_start
 
 
@@ -56,6 +56,8 @@ class Command(BaseCommand):
             f"{progress.no_verdict} without verdict; {progress.input_tokens} + {progress.output_tokens} tokens, "
             f"≈ ${progress.cost_usd_estimate}."
         )
+        for problem in judge_run_problems(run=run):
+            self.stdout.write(f"  {problem['items']:>6} {problem['outcome']}: {problem['reason']}")
         if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"run {run.pk} ended {run.status}{': ' + run.error if run.error else ''}")
 

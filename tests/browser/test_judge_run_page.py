@@ -1,0 +1,55 @@
+"""The judge run page in headless Chromium: the progress bar and the "why items were not rated"
+table follow the run as the worker writes verdicts (polling GET /api/v1/judge-runs/<id>/)."""
+
+import pytest
+
+from judges.models import JudgeRun, JudgeVerdict, Outcome, RunStatus
+from judges.services.judges import judge_create
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_page_follows_the_run_and_lists_why_items_were_not_rated(open_page, members, project, rich_items, staff):
+    judge = judge_create(
+        actor=staff,
+        project=project,
+        name="GPT",
+        provider="openai_compatible",
+        model="m",
+        base_url="http://127.0.0.1:9/v1",
+    )
+    version = judge.current_version()
+    run = JudgeRun.objects.create(
+        project=project,
+        judge_version=version,
+        rubric_version=project.rubric_version,
+        status=RunStatus.RUNNING,
+        items_selector="all",
+        total=len(rich_items),
+        created_by=staff,
+    )
+    page = open_page(members["annotator"])
+    page.goto(f"/judge-runs/{run.pk}/")
+    assert page.locator('[data-role="problems"]').is_hidden()
+
+    # The worker writes two verdicts that are not ratings while the page is open.
+    reason = "max_tokens: output hit max_output_tokens (64) <img src=x onerror=alert(1)>"
+    for item in rich_items[:2]:
+        JudgeVerdict.objects.create(
+            item=item,
+            judge_version=version,
+            rubric_version=project.rubric_version,
+            run=run,
+            outcome=Outcome.NO_VERDICT,
+            reason=reason,
+        )
+
+    row = page.locator('[data-role="problems"] tbody tr')
+    row.first.wait_for()
+    assert page.locator('[data-role="problems"]').is_visible()
+    assert row.count() == 1
+    assert row.first.locator("td").all_inner_texts() == ["no_verdict", reason, "2"]
+    assert page.locator('[data-field="no_verdict"]').inner_text() == "2"
+    assert page.locator('[data-field="bar"]').get_attribute("value") is not None
+    assert page.evaluate("document.querySelector('[data-field=bar]').value") == 2
+    assert page.locator('[data-role="problems"] img').count() == 0 and page.dialogs == []
