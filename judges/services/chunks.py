@@ -25,6 +25,7 @@ from judges.executor import Endpoint, Job, Policy, Result, jobs_submit, results_
 from judges.fewshot import examples_for
 from judges.models import ACTIVE_STATUSES, JudgeRun, JudgeRunChunk, JudgeSample, JudgeVerdict, Outcome, RunStatus
 from judges.prompts import prompt_build, system_prompt, verdict_schema
+from judges.services.judges import base_url_check
 from judges.services.runs import judge_run_finish_if_complete
 from judges.services.verdicts import ResultWriter
 from rubrics.scales import CriterionSpec
@@ -105,8 +106,9 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
         if index not in have.get(item_id, {})
     ]
     api_key = os.environ.get(judge.api_key_env, "") if judge.api_key_env else ""
-    if judge.api_key_env and not api_key:
-        reason = f"the environment variable {judge.api_key_env} is not set on the worker."
+    refused = _endpoint_refused(base_url=version.base_url)
+    if refused or (judge.api_key_env and not api_key):
+        reason = refused or f"the environment variable {judge.api_key_env} is not set on the worker."
         writer.add([Result(j.item_id, j.sample_index, Outcome.FAILED, reason=reason) for j in jobs])
         jobs = []
     if jobs:
@@ -116,6 +118,18 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
         # Committed on its own, before the check below, so the last chunk to finish sees them all.
         JudgeRunChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(finished_at=timezone.now())
     judge_run_finish_if_complete(run_id=run.pk)
+
+
+def _endpoint_refused(*, base_url: str) -> str:
+    """Why this worker must not call ``base_url`` (its host left ACCORD_JUDGE_HOSTS after the run
+    started, or this worker's list differs from the web server's), or "" when it may."""
+    if not base_url:
+        return ""
+    try:
+        base_url_check(base_url)
+    except ValueError as exc:
+        return f"base_url refused on the worker: {exc}"
+    return ""
 
 
 def _stored_samples(*, run: JudgeRun, item_ids: list[int]) -> dict[int, dict[int, Result]]:

@@ -19,10 +19,13 @@ from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
 from annotation.models import Role
+from annotation.services.items import items_import
 from exports.models import ExportSnapshot, SnapshotStatus
-from judges.models import Judge
+from judges.models import Judge, JudgeVerdict, RunStatus
 from judges.providers import Prompt, provider_for
 from judges.services.judges import judge_create
+from judges.services.runs import judge_run_start
+from judges.tasks import judge_chunk_run
 
 PRODUCTION_HOSTS = ["api.openai.com", "api.anthropic.com"]
 
@@ -170,6 +173,32 @@ def test_loopback_is_allowed_only_when_listed(settings, project, manager_client,
     assert manager_client.post("/api/v1/judges/", body, format="json").status_code == 400
     settings.JUDGES_ALLOWED_HOSTS = [*PRODUCTION_HOSTS, "127.0.0.1"]  # what DEBUG (and the tests) allow
     assert manager_client.post("/api/v1/judges/", body, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+def test_a_judge_whose_host_left_the_allow_list_is_refused_at_run_time(
+    settings, project, staff, manager_client, canary
+):
+    url = f"http://127.0.0.1:{canary.port}/v1"
+    settings.JUDGES_ALLOWED_HOSTS = [*PRODUCTION_HOSTS, "127.0.0.1"]
+    judge = judge_create(
+        actor=staff, project=project, name="local", provider="openai_compatible", model="m", base_url=url
+    )
+    items_import(project=project, rows=[{"external_id": f"i{i}", "data": {"text": "x"}} for i in range(3)])
+    run = judge_run_start(actor=staff, project=project, judge=judge, items="all")  # allowed when it started
+
+    settings.JUDGES_ALLOWED_HOSTS = PRODUCTION_HOSTS  # the operator takes the host off the list
+    response = manager_client.post(
+        f"/api/v1/projects/{project.pk}/judge-runs/", {"judge": judge.pk, "items": "all"}, format="json"
+    )
+    assert response.status_code == 400 and "not allowed" in response.json()["errors"]["judge"][0]
+    # The run that started before is refused by the worker: its items fail without a request.
+    for chunk_id in run.chunks.values_list("id", flat=True):
+        judge_chunk_run.apply(args=[chunk_id])
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.failed == 3
+    assert all("refused on the worker" in r for r in JudgeVerdict.objects.values_list("reason", flat=True))
+    assert canary.hits == []
 
 
 def test_the_default_allow_list_has_loopback_only_with_debug():
