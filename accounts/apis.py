@@ -7,6 +7,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.services import token_for_user, user_create
+from config.serializers import InputSerializer
 
 
 class TokenObtainApi(APIView):
@@ -17,7 +18,7 @@ class TokenObtainApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
 
-    class TokenInputSerializer(serializers.Serializer):
+    class TokenInputSerializer(InputSerializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
@@ -44,7 +45,7 @@ class UserOutputSerializer(serializers.Serializer):
 class UserCreateApi(APIView):
     permission_classes = [IsAdminUser]
 
-    class UserCreateInputSerializer(serializers.Serializer):
+    class UserCreateInputSerializer(InputSerializer):
         username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
         email = serializers.EmailField(required=False, allow_blank=True)

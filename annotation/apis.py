@@ -30,6 +30,7 @@ from annotation.services.projects import membership_set, project_create, project
 from annotation.services.queue import assignment_claim_next, assignment_skip
 from annotation.services.ratings import rating_submit, ratings_import
 from annotation.services.review import gold_set
+from config.serializers import InputSerializer
 from rubrics.selectors import rubrics_for_user
 
 
@@ -51,7 +52,7 @@ class ProjectOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class ProjectInputSerializer(serializers.Serializer):
+class ProjectInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=200)
     rubric = serializers.IntegerField(help_text="Rubric id; the project pins its latest version.")
     rubric_version = serializers.IntegerField(required=False, help_text="Pin this version number instead.")
@@ -138,7 +139,7 @@ class MemberSerializer(serializers.Serializer):
 
 
 class ProjectMembersApi(APIView):
-    class MemberInputSerializer(serializers.Serializer):
+    class MemberInputSerializer(InputSerializer):
         user = serializers.JSONField(help_text="User id or username.")
         role = serializers.ChoiceField(choices=Role.choices)
 
@@ -308,7 +309,7 @@ class RatingOutputSerializer(serializers.Serializer):
 
 
 class ItemRatingsApi(APIView):
-    class RatingInputSerializer(serializers.Serializer):
+    class RatingInputSerializer(InputSerializer):
         values = serializers.JSONField()
         rationales = serializers.JSONField(required=False)
         seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
@@ -382,7 +383,7 @@ class QueueNextApi(APIView):
         return Response(LeaseOutputSerializer(lease).data)
 
 
-class QueueSkipInputSerializer(serializers.Serializer):
+class QueueSkipInputSerializer(InputSerializer):
     item = serializers.IntegerField()
     reason = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
 
@@ -407,7 +408,7 @@ class DraftSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True)
 
 
-class DraftInputSerializer(serializers.Serializer):
+class DraftInputSerializer(InputSerializer):
     values = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
     rationales = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
     seconds_spent = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
@@ -482,7 +483,7 @@ class GoldOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class GoldInputSerializer(serializers.Serializer):
+class GoldInputSerializer(InputSerializer):
     values = serializers.JSONField()
     rationales = serializers.JSONField(required=False, allow_null=True, default=None)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)

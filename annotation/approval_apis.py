@@ -20,6 +20,7 @@ from annotation.services.approval import (
     rater_trust_refresh,
     reevaluates_inline,
 )
+from config.serializers import InputSerializer
 
 
 def _int_param(request, name: str, default: int, *, low: int, high: int) -> int:
@@ -107,7 +108,7 @@ class PolicySerializer(serializers.Serializer):
     trust_min_items = serializers.IntegerField()
 
 
-class PolicyInputSerializer(serializers.Serializer):
+class PolicyInputSerializer(InputSerializer):
     # Types only: the ranges are checked, all at once, by policy_update.
     majority_threshold = serializers.FloatField(required=False)
     numeric_tolerance = serializers.FloatField(required=False)
@@ -177,7 +178,7 @@ class TrustRefreshApi(APIView):
 
 
 class ItemRejectApi(APIView):
-    class RejectInputSerializer(serializers.Serializer):
+    class RejectInputSerializer(InputSerializer):
         reason = serializers.CharField(max_length=2000)
 
     @extend_schema(

@@ -209,6 +209,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.errors.schema_error_responses",
+        "config.serializers.schema_closed_request_bodies",
     ],
 }
 

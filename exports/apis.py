@@ -13,6 +13,7 @@ from annotation.apis import project_get
 from annotation.models import ItemStatus
 from annotation.selectors import MANAGE, project_require
 from config.errors import Conflict
+from config.serializers import InputSerializer
 from exports.encoders import CONTENT_TYPES, parquet_available
 from exports.models import ExportSnapshot
 from exports.records import export_count
@@ -132,7 +133,7 @@ class SnapshotOutputSerializer(serializers.Serializer):
 class ProjectExportSnapshotsApi(APIView):
     content_negotiation_class = FormatIsOurs
 
-    class SnapshotInputSerializer(serializers.Serializer):
+    class SnapshotInputSerializer(InputSerializer):
         format = serializers.CharField(required=False)
         status = serializers.JSONField(required=False, help_text="Comma-separated string or list, or 'all'.")
         since = serializers.CharField(required=False)

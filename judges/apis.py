@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from annotation.apis import project_get
 from annotation.models import Project
 from annotation.selectors import MANAGE, RATE, project_require
+from config.serializers import InputSerializer
 from judges.models import Judge, JudgeRun, Outcome, Provider
 from judges.selectors import judge_run_problems, judge_run_progress, judges_for_user
 from judges.services.judges import judge_create, judge_update
@@ -48,7 +49,7 @@ def _judge_out(judge: Judge) -> dict:
     return JudgeOutputSerializer(judge).data
 
 
-class JudgeInputSerializer(serializers.Serializer):
+class JudgeInputSerializer(InputSerializer):
     project = serializers.IntegerField(required=False, help_text="Project id (on create).")
     name = serializers.CharField(max_length=150, required=False)
     provider = serializers.ChoiceField(choices=Provider.choices, required=False)
@@ -178,7 +179,7 @@ def run_detail_out(run: JudgeRun) -> dict:
     return JudgeRunDetailOutputSerializer(run).data
 
 
-class JudgeRunInputSerializer(serializers.Serializer):
+class JudgeRunInputSerializer(InputSerializer):
     judge = serializers.IntegerField()
     items = serializers.JSONField(help_text='"all", "unjudged" or a list of item ids.', default="unjudged")
 

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.serializers import InputSerializer
 from rubrics.models import RubricVersion
 from rubrics.selectors import rubric_require_author, rubric_require_can_create, rubric_versions, rubrics_for_user
 from rubrics.services import rubric_create, rubric_update
@@ -29,7 +30,7 @@ class RubricVersionOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class RubricInputSerializer(serializers.Serializer):
+class RubricInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=200)
     instructions = serializers.CharField(allow_blank=True, required=False, default="")
     # Shape and scale checks live in rubrics.services.criteria_clean, shared with the admin.
@@ -124,7 +125,7 @@ class RubricTemplateListApi(APIView):
         return Response(RubricTemplateOutputSerializer(template_list(), many=True).data)
 
 
-class RubricFromTemplateInputSerializer(serializers.Serializer):
+class RubricFromTemplateInputSerializer(InputSerializer):
     # Unknown keys are rejected by rubric_from_template, which lists the known ones.
     template = serializers.CharField()
     name = serializers.CharField(max_length=200, required=False)
