@@ -1,8 +1,18 @@
 """Helpers for tests that start real Celery worker processes beside pytest."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from django.db import connection
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def database_url() -> str:
@@ -10,3 +20,34 @@ def database_url() -> str:
     s = connection.settings_dict
     auth = quote(s["USER"] or "postgres") + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def worker_start(env: dict, log: Path, *, name: str = "test") -> subprocess.Popen:
+    """``celery -A config worker -c 2`` with ``env``, its output appended to ``log``."""
+    command = [
+        str(Path(sys.executable).parent / "celery"), "-A", "config", "worker", "-c", "2", "--loglevel=INFO",
+        "-n", f"{name}-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+    with log.open("a") as out:
+        # Its own session, so worker_kill reaches the pool children and nothing else.
+        return subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def worker_kill(worker: subprocess.Popen) -> None:
+    """SIGKILL the worker and its pool children, as a crash or the OOM killer would."""
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+
+
+def wait_for(predicate, *, timeout: float, what: str, log: Path) -> None:
+    """Poll ``predicate`` until true; on timeout, show the worker's log and fail the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    sys.stderr.write(log.read_text()[-5000:])
+    pytest.fail(f"timed out waiting for {what}")

@@ -18,8 +18,7 @@ from annotation.services import agreement_reports, approval
 from config.celery import app as celery_app
 from tests.annotation.test_agreement_reports import helpfulness, rated_twice
 from tests.annotation.test_approval import rate
-from tests.judges.test_worker import _kill, _start_worker, _wait_for
-from tests.workers import database_url
+from tests.workers import database_url, wait_for, worker_kill, worker_start
 
 RECOMPUTED = " recomputed ("
 
@@ -50,12 +49,12 @@ def test_a_worker_keeps_the_stored_report_current_and_re_decides_items(
     url = f"/api/v1/projects/{project.pk}/agreement/"
     log = tmp_path / "worker.log"
     env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker}
-    worker = _start_worker(env, log)
+    worker = worker_start(env, log)
     try:
         started = time.monotonic()
         assert reviewer.get(url).status_code == 202
         assert time.monotonic() - started < 2
-        _wait_for(lambda: reviewer.get(url).status_code == 200, timeout=60, what="the first report", log=log)
+        wait_for(lambda: reviewer.get(url).status_code == 200, timeout=60, what="the first report", log=log)
         body = reviewer.get(url).json()
         assert (body["stale"], helpfulness(body)["units"]) == (False, 3)
 
@@ -68,7 +67,7 @@ def test_a_worker_keeps_the_stored_report_current_and_re_decides_items(
             body = reviewer.get(url).json()
             return body["stale"] is False and helpfulness(body)["units"] == 4
 
-        _wait_for(current_with_four, timeout=60, what="the recomputed report", log=log)
+        wait_for(current_with_four, timeout=60, what="the recomputed report", log=log)
         assert log.read_text().count(RECOMPUTED) == 2, log.read_text()[-3000:]
 
         response = client_for(members["manager"]).patch(
@@ -80,8 +79,8 @@ def test_a_worker_keeps_the_stored_report_current_and_re_decides_items(
             items[2].refresh_from_db()
             return items[2].status == ItemStatus.APPROVED
 
-        _wait_for(approved, timeout=60, what="the background re-evaluation", log=log)
+        wait_for(approved, timeout=60, what="the background re-evaluation", log=log)
         # The report depends on the policy (judge trust), so it was recomputed too.
-        _wait_for(lambda: reviewer.get(url).json()["stale"] is False, timeout=60, what="the report", log=log)
+        wait_for(lambda: reviewer.get(url).json()["stale"] is False, timeout=60, what="the report", log=log)
     finally:
-        _kill(worker)
+        worker_kill(worker)

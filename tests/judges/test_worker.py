@@ -6,11 +6,6 @@ Needs PostgreSQL (the worker process shares pytest-django's test database) and a
 """
 
 import os
-import signal
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -26,38 +21,10 @@ from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from tests.fakes import FakeLLMServer
 from tests.judges.conftest import KEY_ENV
-from tests.workers import database_url
+from tests.workers import database_url, wait_for, worker_kill, worker_start
 
 REPO = Path(__file__).resolve().parents[2]
 ITEMS = 60
-
-
-def _start_worker(env: dict, log: Path) -> subprocess.Popen:
-    command = [
-        str(Path(sys.executable).parent / "celery"), "-A", "config", "worker", "-c", "2", "--loglevel=INFO",
-        "-n", f"judges-test-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle",
-    ]  # fmt: skip
-    with log.open("a") as out:
-        # Its own session, so the kill below reaches the pool children and nothing else.
-        return subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def _kill(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
-
-
-def _wait_for(predicate, *, timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    sys.stderr.write(log.read_text()[-5000:])
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.mark.worker
@@ -91,22 +58,22 @@ def test_it_judges_every_item_exactly_once_across_a_killed_worker(staff, project
             "JUDGES_BACKOFF_BASE_MS": "10",
             KEY_ENV: "test-key",
         }
-        worker = _start_worker(env, log)
+        worker = worker_start(env, log)
         try:
             run = judge_run_start(actor=staff, project=project, judge=judge, items="all")  # enqueued on commit
             verdicts = JudgeVerdict.objects.filter(run=run)
-            _wait_for(lambda: verdicts.count() >= 12, timeout=60, what="the first verdicts", log=log)
-            _kill(worker)
+            wait_for(lambda: verdicts.count() >= 12, timeout=60, what="the first verdicts", log=log)
+            worker_kill(worker)
             killed_at = verdicts.count()
             assert killed_at < ITEMS, "the run finished before the kill; nothing was tested"
 
-            worker = _start_worker(env, log)  # unacked chunks come back after the visibility timeout
-            _wait_for(
+            worker = worker_start(env, log)  # unacked chunks come back after the visibility timeout
+            wait_for(
                 lambda: JudgeRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING),
                 timeout=90, what="the run to finish", log=log,
             )  # fmt: skip
         finally:
-            _kill(worker)
+            worker_kill(worker)
 
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, log.read_text()[-3000:]
