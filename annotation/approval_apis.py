@@ -16,7 +16,7 @@ from annotation.services.approval import (
     item_reject,
     policy_for,
     policy_update,
-    project_evaluate,
+    project_refresh,
     rater_trust_refresh,
     reevaluates_inline,
 )
@@ -141,15 +141,23 @@ class ApprovalPolicyApi(APIView):
         return Response({**PolicySerializer(policy).data, "items_reevaluation": reevaluation})
 
 
+class ApprovalRefreshSerializer(serializers.Serializer):
+    changed = serializers.IntegerField(allow_null=True, help_text="Items whose decision changed; null when queued.")
+    items_reevaluation = serializers.ChoiceField(
+        choices=["done", "queued"], help_text="queued (202): a large project's items are re-decided by a worker."
+    )
+
+
 class ApprovalRefreshApi(APIView):
     """Re-decide every item (e.g. after importing ratings or changing trust)."""
 
-    @extend_schema(
-        request=None, responses=inline_serializer("ApprovalRefresh", {"changed": serializers.IntegerField()})
-    )
+    @extend_schema(request=None, responses={200: ApprovalRefreshSerializer, 202: ApprovalRefreshSerializer})
     def post(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
-        return Response({"changed": project_evaluate(project=project)})
+        changed = project_refresh(project=project)
+        if changed is None:
+            return Response({"changed": None, "items_reevaluation": "queued"}, status=202)
+        return Response({"changed": changed, "items_reevaluation": "done"})
 
 
 class TrustRefreshApi(APIView):

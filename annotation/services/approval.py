@@ -373,14 +373,19 @@ def project_reevaluate(*, project: Project) -> bool:
     from annotation.services.agreement_reports import agreement_reports_refresh_after_change  # imports this module
 
     agreement_reports_refresh_after_change(project_id=project.pk)
+    return project_refresh(project=project) is not None
+
+
+def project_refresh(*, project: Project) -> int | None:
+    """Re-decide every item under the rules in force: at once for a small project (returns how
+    many items changed), in a Celery task queued on commit for a large one (returns None)."""
     if reevaluates_inline(project=project):
-        project_evaluate(project=project)
-        return True
+        return project_evaluate(project=project)
     from annotation.tasks import project_items_evaluate  # tasks import services, not the reverse
 
     project_id = project.pk
     transaction.on_commit(lambda: project_items_evaluate.delay(project_id))
-    return False
+    return None
 
 
 @transaction.atomic

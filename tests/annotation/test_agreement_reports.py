@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from annotation import tasks
-from annotation.models import AgreementReport, ItemStatus, Rating
+from annotation.models import AgreementReport, ApprovalPolicy, ItemStatus, Rating
 from annotation.reliability import bootstrap_draws_used
 from annotation.services import agreement_reports, approval
 from annotation.services.agreement_reports import ComputeOutcome, agreement_report_compute
@@ -217,6 +217,33 @@ def test_a_small_projects_policy_change_re_decides_its_items_at_once(project, me
     policy_update(project=project, numeric_tolerance=0.25)
     items[0].refresh_from_db()
     assert items[0].status == ItemStatus.NEEDS_REVIEW
+
+
+@pytest.mark.parametrize(("inline_max", "status", "decided_in_request"), [(5_000, 200, True), (2, 202, False)])
+def test_approval_refresh_re_decides_at_once_or_in_a_task_by_project_size(
+    project, members, items, client_for, queued, monkeypatch, django_capture_on_commit_callbacks,
+    inline_max, status, decided_in_request,
+):  # fmt: skip
+    rated_twice(items, members, [(1, 3), (1, 3)])
+    # The rules change behind the items' back (as after a trust change): they still need review.
+    ApprovalPolicy.objects.filter(project=project).update(numeric_tolerance=0.75)
+    monkeypatch.setattr(approval, "REEVALUATE_INLINE_MAX_ITEMS", inline_max)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(members["manager"]).post(f"/api/v1/projects/{project.pk}/approval/refresh/")
+
+    assert response.status_code == status
+    assert response.json() == (
+        {"changed": 2, "items_reevaluation": "done"} if decided_in_request else
+        {"changed": None, "items_reevaluation": "queued"}
+    )  # fmt: skip
+    assert (("evaluate", project.pk) in queued) is not decided_in_request
+    if not decided_in_request:
+        items[0].refresh_from_db()
+        assert items[0].status == ItemStatus.NEEDS_REVIEW, "not re-decided inside the request"
+        tasks.project_items_evaluate.apply(args=(project.pk,))
+    for item in items[:2]:
+        item.refresh_from_db()
+        assert item.status == ItemStatus.APPROVED
 
 
 @pytest.mark.parametrize(
