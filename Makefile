@@ -27,6 +27,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo_judge
 	bin/run-local
 
 test: install

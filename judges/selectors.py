@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet, Sum
 
+from annotation.models import Project, RaterTrust
 from annotation.selectors import projects_for_user
 from judges.models import Judge, JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion, Outcome, RunStatus
 
@@ -90,3 +91,45 @@ def judge_run_progress(*, run: JudgeRun) -> RunProgress:
             run_cost(run=run, input_tokens=run.input_tokens, output_tokens=run.output_tokens),
         )
     return judge_run_counts(run=run)
+
+
+@dataclass(frozen=True)
+class JudgeRow:
+    judge: Judge
+    version: JudgeVersion
+    latest_run: JudgeRun | None
+    trusted: list[RaterTrust]  # criteria its current version may label on its own
+    measured: int  # criteria its current version was measured on
+
+
+def project_judges_overview(*, project: Project) -> tuple[list[JudgeRow], list[JudgeRun]]:
+    """The project's judges, each with its current version, its latest run and its trust under the
+    project's rubric version; and the project's 20 latest runs. A handful of queries, whatever
+    the number of judges."""
+    judges = list(Judge.objects.filter(project=project).order_by("name"))
+    versions = {}
+    for version in JudgeVersion.objects.filter(judge__in=judges).order_by("judge_id", "-number"):
+        versions.setdefault(version.judge_id, version)
+    latest = {}
+    runs = JudgeRun.objects.filter(project=project).select_related("judge_version__judge").order_by("-id")
+    for run in runs.filter(judge_version__in=versions.values()):
+        latest.setdefault(run.judge_version.judge_id, run)
+    trust: dict[int, list[RaterTrust]] = {}
+    for row in RaterTrust.objects.filter(
+        project=project,
+        rubric_version_id=project.rubric_version_id,
+        rater_id__in=[v.rater_id for v in versions.values()],
+    ).order_by("criterion_key"):
+        trust.setdefault(row.rater_id, []).append(row)
+    rows = [
+        JudgeRow(
+            judge=judge,
+            version=versions[judge.pk],
+            latest_run=latest.get(judge.pk),
+            trusted=[t for t in trust.get(versions[judge.pk].rater_id, []) if t.trusted],
+            measured=len(trust.get(versions[judge.pk].rater_id, [])),
+        )
+        for judge in judges
+        if judge.pk in versions
+    ]
+    return rows, list(runs[:20])

@@ -4,4 +4,8 @@ from django.urls import path
 
 from judges import views
 
-urlpatterns = [path("judge-runs/<int:run_id>/", views.run_progress, name="judge-run-page")]
+urlpatterns = [
+    path("projects/<int:project_id>/judges/", views.project_judges, name="project-judges"),
+    path("projects/<int:project_id>/judges/<int:judge_id>/run/", views.project_judge_run, name="project-judge-run"),
+    path("judge-runs/<int:run_id>/", views.run_progress, name="judge-run-page"),
+]

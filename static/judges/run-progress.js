@@ -17,6 +17,7 @@
     var bar = root.querySelector('[data-field="bar"]');
     bar.max = run.total || 1;
     bar.value = run.done + run.failed + run.no_verdict;
+    set("timing", timing(run));
     if (run.problems) renderProblems(run.problems);
     var error = root.querySelector('[data-field="error"]');
     error.textContent = run.error || "";
@@ -25,6 +26,26 @@
       var form = root.querySelector('[data-role="cancel"]');
       if (form) form.remove();
     }
+  }
+
+  function duration(seconds) {
+    seconds = Math.max(0, Math.round(seconds));
+    if (seconds < 60) return seconds + " s";
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + " min " + (seconds % 60) + " s";
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+  }
+
+  // Elapsed time, and while running an estimate of what is left from the pace so far.
+  function timing(run) {
+    if (!run.started_at) return finished[run.status] ? run.status : "waiting for a worker";
+    var start = Date.parse(run.started_at);
+    if (run.finished_at) return "took " + duration((Date.parse(run.finished_at) - start) / 1000);
+    var elapsed = (Date.now() - start) / 1000;
+    var done = run.done + run.failed + run.no_verdict;
+    var text = duration(elapsed) + " so far";
+    if (done > 0 && run.total > done) text += ", about " + duration((elapsed / done) * (run.total - done)) + " left";
+    return text;
   }
 
   // Reasons carry provider and model text: built with textContent, never as HTML.

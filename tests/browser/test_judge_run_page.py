@@ -1,7 +1,11 @@
 """The judge run page in headless Chromium: the progress bar and the "why items were not rated"
 table follow the run as the worker writes verdicts (polling GET /api/v1/judge-runs/<id>/)."""
 
+import re
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from judges.models import JudgeRun, JudgeVerdict, Outcome, RunStatus
 from judges.services.judges import judge_create
@@ -24,6 +28,7 @@ def test_the_page_follows_the_run_and_lists_why_items_were_not_rated(open_page, 
         judge_version=version,
         rubric_version=project.rubric_version,
         status=RunStatus.RUNNING,
+        started_at=timezone.now() - timedelta(seconds=20),
         items_selector="all",
         total=len(rich_items),
         created_by=staff,
@@ -53,3 +58,7 @@ def test_the_page_follows_the_run_and_lists_why_items_were_not_rated(open_page, 
     assert page.locator('[data-field="bar"]').get_attribute("value") is not None
     assert page.evaluate("document.querySelector('[data-field=bar]').value") == 2
     assert page.locator('[data-role="problems"] img').count() == 0 and page.dialogs == []
+    # 2 of the items took ~20 s: the rest is estimated at that pace.
+    assert len(rich_items) > 2
+    timing = page.locator('[data-field="timing"]').inner_text()
+    assert re.fullmatch(r"2\d s so far, about \d+ (min \d+ )?s left", timing), timing

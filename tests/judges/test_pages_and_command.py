@@ -7,11 +7,15 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from annotation.demo import DEMO_PROJECT, demo_seed
+from annotation.models import Project, RaterTrust, Rating
 from config.celery import app as celery_app
-from judges.models import JudgeRun, RunStatus
+from judges.demo import DEMO_JUDGE
+from judges.models import Judge, JudgeRun, RunStatus
 from judges.services import runs
 from judges.services.runs import judge_run_start
 from tests.fakes.llm_replies import Reply
+from tests.judges.conftest import run_now
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +76,63 @@ def test_the_page_and_the_command_list_why_items_were_not_rated(
     html = client.get(f"/judge-runs/{JudgeRun.objects.get().id}/").content.decode()
     assert "Why items were not rated" in html
     assert "&lt;b&gt;bad&lt;/b&gt; request" in html and "<b>bad</b>" not in html
+
+
+def test_the_project_judges_page_lists_judges_runs_and_trust_to_reviewers(
+    client, project, items, members, make_judge, django_assert_max_num_queries
+):
+    judges = [make_judge("openai", name=f"<b>judge {i}</b>") for i in range(3)]
+    run = judge_run_start(actor=None, project=project, judge=judges[0], items="all")
+    version = judges[0].current_version()
+    RaterTrust.objects.create(
+        project=project, rater_id=version.rater_id, rubric_version=project.rubric_version,
+        criterion_key="helpfulness", trusted=True, judge_alpha=0.81, human_alpha=0.78, items=40,
+    )  # fmt: skip
+    url = f"/projects/{project.pk}/judges/"
+
+    client.force_login(members["reviewer"])
+    with django_assert_max_num_queries(12):  # not one query per judge
+        html = client.get(url).content.decode()
+    assert html.count("&lt;b&gt;judge ") == 4 and "<b>judge" not in html  # 3 judges + the run's judge
+    assert f'href="/judge-runs/{run.pk}/"' in html and "queued" in html
+    assert 'title="judge \u03b1 0.81 vs humans 0.78 on 40 items">helpfulness<' in html
+    assert "not measured yet" in html
+    assert "/run/" not in html  # reviewers watch; managers start runs
+    client.force_login(members["manager"])
+    assert html.count("/run/") == 0 and client.get(url).content.decode().count('/run/"') == 3
+    client.force_login(members["annotator"])
+    assert client.get(url).status_code == 403
+
+
+def test_a_manager_starts_a_run_from_the_judges_page(client, project, items, members, make_judge):
+    judge = make_judge("openai", name="GPT")
+    url = f"/projects/{project.pk}/judges/{judge.pk}/run/"
+    client.force_login(members["reviewer"])
+    assert client.post(url, {"items": "all"}).status_code == 403
+
+    client.force_login(members["manager"])
+    response = client.post(url, {"items": "all"})
+    run = JudgeRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/judge-runs/{run.pk}/"
+    assert run.items_selector == "all" and run.total == len(items)
+
+    again = client.post(url, {"items": "unjudged"}, follow=True)  # one active run per judge version
+    assert again.redirect_chain[-1][0] == f"/projects/{project.pk}/judges/"
+    assert "already has a queued or running run" in again.content.decode()
+    assert JudgeRun.objects.count() == 1
+
+
+def test_the_demo_judge_runs_offline_against_the_fake_server(llm, project, staff, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    demo_seed()
+    demo = Project.objects.get(name=DEMO_PROJECT)
+    out = io.StringIO()
+    call_command("seed_demo_judge", "--base-url", llm.openai_base_url, stdout=out)
+    assert "Added" in out.getvalue()
+    call_command("seed_demo_judge", "--base-url", llm.openai_base_url, stdout=out)  # once only
+    judge = Judge.objects.get(project=demo)
+    assert judge.name == DEMO_JUDGE and judge.api_key_env == ""  # no key needed
+
+    run = run_now(project=demo, judge=judge)
+    assert run.status == RunStatus.SUCCEEDED and run.done == demo.items.count() and run.failed == 0
+    assert Rating.objects.filter(rater_id=judge.current_version().rater_id).count() == run.done
