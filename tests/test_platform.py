@@ -22,8 +22,10 @@ def test_it_reports_health_of_database_and_broker(db, client_for):
 def test_it_reports_a_broken_broker_with_503(db, client_for, monkeypatch):
     from config.celery import app
 
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
+    # As mapping items: setattr's undo left broker_write_url pointing at the dead broker, so every
+    # later health check in the process answered 503.
+    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
     response = client_for().get("/api/v1/health/")
     assert response.status_code == 503
     assert response.json()["broker"].startswith("error")
