@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from annotation.models import RaterTrust
 from judges.models import JudgeRun, JudgeVerdict, Outcome, RunStatus
+from judges.services import runs
 from judges.services.judges import judge_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -62,3 +64,39 @@ def test_the_page_follows_the_run_and_lists_why_items_were_not_rated(open_page, 
     assert len(rich_items) > 2
     timing = page.locator('[data-field="timing"]').inner_text()
     assert re.fullmatch(r"2\d s so far, about \d+ (min \d+ )?s left", timing), timing
+
+
+def test_a_manager_starts_a_run_from_the_judges_page(
+    open_page, members, project, rich_items, staff, screenshots, monkeypatch
+):
+    # No worker here: the run stays queued (its chunks are not sent anywhere).
+    monkeypatch.setattr(runs.transaction, "on_commit", lambda *args, **kwargs: None)
+    gpt = judge_create(
+        actor=staff, project=project, name="GPT-4.1 mini", provider="openai", model="gpt-4.1-mini",
+        api_key_env="OPENAI_API_KEY", samples=3,
+    )  # fmt: skip
+    judge_create(
+        actor=staff, project=project, name="Local Qwen", provider="openai_compatible",
+        model="Qwen/Qwen2.5-7B-Instruct", base_url="http://127.0.0.1:8001/v1", few_shot=4,
+    )  # fmt: skip
+    for key, alpha, trusted in (("helpfulness", 0.82, True), ("correct", 0.55, False)):
+        RaterTrust.objects.create(
+            project=project, rater_id=gpt.current_version().rater_id, rubric_version=project.rubric_version,
+            criterion_key=key, trusted=trusted, judge_alpha=alpha, human_alpha=0.79, items=120,
+        )  # fmt: skip
+    page = open_page(members["manager"])
+    page.goto("/")
+    page.get_by_role("link", name="Judges").click()
+    page.wait_for_url(f"**/projects/{project.pk}/judges/")
+    row = page.locator(f'tr[data-judge="{gpt.pk}"]')
+    assert "helpfulness" in row.inner_text().lower() and "never run" in row.inner_text()
+    page.screenshot(path=str(screenshots / "judges.png"), full_page=True)
+
+    row.locator("select[name=items]").select_option("all")
+    row.get_by_role("button", name="Run").click()
+    page.wait_for_url("**/judge-runs/*/")
+    run = JudgeRun.objects.get()
+    assert page.url.endswith(f"/judge-runs/{run.pk}/")
+    assert (run.items_selector, run.total, run.judge_version.judge_id) == ("all", len(rich_items), gpt.pk)
+    assert page.locator('[data-field="status"]').inner_text() == "queued"
+    assert page.locator('[data-field="timing"]').inner_text() == "waiting for a worker"
