@@ -17,9 +17,9 @@ from annotation.services.approval import (
     policy_for,
     policy_update,
     project_refresh,
-    rater_trust_refresh,
     reevaluates_inline,
 )
+from annotation.services.trust import rater_trust_refresh
 from config.serializers import InputSerializer
 
 

@@ -5,9 +5,10 @@ from django.core.exceptions import ValidationError
 import agreement
 from annotation.models import ApprovedBy, Gold, ItemStatus, Rater, RaterKind, RaterTrust, Rating
 from annotation.selectors import rater_for_user
-from annotation.services.approval import item_reject, items_evaluate, policy_update, rater_trust_refresh
+from annotation.services.approval import item_reject, items_evaluate, policy_update
 from annotation.services.items import items_import
 from annotation.services.ratings import rating_submit
+from annotation.services.trust import rater_trust_refresh
 
 
 def rate(item, user, helpfulness=4, correct=True, tone="ok"):
