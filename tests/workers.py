@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis
 from django.db import connection
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,6 +21,25 @@ def database_url() -> str:
     s = connection.settings_dict
     auth = quote(s["USER"] or "postgres") + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def worker_services_or_skip(*, flush: bool = True) -> str:
+    """Skip the test unless a worker process can share its database (PostgreSQL) and its broker
+    (Redis at CELERY_BROKER_URL); returns the broker URL, emptied of what an earlier run left
+    unless ``flush`` is False (a test that sends to a queue of its own)."""
+    from config.celery import app as celery_app
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker test needs PostgreSQL: the worker process must share pytest's test database")
+    broker = str(celery_app.conf.broker_url or "")
+    if not broker.startswith("redis://"):
+        pytest.skip("the worker test needs CELERY_BROKER_URL=redis://127.0.0.1:6379/<db>")
+    try:
+        client = redis.Redis.from_url(broker, socket_connect_timeout=1)
+        client.flushdb() if flush else client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis is unreachable at {broker}: {exc}")
+    return broker
 
 
 def worker_start(env: dict, log: Path, *, name: str = "test") -> subprocess.Popen:

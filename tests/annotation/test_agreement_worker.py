@@ -10,15 +10,12 @@ import os
 import time
 
 import pytest
-import redis
-from django.db import connection
 
 from annotation.models import ItemStatus
 from annotation.services import agreement_reports, approval
-from config.celery import app as celery_app
 from tests.annotation.test_agreement_reports import helpfulness, rated_twice
 from tests.annotation.test_approval import rate
-from tests.workers import database_url, wait_for, worker_kill, worker_start
+from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
 
 RECOMPUTED = " recomputed ("
 
@@ -28,15 +25,7 @@ RECOMPUTED = " recomputed ("
 def test_a_worker_keeps_the_stored_report_current_and_re_decides_items(
     project, members, items, client_for, monkeypatch, tmp_path
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("the worker test needs PostgreSQL: the worker process must share pytest's test database")
-    broker = celery_app.conf.broker_url or ""
-    if not broker.startswith("redis://"):
-        pytest.skip("the worker test needs CELERY_BROKER_URL=redis://127.0.0.1:6379/2")
-    try:
-        redis.Redis.from_url(broker, socket_connect_timeout=1).flushdb()  # purge the test broker
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis is unreachable at {broker}: {exc}")
+    broker = worker_services_or_skip()
     # This process decides what is "large" and when to queue; the worker only computes.
     monkeypatch.setattr(agreement_reports, "INLINE_BUDGET", 0)
     monkeypatch.setattr(agreement_reports, "REFRESH_DELAY_SECONDS", 3)

@@ -1,7 +1,6 @@
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -10,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 
 from annotation.models import Role
 from config.celery import app as celery_app
@@ -18,7 +16,7 @@ from exports.models import ExportSnapshot, SnapshotStatus
 from exports.services import snapshot_run
 from exports.spec import ExportSpec
 from exports.tasks import export_snapshot_write
-from tests.workers import database_url
+from tests.workers import database_url, worker_services_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -188,23 +186,10 @@ def test_it_names_a_bad_snapshot_parameter(client_for, project, staff):
     assert not ExportSnapshot.objects.exists()
 
 
-def _redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_it_writes_a_snapshot_through_a_real_celery_worker(client_for, project, dataset, members, monkeypatch):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: the worker process must see this test's committed rows")
-    if not str(celery_app.conf.broker_url).startswith("redis://"):
-        pytest.skip("needs CELERY_BROKER_URL=redis://...: the worker and this process must share a broker")
-    if not _redis_reachable():
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    worker_services_or_skip(flush=False)  # it sends to a queue of its own
     # A queue of our own, so a worker another test run left on the same Redis cannot take the task.
     queue = f"exports-test-{uuid.uuid4().hex[:8]}"
     monkeypatch.setattr(

@@ -9,19 +9,16 @@ import os
 from pathlib import Path
 
 import pytest
-import redis
-from django.db import connection
 from django.db.models import Count
 
 from annotation.models import Rating
 from annotation.services.items import items_import
-from config.celery import app as celery_app
 from judges.models import JudgeRun, JudgeSample, JudgeVerdict, RunStatus
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from tests.fakes import FakeLLMServer
 from tests.judges.conftest import KEY_ENV
-from tests.workers import database_url, wait_for, worker_kill, worker_start
+from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
 
 REPO = Path(__file__).resolve().parents[2]
 ITEMS = 60
@@ -30,15 +27,7 @@ ITEMS = 60
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_it_judges_every_item_exactly_once_across_a_killed_worker(staff, project, settings, tmp_path):
-    if connection.vendor != "postgresql":
-        pytest.skip("the worker test needs PostgreSQL: the worker process must share pytest's test database")
-    broker = celery_app.conf.broker_url or ""
-    if not broker.startswith("redis://"):
-        pytest.skip("the worker test needs CELERY_BROKER_URL=redis://127.0.0.1:6379/9")
-    try:
-        redis.Redis.from_url(broker, socket_connect_timeout=1).flushdb()  # purge the test broker
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis is unreachable at {broker}: {exc}")
+    broker = worker_services_or_skip()
 
     settings.JUDGES_CHUNK_SIZE = 6
     items_import(project=project, rows=[{"external_id": f"w{i}", "data": {"prompt": f"w{i}"}} for i in range(ITEMS)])

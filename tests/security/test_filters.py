@@ -40,17 +40,7 @@ def operations():
 
 
 def _url(world, path: str) -> str:
-    side = world.sides["A"]
-    ids = {
-        "project_id": side.project.pk,
-        "item_id": side.items[0].pk,
-        "run_id": side.run.pk,
-        "judge_id": side.judge.pk,
-        "rubric_id": side.rubric.pk,
-        "number": 1,
-        "snapshot_id": side.snapshot.pk,
-    }
-    return path.format(**ids)
+    return path.format(**world.sides["A"].path_ids())
 
 
 @pytest.mark.parametrize("role", ["staff", "annotator_a", "anonymous"])

@@ -64,6 +64,18 @@ class Side:
     snapshot: object
     manager: object
 
+    def path_ids(self) -> dict:
+        """A real id of this side for every path parameter of the API."""
+        return {
+            "project_id": self.project.pk,
+            "item_id": self.items[0].pk,
+            "run_id": self.run.pk,
+            "judge_id": self.judge.pk,
+            "rubric_id": self.rubric.pk,
+            "number": 1,
+            "snapshot_id": self.snapshot.pk,
+        }
+
 
 @dataclass
 class World:
