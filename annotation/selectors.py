@@ -10,7 +10,6 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySe
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 
-from annotation.acceptance import bucket_filter, gates_of
 from annotation.models import Item, ItemStatus, Membership, Project, Rater, RaterKind, Rating, Role
 from rubrics.scales import ScaleKind
 
@@ -50,12 +49,10 @@ def rater_for_user(*, user: AbstractBaseUser) -> Rater:
     return rater
 
 
-def items_for_project(*, project: Project, status: str | None = None, bucket: str | None = None) -> QuerySet[Item]:
+def items_for_project(*, project: Project, status: str | None = None) -> QuerySet[Item]:
     items = Item.objects.filter(project=project)
     if status:
         items = items.filter(status=status)
-    if bucket:
-        items = items.filter(bucket_filter(gates=gates_of(project.rubric_version), bucket=bucket))
     return items
 
 

@@ -93,8 +93,10 @@ INSTALLED_APPS = [
     "accounts",
     "rubrics",
     "annotation",
-    "judges",
+    "quality",
     "exports",
+    "judges",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -239,6 +241,13 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
+# Work done inside the request that asked for it rather than queued for a Celery worker:
+# re-deciding a project's items after its rules change, computing an agreement report on read.
+# Each estimates its cost in the same unit, about 0.1 µs of CPU here, so the default is about a
+# second (5,000 items re-decided; an agreement report on 100,000 ratings, or 9,000 with 1,000
+# bootstrap draws). 0 sends all of it to the workers.
+INLINE_WORK_LIMIT = env_int("ACCORD_INLINE_WORK_LIMIT", 10_000_000)
+
 # Caches computed reports (agreement on a million ratings takes seconds). Per process by default;
 # CACHE_URL=redis://host:6379/1 shares it between web workers and machines.
 CACHE_URL = os.environ.get("CACHE_URL", "")
@@ -328,7 +337,7 @@ if _judges_test_vt and "visibility_timeout" in CELERY_BROKER_TRANSPORT_OPTIONS:
 _judges_vt = CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
 JUDGES_TASK_TIME_LIMIT = min(env_int("JUDGES_TASK_TIME_LIMIT", 900, minimum=10), max(10, int(_judges_vt * 0.8)))
 JUDGES_TASK_SOFT_TIME_LIMIT = JUDGES_TASK_TIME_LIMIT - max(5, JUDGES_TASK_TIME_LIMIT // 10)
-# Celery beat runs judges.tasks.judge_runs_requeue_stalled every JUDGES_STALLED_SWEEP_SECONDS: an
+# Celery beat runs judges.tasks.judge_runs_sweep_stalled every JUDGES_STALLED_SWEEP_SECONDS: an
 # active run with no delivery and no verdict for JUDGES_STALLED_RUN_SECONDS (by default the
 # visibility timeout plus the time limit: a chunk the broker still holds has come back by then)
 # has lost its chunks to the broker, and they are sent again.

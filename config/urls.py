@@ -15,6 +15,7 @@ api_v1 = [
     path("users/me/", account_apis.MeApi.as_view(), name="user-me"),
     path("", include("rubrics.urls")),
     path("", include("annotation.urls")),
+    path("", include("quality.urls")),
     path("", include("judges.urls")),
     path("", include("exports.urls")),
 ]
@@ -40,6 +41,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("judges.web_urls")),
     path("", include("annotation.web_urls")),
+    path("", include("quality.web_urls")),
 ]
 
 # Under /api/ an unmatched URL (such as a non-numeric id) or a crash answers JSON, not a page.

@@ -9,7 +9,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.apis import project_get
+from annotation.apis.access import project_get
 from annotation.models import ItemStatus
 from annotation.selectors import MANAGE, project_require
 from config.errors import Conflict

@@ -19,10 +19,11 @@ from collections.abc import Iterator
 
 from django.db import connection
 
-from annotation.acceptance import acceptance_sql, gates_of
 from annotation.models import Gold, Item, Project, Rater, RaterKind, Rating
 from exports.records import pseudonym_key, rater_pseudonym, rubric_of
 from exports.spec import ExportSpec
+from quality.selectors.acceptance import acceptance_sql
+from rubrics.gates import gates_of
 from rubrics.models import RubricVersion
 
 CHUNK_SIZE = 5000

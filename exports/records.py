@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 from django.db import IntegrityError, transaction
 
-from annotation.acceptance import acceptance_of, gates_of
 from annotation.models import Gold, Item, Project, RaterKind, Rating
 from exports.models import ProjectPseudonymKey
 from exports.spec import ExportSpec
+from quality.selectors.acceptance import acceptance_of
+from rubrics.gates import gates_of
 
 CHUNK_SIZE = 2000
 

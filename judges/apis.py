@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.apis import project_get
+from annotation.apis.access import project_get
 from annotation.models import Project
 from annotation.selectors import MANAGE, RATE, project_require
 from config.serializers import InputSerializer

@@ -8,9 +8,10 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet, Sum
 
-from annotation.models import Project, RaterTrust
+from annotation.models import Project
 from annotation.selectors import projects_for_user
 from judges.models import Judge, JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion, Outcome, RunStatus
+from quality.models import RaterTrust
 
 
 def judges_for_user(*, user: AbstractBaseUser) -> QuerySet[Judge]:

@@ -18,9 +18,9 @@ from celery import shared_task
 from django.conf import settings
 
 from annotation.models import Project
-from annotation.services.trust import rater_trust_refresh
 from judges.services.chunks import judge_chunk_execute
 from judges.services.runs import judge_chunk_abandon, judge_chunk_delivery_count, judge_runs_requeue_stalled
+from quality.services.trust import rater_trust_refresh
 
 logger = logging.getLogger(__name__)
 

@@ -254,3 +254,63 @@ def values_clean(
     if errors:
         raise ValidationError(errors)
     return clean_values, clean_rationales
+
+
+# --- Codes: a value as the number that agreement and approval compute with ----------------
+# ``value_code`` (Python, one value) and ``value_code_sql`` (SQL, a million ratings at once, so
+# they never become Python dicts) are twins: tests/rubrics/test_scale_codes.py checks them
+# against each other on PostgreSQL and on SQLite. Categories are coded by their position in
+# ``choices``; text has no code.
+
+
+def value_code(scale: Mapping, value: Any) -> float | None:
+    """``value`` on ``scale`` as a number (None when absent, or not a point of the scale)."""
+    if value is None:
+        return None
+    kind = scale["kind"]
+    if kind == ScaleKind.BINARY:
+        return 1.0 if value else 0.0
+    if kind == ScaleKind.CATEGORICAL:
+        choices = scale["choices"]
+        return float(choices.index(value)) if value in choices else None
+    if kind in (ScaleKind.ORDINAL, ScaleKind.INTERVAL, ScaleKind.RATIO):
+        return float(value)
+    return None
+
+
+def value_code_sql(scale: Mapping, key: str, *, column: str, vendor: str) -> tuple[str, list]:
+    """SQL giving the code of criterion ``key``'s value in the JSON ``column`` (NULL when absent),
+    and its parameters. ``vendor``: ``connection.vendor``, "postgresql" or "sqlite"."""
+    postgres = vendor == "postgresql"
+    text = f"({column} ->> %s)" if postgres else f"json_extract({column}, %s)"
+    path = key if postgres else f'$."{key}"'
+    kind = scale["kind"]
+    if kind == ScaleKind.BINARY:
+        if postgres:
+            return f"(CASE {text} WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END)", [path]
+        return f"(CASE json_type({column}, %s) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END)", [path]
+    if kind == ScaleKind.CATEGORICAL:
+        choices = scale["choices"]
+        whens = " ".join("WHEN %s THEN " + f"{i}.0" for i in range(len(choices)))
+        return f"(CASE {text} {whens} END)", [path, *choices]
+    if kind in (ScaleKind.ORDINAL, ScaleKind.INTERVAL, ScaleKind.RATIO):
+        return (f"CAST({text} AS double precision)" if postgres else f"CAST({text} AS REAL)"), [path]
+    return "NULL", []
+
+
+def scale_points(scale: Mapping, observed: Iterable[float] = ()) -> list[float] | None:
+    """The codes of the scale's points (binary, categorical, ordinal) or its end points (interval,
+    ratio: a ratio scale without a maximum ends at the largest ``observed`` code)."""
+    kind = scale["kind"]
+    if kind == ScaleKind.BINARY:
+        return [0.0, 1.0]
+    if kind == ScaleKind.CATEGORICAL:
+        return [float(i) for i in range(len(scale["choices"]))]
+    if kind == ScaleKind.ORDINAL:
+        return [float(p) for p in range(scale["min"], scale["max"] + 1)]
+    if kind == ScaleKind.INTERVAL:
+        return [float(scale["min"]), float(scale["max"])]
+    if kind == ScaleKind.RATIO:
+        top = scale.get("max", max(observed, default=0.0))
+        return [0.0, float(top)] if top > 0 else None
+    return None

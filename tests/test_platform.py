@@ -7,10 +7,10 @@ import sys
 import pytest
 from django.conf import settings
 
-from annotation.demo import DEMO_PROJECT, demo_seed
-from annotation.demo_agentic import TASKS_PROJECT, TRACES_PROJECT
 from annotation.models import Project
-from annotation.reports import failure_mode_report
+from demo.agentic import TASKS_PROJECT, TRACES_PROJECT
+from demo.summaries import DEMO_PROJECT, demo_seed
+from quality.selectors.failure_modes import failure_mode_report
 
 
 def test_it_reports_health_of_database_and_broker(db, client_for):

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Membership, Project, Role
-from annotation.services.approval import project_reevaluate
 from annotation.services.queue import item_load_recount
+from annotation.signals import project_rules_changed
 from rubrics.models import Rubric, RubricVersion
 
 
@@ -100,7 +100,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     if project.rubric_version_id != old_version or project.annotations_per_item != old_overlap:
         # Overlap counts and decisions are per rubric version: recount, then re-decide every item.
         item_load_recount(project=project)
-        project_reevaluate(project=project)  # in a Celery task for a large project
+        project_rules_changed.send(sender=Project, project=project)
     return project
 
 

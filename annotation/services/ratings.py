@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 
 from annotation.models import Item, Membership, Project, Rater, RaterKind, Rating, RatingSource
 from annotation.selectors import rater_for_user
-from annotation.services.approval import items_evaluate
 from annotation.services.drafts import draft_discard
 from annotation.services.items import ParsedRow
 from annotation.services.queue import assignment_consume, item_load_recount, item_lock
+from annotation.signals import ratings_changed
 from config.errors import Conflict, RowsRejected
 from rubrics.scales import values_clean
 
@@ -74,7 +74,7 @@ def rating_submit(
             )
     except IntegrityError:
         raise Conflict("You have already rated this item under this rubric version.") from None
-    items_evaluate(project=item.project, item_ids=[item.id])
+    ratings_changed.send(sender=Rating, project=item.project, item_ids=[item.id])
     return rating
 
 
@@ -226,7 +226,7 @@ def ratings_import(
             Rating.objects.bulk_create(to_create[start : start + 2_000])
             if progress:
                 progress(min(start + 2_000, len(to_create)))
-        items_evaluate(project=project, item_ids={r.item_id for r in to_create})
+        ratings_changed.send(sender=Rating, project=project, item_ids={r.item_id for r in to_create})
         # Historical labels ignore overlap, but the queue's counter must still see them.
         item_load_recount(item_ids={r.item_id for r in to_create})
     return RatingImportResult(created=len(to_create), unchanged=unchanged)

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from annotation.models import Gold, Item
 from annotation.selectors import REVIEW, project_require
-from annotation.services.approval import items_evaluate
+from annotation.signals import ratings_changed
 from rubrics.scales import CriterionSpec, ScaleKind, values_clean
 
 MAX_NOTE = 20_000
@@ -46,5 +46,5 @@ def gold_set(*, item: Item, reviewer, values: dict, rationales: dict | None = No
             "note": note.strip(),
         },
     )
-    items_evaluate(project=item.project, item_ids=[item.pk])
+    ratings_changed.send(sender=Gold, project=item.project, item_ids=[item.pk])
     return gold

@@ -6,8 +6,8 @@ Takes the screenshots in docs/screenshots/: task-review.png, tasks.png, trace-an
 import pytest
 from django.contrib.auth import get_user_model
 
-from annotation.demo_agentic import TASKS_PROJECT, TRACES_PROJECT, agentic_demo_seed
 from annotation.models import Project
+from demo.agentic import TASKS_PROJECT, TRACES_PROJECT, agentic_demo_seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation.models import RaterTrust
 from judges.models import JudgeRun, JudgeVerdict, Outcome, RunStatus
 from judges.services import runs
 from judges.services.judges import judge_create
+from quality.models import RaterTrust
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -36,7 +36,6 @@ from rest_framework.authtoken.models import Token
 
 from annotation.models import Item, ItemStatus, Role, Skip
 from annotation.selectors import rater_for_user
-from annotation.services.approval import item_reject
 from annotation.services.drafts import draft_save
 from annotation.services.items import items_import
 from annotation.services.projects import membership_set, project_create
@@ -46,6 +45,7 @@ from annotation.services.review import gold_set
 from exports.models import ExportSnapshot
 from judges.models import JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion, Outcome, RunStatus
 from judges.services.judges import judge_create
+from quality.services.approval import item_reject
 from rubrics.services import rubric_create
 
 pytestmark = [pytest.mark.browser]

@@ -73,9 +73,10 @@ def test_it_never_shows_a_judge_the_item_it_is_rating(llm, project, items, make_
 
 
 def test_it_holds_the_example_items_out_of_the_judges_calibration(llm, project, items, make_judge, staff):
-    from annotation.models import Rater, RaterTrust
-    from annotation.services.approval import policy_update
-    from annotation.services.trust import rater_trust_refresh
+    from annotation.models import Rater
+    from quality.models import RaterTrust
+    from quality.services.policy import policy_update
+    from quality.services.trust import rater_trust_refresh
 
     _gold(items[0], 5, staff)
     _gold(items[1], 1, staff)

@@ -7,13 +7,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from annotation.demo import DEMO_PROJECT, demo_seed
-from annotation.models import Project, RaterTrust, Rating
+from annotation.models import Project, Rating
 from config.celery import app as celery_app
-from judges.demo import DEMO_JUDGE
+from demo.judge import DEMO_JUDGE
+from demo.summaries import DEMO_PROJECT, demo_seed
 from judges.models import Judge, JudgeRun, RunStatus
 from judges.services import runs
 from judges.services.runs import judge_run_start
+from quality.models import RaterTrust
 from tests.fakes.llm_replies import Reply
 from tests.judges.conftest import run_now
 

@@ -1,0 +1,60 @@
+"""REST API for item import. The item list on the same URL, with each item's decision, is
+quality/apis/items.py: it extends the import view below."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.apis.access import project_get
+from annotation.selectors import MANAGE
+from annotation.services.items import items_import, rows_read_upload
+
+ImportReport = inline_serializer(
+    "ItemImportOutput",
+    {
+        "created": serializers.IntegerField(),
+        "updated": serializers.IntegerField(),
+        "unchanged": serializers.IntegerField(),
+    },
+)
+
+
+class ProjectItemsImportApi(APIView):
+    """POST: import items. quality.apis.items.ProjectItemsApi serves this URL: it adds the list."""
+
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        request={
+            "application/json": {"type": "array", "items": {"type": "object"}},
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            },
+        },
+        responses={201: ImportReport},
+        description="Create or update items by external_id: a JSON array of {external_id, data, metadata?}, "
+        "or a multipart upload of a .jsonl or .csv file in the `file` field. All or nothing.",
+    )
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        result = items_import(project=project, rows=rows_from_request(request))
+        return Response(result.as_dict(), status=201)
+
+
+def rows_from_request(request):
+    """The rows of an import request: an uploaded file's records, or the JSON array body."""
+    upload = request.FILES.get("file") if request.content_type.startswith("multipart/") else None
+    if upload is not None:
+        try:
+            return rows_read_upload(name=upload.name, stream=upload)
+        except ValueError as exc:
+            raise ValidationError({"file": [str(exc)]}) from None
+    if request.content_type.startswith("multipart/"):
+        raise ValidationError({"file": ["attach a .jsonl or .csv file in the 'file' field."]})
+    if not isinstance(request.data, list):
+        raise ValidationError({"non_field_errors": ["send a JSON array of rows."]})
+    return request.data

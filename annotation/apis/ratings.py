@@ -1,0 +1,115 @@
+"""REST API for ratings: submit one, import existing labels in bulk, autosave a draft."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.apis.access import project_get
+from annotation.apis.items import rows_from_request
+from annotation.models import Item
+from annotation.selectors import (
+    MANAGE,
+    RATE,
+    project_require,
+    rater_for_user,
+    ratings_visible,
+)
+from annotation.services.drafts import draft_get, draft_save
+from annotation.services.ratings import rating_submit, ratings_import
+from config.serializers import InputSerializer
+
+
+class RatingOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    item = serializers.IntegerField(source="item_id")
+    rater = serializers.CharField(source="rater.name")
+    rater_kind = serializers.CharField(source="rater.kind")
+    rubric_version = serializers.IntegerField(source="rubric_version.number")
+    values = serializers.JSONField()
+    rationales = serializers.JSONField()
+    seconds_spent = serializers.FloatField(allow_null=True)
+    source = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ItemRatingsApi(APIView):
+    class RatingInputSerializer(InputSerializer):
+        values = serializers.JSONField()
+        rationales = serializers.JSONField(required=False)
+        seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+    @extend_schema(responses=RatingOutputSerializer(many=True))
+    def get(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=RATE)
+        return Response(RatingOutputSerializer(ratings_visible(user=request.user, item=item), many=True).data)
+
+    @extend_schema(request=RatingInputSerializer, responses={201: RatingOutputSerializer})
+    def post(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=RATE)
+        data = self.RatingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rating = rating_submit(item=item, rater=rater_for_user(user=request.user), **data.validated_data)
+        return Response(RatingOutputSerializer(rating).data, status=201)
+
+
+class ProjectRatingsImportApi(APIView):
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        request={
+            "application/json": {"type": "array", "items": {"type": "object"}},
+            "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
+        },
+        responses={
+            201: inline_serializer(
+                "RatingImportOutput",
+                {"created": serializers.IntegerField(), "unchanged": serializers.IntegerField()},
+            )
+        },
+        description="Bulk import of existing human labels: {external_id, rater: username, values, rationales?}. "
+        "All or nothing, with a report of every row that failed.",
+    )
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        result = ratings_import(project=project, rows=rows_from_request(request))
+        return Response(result.as_dict(), status=201)
+
+
+class DraftSerializer(serializers.Serializer):
+    values = serializers.JSONField()
+    rationales = serializers.JSONField()
+    seconds_spent = serializers.FloatField(allow_null=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class DraftInputSerializer(InputSerializer):
+    values = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
+    rationales = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
+    seconds_spent = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
+
+
+class ItemDraftApi(APIView):
+    def _item(self, request, item_id: int) -> Item:
+        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=RATE)
+        return item
+
+    @extend_schema(responses={200: DraftSerializer, 204: None}, description="Your draft on this item; 204 if none.")
+    def get(self, request, item_id: int):
+        draft = draft_get(item=self._item(request, item_id), user=request.user)
+        if draft is None:
+            return Response(status=204)
+        return Response(DraftSerializer(draft).data)
+
+    @extend_schema(request=DraftInputSerializer, responses=DraftSerializer)
+    def put(self, request, item_id: int):
+        item = self._item(request, item_id)
+        data = DraftInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        draft = draft_save(item=item, user=request.user, **data.validated_data)
+        return Response(DraftSerializer(draft).data)

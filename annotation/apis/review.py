@@ -1,0 +1,84 @@
+"""REST API for review: items to adjudicate with every rater side by side, and gold."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.apis.access import project_get
+from annotation.models import Item
+from annotation.selectors import (
+    REVIEW,
+    items_for_review,
+    project_require,
+    ratings_for_review,
+)
+from annotation.services.review import gold_set
+from config.pagination import PAGE_PARAMETERS, page_of
+from config.serializers import InputSerializer
+
+
+class ReviewRatingSerializer(serializers.Serializer):
+    rater = serializers.CharField(source="rater.name")
+    kind = serializers.CharField(source="rater.kind")
+    values = serializers.JSONField()
+    rationales = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+class ReviewItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    data = serializers.JSONField()
+    status = serializers.CharField()
+    ratings = ReviewRatingSerializer(many=True, source="review_ratings")
+
+
+class ReviewCursorPagination(CursorPagination):
+    ordering = "id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ProjectReviewApi(APIView):
+    @extend_schema(
+        parameters=PAGE_PARAMETERS,
+        responses=page_of("ReviewPage", ReviewItemSerializer(many=True)),
+        description="Items to adjudicate (sent to review, or raters disagree) with every rater's values side by side.",
+    )
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, REVIEW)
+        items = items_for_review(project=project).prefetch_related(ratings_for_review(project=project))
+        paginator = ReviewCursorPagination()
+        page = paginator.paginate_queryset(items, request, view=self)
+        return paginator.get_paginated_response(ReviewItemSerializer(page, many=True).data)
+
+
+class GoldOutputSerializer(serializers.Serializer):
+    item = serializers.IntegerField(source="item_id")
+    rubric_version = serializers.IntegerField(source="rubric_version.number")
+    values = serializers.JSONField()
+    rationales = serializers.JSONField()
+    note = serializers.CharField()
+    reviewer = serializers.CharField(source="reviewer.username", allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+
+class GoldInputSerializer(InputSerializer):
+    values = serializers.JSONField()
+    rationales = serializers.JSONField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+
+
+class ItemGoldApi(APIView):
+    @extend_schema(request=GoldInputSerializer, responses={201: GoldOutputSerializer})
+    def post(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=REVIEW)
+        data = GoldInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        gold = gold_set(item=item, reviewer=request.user, **data.validated_data)
+        return Response(GoldOutputSerializer(gold).data, status=201)

@@ -1,0 +1,195 @@
+"""REST API for agreement, approval policy, judge trust and explicit decisions."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.apis.access import project_get
+from annotation.models import Item
+from annotation.selectors import MANAGE, REVIEW, project_require
+from config.serializers import InputSerializer
+from quality.selectors.agreement import items_by_disagreement
+from quality.selectors.policy import policy_for
+from quality.services.agreement_reports import DEFAULT_DRAWS, agreement_report_read
+from quality.services.approval import Decided, item_reject, project_decide
+from quality.services.policy import policy_update
+from quality.services.trust import rater_trust_refresh
+
+
+def _int_param(request, name: str, default: int, *, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: [f"must be an integer from {low} to {high}."]}) from None
+    if not low <= value <= high:
+        raise ValidationError({name: [f"must be an integer from {low} to {high}."]})
+    return value
+
+
+class ProjectAgreementApi(APIView):
+    """Krippendorff's alpha per criterion (with a bootstrap interval and a reliability status),
+    per-annotator reliability, and each judge version against the humans.
+
+    Answered from the stored report: ``stale`` says whether ratings (or the policy, or the
+    rubric version) changed since ``computed_at``. A small project is recomputed on the spot; a
+    large one is recomputed by a worker (``refreshing``) while its last report is served. 202
+    means no report exists yet and one is being computed: ask again after Retry-After seconds.
+    """
+
+    RETRY_AFTER_SECONDS = 30
+
+    class AgreementReportSerializer(serializers.Serializer):
+        project = serializers.IntegerField()
+        rubric_version = serializers.IntegerField()
+        bootstrap_draws = serializers.IntegerField(help_text="Draws asked for.")
+        bootstrap_draws_used = serializers.IntegerField(help_text="Draws made: fewer on large projects.")
+        computed_at = serializers.DateTimeField()
+        stale = serializers.BooleanField(help_text="Ratings, policy or rubric version changed since computed_at.")
+        refreshing = serializers.BooleanField(help_text="A recompute is queued or running.")
+        criteria = serializers.ListField(child=serializers.DictField())
+
+    class AgreementPendingSerializer(serializers.Serializer):
+        project = serializers.IntegerField()
+        status = serializers.ChoiceField(choices=["computing"])
+        detail = serializers.CharField()
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("bootstrap", int, description=f"Bootstrap draws (0 to 5000, default {DEFAULT_DRAWS}).")
+        ],
+        responses={200: AgreementReportSerializer, 202: AgreementPendingSerializer},
+    )
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, REVIEW)
+        draws = _int_param(request, "bootstrap", DEFAULT_DRAWS, low=0, high=5000)
+        answer = agreement_report_read(project=project, bootstrap_draws=draws)
+        if answer.payload is None:
+            return Response(
+                {"project": project.pk, "status": "computing", "detail": "The report is being computed."},
+                status=202,
+                headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)},
+            )
+        return Response(
+            {
+                **answer.payload,
+                "computed_at": answer.computed_at,
+                "stale": answer.stale,
+                "refreshing": answer.refreshing,
+            }
+        )
+
+
+class ProjectDisagreementApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="How many items (1 to 1000, default 100).")],
+        responses=inline_serializer("DisagreementItems", {"results": serializers.ListField()}),
+    )
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, REVIEW)
+        limit = _int_param(request, "limit", 100, low=1, high=1000)
+        return Response({"results": items_by_disagreement(project=project, limit=limit)})
+
+
+class PolicySerializer(serializers.Serializer):
+    majority_threshold = serializers.FloatField()
+    numeric_tolerance = serializers.FloatField()
+    judge_may_approve = serializers.BooleanField()
+    trust_margin = serializers.FloatField()
+    trust_min_items = serializers.IntegerField()
+
+
+class PolicyInputSerializer(InputSerializer):
+    # Types only: the ranges are checked, all at once, by policy_update.
+    majority_threshold = serializers.FloatField(required=False)
+    numeric_tolerance = serializers.FloatField(required=False)
+    judge_may_approve = serializers.BooleanField(required=False)
+    trust_margin = serializers.FloatField(required=False)
+    trust_min_items = serializers.IntegerField(required=False)
+
+
+class PolicyUpdatedSerializer(PolicySerializer):
+    items_reevaluation = serializers.ChoiceField(
+        choices=["done", "queued"],
+        help_text="queued: a large project's items are re-decided in the background; until then they "
+        "keep their old decisions.",
+    )
+
+
+class ApprovalPolicyApi(APIView):
+    @extend_schema(responses=PolicySerializer)
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, REVIEW)
+        return Response(PolicySerializer(policy_for(project=project)).data)
+
+    @extend_schema(request=PolicyInputSerializer, responses=PolicyUpdatedSerializer)
+    def patch(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        data = PolicyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy, decision = policy_update(project=project, **data.validated_data)
+        return Response({**PolicySerializer(policy).data, "items_reevaluation": decision.outcome.value})
+
+
+class ApprovalRefreshSerializer(serializers.Serializer):
+    changed = serializers.IntegerField(allow_null=True, help_text="Items whose decision changed; null when queued.")
+    items_reevaluation = serializers.ChoiceField(
+        choices=["done", "queued"], help_text="queued (202): a large project's items are re-decided by a worker."
+    )
+
+
+class ApprovalRefreshApi(APIView):
+    """Re-decide every item (e.g. after importing ratings or changing trust)."""
+
+    @extend_schema(request=None, responses={200: ApprovalRefreshSerializer, 202: ApprovalRefreshSerializer})
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        decision = project_decide(project=project)
+        status = 202 if decision.outcome == Decided.QUEUED else 200
+        return Response({"changed": decision.changed, "items_reevaluation": decision.outcome.value}, status=status)
+
+
+class TrustRefreshApi(APIView):
+    """Measure each judge version against the humans and record whether it is trusted."""
+
+    @extend_schema(request=None, responses=inline_serializer("TrustRows", {"results": serializers.ListField()}))
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        rows = rater_trust_refresh(project=project)
+        return Response(
+            {
+                "results": [
+                    {
+                        "rater": t.rater.name,
+                        "criterion": t.criterion_key,
+                        "trusted": t.trusted,
+                        "judge_alpha": t.judge_alpha,
+                        "human_alpha": t.human_alpha,
+                        "items": t.items,
+                        "reason": t.reason,
+                    }
+                    for t in rows
+                ]
+            }
+        )
+
+
+class ItemRejectApi(APIView):
+    class RejectInputSerializer(InputSerializer):
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(
+        request=RejectInputSerializer, responses=inline_serializer("Rejected", {"status": serializers.CharField()})
+    )
+    def post(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=REVIEW)
+        data = self.RejectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = item_reject(item=item, actor=request.user, reason=data.validated_data["reason"])
+        return Response({"status": item.status, "reason": item.decision_reason})

@@ -1,0 +1,112 @@
+"""What quality decides and measures: a project's approval policy, the trust each machine rater has
+earned per criterion, and stored agreement reports.
+
+The tables kept the names they had when these models lived in annotation/ (``db_table``), so
+moving the code moved no data.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from annotation.models import Project, Rater
+from rubrics.models import RubricVersion
+
+
+class ApprovalPolicy(models.Model):
+    """How a project decides items. Managers edit it; quality.services.approval applies it."""
+
+    project = models.OneToOneField(Project, related_name="approval_policy", on_delete=models.CASCADE)
+    majority_threshold = models.FloatField(
+        default=2 / 3, help_text="Binary / categorical: share of raters that must agree, in (0.5, 1]."
+    )
+    numeric_tolerance = models.FloatField(
+        default=0.25,
+        help_text="Ordinal / interval / ratio: largest spread (max - min) as a share of the scale's range; "
+        "for ratio scales without a maximum, as a share of the median.",
+    )
+    judge_may_approve = models.BooleanField(
+        default=False, help_text="A judge trusted on every criterion may approve items that lack human ratings."
+    )
+    trust_margin = models.FloatField(
+        default=0.05, help_text="A judge is trusted when its alpha is at least the humans' alpha minus this."
+    )
+    trust_min_items = models.PositiveIntegerField(default=50, help_text="Items a judge must be measured on.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "annotation_approvalpolicy"
+        verbose_name_plural = "approval policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(majority_threshold__gt=0.5) & Q(majority_threshold__lte=1), name="policy_majority_range"
+            ),
+            models.CheckConstraint(condition=Q(numeric_tolerance__gte=0), name="policy_tolerance_not_negative"),
+            models.CheckConstraint(condition=Q(trust_margin__gte=0), name="policy_margin_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"approval policy of {self.project}"
+
+
+class RaterTrust(models.Model):
+    """Whether a machine rater may label a criterion on its own, measured against the humans.
+
+    Keyed by rubric version and rater (a rater is one judge version), so a measurement never
+    vouches for another version of either.
+    """
+
+    project = models.ForeignKey(Project, related_name="rater_trust", on_delete=models.CASCADE)
+    rater = models.ForeignKey(Rater, related_name="trust", on_delete=models.CASCADE)
+    rubric_version = models.ForeignKey(RubricVersion, related_name="+", on_delete=models.CASCADE)
+    criterion_key = models.SlugField(max_length=64)
+    trusted = models.BooleanField(default=False)
+    judge_alpha = models.FloatField(null=True, blank=True)
+    human_alpha = models.FloatField(null=True, blank=True)
+    items = models.PositiveIntegerField(default=0)
+    reason = models.TextField(blank=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "annotation_ratertrust"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "rater", "rubric_version", "criterion_key"], name="rater_trust_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rater} on {self.criterion_key}: {'trusted' if self.trusted else 'not trusted'}"
+
+
+class AgreementReport(models.Model):
+    """A project's agreement report as last computed, and what it was computed from.
+
+    ``state`` records the inputs (rating count, last id and last update, rubric version,
+    policy, judges' few-shot items) read *before* the ratings were loaded, so a report is never
+    marked current for data it did not see: a reader compares it with the live state and says
+    ``stale`` when they differ. Computing a large project takes tens of seconds, so a Celery
+    task does it (quality.services.agreement_reports); the two timestamps below keep that to
+    one queued and one running computation per report, however many ratings arrive.
+    """
+
+    project = models.ForeignKey(Project, related_name="agreement_reports", on_delete=models.CASCADE)
+    bootstrap_draws = models.PositiveIntegerField(help_text="Draws asked for (the report says how many it used).")
+    state = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(null=True, blank=True)
+    ratings = models.PositiveIntegerField(default=0, help_text="Ratings of the project when it was computed.")
+    computed_at = models.DateTimeField(null=True, blank=True)
+    # When the state was read: a computation stores its result only over an older one, so a slow
+    # worker finishing late never replaces a newer report.
+    state_read_at = models.DateTimeField(null=True, blank=True)
+    compute_seconds = models.FloatField(null=True, blank=True)
+    refresh_queued_at = models.DateTimeField(null=True, blank=True)
+    computing_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "annotation_agreementreport"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "bootstrap_draws"], name="agreement_report_one_per_draws")
+        ]
+
+    def __str__(self) -> str:
+        return f"agreement of {self.project} ({self.bootstrap_draws} draws)"

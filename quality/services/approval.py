@@ -1,0 +1,246 @@
+"""Approval: one idempotent service decides each item from its ratings and the policy.
+
+Order of authority: a reviewer's gold, then agreeing humans (``annotations_per_item`` human
+ratings that reach consensus on every non-text criterion), then, if the policy allows, a judge
+trusted on every criterion for items that lack human ratings. Anything else either waits for
+more ratings or goes to review. Re-running it on unchanged data changes nothing.
+
+Two verbs: ``items_decide`` decides the given items now (after a rating, a gold, an import);
+``project_decide`` re-decides a whole project after its rules changed (policy, trust, rubric
+version, overlap): at once when that is cheap, else on a worker (quality/dispatch.py).
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Project, RaterKind, Rating
+from quality import dispatch
+from quality.consensus import consensus_of
+from quality.models import RaterTrust
+from quality.selectors.policy import policy_for
+from quality.services.agreement_reports import agreement_reports_refresh_after_change
+from rubrics.models import Criterion
+
+_OPEN_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS, ItemStatus.ANNOTATED)
+
+
+def _item_status_refresh(*, item_ids: Iterable[int]) -> None:
+    """Move open items between pending / in_progress / annotated by their human ratings.
+
+    Items a reviewer or the approval gate has decided (needs_review, approved, rejected) are
+    left alone: those states belong to the approval service.
+    """
+    item_ids = list(item_ids)
+    for start in range(0, len(item_ids), 5_000):
+        chunk = item_ids[start : start + 5_000]
+        items = (
+            Item.objects.filter(id__in=chunk, status__in=_OPEN_STATUSES)
+            .select_related("project")
+            .annotate(
+                human_ratings=Count(
+                    "ratings",
+                    filter=Q(ratings__rater__kind=RaterKind.HUMAN)
+                    & Q(ratings__rubric_version_id=F("project__rubric_version_id")),
+                )
+            )
+        )
+        by_status: dict[str, list[int]] = {s: [] for s in _OPEN_STATUSES}
+        for item in items:
+            if item.human_ratings >= item.project.annotations_per_item:
+                wanted = ItemStatus.ANNOTATED
+            elif item.human_ratings > 0:
+                wanted = ItemStatus.IN_PROGRESS
+            else:
+                wanted = ItemStatus.PENDING
+            if item.status != wanted:
+                by_status[wanted].append(item.id)
+        for status, ids in by_status.items():
+            if ids:
+                Item.objects.filter(id__in=ids, status__in=_OPEN_STATUSES).update(status=status)
+
+
+def _decide(
+    item: Item,
+    *,
+    status: str,
+    approved_by: str = "",
+    consensus: dict | None = None,
+    disagreement: dict | None = None,
+    reason: str = "",
+) -> bool:
+    consensus = consensus or {}
+    disagreement = disagreement or {}
+    unchanged = (
+        item.status == status
+        and item.approved_by == approved_by
+        and item.consensus == consensus
+        and item.disagreement == disagreement
+        and item.decision_reason == reason
+    )
+    if unchanged:
+        return False
+    item.status, item.approved_by, item.consensus = status, approved_by, consensus
+    item.disagreement, item.decision_reason = disagreement, reason
+    item.decided_at = (
+        timezone.now() if status in (ItemStatus.APPROVED, ItemStatus.REJECTED, ItemStatus.NEEDS_REVIEW) else None
+    )
+    item.save(
+        update_fields=[
+            "status",
+            "approved_by",
+            "consensus",
+            "disagreement",
+            "decision_reason",
+            "decided_at",
+            "updated_at",
+        ]
+    )
+    return True
+
+
+def _trusted_judges(project: Project, criteria: Sequence[Criterion]) -> set[int]:
+    """Raters trusted on every non-text criterion of the project's current rubric version."""
+    keys = {c.key for c in criteria if c.agreement_level is not None}
+    if not keys:
+        return set()
+    per_rater: dict[int, set[str]] = {}
+    for rater_id, key in RaterTrust.objects.filter(
+        project=project, rubric_version=project.rubric_version, trusted=True, criterion_key__in=keys
+    ).values_list("rater_id", "criterion_key"):
+        per_rater.setdefault(rater_id, set()).add(key)
+    return {rater for rater, trusted in per_rater.items() if trusted == keys}
+
+
+def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
+    """Decide the given items of ``project``; returns how many changed. Idempotent.
+
+    Each chunk locks its items, then reads the policy and judge trust: two evaluations of one
+    item (a rating and a background re-evaluation after a policy change) take turns, and the
+    later one decides by the rules current when it ran. Ratings changed, so the project's stored
+    agreement report is queued for a recompute after commit.
+    """
+    item_ids = sorted(set(item_ids))  # one lock order for every caller
+    if not item_ids:
+        return 0
+    agreement_reports_refresh_after_change(project_id=project.pk)
+    _item_status_refresh(item_ids=item_ids)
+    version = project.rubric_version
+    criteria = list(version.criteria.all())
+    changed = 0
+    for start in range(0, len(item_ids), 2_000):
+        chunk = item_ids[start : start + 2_000]
+        with transaction.atomic():
+            # Through the project's manager, so item.project is this instance (no query per item).
+            # NO KEY UPDATE: new ratings (whose foreign key takes KEY SHARE) need not wait for it.
+            items = list(project.items.select_for_update(no_key=True).filter(id__in=chunk).order_by("id"))
+            policy = policy_for(project=project)
+            trusted = _trusted_judges(project, criteria) if policy.judge_may_approve else set()
+            golds = {g.item_id: g for g in Gold.objects.filter(item_id__in=chunk, rubric_version=version)}
+            human: dict[int, list[dict]] = {}
+            judged: dict[int, dict] = {}
+            for item_id, rater_id, kind, values in (
+                Rating.objects.filter(item_id__in=chunk, rubric_version=version)
+                .values_list("item_id", "rater_id", "rater__kind", "values")
+                .order_by("id")
+            ):
+                if kind == RaterKind.HUMAN:
+                    human.setdefault(item_id, []).append(values)
+                elif rater_id in trusted:
+                    judged.setdefault(item_id, values)
+            for item in items:
+                changed += _evaluate_one(
+                    item, criteria, policy, golds.get(item.pk), human.get(item.pk, []), judged.get(item.pk)
+                )
+    return changed
+
+
+def _evaluate_one(item: Item, criteria, policy, gold: Gold | None, human: list[dict], judged: dict | None) -> bool:
+    if item.status == ItemStatus.REJECTED and item.approved_by == "":
+        return False  # an explicit rejection stands until someone reverses it
+    if gold is not None:
+        return _decide(item, status=ItemStatus.APPROVED, approved_by=ApprovedBy.REVIEWER, consensus=gold.values)
+    if len(human) >= item.project.annotations_per_item:
+        consensus, disagreement, failing = consensus_of(criteria=criteria, ratings=human, policy=policy)
+        if not failing:
+            return _decide(
+                item,
+                status=ItemStatus.APPROVED,
+                approved_by=ApprovedBy.CONSENSUS,
+                consensus=consensus,
+                disagreement=disagreement,
+            )
+        return _decide(
+            item,
+            status=ItemStatus.NEEDS_REVIEW,
+            consensus=consensus,
+            disagreement=disagreement,
+            reason="no consensus on " + ", ".join(failing),
+        )
+    if judged is not None and not human:
+        values = {c.key: judged[c.key] for c in criteria if c.agreement_level is not None and c.key in judged}
+        return _decide(
+            item,
+            status=ItemStatus.APPROVED,
+            approved_by=ApprovedBy.JUDGE,
+            consensus=values,
+            reason="labelled by a trusted judge",
+        )
+    if item.status in (ItemStatus.APPROVED, ItemStatus.NEEDS_REVIEW):
+        # Its basis is gone (policy, trust or ratings changed): back to the open states.
+        wanted = ItemStatus.IN_PROGRESS if human else ItemStatus.PENDING
+        return _decide(item, status=wanted)
+    return False
+
+
+class Decided(StrEnum):
+    """Where ``project_decide`` re-decided the items: here, or in a task queued on commit."""
+
+    DONE = "done"
+    QUEUED = "queued"
+
+
+@dataclass(frozen=True)
+class ProjectDecision:
+    outcome: Decided
+    changed: int | None = None  # items whose decision changed; None when queued
+
+
+# What deciding one item costs, in the unit of settings.INLINE_WORK_LIMIT (5,000 items take
+# well under a second here; 333,334 take minutes).
+WORK_PER_ITEM = 2_000
+
+
+def project_decide(*, project: Project, inline: bool | None = None) -> ProjectDecision:
+    """Re-decide every item of ``project`` under the rules in force now (after its policy, judge
+    trust, rubric version or overlap changed), and queue its agreement report's recompute.
+
+    ``inline``: None decides here when the project is small enough (settings.INLINE_WORK_LIMIT),
+    otherwise in a Celery task queued when the current transaction commits, so it reads the new
+    rules; until it has run, items keep their old decisions. True decides here whatever the size
+    (the task itself). Explicitly rejected items stay rejected.
+    """
+    agreement_reports_refresh_after_change(project_id=project.pk)
+    items = Item.objects.filter(project=project).exclude(status=ItemStatus.REJECTED)
+    if inline is None:
+        inline = dispatch.fits_inline(work=items.count() * WORK_PER_ITEM)
+    if not inline:
+        dispatch.project_decide_later(project_id=project.pk)
+        return ProjectDecision(Decided.QUEUED)
+    changed = items_decide(project=project, item_ids=items.values_list("id", flat=True))
+    return ProjectDecision(Decided.DONE, changed)
+
+
+@transaction.atomic
+def item_reject(*, item: Item, actor: AbstractBaseUser, reason: str) -> Item:
+    """Reject an item explicitly (a reviewer's or manager's call), with the reason on record."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError({"reason": ["say why the item is rejected."]})
+    _decide(item, status=ItemStatus.REJECTED, reason=reason.strip()[:2000])
+    return item

@@ -1,0 +1,49 @@
+"""A project's approval policy: read it, change it (which re-decides the project's items)."""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from annotation.models import Project
+from quality.models import ApprovalPolicy
+from quality.selectors.policy import policy_for
+from quality.services.approval import ProjectDecision, project_decide
+
+_POLICY_FIELDS = {
+    "majority_threshold": (float, lambda v: 0.5 < v <= 1, "must be a number in (0.5, 1]."),
+    "numeric_tolerance": (float, lambda v: 0 <= v <= 1e9, "must be a number ≥ 0."),
+    "judge_may_approve": (bool, lambda v: True, "must be true or false."),
+    "trust_margin": (float, lambda v: 0 <= v <= 2, "must be a number from 0 to 2."),
+    "trust_min_items": (int, lambda v: 1 <= v <= 1_000_000, "must be an integer ≥ 1."),
+}
+
+
+def _is_kind(value: Any, kind: type) -> bool:
+    """True and False are not numbers here, and an integer field takes only whole numbers."""
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if not isinstance(value, int | float):
+        return False
+    return kind is float or float(value).is_integer()
+
+
+@transaction.atomic
+def policy_update(*, project: Project, **changes: Any) -> tuple[ApprovalPolicy, ProjectDecision]:
+    """Change a project's approval policy, then re-decide its items under the new rules (in the
+    background for a large project: see project_decide, whose answer this returns)."""
+    policy = ApprovalPolicy.objects.select_for_update().get(pk=policy_for(project=project).pk)
+    errors = {}
+    for name, value in changes.items():
+        if name not in _POLICY_FIELDS:
+            errors[name] = ["unknown policy field."]
+            continue
+        kind, check, message = _POLICY_FIELDS[name]
+        if not _is_kind(value, kind) or not check(value):
+            errors[name] = [message]
+            continue
+        setattr(policy, name, kind(value))
+    if errors:
+        raise ValidationError(errors)
+    policy.save()
+    return policy, project_decide(project=project)

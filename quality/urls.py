@@ -1,0 +1,27 @@
+from django.urls import path
+
+from quality.apis import approval, items, reports
+
+urlpatterns = [
+    path("projects/<int:project_id>/items/", items.ProjectItemsApi.as_view(), name="project-items"),
+    path("projects/<int:project_id>/agreement/", approval.ProjectAgreementApi.as_view(), name="agreement"),
+    path(
+        "projects/<int:project_id>/agreement/items/",
+        approval.ProjectDisagreementApi.as_view(),
+        name="agreement-items",
+    ),
+    path("projects/<int:project_id>/approval-policy/", approval.ApprovalPolicyApi.as_view(), name="approval-policy"),
+    path(
+        "projects/<int:project_id>/approval/refresh/",
+        approval.ApprovalRefreshApi.as_view(),
+        name="approval-refresh",
+    ),
+    path("projects/<int:project_id>/trust/refresh/", approval.TrustRefreshApi.as_view(), name="trust-refresh"),
+    path(
+        "projects/<int:project_id>/reports/failure-modes/",
+        reports.FailureModeReportApi.as_view(),
+        name="report-failure-modes",
+    ),
+    path("items/<int:item_id>/", items.ItemDetailApi.as_view(), name="item-detail"),
+    path("items/<int:item_id>/reject/", approval.ItemRejectApi.as_view(), name="item-reject"),
+]

@@ -1,0 +1,81 @@
+"""The agreement dashboard: charts drawn as server-rendered SVG, so no JavaScript build step."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from annotation.models import ItemStatus, Project
+from annotation.selectors import REVIEW, project_require
+from quality.selectors.agreement import RELIABLE, TENTATIVE
+from quality.services.agreement_reports import agreement_report_read
+
+# Alpha axis from -0.2 (worse than chance) to 1; the plot is 100 units wide.
+_LO, _HI = -0.2, 1.0
+
+
+def _x(alpha: float | None) -> float | None:
+    if alpha is None:
+        return None
+    return round((min(max(alpha, _LO), _HI) - _LO) / (_HI - _LO) * 100, 2)
+
+
+def _status_bars(project: Project) -> list[dict]:
+    counts = dict(project.items.values_list("status").annotate(n=Count("id")).order_by())
+    total = sum(counts.values()) or 1
+    bars, offset = [], 0.0
+    for status in ItemStatus.values:
+        n = counts.get(status, 0)
+        width = n / total * 100
+        bars.append({"status": status, "count": n, "x": round(offset, 2), "width": round(width, 2)})
+        offset += width
+    return bars
+
+
+def _heat(confusion: dict | None) -> dict | None:
+    if not confusion:
+        return None
+    counts = confusion["counts"]
+    peak = max((max(row) for row in counts), default=0) or 1
+    labels = confusion["labels"]
+    return {
+        "size": len(labels) * 10,
+        "labels": labels,
+        "rows": [
+            {"label": labels[i], "cells": [{"count": c, "shade": round(c / peak, 3)} for c in row]}
+            for i, row in enumerate(counts)
+        ],
+    }
+
+
+@login_required
+def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = get_object_or_404(Project.objects.select_related("rubric_version__rubric"), pk=project_id)
+    try:
+        project_require(user=request.user, project=project, roles=REVIEW)
+    except PermissionDenied:
+        raise PermissionDenied("The dashboard is for reviewers and managers.") from None
+    answer = agreement_report_read(project=project)
+    criteria = []
+    for c in (answer.payload or {}).get("criteria", []):
+        humans = c["humans"]
+        ci = humans["ci"] or [None, None]
+        criteria.append(
+            {
+                **c,
+                "x": _x(humans["alpha"]),
+                "ci_x": [_x(ci[0]), _x(ci[1])] if humans["ci"] else None,
+                "judges": [{**j, "heat": _heat(j["confusion"])} for j in c["judges"]],
+            }
+        )
+    context = {
+        "project": project,
+        "report": answer,
+        "criteria": criteria,
+        "status_bars": _status_bars(project),
+        "ticks": [{"label": f"{t:g}", "x": _x(t)} for t in (-0.2, 0, 0.2, 0.4, 0.6, 0.8, 1.0)],
+        "tentative_x": _x(TENTATIVE),
+        "reliable_x": _x(RELIABLE),
+    }
+    return render(request, "quality/dashboard.html", context)
