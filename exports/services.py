@@ -10,10 +10,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from annotation.models import Project
+from exports import dispatch
 from exports.encoders import ENCODERS
 from exports.models import ExportSnapshot, SnapshotStatus
 from exports.postgres import jsonl_stream_postgres
@@ -114,12 +115,10 @@ def export_write(*, project: Project, spec: ExportSpec, path: Path, progress: Pr
 def snapshot_create(*, project: Project, spec: ExportSpec, actor) -> ExportSnapshot:
     """Record a snapshot export and enqueue its task once the row is committed (a worker that
     picked it up earlier would not find the row)."""
-    from exports.tasks import export_snapshot_write  # tasks import this module
-
     snapshot = ExportSnapshot.objects.create(
         project=project, requested_by=actor, format=spec.format, params=spec.as_params()
     )
-    transaction.on_commit(lambda: export_snapshot_write.delay(snapshot.pk))
+    dispatch.snapshot_write_later(snapshot_id=snapshot.pk)
     return snapshot
 
 

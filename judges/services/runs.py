@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from annotation.models import Item, Project, Rater, Rating
 from config.errors import Conflict
+from judges import dispatch
 from judges.fewshot import fewshot_pool
 from judges.models import ACTIVE_STATUSES, Judge, JudgeRun, JudgeRunChunk, JudgeVerdict, RunStatus
 from judges.selectors import judge_run_counts
@@ -96,7 +97,7 @@ def judge_run_start(*, actor: AbstractBaseUser | None, project: Project, judge: 
         for n, start in enumerate(range(0, len(item_ids), size))
     )
     chunk_ids = list(run.chunks.order_by("index").values_list("id", flat=True))
-    transaction.on_commit(lambda: _enqueue(chunk_ids))
+    dispatch.chunks_run_later(chunk_ids=chunk_ids)
     return run
 
 
@@ -110,13 +111,6 @@ def _shown_items_record(*, rater_id: int, item_ids: set[int]) -> None:
     if not item_ids <= shown:
         rater.shown_item_ids = sorted(shown | item_ids)
         rater.save(update_fields=["shown_item_ids"])
-
-
-def _enqueue(chunk_ids: list[int]) -> None:
-    from judges.tasks import judge_chunk_run  # tasks import services; import here to keep that one-way
-
-    for chunk_id in chunk_ids:
-        judge_chunk_run.delay(chunk_id)
 
 
 def judge_run_cancel(*, run: JudgeRun) -> JudgeRun:
@@ -171,9 +165,7 @@ def judge_run_finish_if_complete(*, run_id: int) -> bool:
     )
     if changed:
         logger.info("judge run %s %s: %s", run_id, status, counts)
-        from judges.tasks import judge_run_trust_refresh  # tasks import services; import here to keep that one-way
-
-        transaction.on_commit(lambda: judge_run_trust_refresh.delay(run.project_id))
+        dispatch.trust_refresh_later(project_id=run.project_id)
     return bool(changed)
 
 
@@ -249,6 +241,6 @@ def judge_runs_requeue_stalled(*, idle_seconds: float) -> int:
             continue
         logger.warning("judge run %s: no activity for %ss; sending its %s unfinished chunks again",
                        run.pk, idle_seconds, len(chunk_ids))  # fmt: skip
-        _enqueue(chunk_ids)
+        dispatch.chunks_run_later(chunk_ids=chunk_ids)
         sent += len(chunk_ids)
     return sent

@@ -16,6 +16,9 @@ from judges.services.judges import judge_create
 from judges.services.runs import judge_run_cancel, judge_run_start, judge_runs_requeue_stalled
 
 IDLE = 600
+# The sweep runs on Celery beat, outside any transaction, so the chunks it sends go out at once
+# (judges/dispatch.py queues on commit); these tests run the same way.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
