@@ -1,13 +1,20 @@
-"""Ratings: one rater's values for one item under the project's pinned rubric version."""
+"""Ratings: one rater's values for one item under the project's pinned rubric version.
 
+``ratings_write`` is the one writer of the Rating table; the rest of this module are the ways
+ratings arrive (a person's submission, an import of existing labels).
+"""
+
+import functools
+import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import psycopg
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 
 from annotation.models import Item, Membership, Project, Rater, RaterKind, Rating, RatingSource
 from annotation.selectors import rater_for_user
@@ -29,6 +36,98 @@ def _seconds_clean(seconds_spent: Any) -> float | None:
     if not math.isfinite(seconds_spent) or seconds_spent < 0 or seconds_spent > 7 * 24 * 3600:
         raise ValidationError({"seconds_spent": ["must be between 0 and a week."]})
     return float(seconds_spent)
+
+
+@dataclass(frozen=True)
+class NewRating:
+    """One rating to write: values already cleaned against the rubric version (``values_clean``)."""
+
+    item_id: int
+    rater_id: int
+    values: dict
+    rationales: dict
+    seconds_spent: float | None = None
+
+
+def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
+    """Insert ratings keyed by (item, rater, rubric version); one that exists already is left as it
+    is. Returns ``{(item_id, rater_id): rating_id}`` for the ratings inserted. The one place that
+    writes the Rating table: people's submissions, rating imports and judges' verdicts all come here.
+
+    Call it inside a transaction. It writes only the rows: queue counts, drafts, and the signal
+    that has items decided again are the callers' (they differ: a judge's rating counts for no
+    lease and is decided only once the judge is trusted).
+
+    PostgreSQL: one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` with the rows as one JSON
+    document bound server-side, so a judge run's thousands of ratings cost no Python per value;
+    a rating another writer inserted first simply does not come back. Other databases (SQLite)
+    go through the ORM; SQLite takes one write lock per transaction, so the existence check below
+    cannot race.
+    """
+    if not ratings:
+        return {}
+    if connection.vendor == "postgresql":
+        return _write_postgresql(rubric_version_id, ratings, source)
+    keys = {(r.item_id, r.rater_id) for r in ratings}
+    existing = set(
+        Rating.objects.filter(
+            rubric_version_id=rubric_version_id,
+            item_id__in={k[0] for k in keys},
+            rater_id__in={k[1] for k in keys},
+        ).values_list("item_id", "rater_id")
+    )
+    new = [
+        Rating(
+            item_id=r.item_id,
+            rater_id=r.rater_id,
+            rubric_version_id=rubric_version_id,
+            values=r.values,
+            rationales=r.rationales,
+            seconds_spent=r.seconds_spent,
+            source=source,
+        )
+        for r in ratings
+        if (r.item_id, r.rater_id) not in existing
+    ]
+    Rating.objects.bulk_create(new)
+    return {(r.item_id, r.rater_id): r.pk for r in new}
+
+
+# The columns the PostgreSQL statement writes; a test checks that every concrete field of Rating
+# but the primary key is here, so a new field cannot silently get no value.
+FAST_PATH_FIELDS = [
+    "item", "rater", "rubric_version", "values", "rationales", "seconds_spent", "source", "created_at", "updated_at",
+]  # fmt: skip
+
+
+@functools.cache
+def _insert_sql() -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(Rating._meta.get_field(name).column) for name in FAST_PATH_FIELDS)
+    return f"""
+INSERT INTO {quote(Rating._meta.db_table)} ({columns})
+SELECT x.item, x.rater, %(rubric_version)s, x.vals, x.rats, x.secs, %(source)s, now(), now()
+FROM json_to_recordset(%(rows)s::json) AS x(item bigint, rater bigint, vals jsonb, rats jsonb, secs double precision)
+ON CONFLICT DO NOTHING
+RETURNING {quote("item_id")}, {quote("rater_id")}, {quote("id")}
+"""
+
+
+def _write_postgresql(rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
+    rows = json.dumps(
+        [
+            {"item": r.item_id, "rater": r.rater_id, "vals": r.values, "rats": r.rationales, "secs": r.seconds_spent}
+            for r in ratings
+        ]
+    )
+    connection.ensure_connection()
+    # Django's cursors bind parameters client-side (quoting each value in Python); a plain psycopg
+    # cursor on the same connection, inside the same transaction, binds them server-side.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            _insert_sql(), {"rubric_version": rubric_version_id, "source": str(source), "rows": rows}, prepare=False
+        )
+        return {(item_id, rater_id): pk for item_id, rater_id, pk in cursor.fetchall()}
 
 
 @transaction.atomic
@@ -61,21 +160,15 @@ def rating_submit(
         # Uses up the rater's lease; refuses (409) a rating without a live lease on a full item.
         assignment_consume(item=item, user_id=rater.user_id)
         draft_discard(item=item, user_id=rater.user_id)
-    try:
-        with transaction.atomic():
-            rating = Rating.objects.create(
-                item=item,
-                rater=rater,
-                rubric_version=version,
-                values=clean_values,
-                rationales=clean_rationales,
-                seconds_spent=seconds,
-                source=source,
-            )
-    except IntegrityError:
-        raise Conflict("You have already rated this item under this rubric version.") from None
+    written = ratings_write(
+        rubric_version_id=version.pk,
+        ratings=[NewRating(item.pk, rater.pk, clean_values, clean_rationales, seconds)],
+        source=source,
+    )
+    if not written:  # another request of the same rater got there between the check and now
+        raise Conflict("You have already rated this item under this rubric version.")
     ratings_changed.send(sender=Rating, project=item.project, item_ids=[item.id])
-    return rating
+    return Rating.objects.select_related("rater", "rubric_version").get(pk=written[(item.pk, rater.pk)])
 
 
 @dataclass(frozen=True)
@@ -188,7 +281,7 @@ def ratings_import(
                 item_id__in=[row[1].pk for row in clean_rows],
             )
         }
-        to_create: list[Rating] = []
+        to_create: list[NewRating] = []
         unchanged = 0
         conflicts: list[dict] = []
         for line, item, user, values, rationales, seconds, username in clean_rows:
@@ -206,24 +299,15 @@ def ratings_import(
                         }
                     )
                 continue
-            to_create.append(
-                Rating(
-                    item=item,
-                    rater=rater,
-                    rubric_version=version,
-                    values=values,
-                    rationales=rationales,
-                    seconds_spent=seconds,
-                    source=RatingSource.IMPORT,
-                )
-            )
+            to_create.append(NewRating(item.pk, rater.pk, values, rationales, seconds))
         if conflicts:
             raise RowsRejected(
                 f"{len(conflicts)} row(s) conflict with stored ratings; nothing was imported.",
                 rows=conflicts[:MAX_REPORTED_ERRORS],
             )
         for start in range(0, len(to_create), 2_000):
-            Rating.objects.bulk_create(to_create[start : start + 2_000])
+            chunk = to_create[start : start + 2_000]
+            ratings_write(rubric_version_id=version.pk, ratings=chunk, source=RatingSource.IMPORT)
             if progress:
                 progress(min(start + 2_000, len(to_create)))
         ratings_changed.send(sender=Rating, project=project, item_ids={r.item_id for r in to_create})

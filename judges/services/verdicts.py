@@ -6,11 +6,13 @@ ignored (samples, ratings) or updated (verdicts), so writing the same results tw
 workers writing them at once after a visibility timeout, never duplicates anything. An item's
 verdict is written in the same transaction as its rating and its last samples.
 
-On PostgreSQL the three inserts go out as two statements with the rows as JSON documents
-(``json_to_recordset``), bound server-side: the ORM's ``bulk_create`` builds a model instance per row and, with
-Django's client-side parameter binding, quotes every value in Python, which was about a third of
-a verdict's CPU in the judge-run benchmark. Other databases (SQLite in development) use the ORM.
-``FAST_PATH_FIELDS`` lists the columns the statements write; a test checks it against the models.
+The ratings go through annotation's one writer of ratings (``ratings_write``), like any rater's.
+On PostgreSQL the samples and verdicts then go out as one statement with the rows as JSON
+documents (``json_to_recordset``), bound server-side: the ORM's ``bulk_create`` builds a model
+instance per row and, with Django's client-side parameter binding, quotes every value in Python,
+which was about a third of a verdict's CPU in the judge-run benchmark. Other databases (SQLite in
+development) use the ORM. ``FAST_PATH_FIELDS`` lists the columns the statement writes; a test
+checks it against the models.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from annotation.models import Rating, RatingSource
+from annotation.services.ratings import NewRating, ratings_write
 from judges.aggregation import samples_aggregate
 from judges.executor import Result
 from judges.models import JudgeRun, JudgeSample, JudgeVerdict, Outcome
@@ -66,6 +69,12 @@ class ResultWriter:
         new, self.new = self.new, []
         verdicts = [self._verdict(item_id) for item_id in complete]
         with transaction.atomic():
+            # A judge's verdict is just another rating, written by the one writer of ratings.
+            ratings_write(
+                rubric_version_id=self.run.rubric_version_id,
+                ratings=[NewRating(v.item_id, self.version.rater_id, *v.rating) for v in verdicts if v.rating],
+                source=RatingSource.JUDGE,
+            )
             if connection.vendor == "postgresql":
                 self._write_postgresql(new, verdicts)
             else:
@@ -120,21 +129,7 @@ class ResultWriter:
         rated = [v for v in verdicts if v.rating is not None]
         rating_ids: dict[int, int] = {}
         if rated:
-            Rating.objects.bulk_create(
-                [
-                    Rating(
-                        item_id=v.item_id,
-                        rater_id=rater_id,
-                        rubric_version_id=rubric_version_id,
-                        values=v.rating[0],
-                        rationales=v.rating[1],
-                        source=RatingSource.JUDGE,
-                    )
-                    for v in rated
-                ],
-                ignore_conflicts=True,
-            )
-            # Ignored conflicts return no ids: read them, a rating stored earlier included.
+            # The rating of each item, written just now or by an earlier delivery.
             rating_ids = dict(
                 Rating.objects.filter(
                     rater_id=rater_id, rubric_version_id=rubric_version_id, item_id__in=[v.item_id for v in rated]
@@ -160,7 +155,6 @@ class ResultWriter:
         )
 
     def _write_postgresql(self, new: list[Result], verdicts: list[_Verdict]) -> None:
-        rated = [v for v in verdicts if v.rating is not None]
         # The rows travel as one JSON document per table (encoded in C, one parameter each) and
         # are unpacked by json_to_recordset: cheaper for the worker than arrays, whose text
         # form psycopg builds element by element in Python.
@@ -169,7 +163,6 @@ class ResultWriter:
             "judge_version": self.version.pk,
             "rubric_version": self.run.rubric_version_id,
             "rater": self.version.rater_id,
-            "source": str(RatingSource.JUDGE),
             "samples": json.dumps(
                 [
                     {
@@ -187,7 +180,6 @@ class ResultWriter:
                     for r in new
                 ]
             ),
-            "ratings": json.dumps([{"item": v.item_id, "vals": v.rating[0], "rats": v.rating[1]} for v in rated]),
             "verdicts": json.dumps(
                 [
                     {
@@ -204,11 +196,8 @@ class ResultWriter:
         connection.ensure_connection()
         # Django's own cursors bind parameters client-side (quoting each value in Python); a plain
         # psycopg cursor on the same connection, inside the same transaction, binds server-side.
-        samples_and_ratings, verdicts_upsert = _postgresql_statements()
         with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(samples_and_ratings, params, prepare=False)
-            if verdicts:
-                cursor.execute(verdicts_upsert, params, prepare=False)
+            cursor.execute(_postgresql_statement(), params, prepare=False)
 
 
 def _column(model, name: str) -> str:
@@ -219,16 +208,13 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-# The columns the PostgreSQL statements write, per model (the test that guards it: every concrete
-# field but the primary key must be here, so a new field cannot silently get no value).
+# The columns the PostgreSQL statement writes, per model (the test that guards it: every concrete
+# field but the primary key must be here, so a new field cannot silently get no value). Ratings
+# are annotation's (annotation/services/ratings.py writes them, with its own list).
 FAST_PATH_FIELDS = {
     JudgeSample: [
         "item", "judge_version", "rubric_version", "sample_index", "run", "outcome", "values", "rationales",
         "raw_output", "reason", "attempts", "input_tokens", "output_tokens", "created_at",
-    ],
-    Rating: [
-        "item", "rater", "rubric_version", "values", "rationales", "seconds_spent", "source", "created_at",
-        "updated_at",
     ],
     JudgeVerdict: [
         "item", "judge_version", "rubric_version", "run", "outcome", "rating", "spread", "reason", "updated_at",
@@ -237,20 +223,21 @@ FAST_PATH_FIELDS = {
 
 
 @functools.cache
-def _postgresql_statements() -> tuple[str, str]:
-    """The samples and ratings in one statement, then the verdicts pointing at their rating.
+def _postgresql_statement() -> str:
+    """The samples and the verdicts pointing at their rating, in one statement.
 
-    Two statements, not one: in READ COMMITTED each statement reads the rows committed before it
-    starts, so the second sees a rating that another worker running the same chunk committed
-    while the first statement waited on it (a conflict returns no id; a subquery in the same
-    statement would not see that row and leave the verdict without its rating).
+    The ratings were written by an earlier statement of the same transaction (``ratings_write``):
+    in READ COMMITTED each statement reads the rows committed before it starts, so this one also
+    sees a rating that another worker running the same chunk committed while the ratings'
+    statement waited on it (a conflict there returns no id; a subquery in that same statement
+    would not see the row and leave the verdict without its rating).
     """
 
     def cols(model) -> str:
         return ", ".join(_column(model, name) for name in FAST_PATH_FIELDS[model])
 
     s, r, v = JudgeSample, Rating, JudgeVerdict
-    samples_and_ratings = f"""
+    return f"""
 WITH new_samples AS (
     INSERT INTO {_table(s)} ({cols(s)})
     SELECT x.item, %(judge_version)s, %(rubric_version)s, x.index, %(run)s, x.outcome, x.vals, x.rats, x.raw,
@@ -260,12 +247,6 @@ WITH new_samples AS (
                                                    output integer)
     ON CONFLICT DO NOTHING
 )
-INSERT INTO {_table(r)} ({cols(r)})
-SELECT x.item, %(rater)s, %(rubric_version)s, x.vals, x.rats, NULL, %(source)s, now(), now()
-FROM json_to_recordset(%(ratings)s::json) AS x(item bigint, vals jsonb, rats jsonb)
-ON CONFLICT DO NOTHING
-"""
-    verdicts = f"""
 INSERT INTO {_table(v)} ({cols(v)})
 SELECT x.item, %(judge_version)s, %(rubric_version)s, %(run)s, x.outcome,
        CASE WHEN x.rated THEN rating.{_column(r, "id")} END, x.spread, x.reason, now()
@@ -278,4 +259,3 @@ ON CONFLICT ({_column(v, "item")}, {_column(v, "judge_version")}, {_column(v, "r
     {_column(v, "reason")} = EXCLUDED.{_column(v, "reason")},
     {_column(v, "updated_at")} = EXCLUDED.{_column(v, "updated_at")}
 """
-    return samples_and_ratings, verdicts
