@@ -30,8 +30,13 @@ run: install
 	$(PY) manage.py seed_demo_judge
 	bin/run-local
 
+# On PostgreSQL, the tests of rules written for both databases (a Python rule and its SQL twin,
+# marked both_databases) run a second time on SQLite, so neither twin goes untested.
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$${DATABASE_URL:-}" ] && [ "$${DATABASE_URL%%:*}" != "sqlite" ]; then \
+		echo "== tests marked both_databases, again on SQLite =="; \
+		env -u DATABASE_URL $(PY) -m pytest -q -m both_databases -p no:cacheprovider; fi
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -133,6 +133,7 @@ def test_a_managers_outright_rejection_puts_the_task_in_rejected(tasks, people, 
     assert bucket(tasks[5]) == {"bucket": "rejected", "failing": [], "reason": None}
 
 
+@pytest.mark.both_databases
 def test_the_queryset_filter_and_the_per_item_rule_agree(tasks_project, tasks, people, staff):
     rate(tasks[0], people["ann"], verdict())
     rate(tasks[0], people["ben"], verdict())
@@ -189,6 +190,7 @@ def test_the_tasks_page_lists_a_bucket_with_its_failing_criteria(client, tasks_p
     assert client.get(f"/projects/{tasks_project.pk}/tasks/").status_code == 403
 
 
+@pytest.mark.both_databases
 def test_the_export_carries_the_bucket_in_every_format(tasks_project, tasks, people, client_for, staff):
     rate(tasks[0], people["ann"], verdict())
     rate(tasks[0], people["ben"], verdict())
@@ -225,6 +227,7 @@ def test_a_rubric_without_binary_criteria_has_no_buckets(project, items, client_
     assert client_for(staff).get(f"/api/v1/projects/{other.pk}/items/", {"bucket": "accepted"}).data["results"] == []
 
 
+@pytest.mark.both_databases
 def test_gate_keys_named_like_lookups_still_filter(staff):
     from rubrics.services import rubric_create
 
