@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from django.db import connection
 
 from annotation.models import Gold, Item, Project, Rater, RaterKind, Rating
+from exports.fields import fields_for, item_columns
 from exports.records import pseudonym_key, rater_pseudonym, rubric_of
 from exports.spec import ExportSpec
-from quality.selectors.acceptance import acceptance_sql
 from rubrics.gates import gates_of
 from rubrics.models import RubricVersion
 
@@ -31,11 +31,6 @@ CHUNK_SIZE = 5000
 
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
-
-
-def _json_string(sql: str) -> str:
-    """A SQL expression giving JSON for a nullable text column; '' counts as null."""
-    return f"COALESCE(to_json(NULLIF({sql}, ''))::text, 'null')"
 
 
 def _ratings_sql(spec: ExportSpec) -> str:
@@ -96,33 +91,26 @@ def jsonl_chunk_sql(*, project: Project, spec: ExportSpec) -> tuple[str, dict]:
     if spec.since is not None:
         where.append("i.decided_at >= %(since)s")
         params["since"] = spec.since
-    acceptance, acceptance_params = acceptance_sql(gates=gates_of(project.rubric_version))
-    params.update(acceptance_params)
-    ratings_cte = ratings_field = ratings_join = ""
+    gates = gates_of(project.rubric_version)
+    # The record's keys in a fixed (alphabetical) order, each with its JSON text (exports/fields.py).
+    parts = []
+    for field in sorted(fields_for(with_ratings=spec.with_ratings), key=lambda f: f.name):
+        sql, field_params = field.sql(gates)
+        params.update(field_params)
+        parts.append(f"""'{"," if parts else "{"}"{field.name}":' || {sql}""")
+    record = "\n            || ".join(parts) + " || '}'"
+    ratings_cte = ratings_join = ""
     if spec.with_ratings:
         ratings_cte = f", ratings AS ({_ratings_sql(spec)})"
-        ratings_field = """ || ',"ratings":' || COALESCE(rt.text, '[]')"""
         ratings_join = "LEFT JOIN ratings AS rt ON rt.item_id = i.id"
         params["rater_ids"], params["pseudonyms"] = _pseudonyms(project, spec)
+    columns = ", ".join(f"i.{c}" for c in item_columns())
     # ``page`` is the chunk's items (the keyset step); gold and ratings are joined to it as sets.
     sql = f"""
         WITH page AS (
-            SELECT i.id, i.external_id, i.data, i.metadata, i.status, i.approved_by, i.consensus,
-                i.disagreement, i.decided_at
-            FROM {item} AS i WHERE {" AND ".join(where)} ORDER BY i.id LIMIT %(limit)s
+            SELECT {columns} FROM {item} AS i WHERE {" AND ".join(where)} ORDER BY i.id LIMIT %(limit)s
         ){ratings_cte}
-        SELECT max(i.id), count(*), string_agg('{{"acceptance":' || {acceptance}
-            || ',"approved_by":' || {_json_string("i.approved_by")}
-            || ',"consensus":' || i.consensus::text
-            || ',"data":' || i.data::text
-            || ',"decided_at":' || COALESCE(to_json(i.decided_at)::text, 'null')
-            || ',"disagreement":' || i.disagreement::text
-            || ',"external_id":' || to_json(i.external_id)::text
-            || ',"gold":' || CASE WHEN g.id IS NULL THEN 'null'
-                ELSE '{{"rationales":' || g.rationales::text || ',"values":' || g.values::text || '}}' END
-            || ',"metadata":' || i.metadata::text{ratings_field}
-            || ',"rubric":' || %(rubric)s::text
-            || ',"status":' || to_json(i.status)::text || '}}', E'\\n' ORDER BY i.id)
+        SELECT max(i.id), count(*), string_agg({record}, E'\\n' ORDER BY i.id)
         FROM page AS i
         LEFT JOIN {gold} AS g ON g.item_id = i.id
         {ratings_join}

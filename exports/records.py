@@ -13,25 +13,12 @@ from collections.abc import Iterator
 from django.db import IntegrityError, transaction
 
 from annotation.models import Gold, Item, Project, RaterKind, Rating
+from exports.fields import RecordContext, fields_for, item_columns
 from exports.models import ProjectPseudonymKey
 from exports.spec import ExportSpec
-from quality.selectors.acceptance import acceptance_of
 from rubrics.gates import gates_of
 
 CHUNK_SIZE = 2000
-
-_ITEM_COLUMNS = (
-    "id",
-    "external_id",
-    "data",
-    "metadata",
-    "status",
-    "approved_by",
-    "consensus",
-    "disagreement",
-    "decided_at",
-)
-
 
 def export_items(*, project: Project, spec: ExportSpec):
     """The items an export covers (unordered queryset)."""
@@ -79,34 +66,21 @@ def export_chunks(*, project: Project, spec: ExportSpec, chunk_size: int | None 
     gates = gates_of(project.rubric_version)
     key = pseudonym_key(project=project) if spec.with_ratings else b""
     pseudonyms: dict[int, str] = {}
+    fields = fields_for(with_ratings=spec.with_ratings)
     last_id = 0
     while True:
-        rows = list(items.filter(id__gt=last_id).values_list(*_ITEM_COLUMNS)[:chunk_size])
+        rows = list(items.filter(id__gt=last_id).values(*item_columns())[:chunk_size])
         if not rows:
             return
-        ids = [row[0] for row in rows]
+        ids = [row["id"] for row in rows]
         last_id = ids[-1]
-        golds = _golds(ids)
-        ratings = _ratings(ids, spec, project.pk, key, pseudonyms) if spec.with_ratings else None
-        chunk = []
-        for item_id, external_id, data, metadata, status, approved_by, consensus, disagreement, decided_at in rows:
-            record = {
-                "acceptance": acceptance_of(gates=gates, status=status, consensus=consensus),
-                "external_id": external_id,
-                "data": data,
-                "metadata": metadata,
-                "status": status,
-                "approved_by": approved_by or None,
-                "decided_at": decided_at.isoformat() if decided_at else None,
-                "consensus": consensus,
-                "disagreement": disagreement,
-                "gold": golds.get(item_id),
-                "rubric": rubric,
-            }
-            if ratings is not None:
-                record["ratings"] = ratings.get(item_id, [])
-            chunk.append(record)
-        yield chunk
+        context = RecordContext(
+            gates=gates,
+            rubric=rubric,
+            golds=_golds(ids),
+            ratings=_ratings(ids, spec, project.pk, key, pseudonyms) if spec.with_ratings else None,
+        )
+        yield [{field.name: field.python(row, context) for field in fields} for row in rows]
         if len(rows) < chunk_size:
             return
 

@@ -1,0 +1,113 @@
+"""The fields of an export record, declared once.
+
+Each field says which item column it reads, how a record built in Python gets its value
+(records.py: every format on SQLite, CSV and Parquet everywhere) and the PostgreSQL expression
+that writes its JSON text (postgres.py: JSON Lines on PostgreSQL, built by the database). A new
+field is one entry here; tests/exports/test_record_fields.py checks on PostgreSQL that the two
+paths give the same records.
+
+In the SQL, ``i`` is the item row of the page, ``g`` its gold (LEFT JOIN) and ``rt`` its ratings
+(LEFT JOIN, when asked for); ``%(name)s`` parameters are bound by postgres.py.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from quality.selectors.acceptance import acceptance_of, acceptance_sql
+from rubrics.gates import Gates
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """What a chunk of records is built from besides the item rows (Python path)."""
+
+    gates: Gates
+    rubric: dict
+    golds: dict[int, dict]
+    ratings: dict[int, list] | None
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    columns: tuple[str, ...]  # item columns it reads
+    python: Callable[[dict, RecordContext], Any]  # the value, from the item row (a dict of columns)
+    sql: Callable[[Gates], tuple[str, dict]]  # its JSON text in PostgreSQL, with parameters
+    with_ratings_only: bool = False
+
+
+def _fixed(sql: str) -> Callable[[Gates], tuple[str, dict]]:
+    return lambda gates: (sql, {})
+
+
+def _json(column: str) -> Field:
+    return Field(column, (column,), lambda row, ctx: row[column], _fixed(f"i.{column}::text"))
+
+
+def _text(column: str) -> Field:
+    return Field(column, (column,), lambda row, ctx: row[column], _fixed(f"to_json(i.{column})::text"))
+
+
+def _blank_as_null(column: str) -> Field:
+    return Field(
+        column,
+        (column,),
+        lambda row, ctx: row[column] or None,
+        _fixed(f"COALESCE(to_json(NULLIF(i.{column}, ''))::text, 'null')"),
+    )
+
+
+def _instant(column: str) -> Field:
+    # decided_at is written in the session's time zone, which Django sets to UTC (USE_TZ).
+    return Field(
+        column,
+        (column,),
+        lambda row, ctx: row[column].isoformat() if row[column] else None,
+        _fixed(f"COALESCE(to_json(i.{column})::text, 'null')"),
+    )
+
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "acceptance",
+        ("status", "consensus"),
+        lambda row, ctx: acceptance_of(gates=ctx.gates, status=row["status"], consensus=row["consensus"]),
+        lambda gates: acceptance_sql(gates=gates),
+    ),
+    _text("external_id"),
+    _json("data"),
+    _json("metadata"),
+    _text("status"),
+    _blank_as_null("approved_by"),
+    _instant("decided_at"),
+    _json("consensus"),
+    _json("disagreement"),
+    Field(
+        "gold",
+        (),
+        lambda row, ctx: ctx.golds.get(row["id"]),
+        _fixed("""CASE WHEN g.id IS NULL THEN 'null'
+            ELSE '{"rationales":' || g.rationales::text || ',"values":' || g.values::text || '}' END"""),
+    ),
+    Field("rubric", (), lambda row, ctx: ctx.rubric, _fixed("%(rubric)s::text")),
+    Field(
+        "ratings",
+        (),
+        lambda row, ctx: (ctx.ratings or {}).get(row["id"], []),
+        _fixed("COALESCE(rt.text, '[]')"),
+        with_ratings_only=True,
+    ),
+)
+
+
+def fields_for(*, with_ratings: bool) -> tuple[Field, ...]:
+    return tuple(f for f in FIELDS if with_ratings or not f.with_ratings_only)
+
+
+def item_columns() -> tuple[str, ...]:
+    """The item columns the fields read, the primary key first."""
+    columns = ["id"]
+    for field in FIELDS:
+        columns += [c for c in field.columns if c not in columns]
+    return tuple(columns)
