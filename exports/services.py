@@ -50,6 +50,30 @@ def export_stream(*, project: Project, spec: ExportSpec, progress: Progress | No
         yield tail
 
 
+class _Tally:
+    """Counts the records and bytes of an export body as it streams past, and hashes it."""
+
+    def __init__(self, progress: Progress | None = None):
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.count = 0
+        self.progress = progress
+
+    def records(self, n: int) -> None:
+        self.count += n
+        if self.progress is not None:
+            self.progress(n)
+
+    def pieces(self, body: Iterator[bytes]) -> Iterator[bytes]:
+        for piece in body:
+            self.digest.update(piece)
+            self.size += len(piece)
+            yield piece
+
+    def as_dict(self) -> dict:
+        return {"record_count": self.count, "bytes": self.size, "sha256": self.digest.hexdigest()}
+
+
 def export_filename(*, project: Project, spec: ExportSpec) -> str:
     return f"project-{project.pk}-export.{spec.format}"
 
@@ -57,25 +81,15 @@ def export_filename(*, project: Project, spec: ExportSpec) -> str:
 def export_manifest(*, project: Project, spec: ExportSpec) -> dict:
     """Describe the body that the same export request returns now: its record count, byte size
     and sha256, computed by streaming that body and hashing it (nothing is kept)."""
-    digest = hashlib.sha256()
-    size = 0
-    count = 0
-
-    def counted(n: int) -> None:
-        nonlocal count
-        count += n
-
-    for piece in export_stream(project=project, spec=spec, progress=counted):
-        digest.update(piece)
-        size += len(piece)
+    tally = _Tally()
+    for _ in tally.pieces(export_stream(project=project, spec=spec, progress=tally.records)):
+        pass  # hashed and counted as it streams past; nothing is kept
     return {
         "project": project.pk,
         "format": spec.format,
         "filters": spec.as_params(),
         "rubric": rubric_of(project),
-        "record_count": count,
-        "bytes": size,
-        "sha256": digest.hexdigest(),
+        **tally.as_dict(),
         "exported_at": timezone.now().isoformat(),
         "filename": export_filename(project=project, spec=spec),
     }
@@ -86,30 +100,19 @@ def export_write(*, project: Project, spec: ExportSpec, path: Path, progress: Pr
     it, so a reader never sees half a file and a rerun simply replaces it. Returns
     ``{record_count, bytes, sha256}``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    count = 0
-
-    def counted(n: int) -> None:
-        nonlocal count
-        count += n
-        if progress is not None:
-            progress(n)
-
+    tally = _Tally(progress)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            for piece in export_stream(project=project, spec=spec, progress=counted):
+            for piece in tally.pieces(export_stream(project=project, spec=spec, progress=tally.records)):
                 out.write(piece)
-                digest.update(piece)
-                size += len(piece)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    return {"record_count": count, "bytes": size, "sha256": digest.hexdigest()}
+    return tally.as_dict()
 
 
 def snapshot_create(*, project: Project, spec: ExportSpec, actor) -> ExportSnapshot:

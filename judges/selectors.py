@@ -39,6 +39,16 @@ class RunProgress:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def as_run_fields(self) -> dict:
+        """The counts as the JudgeRun columns that keep them once the run has ended."""
+        return {
+            "done": self.done,
+            "failed": self.failed,
+            "no_verdict": self.no_verdict,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
 
 def run_cost(*, run: JudgeRun, input_tokens: int, output_tokens: int) -> Decimal:
     cost = (input_tokens * run.price_input_per_mtok + output_tokens * run.price_output_per_mtok) / Decimal(1_000_000)

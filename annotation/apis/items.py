@@ -10,7 +10,8 @@ from rest_framework.views import APIView
 
 from annotation.apis.access import project_get
 from annotation.selectors import MANAGE
-from annotation.services.items import items_import, rows_read_upload
+from annotation.services.items import items_import
+from annotation.services.rows import rows_read_upload
 
 ImportReport = inline_serializer(
     "ItemImportOutput",

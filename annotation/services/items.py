@@ -1,24 +1,21 @@
 """Item import: idempotent on external_id, all or nothing, with a report of every bad row."""
 
-import csv
-import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import IO, Any
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 
 from annotation.models import Item, Project, Rating
-from config.errors import RowsRejected
+from annotation.services.rows import rows_numbered, rows_reject_if_any
 
 MAX_ROWS = 1_000_000
 MAX_EXTERNAL_ID = 255
 _BATCH = 2_000
 _ROW_FIELDS = {"external_id", "data", "metadata"}
-MAX_REPORTED_ERRORS = 1_000
 
 
 @dataclass(frozen=True)
@@ -29,83 +26,6 @@ class ItemImportResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class ParsedRow:
-    """A record read from a file: either its value or why it could not be read."""
-
-    line: int
-    value: Any = None
-    error: str | None = None
-
-
-def rows_read_jsonl(stream: IO[bytes]) -> Iterator[ParsedRow]:
-    for line_number, raw in enumerate(stream, start=1):
-        text = raw.decode("utf-8", errors="strict") if isinstance(raw, bytes) else raw
-        if not text.strip():
-            continue
-        try:
-            yield ParsedRow(line=line_number, value=json.loads(text))
-        except json.JSONDecodeError as exc:
-            yield ParsedRow(line=line_number, error=f"not valid JSON: {exc.msg} at column {exc.colno}.")
-
-
-def rows_read_csv(stream: IO[bytes]) -> Iterator[ParsedRow]:
-    """CSV: an ``external_id`` column; ``data`` / ``metadata`` columns hold JSON objects, and any
-    other column becomes a field of data (``metadata.<name>`` columns a field of metadata)."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.DictReader(text)
-    if not reader.fieldnames or "external_id" not in reader.fieldnames:
-        yield ParsedRow(line=1, error="the CSV header must include an external_id column.")
-        return
-    for record in reader:
-        line = reader.line_num
-        if None in record:
-            yield ParsedRow(line=line, error="this row has more cells than the header.")
-            continue
-        row: dict[str, Any] = {"external_id": record.pop("external_id")}
-        try:
-            data = json.loads(record.pop("data")) if "data" in record else {}
-            metadata = json.loads(record.pop("metadata")) if "metadata" in record else {}
-        except json.JSONDecodeError as exc:
-            yield ParsedRow(line=line, error=f"the data or metadata cell is not valid JSON: {exc.msg}.")
-            continue
-        if not isinstance(data, dict) or not isinstance(metadata, dict):
-            yield ParsedRow(line=line, error="the data and metadata cells must hold JSON objects.")
-            continue
-        for column, cell in record.items():
-            if column.startswith("metadata."):
-                metadata[column.removeprefix("metadata.")] = cell
-            else:
-                data[column] = cell
-        row["data"] = data
-        row["metadata"] = metadata
-        yield ParsedRow(line=line, value=row)
-
-
-def rows_read_upload(*, name: str, stream: IO[bytes]) -> Iterator[ParsedRow]:
-    lowered = name.lower()
-    if lowered.endswith((".jsonl", ".ndjson")):
-        return rows_read_jsonl(stream)
-    if lowered.endswith(".csv"):
-        return rows_read_csv(stream)
-    if lowered.endswith(".json"):
-        return _rows_read_json_array(stream)
-    raise ValueError("upload a .jsonl, .json or .csv file.")
-
-
-def _rows_read_json_array(stream: IO[bytes]) -> Iterator[ParsedRow]:
-    try:
-        payload = json.load(stream)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        yield ParsedRow(line=1, error=f"not valid JSON: {exc}.")
-        return
-    if not isinstance(payload, list):
-        yield ParsedRow(line=1, error="a .json upload must hold an array of rows.")
-        return
-    for index, value in enumerate(payload, start=1):
-        yield ParsedRow(line=index, value=value)
 
 
 def _item_row_clean(value: Any) -> tuple[tuple[str, dict, dict] | None, dict[str, list[str]]]:
@@ -193,26 +113,14 @@ def items_import(
     """Create or update items by external_id. Applies fully or not at all.
 
     ``rows`` are plain values (a parsed JSON array) or ParsedRow records from a file. Raises
-    RowsRejected listing every bad row (up to MAX_REPORTED_ERRORS) when any row is bad; nothing
+    RowsRejected listing every bad row (see services/rows.py) when any row is bad; nothing
     is written then. An item that already has ratings keeps its data: changing what raters saw
     would silently invalidate their ratings, so such a row is rejected (metadata may change).
     """
     errors: list[dict] = []
     clean: dict[str, tuple[dict, dict]] = {}
     first_row: dict[str, int] = {}
-    count = 0
-    for index, row in enumerate(rows, start=1):
-        count += 1
-        line = index
-        if isinstance(row, ParsedRow):
-            line = row.line
-            if row.error:
-                errors.append({"row": line, "errors": {"row": [row.error]}})
-                continue
-            row = row.value
-        if count > MAX_ROWS:
-            errors.append({"row": line, "errors": {"row": [f"an import takes at most {MAX_ROWS} rows."]}})
-            break
+    for line, row in rows_numbered(rows, errors=errors, max_rows=MAX_ROWS):
         parsed, row_errors = _item_row_clean(row)
         if row_errors:
             external = row.get("external_id") if isinstance(row, dict) else None
@@ -230,12 +138,7 @@ def items_import(
             continue
         first_row[external_id] = line
         clean[external_id] = (data, metadata)
-    if errors:
-        raise RowsRejected(
-            f"{len(errors)} row(s) are invalid; nothing was imported.", rows=errors[:MAX_REPORTED_ERRORS]
-        )
-    if not clean:
-        raise RowsRejected("there are no rows to import.", rows=[])
+    rows_reject_if_any(errors, found=len(clean))
 
     with transaction.atomic():
         existing: dict[str, tuple[int, dict, dict]] = {}
@@ -275,10 +178,7 @@ def items_import(
                 }
                 for pk in sorted(rated, key=lambda pk: data_changed[pk][1])
             ]
-            raise RowsRejected(
-                f"{len(rows_report)} row(s) would change rated items; nothing was imported.",
-                rows=rows_report[:MAX_REPORTED_ERRORS],
-            )
+            rows_reject_if_any(rows_report, found=len(clean), problem="would change rated items")
 
         done = 0
         for chunk in _chunks(to_create, 10_000):

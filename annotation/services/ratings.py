@@ -19,13 +19,11 @@ from django.db import connection, transaction
 from annotation.models import Item, Membership, Project, Rater, RaterKind, Rating, RatingSource
 from annotation.selectors import rater_for_user
 from annotation.services.drafts import draft_discard
-from annotation.services.items import ParsedRow
 from annotation.services.queue import assignment_consume, item_load_recount, item_lock
+from annotation.services.rows import rows_numbered, rows_reject_if_any
 from annotation.signals import ratings_changed
-from config.errors import Conflict, RowsRejected
+from config.errors import Conflict
 from rubrics.scales import values_clean
-
-MAX_REPORTED_ERRORS = 1_000
 
 
 def _seconds_clean(seconds_spent: Any) -> float | None:
@@ -193,14 +191,7 @@ def ratings_import(
     criteria = list(version.criteria.all())
     parsed: list[tuple[int, dict]] = []
     errors: list[dict] = []
-    for index, row in enumerate(rows, start=1):
-        line = index
-        if isinstance(row, ParsedRow):
-            line = row.line
-            if row.error:
-                errors.append({"row": line, "errors": {"row": [row.error]}})
-                continue
-            row = row.value
+    for line, row in rows_numbered(rows, errors=errors):
         if not isinstance(row, dict):
             errors.append({"row": line, "errors": {"row": ["each row must be an object."]}})
             continue
@@ -261,13 +252,7 @@ def ratings_import(
             continue
         clean_rows.append((line, item, user, values, rationales, seconds, username))
 
-    if errors:
-        errors.sort(key=lambda e: e["row"])
-        raise RowsRejected(
-            f"{len(errors)} row(s) are invalid; nothing was imported.", rows=errors[:MAX_REPORTED_ERRORS]
-        )
-    if not clean_rows:
-        raise RowsRejected("there are no rows to import.", rows=[])
+    rows_reject_if_any(errors, found=len(clean_rows))
 
     with transaction.atomic():
         raters = {}
@@ -301,10 +286,7 @@ def ratings_import(
                 continue
             to_create.append(NewRating(item.pk, rater.pk, values, rationales, seconds))
         if conflicts:
-            raise RowsRejected(
-                f"{len(conflicts)} row(s) conflict with stored ratings; nothing was imported.",
-                rows=conflicts[:MAX_REPORTED_ERRORS],
-            )
+            rows_reject_if_any(conflicts, found=len(clean_rows), problem="conflict with stored ratings")
         for start in range(0, len(to_create), 2_000):
             chunk = to_create[start : start + 2_000]
             ratings_write(rubric_version_id=version.pk, ratings=chunk, source=RatingSource.IMPORT)

@@ -118,13 +118,7 @@ def judge_run_cancel(*, run: JudgeRun) -> JudgeRun:
     was already answered stays. Conflict if the run has already finished."""
     counts = judge_run_counts(run=run)
     changed = JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
-        status=RunStatus.CANCELLED,
-        finished_at=timezone.now(),
-        done=counts.done,
-        failed=counts.failed,
-        no_verdict=counts.no_verdict,
-        input_tokens=counts.input_tokens,
-        output_tokens=counts.output_tokens,
+        status=RunStatus.CANCELLED, finished_at=timezone.now(), **counts.as_run_fields()
     )
     run.refresh_from_db()
     if not changed:
@@ -154,13 +148,7 @@ def judge_run_finish_if_complete(*, run_id: int) -> bool:
         JudgeRun.objects.filter(pk=run_id, status__in=ACTIVE_STATUSES)
         .exclude(Exists(unfinished))
         .update(
-            status=status,
-            finished_at=timezone.now(),
-            done=counts.done,
-            failed=counts.failed,
-            no_verdict=counts.no_verdict,
-            input_tokens=counts.input_tokens,
-            output_tokens=counts.output_tokens,
+            status=status, finished_at=timezone.now(), **counts.as_run_fields()
         )
     )
     if changed:

@@ -8,7 +8,7 @@ from django.db import InterfaceError, OperationalError
 from tqdm import tqdm
 
 from annotation.models import Project
-from annotation.services.items import rows_read_upload
+from annotation.services.rows import rows_read_upload
 from config.errors import RowsRejected
 
 
