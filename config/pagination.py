@@ -6,6 +6,7 @@ Documented so the schema says what the answer looks like, and so the query param
 
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
 
 PAGE_PARAMETERS = [
     OpenApiParameter("cursor", str, required=False, description="The `next` or `previous` link's cursor."),
@@ -22,3 +23,13 @@ def page_of(name: str, serializer: serializers.Serializer) -> serializers.Serial
             "results": serializer,
         },
     )
+
+
+class IdCursorPagination(CursorPagination):
+    """Pages in id order, keyed by a cursor (stable while rows are added); ``?page_size=`` up to
+    ``max_page_size``."""
+
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000

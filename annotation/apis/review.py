@@ -3,7 +3,6 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,7 +15,7 @@ from annotation.selectors import (
     ratings_for_review,
 )
 from annotation.services.review import gold_set
-from config.pagination import PAGE_PARAMETERS, page_of
+from config.pagination import PAGE_PARAMETERS, IdCursorPagination, page_of
 from config.serializers import InputSerializer
 
 
@@ -36,10 +35,8 @@ class ReviewItemSerializer(serializers.Serializer):
     ratings = ReviewRatingSerializer(many=True, source="review_ratings")
 
 
-class ReviewCursorPagination(CursorPagination):
-    ordering = "id"
+class ReviewCursorPagination(IdCursorPagination):
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 500
 
 

@@ -22,10 +22,8 @@ def scale_value(value: Any) -> str:
 @register.filter
 def value_display(value: Any) -> str:
     """A rater's value as a person reads it."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
+    if value is None or isinstance(value, bool):
+        return {None: "—", True: "Yes", False: "No"}[value]
     return scale_value(value)
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 
 import anthropic
-import httpx2
 
-from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, sdk_timeout
+from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, post_json, sdk_timeout
 
 
 class AnthropicMessages:
@@ -54,8 +53,7 @@ class AnthropicMessages:
         payload = self.request_body(
             prompt=prompt, model=model, temperature=temperature, max_output_tokens=max_output_tokens
         )
-        response = await self.client.post(self.url, cast_to=httpx2.Response, content=payload)
-        body = json.loads(response.content)
+        body = await post_json(self.client, self.url, payload)
         usage = body.get("usage") or {}
         tokens = {"input_tokens": usage.get("input_tokens") or 0, "output_tokens": usage.get("output_tokens") or 0}
         blocks = body.get("content") or []

@@ -80,6 +80,13 @@ class BodyTemplates:
         return entry[1] + json.dumps(user, ensure_ascii=False).encode() + entry[2]
 
 
+async def post_json(client: openai.AsyncOpenAI | anthropic.AsyncAnthropic, url: str, payload: bytes) -> dict:
+    """POST a prebuilt JSON body through the SDK's own client (its auth headers, retries and
+    error types) and decode the answer; the body is never rebuilt by the SDK's model layer."""
+    response = await client.post(url, cast_to=httpx2.Response, content=payload)
+    return json.loads(response.content)
+
+
 def endpoint_url(client: openai.AsyncOpenAI | anthropic.AsyncAnthropic, path: str) -> str:
     """``path`` joined to the client's ``base_url`` exactly as the SDKs join a relative path, done
     once per client: handed a relative path, the SDK parses and rebuilds the URL on every call

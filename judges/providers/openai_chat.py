@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import json
 
-import httpx2
 import openai
 
-from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, sdk_timeout
+from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, post_json, sdk_timeout
 
 
 class OpenAIChat:
@@ -61,8 +60,7 @@ class OpenAIChat:
         payload = self.request_body(
             prompt=prompt, model=model, temperature=temperature, max_output_tokens=max_output_tokens
         )
-        response = await self.client.post(self.url, cast_to=httpx2.Response, content=payload)
-        body = json.loads(response.content)
+        body = await post_json(self.client, self.url, payload)
         usage = body.get("usage") or {}
         tokens = {"input_tokens": usage.get("prompt_tokens") or 0, "output_tokens": usage.get("completion_tokens") or 0}
         choice = (body.get("choices") or [{}])[0]

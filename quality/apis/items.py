@@ -8,7 +8,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,7 +15,7 @@ from annotation.apis.access import project_get
 from annotation.apis.items import ProjectItemsImportApi
 from annotation.models import Item, ItemStatus
 from annotation.selectors import RATE, REVIEW, items_for_project, project_require, project_role
-from config.pagination import PAGE_PARAMETERS, page_of
+from config.pagination import PAGE_PARAMETERS, IdCursorPagination, page_of
 from quality.selectors.acceptance import BUCKETS, acceptance_of, bucket_filter
 from rubrics.gates import gates_of
 
@@ -48,13 +47,6 @@ class ItemOutputSerializer(serializers.Serializer):
         return acceptance_of(gates=gates, status=item.status, consensus=item.consensus)
 
 
-class ItemCursorPagination(CursorPagination):
-    ordering = "id"
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-
 
 class ProjectItemsApi(ProjectItemsImportApi):
     @extend_schema(
@@ -84,7 +76,7 @@ class ProjectItemsApi(ProjectItemsImportApi):
         items = items_for_project(project=project, status=status)
         if bucket is not None:
             items = items.filter(bucket_filter(gates=gates_of(project.rubric_version), bucket=bucket))
-        paginator = ItemCursorPagination()
+        paginator = IdCursorPagination()
         page = paginator.paginate_queryset(items, request, view=self)
         context = {"gates": gates_of(project.rubric_version) if reviewer else None}
         return paginator.get_paginated_response(ItemOutputSerializer(page, many=True, context=context).data)
