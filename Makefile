@@ -11,7 +11,7 @@ export DEBUG ?= 1
 PORT ?= 8000
 export PORT
 
-.PHONY: install run test lint lint-structure check bench-import bench-agreement bench-agreement-api bench-queue bench-judges bench-export \
+.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-queue bench-judges bench-export \
 	chaos fuzz xss clean
 
 $(VENV)/.installed: pyproject.toml
@@ -38,17 +38,14 @@ test: install
 		echo "== tests marked both_databases, again on SQLite =="; \
 		env -u DATABASE_URL $(PY) -m pytest -q -m both_databases -p no:cacheprovider; fi
 
+# ruff; import circles, upward imports between apps and modules over 400 lines
+# (tools/check_structure.py, rules in docs/architecture.md); mypy on the agreement engine and
+# every app's services.
+TYPED_APPS := accounts rubrics annotation quality exports judges
+MYPY_PATHS = agreement $(wildcard $(addsuffix /services,$(TYPED_APPS)) $(addsuffix /services.py,$(TYPED_APPS)))
+
 lint: install
 	$(VENV)/bin/ruff check .
-
-# Import circles, upward imports between apps, modules over 400 lines (tools/check_structure.py), and
-# mypy on the agreement engine and every app's services. Not yet part of `lint`: the app restructure
-# that makes both pass is in progress; `lint` will depend on this target once it lands.
-TYPED_APPS := accounts rubrics annotation quality exports judges
-# $(wildcard) keeps only the paths that exist (mypy fails on a missing one, and quality/ is coming).
-MYPY_PATHS = $(wildcard agreement $(addsuffix /services,$(TYPED_APPS)) $(addsuffix /services.py,$(TYPED_APPS)))
-
-lint-structure: install
 	$(PY) tools/check_structure.py
 	$(VENV)/bin/mypy $(MYPY_PATHS)
 

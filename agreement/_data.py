@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +32,7 @@ def check_level(level: str) -> Level:
     """Return ``level`` if it is one of :data:`LEVELS`, raise ``ValueError`` otherwise."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
-    return level  # type: ignore[return-value]
+    return cast(Level, level)
 
 
 def dense_codes(a: npt.NDArray, *, compact: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -91,7 +91,8 @@ class IntervalStats(LevelStats):
         dev -= self.mean  # unit mean minus grand mean
         self.ss_total = float(ss_u.sum()) + float(np.einsum("i,i,i->", m, dev, dev))
         self._ss_u, self._dev = ss_u, dev
-        self._constancy_inputs = (ss_u if exact else s2, dev if exact else rep)
+        # Not exact: rep was set to the per-unit representatives above (an array, no copy here).
+        self._constancy_inputs = (ss_u, dev) if exact else (s2, np.asarray(rep))
 
     @cached_property
     def _constancy(self) -> tuple[np.ndarray, np.ndarray]:

@@ -190,6 +190,8 @@ def point_result(
     if not expected > 0.0:  # only ratio data mixing signs can get here: delta(-a, a) is 0 by convention
         counts = {"observed": observed, "expected": expected, "units": units, "values": values}
         return _undefined(level, NO_EXPECTED, ci_level, **counts)
+    ci: tuple[float, float] | None
+    ci_reason: str | None
     if draws is None:
         ci, used, ci_reason = None, 0, "bootstrap skipped (bootstrap_draws=0)"
     else:
@@ -228,6 +230,6 @@ def joint_draws(stats: Sequence[LevelStats], universe: np.ndarray, draws: int, s
     width = max(s.chunk_width for s in stats)
     out: list[list[np.ndarray]] = [[] for _ in stats]
     for w in weight_chunks(universe.size, draws, seed, width):
-        for k, (s, pos) in enumerate(zip(stats, positions, strict=True)):
-            out[k].append(draw_alphas(s, w if pos is None else w[:, pos]))
+        for k, (s, position) in enumerate(zip(stats, positions, strict=True)):
+            out[k].append(draw_alphas(s, w if position is None else w[:, position]))
     return [np.concatenate(parts) for parts in out]

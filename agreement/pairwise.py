@@ -8,7 +8,6 @@ human consensus).  Each returns a :class:`Measure` whose ``value`` is None, with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -81,7 +80,7 @@ def cohen_kappa(
     b: npt.ArrayLike,
     *,
     weights: Weights = None,
-    categories: Sequence[float] | None = None,
+    categories: npt.ArrayLike | None = None,
 ) -> Measure:
     """Cohen's kappa between two aligned rating arrays (pairs with a NaN are skipped).
 

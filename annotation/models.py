@@ -6,9 +6,9 @@ from rubrics.models import RubricVersion
 
 
 class Role(models.TextChoices):
-    MANAGER = "manager", "Manager"
-    REVIEWER = "reviewer", "Reviewer"
-    ANNOTATOR = "annotator", "Annotator"
+    MANAGER = "manager"
+    REVIEWER = "reviewer"
+    ANNOTATOR = "annotator"
 
 
 class Project(models.Model):

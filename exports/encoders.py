@@ -7,6 +7,7 @@ records give the same bytes; that is what makes manifests' sha256 and repeated e
 import csv
 import io
 import json
+from typing import Protocol
 
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
@@ -137,4 +138,11 @@ class ParquetEncoder:
         return self.sink.drain()
 
 
-ENCODERS = {"jsonl": JsonLinesEncoder, "csv": CsvEncoder, "parquet": ParquetEncoder}
+class Encoder(Protocol):
+    def __init__(self, *, with_ratings: bool) -> None: ...
+    def start(self) -> bytes: ...
+    def encode(self, records: list[dict]) -> bytes: ...
+    def finish(self) -> bytes: ...
+
+
+ENCODERS: dict[str, type[Encoder]] = {"jsonl": JsonLinesEncoder, "csv": CsvEncoder, "parquet": ParquetEncoder}

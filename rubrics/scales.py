@@ -48,10 +48,14 @@ _ALLOWED_KEYS = {
 
 
 class CriterionLike(Protocol):
-    key: str
-    scale: dict
-    rationale_required: bool
-    required: bool
+    @property
+    def key(self) -> str: ...
+    @property
+    def scale(self) -> dict: ...
+    @property
+    def rationale_required(self) -> bool: ...
+    @property
+    def required(self) -> bool: ...
 
 
 @dataclass(frozen=True)

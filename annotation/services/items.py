@@ -52,6 +52,7 @@ def _item_row_clean(value: Any) -> tuple[tuple[str, dict, dict] | None, dict[str
         errors["metadata"] = ["metadata must be a JSON object."]
     if errors:
         return None, errors
+    assert isinstance(external_id, str) and isinstance(data, dict)  # checked above
     return (external_id.strip(), data, metadata), {}
 
 
@@ -126,6 +127,7 @@ def items_import(
             external = row.get("external_id") if isinstance(row, dict) else None
             errors.append({"row": line, "external_id": external, "errors": row_errors})
             continue
+        assert parsed is not None  # a row without errors is parsed
         external_id, data, metadata = parsed
         if external_id in clean:
             errors.append(

@@ -113,6 +113,7 @@ def assignment_claim_next(*, project: Project, user) -> Assignment | None:
     rater_for_user(user=user)
     with transaction.atomic():
         rater = _rater_lock(user=user)
+        assert rater is not None  # created just above, and raters are never deleted
         return _lease_held_or_new(project=project, user=user, rater=rater)
 
 
@@ -178,16 +179,16 @@ def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assi
         item = found[0]
         # The item is locked: count exactly, in a fresh statement (the walk's snapshot may be
         # older than a rating or skip this user just committed).
-        params = {
+        counts = {
             "item": item.pk,
             "now": connection.ops.adapt_datetimefield_value(now),
             "version": version_id,
-            "human": RaterKind.HUMAN.value,
+            "human": str(RaterKind.HUMAN),
             "rater": rater.pk,
             "user": user.pk,
         }
         with connection.cursor() as cursor:
-            cursor.execute(_COUNTS_SQL, params)
+            cursor.execute(_COUNTS_SQL, counts)
             lease_rows, leases, ratings, mine, skipped = cursor.fetchone()
         if lease_rows != leases:
             _leases_expire(item_ids=[item.pk], now=now)

@@ -199,7 +199,7 @@ def ratings_import(
 
     external_ids = {str(r.get("external_id")) for _, r in parsed if r.get("external_id") is not None}
     usernames = {r.get("rater") for _, r in parsed if isinstance(r.get("rater"), str)}
-    items = {}
+    items: dict[str, Item] = {}
     ext_list = list(external_ids)
     for start in range(0, len(ext_list), 5_000):
         items.update(
@@ -228,7 +228,9 @@ def ratings_import(
             row_errors["rater"] = [f"no user {username!r}."]
         elif user.pk not in members:
             row_errors["rater"] = [f"{username!r} is not a member of this project."]
-        values, rationales, seconds = {}, {}, None
+        values: dict[str, Any] = {}
+        rationales: dict[str, str] = {}
+        seconds = None
         try:
             values, rationales = values_clean(
                 criteria=criteria, values=row.get("values"), rationales=row.get("rationales")
@@ -247,10 +249,10 @@ def ratings_import(
             if key in first_line:
                 row_errors.setdefault("rater", []).append(f"rates this item twice: first at row {first_line[key]}.")
             first_line.setdefault(key, line)
-        if row_errors:
+        if row_errors or item is None or user is None:
             errors.append({"row": line, "external_id": external_id, "errors": row_errors})
             continue
-        clean_rows.append((line, item, user, values, rationales, seconds, username))
+        clean_rows.append((line, item, user, values, rationales, seconds, str(username)))
 
     rows_reject_if_any(errors, found=len(clean_rows))
 
