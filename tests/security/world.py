@@ -24,18 +24,11 @@ from exports.spec import export_spec_parse
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from rubrics.services import rubric_create
+from tests.criteria import CORRECT, HELPFULNESS
 
 PASSWORD = "correct-horse-battery"
 
-CRITERIA = [
-    {
-        "key": "helpfulness",
-        "title": "Helpfulness",
-        "scale": {"kind": "ordinal", "min": 1, "max": 5, "labels": {"1": "Useless.", "5": "Perfect."}},
-        "rationale_required": True,
-    },
-    {"key": "correct", "title": "Correct", "scale": {"kind": "binary"}},
-]
+CRITERIA = [HELPFULNESS, CORRECT]
 GOOD_VALUES = {"helpfulness": 4, "correct": True}
 
 # The seven roles of the matrix: (name, project, role in it, staff?).
