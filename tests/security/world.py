@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from annotation.models import Gold, Rater, RaterKind, Rating, Role
 from annotation.selectors import rater_for_user
@@ -75,6 +76,14 @@ class World:
     users: dict  # role name -> user (no entry for anonymous)
     tokens: dict  # role name -> token key
     sides: dict = field(default_factory=dict)  # "A" / "B" -> Side
+
+
+def token_client(world: World, role: str) -> APIClient:
+    """An API client that sends ``role``'s token (none for anonymous)."""
+    client = APIClient()
+    if role != "anonymous":
+        client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[role]}")
+    return client
 
 
 def _user(name: str, *, staff: bool = False):
