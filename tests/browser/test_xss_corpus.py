@@ -26,7 +26,7 @@ import os
 import pytest
 from django.test import Client
 
-from tests.browser.xss_pages import NOT_PAGES, admin_visits, all_routes, api_visits, site_visits
+from tests.browser.xss_pages import NOT_PAGES, all_routes, all_visits
 from tests.browser.xss_payloads import PAYLOADS
 from tests.browser.xss_sweep import sweep
 from tests.browser.xss_world import world_build
@@ -69,7 +69,7 @@ def test_the_sweep_covers_every_page_of_the_urlconf(settings, tmp_path):
     """Fails when a route exists that the sweep neither visits nor lists in NOT_PAGES."""
     settings.VAR_DIR = tmp_path
     world = world_build()
-    visited = {v.route for v in site_visits(world) + admin_visits(world) + api_visits(world)}
+    visited = {v.route for v in all_visits(world)}
     routes = set(all_routes())
     missing = sorted(routes - visited - set(NOT_PAGES))
     assert missing == [], (

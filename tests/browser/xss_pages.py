@@ -14,6 +14,12 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from tests.browser.xss_payloads import payload
 from tests.browser.xss_world import World
 
+# The route of the page a form action renders (the form's POST target), where it is not the path's.
+ACTION_ROUTES = {
+    "annotate-submit": "projects/<int:project_id>/annotate/<int:item_id>/submit/",
+    "review-submit": "projects/<int:project_id>/review/<int:item_id>/",
+}
+
 
 @dataclass
 class Visit:
@@ -22,7 +28,11 @@ class Visit:
     action: str = ""  # "" (just load) | "annotate-submit" | "review-submit" | "login-fail"
     content_type: str = "text/html"
     statuses: tuple[int, ...] = (200,)
-    covers: str = ""  # the route of the page an action renders (a form's POST target), if not path's
+
+    @property
+    def covers(self) -> str:
+        """The route of the page the action renders, if not the path's (ACTION_ROUTES)."""
+        return ACTION_ROUTES.get(self.action, "")
 
     @property
     def route(self) -> str:
@@ -108,22 +118,10 @@ def site_visits(world: World) -> list[Visit]:
         Visit("/", "manager"),
         Visit("/", "staff"),
         Visit(f"/projects/{t}/annotate/", "annotator"),
-        Visit(
-            f"/projects/{t}/annotate/",
-            "annotator",
-            action="annotate-submit",
-            statuses=(400,),
-            covers="projects/<int:project_id>/annotate/<int:item_id>/submit/",
-        ),
+        Visit(f"/projects/{t}/annotate/", "annotator", action="annotate-submit", statuses=(400,)),
         Visit(f"/projects/{e}/annotate/", "annotator"),  # nothing left: queue_empty.html
         Visit(f"/projects/{t}/review/", "reviewer"),
-        Visit(
-            f"/projects/{t}/review/",
-            "reviewer",
-            action="review-submit",
-            statuses=(400,),
-            covers="projects/<int:project_id>/review/<int:item_id>/",
-        ),
+        Visit(f"/projects/{t}/review/", "reviewer", action="review-submit", statuses=(400,)),
         Visit(f"/projects/{t}/review/", "outsider", statuses=(403,)),  # 403.html
         Visit(f"/projects/{t}/dashboard/", "manager"),
         Visit(f"/projects/{t}/tasks/", "reviewer"),
@@ -149,6 +147,10 @@ def site_visits(world: World) -> list[Visit]:
             "annotator",
         ),
     ]
+
+
+def all_visits(world: World) -> list[Visit]:
+    return site_visits(world) + admin_visits(world) + api_visits(world)
 
 
 def _routes(resolver: URLResolver, prefix: str = ""):

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.test import Client
 
-from tests.browser.xss_pages import Visit, admin_visits, api_visits, route_of, site_visits
+from tests.browser.xss_pages import Visit, all_visits, route_of
 from tests.browser.xss_payloads import TEMPLATE_PAYLOAD, payload
 from tests.browser.xss_world import World
 
@@ -103,7 +103,7 @@ def _act(page, visit: Visit, world: World):
 
 def sweep(browser, live_server, world: World, *, bypass_csp: bool) -> Findings:
     findings = Findings()
-    visits = site_visits(world) + admin_visits(world) + api_visits(world)
+    visits = all_visits(world)
     secrets = [settings.SECRET_KEY, *world.tokens]
     upper_tags = [
         t.upper() for tags in world.corpus.planted.values() for t in tags if t.endswith(f".{TEMPLATE_PAYLOAD}")

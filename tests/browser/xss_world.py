@@ -100,13 +100,8 @@ def _all_shapes(corpus: Corpus, item: str) -> dict:
     }
 
 
-def world_build() -> World:
-    corpus = Corpus()
-    c = corpus
-    staff = _user(c, "staff", 0, is_staff=True, is_superuser=True)
-    users = {"staff": staff}
-    for i, role in enumerate(("manager", "reviewer", "annotator", "annotator2", "outsider"), start=1):
-        users[role] = _user(c, role, i)
+def _rubric_build(c: Corpus, staff):
+    """The hostile rubric: every kind of scale, with hostile titles, anchors, choices and units."""
     criteria = [
         {
             "key": "works",
@@ -178,6 +173,69 @@ def world_build() -> World:
     criterion.scale["labels"] = {choice: c.text(f"criterion.choice_anchor.{i}") for i, choice in enumerate(reason[:3])}
     criterion.save(update_fields=["scale"])
     modes = version.criteria.get(key="failure_mode").scale["choices"]
+    return version, reason, modes
+
+
+def _judge_build(c: Corpus, manager, tasks, version, disputed, open_item):
+    """A judge with a hostile name, prompt and URL, its rating of ``disputed`` and a failed run with a
+    sample and two verdicts (one failed, on ``open_item``)."""
+    judge = judge_create(
+        actor=manager,
+        project=tasks,
+        name=c.text("judge.name", limit=150, markdown=False),
+        provider="openai_compatible",
+        model=c.text("judge.model", limit=200, markdown=False),
+        base_url="http://127.0.0.1:9/v1",
+        system_prompt=c.text("judge.system_prompt"),
+    )
+    version_row = judge.current_version()
+    # A URL the API refuses (judges.services.judges checks base_url), written straight to the row.
+    JudgeVersion.objects.filter(pk=version_row.pk).update(base_url=c.one("judge.base_url", 4))
+    judge_rating = rating_submit(
+        item=disputed,
+        rater=version_row.rater,
+        source="judge",
+        values={"works": True, "quality": 2},
+        rationales={"quality": c.text("judge.rationale")},
+    )
+    run = JudgeRun.objects.create(
+        project=tasks,
+        judge_version=version_row,
+        rubric_version=version,
+        status=RunStatus.FAILED,
+        items_selector="all",
+        total=1,
+        error=c.text("judge_run.error", markdown=False),
+        created_by=manager,
+    )
+    of_run = {"judge_version": version_row, "rubric_version": version, "run": run}
+    JudgeSample.objects.create(
+        item=disputed,
+        sample_index=0,
+        outcome=Outcome.OK,
+        rationales={"quality": c.text("judge_sample.rationale")},
+        raw_output=c.text("judge_sample.raw_output", markdown=False),
+        reason=c.text("judge_sample.reason"),
+        **of_run,
+    )
+    JudgeVerdict.objects.create(
+        item=disputed, outcome=Outcome.OK, rating=judge_rating, reason=c.text("judge_verdict.reason"), **of_run
+    )
+    # A failed verdict: its reason is listed on the run page ("why items were not rated").
+    JudgeVerdict.objects.create(
+        item=open_item, outcome=Outcome.FAILED, reason=c.text("judge_verdict.failed_reason"), **of_run
+    )
+    return judge, run
+
+
+def world_build() -> World:
+    corpus = Corpus()
+    c = corpus
+    staff = _user(c, "staff", 0, is_staff=True, is_superuser=True)
+    users = {"staff": staff}
+    for i, role in enumerate(("manager", "reviewer", "annotator", "annotator2", "outsider"), start=1):
+        users[role] = _user(c, role, i)
+    version, reason, modes = _rubric_build(c, staff)
 
     tasks = project_create(
         actor=users["manager"],
@@ -248,64 +306,7 @@ def world_build() -> World:
             },
             rationales={"quality": c.text(f"rating.rationale.{person.pk}")},
         )
-    judge = judge_create(
-        actor=users["manager"],
-        project=tasks,
-        name=c.text("judge.name", limit=150, markdown=False),
-        provider="openai_compatible",
-        model=c.text("judge.model", limit=200, markdown=False),
-        base_url="http://127.0.0.1:9/v1",
-        system_prompt=c.text("judge.system_prompt"),
-    )
-    version_row = judge.current_version()
-    # A URL the API refuses (judges.services.judges checks base_url), written straight to the row.
-    JudgeVersion.objects.filter(pk=version_row.pk).update(base_url=c.one("judge.base_url", 4))
-    judge_rating = rating_submit(
-        item=disputed,
-        rater=version_row.rater,
-        source="judge",
-        values={"works": True, "quality": 2},
-        rationales={"quality": c.text("judge.rationale")},
-    )
-    run = JudgeRun.objects.create(
-        project=tasks,
-        judge_version=version_row,
-        rubric_version=version,
-        status=RunStatus.FAILED,
-        items_selector="all",
-        total=1,
-        error=c.text("judge_run.error", markdown=False),
-        created_by=users["manager"],
-    )
-    JudgeSample.objects.create(
-        item=disputed,
-        judge_version=version_row,
-        rubric_version=version,
-        sample_index=0,
-        run=run,
-        outcome=Outcome.OK,
-        rationales={"quality": c.text("judge_sample.rationale")},
-        raw_output=c.text("judge_sample.raw_output", markdown=False),
-        reason=c.text("judge_sample.reason"),
-    )
-    JudgeVerdict.objects.create(
-        item=disputed,
-        judge_version=version_row,
-        rubric_version=version,
-        run=run,
-        outcome=Outcome.OK,
-        rating=judge_rating,
-        reason=c.text("judge_verdict.reason"),
-    )
-    # A failed verdict: its reason is listed on the run page ("why items were not rated").
-    JudgeVerdict.objects.create(
-        item=open_item,
-        judge_version=version_row,
-        rubric_version=version,
-        run=run,
-        outcome=Outcome.FAILED,
-        reason=c.text("judge_verdict.failed_reason"),
-    )
+    judge, run = _judge_build(c, users["manager"], tasks, version, disputed, open_item)
     Item.objects.filter(pk=disputed.pk).update(
         status=ItemStatus.NEEDS_REVIEW, decision_reason=c.text("item.decision_reason")
     )
