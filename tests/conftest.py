@@ -6,18 +6,9 @@ from annotation.models import Role
 from annotation.services.items import items_import
 from annotation.services.projects import membership_set, project_create
 from rubrics.services import rubric_create
+from tests.criteria import CORRECT, HELPFULNESS, NOTES, TONE
 
-CRITERIA = [
-    {
-        "key": "helpfulness",
-        "title": "Helpfulness",
-        "scale": {"kind": "ordinal", "min": 1, "max": 5, "labels": {"1": "Useless.", "5": "Perfect."}},
-        "rationale_required": True,
-    },
-    {"key": "correct", "title": "Correct", "scale": {"kind": "binary"}},
-    {"key": "tone", "title": "Tone", "scale": {"kind": "categorical", "choices": ["ok", "rude"]}},
-    {"key": "notes", "title": "Notes", "scale": {"kind": "text"}, "required": False},
-]
+CRITERIA = [HELPFULNESS, CORRECT, TONE, NOTES]
 
 
 @pytest.fixture(autouse=True)

@@ -28,13 +28,18 @@ def watch(page) -> list[str]:
     return problems
 
 
+def open_watched(open_page, user, path: str):
+    """``path`` opened as ``user``; returns the page and the list its console errors go to."""
+    page = open_page(user)
+    problems = watch(page)
+    page.goto(path)
+    return page, problems
+
+
 def test_a_reviewer_reads_a_disputed_task_and_the_buckets(open_page, demo, screenshots):
     tasks, _ = demo
     rita = get_user_model().objects.get(username="rita")
-    page = open_page(rita)
-    problems = watch(page)
-
-    page.goto(f"/projects/{tasks.pk}/review/")
+    page, problems = open_watched(open_page, rita, f"/projects/{tasks.pk}/review/")
     card = page.locator("article.review-card").first
     card.wait_for()
     text = card.inner_text().lower()
@@ -61,9 +66,7 @@ def test_a_reviewer_reads_a_disputed_task_and_the_buckets(open_page, demo, scree
 def test_an_annotator_reads_a_trace_with_collapsible_steps(open_page, demo, screenshots):
     _, traces = demo
     carol = get_user_model().objects.get(username="carol")
-    page = open_page(carol)
-    problems = watch(page)
-    page.goto(f"/projects/{traces.pk}/annotate/")
+    page, problems = open_watched(open_page, carol, f"/projects/{traces.pk}/annotate/")
     steps = page.locator("ol.trace > li.step > details")
     assert steps.count() >= 7, "each trace step is a collapsible section"
     first = steps.first
@@ -77,9 +80,7 @@ def test_an_annotator_reads_a_trace_with_collapsible_steps(open_page, demo, scre
 
 def test_the_quality_signal_report_draws_its_charts(open_page, demo, screenshots, staff):
     _, traces = demo
-    page = open_page(staff)
-    problems = watch(page)
-    page.goto(f"/projects/{traces.pk}/report/")
+    page, problems = open_watched(open_page, staff, f"/projects/{traces.pk}/report/")
     chart = page.locator("svg.diverging")
     assert chart.is_visible()
     assert chart.locator("rect.bar").count() == 9, "one bar per failure mode"

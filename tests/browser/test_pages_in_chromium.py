@@ -18,6 +18,19 @@ def leased_item_id(page) -> int:
     return int(re.search(r"/annotate/(\d+)/submit/", action).group(1))
 
 
+def wait_for_helpfulness_focus(page) -> None:
+    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'value-helpfulness'")
+
+
+def open_annotate(open_page, user, project):
+    """The annotate page as ``user``, its first criterion focused; returns it and the leased item's id."""
+    page = open_page(user)
+    page.goto(f"/projects/{project.pk}/annotate/")
+    item_id = leased_item_id(page)
+    wait_for_helpfulness_focus(page)
+    return page, item_id
+
+
 def checked_value(page, key: str) -> str | None:
     return page.evaluate(
         "key => { const r = document.querySelector(`input[name='value-${key}']:checked`); return r && r.value; }", key
@@ -33,7 +46,7 @@ def test_it_logs_in_and_rates_two_items_with_the_keyboard_only(open_page, member
     page.fill("input[name=password]", "correct-horse-battery")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/projects/{project.pk}/annotate/")
-    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'value-helpfulness'")
+    wait_for_helpfulness_focus(page)
 
     rated = []
     for helpfulness in (4, 2):
@@ -71,10 +84,7 @@ def test_it_logs_in_and_rates_two_items_with_the_keyboard_only(open_page, member
 
 def test_it_restores_a_draft_after_a_refresh_from_the_server_or_the_browser(open_page, members, project, rich_items):
     user = members["annotator"]
-    page = open_page(user)
-    page.goto(f"/projects/{project.pk}/annotate/")
-    item_id = leased_item_id(page)
-    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'value-helpfulness'")
+    page, item_id = open_annotate(open_page, user, project)
     page.keyboard.press("3")
     page.keyboard.press("Enter")
     page.keyboard.type("half way")
@@ -103,10 +113,7 @@ def test_it_restores_a_draft_after_a_refresh_from_the_server_or_the_browser(open
 
 def test_it_skips_with_s_and_shows_the_shortcuts_with_a_question_mark(open_page, members, project, rich_items):
     user = members["annotator"]
-    page = open_page(user)
-    page.goto(f"/projects/{project.pk}/annotate/")
-    item_id = leased_item_id(page)
-    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'value-helpfulness'")
+    page, item_id = open_annotate(open_page, user, project)
     page.keyboard.press("?")
     assert page.locator("dialog#shortcuts").is_visible()
     page.keyboard.press("Escape")

@@ -1,11 +1,12 @@
 """The authorization matrix: every operation of the OpenAPI schema x seven roles, with the ids of
 the caller's own project and of the other project in the path, the body and the filters.
 
-What each role may do is written down below (POLICY), from the README's "who may do what", not
-read off the code. A cell whose role is not allowed must get a 4xx (401 for anonymous), change
-nothing in the database and show nothing it should not; an allowed cell must get the status its
-call expects. Every response, allowed or not, is searched for the markers of tests/security/world.py
-that the role may not see, for password hashes and for other people's API tokens.
+What each role may do is written down in tests/security/authz_policy.py (POLICY), from the README's
+"who may do what", not read off the code; how each operation is called, in tests/security/authz_calls.py.
+A cell whose role is not allowed must get a 4xx (401 for anonymous), change nothing in the database
+and show nothing it should not; an allowed cell must get the status its call expects. Every response,
+allowed or not, is searched for the markers of tests/security/world.py that the role may not see,
+for password hashes and for other people's API tokens.
 
 A new operation in the schema without a POLICY row fails test_every_operation_has_a_policy_row.
 """
@@ -13,8 +14,6 @@ A new operation in the schema without a POLICY row fails test_every_operation_ha
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -24,333 +23,23 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from annotation.models import Membership, Project
-from rubrics.templates import template_list
-from tests.security.conftest import REPORTS, db_fingerprint
-from tests.security.world import CRITERIA, GOOD_VALUES, ROLES
-
-# Relations of a caller to what a request is about.
-ANON, USER, STAFF = "anonymous", "signed-in user", "staff"
-OUTSIDER, ANNOTATOR, REVIEWER, MANAGER, AUTHOR = "outsider", "annotator", "reviewer", "manager", "rubric author"
-
-ANYONE = frozenset({ANON, USER, OUTSIDER, ANNOTATOR, REVIEWER, MANAGER, AUTHOR, STAFF})
-SIGNED_IN = ANYONE - {ANON}
-RATE = frozenset({ANNOTATOR, REVIEWER, MANAGER, STAFF})
-REVIEW = frozenset({REVIEWER, MANAGER, STAFF})
-MANAGE = frozenset({MANAGER, STAFF})
-STAFF_ONLY = frozenset({STAFF})
-NOBODY = frozenset()
-RUBRIC_READERS = RATE | {AUTHOR}  # members of a project that uses it, its author, staff
-RUBRIC_WRITERS = frozenset({AUTHOR, STAFF})
-
-
-@dataclass(frozen=True)
-class Rule:
-    allowed: frozenset
-    # "project": the caller's role in the project the path (or body) names; "global": signed in or staff.
-    scope: str = "project"
-
-
-P = "/api/v1"
-POLICY: dict[tuple[str, str], Rule] = {
-    ("GET", f"{P}/health/"): Rule(ANYONE, "global"),
-    ("POST", f"{P}/auth/token/"): Rule(ANYONE, "global"),
-    ("GET", f"{P}/users/me/"): Rule(SIGNED_IN, "global"),
-    ("POST", f"{P}/users/"): Rule(STAFF_ONLY, "global"),
-    # Rubrics: visible to the members of a project using them and to their author; edited by
-    # their author (or the change_rubric permission) and staff; created by staff (or add_rubric).
-    ("GET", f"{P}/rubrics/"): Rule(SIGNED_IN, "global"),
-    ("POST", f"{P}/rubrics/"): Rule(STAFF_ONLY, "global"),
-    ("POST", f"{P}/rubrics/from-template/"): Rule(STAFF_ONLY, "global"),
-    ("GET", f"{P}/rubric-templates/"): Rule(SIGNED_IN, "global"),
-    ("GET", f"{P}/rubrics/{{rubric_id}}/"): Rule(RUBRIC_READERS),
-    ("PUT", f"{P}/rubrics/{{rubric_id}}/"): Rule(RUBRIC_WRITERS),
-    ("PATCH", f"{P}/rubrics/{{rubric_id}}/"): Rule(RUBRIC_WRITERS),
-    ("GET", f"{P}/rubrics/{{rubric_id}}/versions/"): Rule(RUBRIC_READERS),
-    ("GET", f"{P}/rubrics/{{rubric_id}}/versions/{{number}}/"): Rule(RUBRIC_READERS),
-    # Projects: listed to their members; created by staff (or add_project); managed by managers.
-    ("GET", f"{P}/projects/"): Rule(SIGNED_IN, "global"),
-    ("POST", f"{P}/projects/"): Rule(STAFF_ONLY, "global"),
-    ("GET", f"{P}/projects/{{project_id}}/"): Rule(RATE),
-    ("PATCH", f"{P}/projects/{{project_id}}/"): Rule(MANAGE),
-    ("GET", f"{P}/projects/{{project_id}}/members/"): Rule(MANAGE),
-    ("POST", f"{P}/projects/{{project_id}}/members/"): Rule(MANAGE),
-    # Items and ratings: every member rates; annotators see only their own ratings (checked by markers).
-    ("GET", f"{P}/projects/{{project_id}}/items/"): Rule(RATE),
-    ("POST", f"{P}/projects/{{project_id}}/items/"): Rule(MANAGE),
-    ("POST", f"{P}/projects/{{project_id}}/ratings/import/"): Rule(MANAGE),
-    ("GET", f"{P}/items/{{item_id}}/"): Rule(RATE),
-    ("GET", f"{P}/items/{{item_id}}/ratings/"): Rule(RATE),
-    ("POST", f"{P}/items/{{item_id}}/ratings/"): Rule(RATE),
-    ("GET", f"{P}/items/{{item_id}}/draft/"): Rule(RATE),
-    ("PUT", f"{P}/items/{{item_id}}/draft/"): Rule(RATE),
-    ("POST", f"{P}/projects/{{project_id}}/queue/next/"): Rule(RATE),
-    ("POST", f"{P}/projects/{{project_id}}/queue/skip/"): Rule(RATE),
-    # Review, agreement, approval: reviewers and managers read and decide; managers change the policy.
-    ("GET", f"{P}/projects/{{project_id}}/review/"): Rule(REVIEW),
-    ("POST", f"{P}/items/{{item_id}}/gold/"): Rule(REVIEW),
-    ("POST", f"{P}/items/{{item_id}}/reject/"): Rule(REVIEW),
-    ("GET", f"{P}/projects/{{project_id}}/agreement/"): Rule(REVIEW),
-    ("GET", f"{P}/projects/{{project_id}}/agreement/items/"): Rule(REVIEW),
-    ("GET", f"{P}/projects/{{project_id}}/approval-policy/"): Rule(REVIEW),
-    ("PATCH", f"{P}/projects/{{project_id}}/approval-policy/"): Rule(MANAGE),
-    ("POST", f"{P}/projects/{{project_id}}/approval/refresh/"): Rule(MANAGE),
-    ("POST", f"{P}/projects/{{project_id}}/trust/refresh/"): Rule(MANAGE),
-    # Added while this matrix was written: an aggregate of decisions, like agreement.
-    ("GET", f"{P}/projects/{{project_id}}/reports/failure-modes/"): Rule(REVIEW),
-    # Judges: every member sees them and their runs; managers create, change, start and cancel.
-    ("GET", f"{P}/judges/"): Rule(SIGNED_IN, "global"),
-    ("POST", f"{P}/judges/"): Rule(MANAGE),
-    ("GET", f"{P}/judges/{{judge_id}}/"): Rule(RATE),
-    ("PUT", f"{P}/judges/{{judge_id}}/"): Rule(MANAGE),
-    ("PATCH", f"{P}/judges/{{judge_id}}/"): Rule(MANAGE),
-    ("GET", f"{P}/projects/{{project_id}}/judge-runs/"): Rule(RATE),
-    ("POST", f"{P}/projects/{{project_id}}/judge-runs/"): Rule(MANAGE),
-    ("GET", f"{P}/judge-runs/{{run_id}}/"): Rule(RATE),
-    ("POST", f"{P}/judge-runs/{{run_id}}/cancel/"): Rule(MANAGE),
-    # Export: managers and staff only.
-    ("GET", f"{P}/projects/{{project_id}}/export/"): Rule(MANAGE),
-    ("GET", f"{P}/projects/{{project_id}}/export/manifest/"): Rule(MANAGE),
-    ("POST", f"{P}/projects/{{project_id}}/export/snapshots/"): Rule(MANAGE),
-    ("GET", f"{P}/export-snapshots/{{snapshot_id}}/"): Rule(MANAGE),
-    ("GET", f"{P}/export-snapshots/{{snapshot_id}}/download/"): Rule(MANAGE),
-}
-
-# What each role may read: the markers of tests/security/world.py, by role.
-ALL_MARKERS = (
-    "SECRET-A",
-    "SECRET-B",
-    "OWN-A-ann",
-    "OWN-B-ann",
-    "PEER-A-",
-    "PEER-B-",
-    "DRAFT-A-ann",
-    "DRAFT-A-rev",
-    "DRAFT-B-ann",
+from tests.security.authz_calls import CALLS, FOREIGN, Call
+from tests.security.authz_policy import (
+    ALL_MARKERS,
+    ANON,
+    AUTHOR,
+    MAY_SEE,
+    OUTSIDER,
+    POLICY,
+    SECRET_SHAPES,
+    STAFF,
+    USER,
+    P,
 )
-MAY_SEE = {
-    "anonymous": set(),
-    "annotator_a": {"SECRET-A", "OWN-A-ann", "DRAFT-A-ann"},
-    "annotator_b": {"SECRET-B", "OWN-B-ann", "DRAFT-B-ann"},
-    "reviewer_a": {"SECRET-A", "OWN-A-ann", "PEER-A-", "DRAFT-A-rev"},
-    "manager_a": {"SECRET-A", "OWN-A-ann", "PEER-A-"},
-    "manager_b": {"SECRET-B", "OWN-B-ann", "PEER-B-"},
-    "staff": {"SECRET-A", "SECRET-B", "OWN-A-ann", "OWN-B-ann", "PEER-A-", "PEER-B-"},
-}
-SECRET_SHAPES = ("md5$", "pbkdf2_", "argon2", "bcrypt")
+from tests.security.conftest import REPORTS, db_fingerprint
+from tests.security.world import ROLES, token_client
+
 ROLE_NAMES = [name for name, *_ in ROLES]
-OK = frozenset({200, 201, 202, 204})
-
-
-@dataclass
-class Call:
-    """How to call one operation about one side (project) of the world."""
-
-    path: dict = field(default_factory=dict)  # path parameters that differ from the defaults
-    body: Any = None
-    query: dict | None = None
-    fmt: str = "json"
-    ok: frozenset = OK  # what an allowed caller gets
-
-
-def _item(n):
-    return lambda w, s, actor: Call(path={"item_id": s.items[n].pk})
-
-
-def _rating_body(s):
-    return {"values": GOOD_VALUES, "rationales": {"helpfulness": "fine"}}
-
-
-# Requests that need more than the default path ids. ``w`` the world, ``s`` the side (project),
-# ``actor`` the calling user (None for anonymous).
-CALLS = {
-    ("POST", f"{P}/auth/token/"): lambda w, s, actor: Call(
-        body={"username": actor.username if actor else "staff", "password": "wrong"}, ok=frozenset({400})
-    ),
-    ("POST", f"{P}/users/"): lambda w, s, actor: Call(body={"username": "newcomer", "password": "a-long-Passw0rd-xyz"}),
-    ("POST", f"{P}/rubrics/"): lambda w, s, actor: Call(body={"name": "New", "criteria": CRITERIA}),
-    ("POST", f"{P}/rubrics/from-template/"): lambda w, s, actor: Call(body={"template": template_list()[0]["key"]}),
-    ("PUT", f"{P}/rubrics/{{rubric_id}}/"): lambda w, s, actor: Call(
-        body={"name": "Renamed", "instructions": "i", "criteria": CRITERIA}
-    ),
-    ("PATCH", f"{P}/rubrics/{{rubric_id}}/"): lambda w, s, actor: Call(body={"name": "Renamed"}),
-    ("POST", f"{P}/projects/"): lambda w, s, actor: Call(body={"name": "New", "rubric": s.rubric.pk}),
-    ("PATCH", f"{P}/projects/{{project_id}}/"): lambda w, s, actor: Call(body={"name": "Renamed", "guidelines": "g"}),
-    # Everyone tries to make themselves a manager.
-    ("POST", f"{P}/projects/{{project_id}}/members/"): lambda w, s, actor: Call(
-        body={"user": (actor or w.users["annotator_a"]).pk, "role": "manager"}, ok=frozenset({201})
-    ),
-    ("GET", f"{P}/projects/{{project_id}}/items/"): lambda w, s, actor: Call(query={"status": "pending"}),
-    ("POST", f"{P}/projects/{{project_id}}/items/"): lambda w, s, actor: Call(
-        body=[{"external_id": "new-1", "data": {"prompt": "p"}}], ok=frozenset({201})
-    ),
-    ("POST", f"{P}/projects/{{project_id}}/ratings/import/"): lambda w, s, actor: Call(
-        body=[
-            {
-                "external_id": s.items[4].external_id,
-                "rater": f"annotator_{s.name.lower()}",
-                "values": GOOD_VALUES,
-                "rationales": {"helpfulness": "imported"},
-            }
-        ],
-        ok=frozenset({201}),
-    ),
-    ("GET", f"{P}/items/{{item_id}}/draft/"): _item(1),
-    ("PUT", f"{P}/items/{{item_id}}/draft/"): lambda w, s, actor: Call(
-        path={"item_id": s.items[3].pk}, body={"values": {"helpfulness": 5}, "rationales": {}}
-    ),
-    ("POST", f"{P}/items/{{item_id}}/ratings/"): lambda w, s, actor: Call(
-        path={"item_id": s.items[3].pk}, body=_rating_body(s), ok=frozenset({201})
-    ),
-    ("POST", f"{P}/projects/{{project_id}}/queue/skip/"): lambda w, s, actor: Call(body={"item": s.items[5].pk}),
-    ("POST", f"{P}/items/{{item_id}}/gold/"): lambda w, s, actor: Call(
-        path={"item_id": s.items[3].pk}, body=_rating_body(s), ok=frozenset({201})
-    ),
-    ("POST", f"{P}/items/{{item_id}}/reject/"): lambda w, s, actor: Call(
-        path={"item_id": s.items[4].pk}, body={"reason": "off topic"}
-    ),
-    # Neither project names a tasks project, so an allowed caller gets past the checks to a 400.
-    ("GET", f"{P}/projects/{{project_id}}/reports/failure-modes/"): lambda w, s, actor: Call(ok=frozenset({400})),
-    ("GET", f"{P}/projects/{{project_id}}/agreement/"): lambda w, s, actor: Call(query={"bootstrap": 0}),
-    ("PATCH", f"{P}/projects/{{project_id}}/approval-policy/"): lambda w, s, actor: Call(
-        body={"judge_may_approve": False}
-    ),
-    # The judges list is filtered by the side's project: a stranger must get an empty list.
-    ("GET", f"{P}/judges/"): lambda w, s, actor: Call(query={"project": s.project.pk}),
-    ("POST", f"{P}/judges/"): lambda w, s, actor: Call(
-        body={
-            "project": s.project.pk,
-            "name": "new judge",
-            "provider": "openai_compatible",
-            "model": "m",
-            "base_url": "http://127.0.0.1:9/v1",
-        }
-    ),
-    ("PUT", f"{P}/judges/{{judge_id}}/"): lambda w, s, actor: Call(body={"name": "renamed"}),
-    ("PATCH", f"{P}/judges/{{judge_id}}/"): lambda w, s, actor: Call(body={"name": "renamed"}),
-    ("POST", f"{P}/projects/{{project_id}}/judge-runs/"): lambda w, s, actor: Call(
-        body={"judge": s.spare_judge.pk, "items": "all"}
-    ),
-    ("GET", f"{P}/projects/{{project_id}}/export/"): lambda w, s, actor: Call(
-        query={"status": "all", "include": "ratings,judges"}
-    ),
-    ("GET", f"{P}/projects/{{project_id}}/export/manifest/"): lambda w, s, actor: Call(
-        query={"status": "all", "include": "ratings,judges"}
-    ),
-    ("POST", f"{P}/projects/{{project_id}}/export/snapshots/"): lambda w, s, actor: Call(body={"status": "all"}),
-}
-
-
-@dataclass(frozen=True)
-class Foreign:
-    """A request about project A that names something of project B in its body or filters."""
-
-    method: str
-    path: str
-    label: str
-    allowed: frozenset  # relations to project A that may do it
-    build: Any
-
-
-FOREIGN = [
-    Foreign(
-        "PATCH",
-        f"{P}/projects/{{project_id}}/",
-        "pin project A to rubric B",
-        STAFF_ONLY,
-        lambda w, a, b, actor: Call(body={"rubric": b.rubric.pk, "rubric_version": 1}),
-    ),
-    Foreign(
-        "PATCH",
-        f"{P}/projects/{{project_id}}/",
-        "link project B as A's tasks project",
-        STAFF_ONLY,
-        lambda w, a, b, actor: Call(body={"tasks_project": b.project.pk}),
-    ),
-    Foreign(
-        "POST",
-        f"{P}/projects/{{project_id}}/judge-runs/",
-        "run judge B in project A",
-        NOBODY,
-        lambda w, a, b, actor: Call(body={"judge": b.spare_judge.pk, "items": "all"}),
-    ),
-    Foreign(
-        "POST",
-        f"{P}/projects/{{project_id}}/judge-runs/",
-        "run judge A on items of B",
-        NOBODY,
-        lambda w, a, b, actor: Call(body={"judge": a.spare_judge.pk, "items": [b.items[0].pk]}),
-    ),
-    Foreign(
-        "PATCH",
-        f"{P}/judges/{{judge_id}}/",
-        "move judge A to project B",
-        NOBODY,
-        lambda w, a, b, actor: Call(body={"project": b.project.pk}),
-    ),
-    Foreign(
-        "POST",
-        f"{P}/projects/{{project_id}}/queue/skip/",
-        "skip an item of B in A's queue",
-        NOBODY,
-        lambda w, a, b, actor: Call(body={"item": b.items[5].pk}),
-    ),
-    Foreign(
-        "POST",
-        f"{P}/projects/{{project_id}}/ratings/import/",
-        "import ratings as B's annotator into A",
-        NOBODY,
-        lambda w, a, b, actor: Call(
-            body=[
-                {
-                    "external_id": a.items[4].external_id,
-                    "rater": "annotator_b",
-                    "values": GOOD_VALUES,
-                    "rationales": {"helpfulness": "x"},
-                }
-            ]
-        ),
-    ),
-    Foreign(
-        "POST",
-        f"{P}/projects/{{project_id}}/ratings/import/",
-        "import ratings onto B's item ids into A",
-        NOBODY,
-        lambda w, a, b, actor: Call(
-            body=[
-                {
-                    "external_id": b.items[4].external_id,
-                    "rater": "annotator_a",
-                    "values": GOOD_VALUES,
-                    "rationales": {"helpfulness": "x"},
-                }
-            ]
-        ),
-    ),
-    # A filter only reviewers and managers may use.
-    Foreign(
-        "GET",
-        f"{P}/projects/{{project_id}}/items/",
-        "filter items by acceptance bucket",
-        REVIEW,
-        lambda w, a, b, actor: Call(query={"bucket": "accepted"}),
-    ),
-    # Managers add whom they like, by id or name: not a leak, but the body names a user of B.
-    Foreign(
-        "POST",
-        f"{P}/projects/{{project_id}}/members/",
-        "add B's annotator to A",
-        MANAGE,
-        lambda w, a, b, actor: Call(body={"user": "annotator_b", "role": "annotator"}, ok=frozenset({201})),
-    ),
-    Foreign(
-        "POST",
-        f"{P}/projects/{{project_id}}/export/snapshots/",
-        "snapshot of A filtered with B's ids",
-        MANAGE,
-        # The snapshot body takes no project: naming B there is refused (400), never half-used.
-        lambda w, a, b, actor: Call(body={"status": "all", "project": b.project.pk}, ok=frozenset({400})),
-    ),
-]
 
 
 def schema_operations() -> set[tuple[str, str]]:
@@ -361,12 +50,7 @@ def schema_operations() -> set[tuple[str, str]]:
 class Matrix:
     def __init__(self, world):
         self.world = world
-        self.clients = {}
-        for name in ROLE_NAMES:
-            client = APIClient()
-            if name != "anonymous":
-                client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[name]}")
-            self.clients[name] = client
+        self.clients = {name: token_client(world, name) for name in ROLE_NAMES}
         self.baseline = db_fingerprint()
         self.cells = 0
         self.leaks: list[str] = []  # unexpected 2xx, foreign rows, DB changes after a denial
@@ -516,8 +200,7 @@ def test_people_cannot_raise_their_own_role_or_staff_flag(world):
         if role in ("anonymous", "staff"):
             continue
         user = world.users[role]
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[role]}")
+        client = token_client(world, role)
         before = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
         attempts = [
             (method, f"{P}/users/me/", {"is_staff": True, "is_superuser": True}) for method in ("put", "patch", "post")

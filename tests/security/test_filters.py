@@ -12,7 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from tests.security.conftest import REPORTS
-from tests.security.world import ROLES
+from tests.security.world import ROLES, token_client
 
 HOSTILE = [
     ("ordering", "rater__user__password"),
@@ -46,9 +46,7 @@ def _url(world, path: str) -> str:
 @pytest.mark.parametrize("role", ["staff", "annotator_a", "anonymous"])
 def test_every_read_refuses_relation_traversal_with_a_field_error(world, role):
     assert role in {name for name, *_ in ROLES}
-    client = APIClient()
-    if role != "anonymous":
-        client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[role]}")
+    client = token_client(world, role)
     checked = 0
     for method, path, documented in operations():
         url = _url(world, path)
@@ -69,8 +67,7 @@ def test_every_read_refuses_relation_traversal_with_a_field_error(world, role):
 
 
 def test_the_error_names_what_the_operation_does_take(world):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens['manager_a']}")
+    client = token_client(world, "manager_a")
     project = world.sides["A"].project.pk
     response = client.get(f"/api/v1/projects/{project}/items/?ordering=rater__user__password&status=pending")
     assert response.status_code == 400
@@ -83,8 +80,7 @@ def test_the_error_names_what_the_operation_does_take(world):
 def test_every_documented_query_parameter_gets_through(world):
     """The allow-list is read from the same annotations as the schema: no documented parameter
     may be refused as unknown (its value may still be wrong)."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens['staff']}")
+    client = token_client(world, "staff")
     seen = 0
     for method, path, documented in operations():
         for parameter in documented:
@@ -99,8 +95,7 @@ def test_every_documented_query_parameter_gets_through(world):
 
 
 def test_the_judges_filter_by_another_project_returns_nothing_of_it(world):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens['annotator_a']}")
+    client = token_client(world, "annotator_a")
     other = world.sides["B"].project.pk
     response = client.get(f"/api/v1/judges/?project={other}")
     assert response.status_code == 200

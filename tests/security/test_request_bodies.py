@@ -1,7 +1,7 @@
 """Request bodies: a field an operation does not take is refused, never silently dropped.
 
 For every operation of the OpenAPI schema with a JSON object body, staff sends the body the
-authorization matrix uses for an allowed call (tests/security/test_authz_matrix.py, CALLS) plus
+authorization matrix uses for an allowed call (tests/security/authz_calls.py, CALLS) plus
 one misspelt field. Each must answer 400 with an error keyed by that field and change nothing;
 the same body without the misspelt field must then be accepted, so the refusal is the field's
 doing. The schema must say the same: every request body component is a closed object.
@@ -13,8 +13,8 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from config.serializers import UNKNOWN_FIELD
+from tests.security.authz_calls import CALLS, Call
 from tests.security.conftest import db_fingerprint
-from tests.security.test_authz_matrix import CALLS, Call
 
 TYPO = "stauts"
 

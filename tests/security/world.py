@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from annotation.models import Gold, Rater, RaterKind, Rating, Role
 from annotation.selectors import rater_for_user
@@ -24,18 +25,11 @@ from exports.spec import export_spec_parse
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from rubrics.services import rubric_create
+from tests.criteria import CORRECT, HELPFULNESS
 
 PASSWORD = "correct-horse-battery"
 
-CRITERIA = [
-    {
-        "key": "helpfulness",
-        "title": "Helpfulness",
-        "scale": {"kind": "ordinal", "min": 1, "max": 5, "labels": {"1": "Useless.", "5": "Perfect."}},
-        "rationale_required": True,
-    },
-    {"key": "correct", "title": "Correct", "scale": {"kind": "binary"}},
-]
+CRITERIA = [HELPFULNESS, CORRECT]
 GOOD_VALUES = {"helpfulness": 4, "correct": True}
 
 # The seven roles of the matrix: (name, project, role in it, staff?).
@@ -82,6 +76,14 @@ class World:
     users: dict  # role name -> user (no entry for anonymous)
     tokens: dict  # role name -> token key
     sides: dict = field(default_factory=dict)  # "A" / "B" -> Side
+
+
+def token_client(world: World, role: str) -> APIClient:
+    """An API client that sends ``role``'s token (none for anonymous)."""
+    client = APIClient()
+    if role != "anonymous":
+        client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[role]}")
+    return client
 
 
 def _user(name: str, *, staff: bool = False):

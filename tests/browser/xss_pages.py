@@ -1,0 +1,171 @@
+"""The pages the XSS sweep of tests/browser/test_xss_corpus.py visits, and the routes it leaves out
+(NOT_PAGES, each with its reason)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+
+from tests.browser.xss_payloads import payload
+from tests.browser.xss_world import World
+
+# The route of the page a form action renders (the form's POST target), where it is not the path's.
+ACTION_ROUTES = {
+    "annotate-submit": "projects/<int:project_id>/annotate/<int:item_id>/submit/",
+    "review-submit": "projects/<int:project_id>/review/<int:item_id>/",
+}
+
+
+@dataclass
+class Visit:
+    path: str
+    user: str | None  # key of World.users, or None for anonymous
+    action: str = ""  # "" (just load) | "annotate-submit" | "review-submit" | "login-fail"
+    content_type: str = "text/html"
+    statuses: tuple[int, ...] = (200,)
+
+    @property
+    def covers(self) -> str:
+        """The route of the page the action renders, if not the path's (ACTION_ROUTES)."""
+        return ACTION_ROUTES.get(self.action, "")
+
+    @property
+    def route(self) -> str:
+        return self.covers or route_of(self.path)
+
+
+# Routes that are not pages a browser renders, with the reason. Everything else must be visited.
+NOT_PAGES = {
+    "accounts/logout/": "POST only: logs out and redirects",
+    "admin/logout/": "POST only: logs out and redirects",
+    "projects/<int:project_id>/annotate/<int:item_id>/skip/": "POST only: records the skip and redirects",
+    "projects/<int:project_id>/judges/<int:judge_id>/run/": "POST only: starts a judge run and redirects",
+    "admin/jsi18n/": "JavaScript catalogue, no user data",
+    "admin/autocomplete/": "JSON for autocomplete widgets (no model declares autocomplete_fields)",
+    "admin/r/<path:content_type_id>/<path:object_id>/": "view-on-site redirect (no model has get_absolute_url)",
+    "admin/(?P<url>.*)$": "catch-all that redirects or answers 404",
+    "api/schema/": "OpenAPI YAML, not HTML (checked below: never served as text/html)",
+    "api/v1/projects/<int:project_id>/export/": "a download (JSON Lines / CSV / Parquet), not HTML",
+    "api/v1/export-snapshots/<int:snapshot_id>/download/": "a download, not HTML",
+}
+
+
+def admin_visits(world: World) -> list[Visit]:
+    objects = {
+        "auth.user": world.users["annotator"],
+        "auth.group": Group.objects.first(),
+    }
+    visits = [
+        Visit("/admin/", "staff"),
+        Visit("/admin/password_change/", "staff"),
+        Visit("/admin/password_change/done/", "staff"),
+        Visit("/admin/login/", "staff"),
+        Visit("/admin/rubrics/rubric/from-template/", "staff"),
+        Visit(f"/admin/auth/user/{world.users['annotator'].pk}/password/", "staff"),
+    ]
+    for model, _model_admin in admin.site._registry.items():
+        opts = model._meta
+        base = f"/admin/{opts.app_label}/{opts.model_name}/"
+        visits.append(Visit(f"/admin/{opts.app_label}/", "staff"))
+        visits.append(Visit(base, "staff"))
+        visits.append(Visit(base + "?q=" + quote(payload(0, "admin.search")), "staff"))
+        visits.append(Visit(base + "add/", "staff", statuses=(200, 403)))
+        obj = objects.get(opts.label_lower) or model._default_manager.order_by("-pk").first()
+        assert obj is not None, f"the hostile world has no {opts.label}: add one so its admin pages are swept"
+        pk = quote(str(obj.pk))
+        for suffix in ("", "change/", "history/", "delete/"):
+            visits.append(Visit(f"{base}{pk}/{suffix}", "staff", statuses=(200, 403)))
+    return visits
+
+
+def api_visits(world: World) -> list[Visit]:
+    """Every API route, opened in the browser as the hostile staff user: JSON, never an HTML page
+    (the browsable API is off: config/settings.py REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"])."""
+    ids = {
+        "project_id": world.tasks.pk,
+        "item_id": world.items["disputed"].pk,
+        "judge_id": world.judge.pk,
+        "run_id": world.run.pk,
+        "snapshot_id": world.snapshot.pk,
+        "rubric_id": world.rubric_version.rubric_id,
+        "number": world.rubric_version.number,
+    }
+    visits = []
+    for route in all_routes():
+        if not route.startswith("api/v1/") or route in NOT_PAGES:
+            continue
+        path = "/" + re.sub(r"<(?:int:)?(\w+)>", lambda m: str(ids[m.group(1)]), route)
+        # The health probe answers 503 when the broker is unreachable, which says nothing about XSS.
+        statuses = (200, 503) if route == "api/v1/health/" else (200, 400, 405, 409)
+        visits.append(Visit(path, "staff", statuses=statuses, content_type="application/json"))
+    visits.append(
+        Visit(f"/api/v1/projects/{world.traces.pk}/reports/failure-modes/", "manager", content_type="application/json")
+    )
+    visits.append(Visit(f"/api/v1/items/{world.items['open'].pk}/draft/", "annotator", content_type="application/json"))
+    return visits
+
+
+def site_visits(world: World) -> list[Visit]:
+    t, tr, e = world.tasks.pk, world.traces.pk, world.empty.pk
+    hostile_next = quote(payload(4, "login.next"))
+    return [
+        Visit("/", "annotator"),
+        Visit("/", "manager"),
+        Visit("/", "staff"),
+        Visit(f"/projects/{t}/annotate/", "annotator"),
+        Visit(f"/projects/{t}/annotate/", "annotator", action="annotate-submit", statuses=(400,)),
+        Visit(f"/projects/{e}/annotate/", "annotator"),  # nothing left: queue_empty.html
+        Visit(f"/projects/{t}/review/", "reviewer"),
+        Visit(f"/projects/{t}/review/", "reviewer", action="review-submit", statuses=(400,)),
+        Visit(f"/projects/{t}/review/", "outsider", statuses=(403,)),  # 403.html
+        Visit(f"/projects/{t}/dashboard/", "manager"),
+        Visit(f"/projects/{t}/tasks/", "reviewer"),
+        Visit(f"/projects/{t}/tasks/?bucket=rejected", "reviewer"),
+        Visit(f"/projects/{t}/tasks/?bucket=undecided&page=" + quote(payload(1, "tasks.page")), "reviewer"),
+        Visit(f"/projects/{tr}/report/", "manager"),
+        Visit(f"/judge-runs/{world.run.pk}/", "manager"),
+        Visit(f"/projects/{t}/judges/", "manager"),
+        Visit(f"/accounts/login/?next={hostile_next}", None),
+        Visit("/accounts/login/", None, action="login-fail"),
+        Visit("/accounts/password_change/", "annotator"),
+        Visit("/accounts/password_change/done/", "annotator"),
+        Visit("/accounts/password_reset/", None),
+        Visit("/accounts/password_reset/done/", None),
+        Visit("/accounts/reset/" + quote(payload(2, "reset.uid"), safe="") + "/set-password/", None),
+        Visit("/accounts/reset/done/", None),
+        Visit("/api/docs/", "annotator"),
+        Visit(
+            "/api/docs/?url="
+            + quote("javascript:__xss('swagger.url')")
+            + "&configUrl="
+            + quote("/xss-canary/swagger.config"),
+            "annotator",
+        ),
+    ]
+
+
+def all_visits(world: World) -> list[Visit]:
+    return site_visits(world) + admin_visits(world) + api_visits(world)
+
+
+def _routes(resolver: URLResolver, prefix: str = ""):
+    # Joined as ResolverMatch.route joins them (a nested regex loses its leading ^).
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern).removeprefix("^") if prefix else str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _routes(entry, route)
+        elif isinstance(entry, URLPattern):
+            yield route
+
+
+def all_routes() -> list[str]:
+    return sorted(set(_routes(get_resolver())))
+
+
+def route_of(path: str) -> str:
+    return resolve(path.split("?", 1)[0]).route
