@@ -57,7 +57,7 @@ def fresh_database() -> str:
 
 def start_fake_server(latency_ms: float) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.llm_server", "--port", "0", "--latency-ms", str(latency_ms)],
+        [sys.executable, "-m", "testbed.llm_server", "--port", "0", "--latency-ms", str(latency_ms)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     line = proc.stdout.readline().split()

@@ -62,7 +62,7 @@ def pick_broker() -> str:
 
 def start_fake_server(latency_ms: float) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.llm_server", "--port", "0", "--latency-ms", str(latency_ms)],
+        [sys.executable, "-m", "testbed.llm_server", "--port", "0", "--latency-ms", str(latency_ms)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -24,8 +24,8 @@ from config.celery import app as celery_app
 from judges.models import JudgeRun, JudgeRunChunk, JudgeVerdict, RunStatus
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
+from testbed import FakeLLMServer
 from tests.chaos.harness import Chaos, RedisServer, WorkerFleet, run_counts
-from tests.fakes import FakeLLMServer
 from tests.workers import database_url
 
 KEY_ENV = "ACCORD_CHAOS_LLM_KEY"

@@ -14,7 +14,7 @@ from judges.demo import DEMO_JUDGE
 from judges.models import Judge, JudgeRun, RunStatus
 from judges.services import runs
 from judges.services.runs import judge_run_start
-from tests.fakes.llm_replies import Reply
+from testbed import Reply
 from tests.judges.conftest import run_now
 
 pytestmark = pytest.mark.django_db
