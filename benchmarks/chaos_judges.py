@@ -39,7 +39,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.chaos.harness import Chaos, RedisServer, WorkerFleet  # noqa: E402
+from testbed.chaos import Chaos  # noqa: E402
+from testbed.servers import RedisServer  # noqa: E402
+from testbed.workers import WorkerFleet  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 DATABASE = "accord_h5_chaos_judges"
@@ -125,7 +127,7 @@ def main() -> int:
     from judges.services.judges import judge_create
     from judges.services.runs import judge_run_start
     from rubrics.services import rubric_create
-    from tests.chaos.harness import run_counts
+    from testbed.chaos import run_counts
 
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("chaos", password="chaos-password-1", is_staff=True)

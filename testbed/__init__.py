@@ -5,6 +5,11 @@ and not part of the product: nothing under accounts/, annotation/, judges/... im
   server that the real SDKs talk to through ``base_url``. In-process for tests
   (``from testbed import FakeLLMServer, Reply, FakeRequest``), or standalone for benchmarks and the
   demo judge of ``make run`` (``python -m testbed.llm_server --port 8765 --latency-ms 300``).
+- ``servers``: a redis-server and a PostgreSQL cluster of our own on free ports, to restart or kill.
+- ``workers``: real Celery worker processes to start and SIGKILL, alone or as a fleet.
+- ``chaos``: kills on a timer while a judge run goes on, the per-item counts that say whether it
+  lost or duplicated anything, and imports cut by a PostgreSQL restart (tests/chaos, ``make chaos``).
+- ``django_proc``: Accord in child processes (``manage.py`` commands, their environment).
 
 Exports resolve lazily so ``python -m testbed.llm_server`` does not import the module twice.
 """
