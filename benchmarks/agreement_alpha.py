@@ -34,10 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import _django  # first: puts the checkout on sys.path (for ``agreement``)
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = _django.ROOT
 
 UNITS = 1_000_000
 CODERS = 3

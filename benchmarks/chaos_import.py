@@ -23,13 +23,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _django  # first: puts the checkout on sys.path
 
-from benchmarks.gunicorn_server import gunicorn  # noqa: E402
-from testbed.chaos import call_cut_by_restart, import_rows, items_count  # noqa: E402
-from testbed.django_proc import django_env, manage, project_setup  # noqa: E402
-from testbed.servers import PostgresServer, postgres_binaries  # noqa: E402
+from testbed.chaos import call_cut_by_restart, import_rows, items_count
+from testbed.django_proc import django_env, manage, project_setup
+from testbed.gunicorn import gunicorn
+from testbed.servers import PostgresServer, postgres_binaries
 
 
 def import_via_api(*, url: str, token: str, project_id: int, body: bytes, restart) -> dict:
@@ -93,11 +92,7 @@ def main() -> int:
     }
     ok = True
     with PostgresServer() as pg:
-        import psycopg
-
-        with psycopg.connect(pg.url(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE accord_h5_chaos_import")
-        database = pg.url("accord_h5_chaos_import")
+        database = _django.database_recreate(pg.url("accord_h5_chaos_import"))
         restart = (pg, database, args.mode)
         for n, client in enumerate(args.clients.split(",")):
             env = django_env(database_url=database, var_dir=tmp, debug=client != "api")

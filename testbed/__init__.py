@@ -9,7 +9,8 @@ and not part of the product: nothing under accounts/, annotation/, judges/... im
 - ``workers``: real Celery worker processes to start and SIGKILL, alone or as a fleet.
 - ``chaos``: kills on a timer while a judge run goes on, the per-item counts that say whether it
   lost or duplicated anything, and imports cut by a PostgreSQL restart (tests/chaos, ``make chaos``).
-- ``django_proc``: Accord in child processes (``manage.py`` commands, their environment).
+- ``django_proc``: Accord in child processes (``manage.py`` commands, their environment), and
+  ``gunicorn``: the app served by gunicorn on a free port.
 
 Exports resolve lazily so ``python -m testbed.llm_server`` does not import the module twice.
 """

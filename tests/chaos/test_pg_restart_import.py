@@ -15,9 +15,9 @@ import httpx
 import psycopg
 import pytest
 
-from benchmarks.gunicorn_server import gunicorn
 from testbed.chaos import call_cut_by_restart, import_rows, items_count
 from testbed.django_proc import django_env, manage, manage_migrate, project_setup
+from testbed.gunicorn import gunicorn
 from testbed.servers import PostgresServer, postgres_binaries
 
 ROWS = 20_000
