@@ -128,7 +128,8 @@ def measure(env: dict, token: str, project: int, params: dict) -> dict:
     """One export through a freshly started gunicorn worker: rows, seconds, bytes, peak RSS."""
     with gunicorn(env) as (url, server):
         pid = worker_pid(server.pid)
-        headers = {"Authorization": f"Token {token}"}
+        # DEBUG off redirects plain HTTP to HTTPS; say what the TLS proxy in front of gunicorn would.
+        headers = {"Authorization": f"Token {token}", "X-Forwarded-Proto": "https"}
         # Warm up: imports, the connection and the first queries, so the peak is the export's.
         httpx.get(f"{url}/api/v1/projects/{project}/export/manifest/", params={"status": "rejected"}, headers=headers)
         rss_before = status_kb(pid, "VmRSS")
