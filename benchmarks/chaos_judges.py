@@ -81,6 +81,8 @@ def main() -> int:
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": "localhost",
+        # The fake provider listens on loopback, which production settings refuse as a judge host.
+        "ACCORD_JUDGE_HOSTS": "127.0.0.1",
         "ACCORD_VAR_DIR": str(tmp),
         "DATABASE_URL": _django.database_recreate(_django.database_url(DATABASE)),
         "CELERY_BROKER_URL": redis.url(),
