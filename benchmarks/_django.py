@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import platform
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,21 @@ JUDGE_CRITERIA = [
     {"key": "tone", "title": "Tone", "scale": {"kind": "categorical", "choices": ["polite", "neutral", "rude"]}},
     {"key": "confidence", "title": "Confidence", "scale": {"kind": "interval", "min": 0, "max": 1}},
 ]  # fmt: skip
+
+
+def judge_env(var_dir: Path, **settings: str) -> dict:
+    """The environment of a judge benchmark, its workers and beat: production settings (DEBUG off, so
+    no query log in the database cursor; a throwaway key), var/ of its own, the fake provider's
+    loopback host allowed as a judge host (production refuses it otherwise), then ``settings``."""
+    return {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "ALLOWED_HOSTS": "localhost",
+        "ACCORD_JUDGE_HOSTS": "127.0.0.1",
+        "ACCORD_VAR_DIR": str(var_dir),
+        **settings,
+    }
 
 
 def judge_setup(env: dict, *, user: str, rubric: str, criteria: int = len(JUDGE_CRITERIA)):

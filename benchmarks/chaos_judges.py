@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -76,23 +75,17 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="accord-chaos-judges-"))
     redis = RedisServer(tmp / "redis", appendonly=not args.no_appendonly).start()
     fake, fake_url = _django.fake_llm_start(args.latency_ms, stderr=subprocess.PIPE)
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "ALLOWED_HOSTS": "localhost",
-        # The fake provider listens on loopback, which production settings refuse as a judge host.
-        "ACCORD_JUDGE_HOSTS": "127.0.0.1",
-        "ACCORD_VAR_DIR": str(tmp),
-        "DATABASE_URL": _django.database_recreate(_django.database_url(DATABASE)),
-        "CELERY_BROKER_URL": redis.url(),
-        "JUDGES_TEST_VISIBILITY_TIMEOUT": str(args.visibility_timeout),
-        "JUDGES_CONCURRENCY": str(args.concurrency),
-        "JUDGES_CHUNK_SIZE": str(args.chunk_size),
-        "LOG_LEVEL": "INFO",
-        "JUDGES_STALLED_SWEEP_SECONDS": str(args.sweep_every),
-        KEY_ENV: "chaos-key",
-    }
+    env = _django.judge_env(
+        tmp,
+        DATABASE_URL=_django.database_recreate(_django.database_url(DATABASE)),
+        CELERY_BROKER_URL=redis.url(),
+        JUDGES_TEST_VISIBILITY_TIMEOUT=str(args.visibility_timeout),
+        JUDGES_CONCURRENCY=str(args.concurrency),
+        JUDGES_CHUNK_SIZE=str(args.chunk_size),
+        LOG_LEVEL="INFO",
+        JUDGES_STALLED_SWEEP_SECONDS=str(args.sweep_every),
+        **{KEY_ENV: "chaos-key"},
+    )
     user, version = _django.judge_setup(env, user="chaos", rubric="Chaos", criteria=2)  # helpfulness, correct
     from annotation.services.items import items_import
     from annotation.services.projects import project_create

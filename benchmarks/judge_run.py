@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import platform
-import secrets
 import signal
 import subprocess
 import sys
@@ -122,22 +121,15 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="accord-bench-judges-"))
     fake, fake_url = _django.fake_llm_start(args.latency_ms)
     atexit.register(stop, fake)  # also when the setup below fails
-    env = {
-        **os.environ,
-        # Production-like: DEBUG off (no query log in the database cursor).
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "ALLOWED_HOSTS": "localhost",
-        # The fake provider listens on loopback, which production settings refuse as a judge host.
-        "ACCORD_JUDGE_HOSTS": "127.0.0.1",
-        "ACCORD_VAR_DIR": str(tmp),
-        "DATABASE_URL": pick_database(tmp),
-        "CELERY_BROKER_URL": pick_broker(),
-        "JUDGES_CONCURRENCY": str(args.in_flight // 2),
-        "JUDGES_CHUNK_SIZE": str(args.chunk_size),
-        "LOG_LEVEL": "WARNING",
-        KEY_ENV: "bench-key",
-    }
+    env = _django.judge_env(  # production-like: DEBUG off
+        tmp,
+        DATABASE_URL=pick_database(tmp),
+        CELERY_BROKER_URL=pick_broker(),
+        JUDGES_CONCURRENCY=str(args.in_flight // 2),
+        JUDGES_CHUNK_SIZE=str(args.chunk_size),
+        LOG_LEVEL="WARNING",
+        **{KEY_ENV: "bench-key"},
+    )
     user, version = _django.judge_setup(env, user="bench", rubric="Bench")  # 4 criteria
     from annotation.services.items import items_import
     from annotation.services.projects import project_create
