@@ -24,10 +24,12 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import _django  # first: puts the checkout on sys.path
 import httpx
-from gunicorn_server import gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
+from testbed.django_proc import manage, manage_migrate, manage_shell
+from testbed.gunicorn import gunicorn
+
 DB = "accord_bench_agreement"
 
 # A new rating by the judge (judges need no lease), through the service, so the on-commit hook
@@ -97,7 +99,7 @@ def celery_worker(env: dict):
     worker = subprocess.Popen(
         [str(Path(sys.executable).parent / "celery"), "-A", "config", "worker", "-c", "1", "--loglevel=WARNING",
          "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=_django.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
         yield worker
@@ -134,27 +136,18 @@ def main() -> None:
     args = parser.parse_args()
     env = {**os.environ, "DEBUG": "1", "ACCORD_VAR_DIR": tempfile.mkdtemp()}
     env.pop("CELERY_BROKER_URL", None)  # the filesystem broker under ACCORD_VAR_DIR, shared with the worker
-    env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{args.db}"
-    pg = ["-h", "127.0.0.1", "-U", "postgres"]
-    subprocess.run(["dropdb", "--if-exists", *pg, args.db], check=True)
-    subprocess.run(["createdb", *pg, args.db], check=True)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    env["DATABASE_URL"] = _django.database_recreate(_django.database_url(args.db))
+    manage_migrate(env)
     started = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SETUP.replace("__ITEMS__", str(args.items))],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    token, project = out[-2], int(out[-1])
+    token, project_id = manage_shell(env, SETUP.replace("__ITEMS__", str(args.items)))[-2:]
+    project = int(project_id)
     print(f"loaded {args.items * 3:,} human ratings + 100,000 judge ratings in {time.perf_counter() - started:.1f} s")
     headers = {"Authorization": f"Token {token}"}
 
     def compute_seconds(draws: int) -> str:
         sql = f"SELECT compute_seconds FROM annotation_agreementreport WHERE bootstrap_draws = {draws}"
-        return subprocess.run(["psql", *pg, "-tA", args.db, "-c", sql], capture_output=True, text=True).stdout.strip()
+        psql = subprocess.run(["psql", env["DATABASE_URL"], "-tA", "-c", sql], capture_output=True, text=True)
+        return psql.stdout.strip()
 
     try:
         with gunicorn(env) as (url, _server), celery_worker(env):
@@ -181,10 +174,7 @@ def main() -> None:
                     assert response.status_code == 200 and not response.json()["stale"], response.text[:300]
                     row(f"`?bootstrap={draws}`: stored report, run {run}", seconds, "200, stale: false")
             api = f"{url}/api/v1/projects/{project}/agreement/?bootstrap=1000"
-            subprocess.run(
-                [sys.executable, "manage.py", "shell", "-c", RATE.replace("__PROJECT__", str(project))],
-                cwd=ROOT, env=env, check=True, capture_output=True,
-            )  # fmt: skip
+            manage(env, "shell", "-c", RATE.replace("__PROJECT__", str(project)))
             since = time.perf_counter()
             seconds, response = timed_get(api, headers)
             stale = response.json()
@@ -200,7 +190,7 @@ def main() -> None:
                 )
     finally:
         if not args.keep:
-            subprocess.run(["dropdb", "--if-exists", *pg, args.db], check=True)
+            _django.database_drop(env["DATABASE_URL"])
 
 
 if __name__ == "__main__":

@@ -19,26 +19,16 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _django  # first: puts the checkout on sys.path
 
-from benchmarks.gunicorn_server import gunicorn  # noqa: E402
-from tests.chaos.harness import (  # noqa: E402
-    PostgresServer,
-    copy_in_progress,
-    django_env,
-    import_rows,
-    items_count,
-    postgres_binaries,
-    project_setup,
-    wait_until,
-)
+from testbed.chaos import call_cut_by_restart, import_rows, items_count
+from testbed.django_proc import django_env, manage, project_setup
+from testbed.gunicorn import gunicorn
+from testbed.servers import PostgresServer, postgres_binaries
 
 
 def import_via_api(*, url: str, token: str, project_id: int, body: bytes, restart) -> dict:
@@ -54,10 +44,7 @@ def import_via_api(*, url: str, token: str, project_id: int, body: bytes, restar
 
 def import_via_command(*, env: dict, project_id: int, path: Path, restart) -> dict:
     def call():
-        return subprocess.run(
-            [sys.executable, "manage.py", "import_items", str(project_id), str(path)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
+        return manage(env, "import_items", str(project_id), str(path), check=False, timeout=900)
 
     def describe(p):
         lines = [line for line in (p.stderr + p.stdout).splitlines() if line.strip() and "%|" not in line]
@@ -67,21 +54,16 @@ def import_via_command(*, env: dict, project_id: int, path: Path, restart) -> di
 
 
 def _with_restart(call, restart, *, describe) -> dict:
-    """Run ``call`` in a thread; ``restart`` (if given) fires once the COPY runs."""
-    import threading
-
-    box: dict = {}
-    thread = threading.Thread(target=lambda: box.update(result=call()))
-    t0 = time.monotonic()
-    thread.start()
+    """Run ``call`` in a thread; ``restart`` (if given: the cluster, its database, the pg_ctl restart
+    mode) restarts the cluster once the COPY runs."""
+    pg, database, mode = restart or (None, "", "immediate")
+    cut = call_cut_by_restart(call, pg=pg, database=database, mode=mode)
     figures: dict = {}
     if restart is not None:
-        saw_copy = restart["wait"]()
-        figures["copy_seen_after_s"] = round(time.monotonic() - t0, 2) if saw_copy else None
-        figures["restart_s"] = round(restart["do"](), 2)
-    thread.join()
-    figures["client_s"] = round(time.monotonic() - t0, 2)
-    figures.update(describe(box["result"]))
+        figures["copy_seen_after_s"] = None if cut.copy_seen_after is None else round(cut.copy_seen_after, 2)
+        figures["restart_s"] = round(cut.restart_took, 2)
+    figures["client_s"] = round(cut.took, 2)
+    figures.update(describe(cut.result))
     return figures
 
 
@@ -110,13 +92,8 @@ def main() -> int:
     }
     ok = True
     with PostgresServer() as pg:
-        import psycopg
-
-        with psycopg.connect(pg.url(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE accord_h5_chaos_import")
-        database = pg.url("accord_h5_chaos_import")
-        restart = {"wait": lambda: wait_until(lambda: copy_in_progress(database), timeout=600),
-                   "do": lambda: pg.restart(args.mode)}  # fmt: skip
+        database = _django.database_recreate(pg.url("accord_h5_chaos_import"))
+        restart = (pg, database, args.mode)
         for n, client in enumerate(args.clients.split(",")):
             env = django_env(database_url=database, var_dir=tmp, debug=client != "api")
             token, project_id = project_setup(env, migrate=n == 0)

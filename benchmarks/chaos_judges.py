@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -36,34 +35,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import _django  # first: puts the checkout on sys.path
 
-from tests.chaos.harness import Chaos, RedisServer, WorkerFleet  # noqa: E402
+from testbed.chaos import Chaos, run_counts
+from testbed.servers import RedisServer
+from testbed.workers import WorkerFleet
 
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 DATABASE = "accord_h5_chaos_judges"
 KEY_ENV = "CHAOS_LLM_KEY"
-
-
-def fresh_database() -> str:
-    import psycopg
-
-    with psycopg.connect(f"{PG_ADMIN_URL}/postgres", autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    return f"{PG_ADMIN_URL}/{DATABASE}"
-
-
-def start_fake_server(latency_ms: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.llm_server", "--port", "0", "--latency-ms", str(latency_ms)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    line = proc.stdout.readline().split()
-    if line[:1] != ["READY"]:
-        raise SystemExit(f"fake server did not start: {line}")
-    return proc, line[1]
 
 
 def stop_fake_server(proc: subprocess.Popen) -> int | None:
@@ -95,46 +74,25 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="accord-chaos-judges-"))
     redis = RedisServer(tmp / "redis", appendonly=not args.no_appendonly).start()
-    fake, fake_url = start_fake_server(args.latency_ms)
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "ALLOWED_HOSTS": "localhost",
-        "ACCORD_VAR_DIR": str(tmp),
-        "DATABASE_URL": fresh_database(),
-        "CELERY_BROKER_URL": redis.url(),
-        "JUDGES_TEST_VISIBILITY_TIMEOUT": str(args.visibility_timeout),
-        "JUDGES_CONCURRENCY": str(args.concurrency),
-        "JUDGES_CHUNK_SIZE": str(args.chunk_size),
-        "LOG_LEVEL": "INFO",
-        "JUDGES_STALLED_SWEEP_SECONDS": str(args.sweep_every),
-        KEY_ENV: "chaos-key",
-    }
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-
+    fake, fake_url = _django.fake_llm_start(args.latency_ms, stderr=subprocess.PIPE)
+    env = _django.judge_env(
+        tmp,
+        DATABASE_URL=_django.database_recreate(_django.database_url(DATABASE)),
+        CELERY_BROKER_URL=redis.url(),
+        JUDGES_TEST_VISIBILITY_TIMEOUT=str(args.visibility_timeout),
+        JUDGES_CONCURRENCY=str(args.concurrency),
+        JUDGES_CHUNK_SIZE=str(args.chunk_size),
+        LOG_LEVEL="INFO",
+        JUDGES_STALLED_SWEEP_SECONDS=str(args.sweep_every),
+        **{KEY_ENV: "chaos-key"},
+    )
+    user, version = _django.judge_setup(env, user="chaos", rubric="Chaos", criteria=2)  # helpfulness, correct
     from annotation.services.items import items_import
     from annotation.services.projects import project_create
     from judges.models import ACTIVE_STATUSES, JudgeRun
     from judges.services.judges import judge_create
     from judges.services.runs import judge_run_start
-    from rubrics.services import rubric_create
-    from tests.chaos.harness import run_counts
 
-    call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user("chaos", password="chaos-password-1", is_staff=True)
-    criteria = [
-        {"key": "helpfulness", "title": "Helpfulness", "rationale_required": True,
-         "scale": {"kind": "ordinal", "min": 1, "max": 5, "labels": {"1": "Useless.", "5": "Perfect."}}},
-        {"key": "correct", "title": "Correct", "scale": {"kind": "binary"}},
-    ]  # fmt: skip
-    version = rubric_create(actor=user, name="Chaos", instructions="Rate the response.", criteria=criteria)
     project = project_create(actor=user, name="Chaos", rubric=version)
     items_import(
         project=project,
@@ -150,7 +108,8 @@ def main() -> int:
     if not args.no_beat:  # one beat process, as in production: the sweep for chunks a broker lost
         beat = subprocess.Popen(
             [str(Path(sys.executable).parent / "celery"), "-A", "config", "beat", "-s", str(tmp / "beat-schedule")],
-            cwd=ROOT, env=env, stdout=(tmp / "beat.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=_django.ROOT, env=env, stdout=(tmp / "beat.log").open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True,
         )  # fmt: skip
     chaos = Chaos(
         fleet=fleet, redis=redis, every=args.every, redis_after=args.redis_after, seed=args.seed,

@@ -15,20 +15,18 @@ small export to the large one.
 import argparse
 import datetime
 import os
-import platform
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _django  # first: puts the checkout on sys.path
 import httpx
 import psycopg
-from gunicorn_server import gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+from testbed.django_proc import manage_migrate, manage_shell
+from testbed.gunicorn import gunicorn
+
 DB = "accord_bench_export"
 
 SETUP = """
@@ -82,18 +80,9 @@ WHERE item.project_id = %(project)s
 
 
 def setup(env: dict, small: int, large: int) -> dict:
-    subprocess.run(["dropdb", "--if-exists", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SETUP],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    token, small_id, large_id, version, *raters = out[-6:]
+    _django.database_recreate(env["DATABASE_URL"])
+    manage_migrate(env)
+    token, small_id, large_id, version, *raters = manage_shell(env, SETUP)[-6:]
     start = time.perf_counter()
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
         for project, n in ((small_id, small), (large_id, large)):
@@ -139,7 +128,8 @@ def measure(env: dict, token: str, project: int, params: dict) -> dict:
     """One export through a freshly started gunicorn worker: rows, seconds, bytes, peak RSS."""
     with gunicorn(env) as (url, server):
         pid = worker_pid(server.pid)
-        headers = {"Authorization": f"Token {token}"}
+        # DEBUG off redirects plain HTTP to HTTPS; say what the TLS proxy in front of gunicorn would.
+        headers = {"Authorization": f"Token {token}", "X-Forwarded-Proto": "https"}
         # Warm up: imports, the connection and the first queries, so the peak is the export's.
         httpx.get(f"{url}/api/v1/projects/{project}/export/manifest/", params={"status": "rejected"}, headers=headers)
         rss_before = status_kb(pid, "VmRSS")
@@ -190,30 +180,19 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     env["ACCORD_VAR_DIR"] = tempfile.mkdtemp(prefix="accord-bench-")
-    env["DATABASE_URL"] = f"{PG_ADMIN_URL}/{DB}"
+    env["DATABASE_URL"] = _django.database_url(DB)
     if args.skip_load:
         code = "from annotation.models import Project; from rest_framework.authtoken.models import Token; "
         code += "print(Token.objects.get().key, *Project.objects.order_by('id').values_list('id', flat=True))"
-        out = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", code],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
+        out = manage_shell(env, code)
         ids = {"token": out[-3], "small": int(out[-2]), "large": int(out[-1])}
     else:
         ids = setup(env, args.small, args.large)
 
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), platform.processor()
-    )
     load = os.getloadavg()[0]
     print(
-        f"# {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {cpu}, {os.cpu_count()} cores; PostgreSQL; "
-        f"gunicorn -w 1 (sync); load average {load:.1f} at start"
+        f"# {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; {_django.cpu_model()}, {os.cpu_count()} cores; "
+        f"PostgreSQL; gunicorn -w 1 (sync); load average {load:.1f} at start"
     )
     print(
         "| export | rows | seconds | rows/s | MB sent | CPU per row: web worker + PostgreSQL "

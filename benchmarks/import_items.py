@@ -10,42 +10,14 @@ body again to time the idempotent path (every row unchanged).
 import argparse
 import json
 import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
+import _django  # first: puts the checkout on sys.path
 import httpx
-from gunicorn_server import gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
-
-
-def setup_database(env: dict) -> tuple[str, int]:
-    """Migrate, then create a staff user, a rubric and a project; return (token, project id)."""
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    code = """
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
-from annotation.services.projects import project_create
-from rubrics.services import rubric_create
-user = get_user_model().objects.create_user("bench", password="bench-password-1", is_staff=True)
-version = rubric_create(actor=user, name="Bench", criteria=[{"key": "ok", "title": "OK", "scale": {"kind": "binary"}}])
-project = project_create(actor=user, name="Bench", rubric=version)
-print(Token.objects.create(user=user).key, project.pk)
-"""
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    return out[-2], int(out[-1])
+from testbed.django_proc import project_setup
+from testbed.gunicorn import gunicorn
 
 
 def body(n: int) -> bytes:
@@ -70,11 +42,8 @@ def run_backend(name: str, n: int, payload: bytes) -> dict:
     if name == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
     else:
-        db = "accord_bench_import"
-        subprocess.run(["dropdb", "--if-exists", "-h", "127.0.0.1", "-U", "postgres", db], check=True)
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", db], check=True)
-        env["DATABASE_URL"] = f"{PG_ADMIN_URL}/{db}"
-    token, project_id = setup_database(env)
+        env["DATABASE_URL"] = _django.database_recreate(_django.database_url("accord_bench_import"))
+    token, project_id = project_setup(env, name="bench")  # migrated, a staff user, a rubric, a project
     with gunicorn(env) as (url, _server):
         headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         timings = {}
@@ -97,11 +66,10 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     payload = body(args.items)
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), platform.processor()
+    print(
+        f"# {args.items:,} items in one request ({len(payload) / 1e6:.1f} MB of JSON); "
+        f"{_django.cpu_model()}, {os.cpu_count()} cores"
     )
-    print(f"# {args.items:,} items in one request ({len(payload) / 1e6:.1f} MB of JSON); {cpu}, {os.cpu_count()} cores")
     print("| backend | first import | items/s | re-import (all unchanged) | items/s |")
     print("|---|---|---|---|---|")
     for backend in args.backends.split(","):

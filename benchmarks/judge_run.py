@@ -21,7 +21,6 @@ import datetime
 import json
 import os
 import platform
-import secrets
 import signal
 import subprocess
 import sys
@@ -29,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+import _django  # first: puts the checkout on sys.path
+
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 KEY_ENV = "BENCH_LLM_KEY"
 CLOCK = os.sysconf("SC_CLK_TCK")
@@ -38,12 +37,7 @@ CLOCK = os.sysconf("SC_CLK_TCK")
 
 def pick_database(tmp: Path) -> str:
     try:
-        import psycopg
-
-        with psycopg.connect(f"{PG_ADMIN_URL}/postgres", autocommit=True, connect_timeout=2) as conn:
-            conn.execute("DROP DATABASE IF EXISTS accord_bench_judges WITH (FORCE)")
-            conn.execute("CREATE DATABASE accord_bench_judges")
-        return f"{PG_ADMIN_URL}/accord_bench_judges"
+        return _django.database_recreate(_django.database_url("accord_bench_judges"), connect_timeout=2)
     except Exception as exc:
         print(f"PostgreSQL unavailable ({exc}); using SQLite", file=sys.stderr)
         return f"sqlite:///{tmp / 'bench.sqlite3'}"
@@ -60,26 +54,12 @@ def pick_broker() -> str:
         return "filesystem://"
 
 
-def start_fake_server(latency_ms: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.llm_server", "--port", "0", "--latency-ms", str(latency_ms)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    line = proc.stdout.readline().split()
-    if line[:1] != ["READY"]:
-        raise SystemExit(f"fake server did not start: {line}")
-    return proc, line[1]
-
-
 def start_worker(env: dict, log: Path) -> subprocess.Popen:
     out = log.open("w")
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "celery"), "-A", "config", "worker", "-c", "2", "--loglevel=INFO",
          "--without-gossip", "--without-mingle", "-n", "bench-judges@%h"],
-        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=_django.ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while " ready." not in log.read_text():
@@ -139,50 +119,23 @@ def main() -> int:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="accord-bench-judges-"))
-    fake, fake_url = start_fake_server(args.latency_ms)
+    fake, fake_url = _django.fake_llm_start(args.latency_ms)
     atexit.register(stop, fake)  # also when the setup below fails
-    env = {
-        **os.environ,
-        # Production-like: DEBUG off (no query log in the database cursor).
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "ALLOWED_HOSTS": "localhost",
-        # The fake provider listens on loopback, which production settings refuse as a judge host.
-        "ACCORD_JUDGE_HOSTS": "127.0.0.1",
-        "ACCORD_VAR_DIR": str(tmp),
-        "DATABASE_URL": pick_database(tmp),
-        "CELERY_BROKER_URL": pick_broker(),
-        "JUDGES_CONCURRENCY": str(args.in_flight // 2),
-        "JUDGES_CHUNK_SIZE": str(args.chunk_size),
-        "LOG_LEVEL": "WARNING",
-        KEY_ENV: "bench-key",
-    }
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-
+    env = _django.judge_env(  # production-like: DEBUG off
+        tmp,
+        DATABASE_URL=pick_database(tmp),
+        CELERY_BROKER_URL=pick_broker(),
+        JUDGES_CONCURRENCY=str(args.in_flight // 2),
+        JUDGES_CHUNK_SIZE=str(args.chunk_size),
+        LOG_LEVEL="WARNING",
+        **{KEY_ENV: "bench-key"},
+    )
+    user, version = _django.judge_setup(env, user="bench", rubric="Bench")  # 4 criteria
     from annotation.services.items import items_import
     from annotation.services.projects import project_create
     from judges.models import ACTIVE_STATUSES, JudgeRun
     from judges.services.judges import judge_create
     from judges.services.runs import judge_run_start
-    from rubrics.services import rubric_create
-
-    call_command("migrate", verbosity=0)
-    user = get_user_model().objects.create_user("bench", password="bench-password-1", is_staff=True)
-    criteria = [
-        {"key": "helpfulness", "title": "Helpfulness", "rationale_required": True,
-         "scale": {"kind": "ordinal", "min": 1, "max": 5, "labels": {"1": "Useless.", "5": "Perfect."}}},
-        {"key": "correct", "title": "Correct", "scale": {"kind": "binary"}},
-        {"key": "tone", "title": "Tone", "scale": {"kind": "categorical", "choices": ["polite", "neutral", "rude"]}},
-        {"key": "confidence", "title": "Confidence", "scale": {"kind": "interval", "min": 0, "max": 1}},
-    ]  # fmt: skip
-    version = rubric_create(actor=user, name="Bench", instructions="Rate the response.", criteria=criteria)
 
     def project_with(n: int, name: str):
         project = project_create(actor=user, name=name, rubric=version, guidelines="Be strict about facts.")

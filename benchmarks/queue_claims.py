@@ -23,11 +23,9 @@ import os
 import random
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlparse
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import _django  # first: puts the checkout on sys.path
 
 ITEMS = 100_000
 ANNOTATORS = 32
@@ -41,17 +39,12 @@ CRITERIA = [
 
 def database_recreate() -> str:
     """Drop and create the benchmark database named in DATABASE_URL; refuse anything else."""
-    import psycopg
-
     url = os.environ.get("DATABASE_URL", "")
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
     if parsed.scheme not in {"postgres", "postgresql"} or "bench" not in name:
         sys.exit(f"DATABASE_URL must name a PostgreSQL database whose name contains 'bench'; got {url!r}.")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    _django.database_recreate(url)
     return name
 
 
@@ -230,10 +223,9 @@ def main() -> None:
     args = parser.parse_args()
 
     name = database_recreate()
-    import django
+    _django.setup()
     from django.conf import settings
 
-    django.setup()
     # DEBUG=1 only supplies a development SECRET_KEY; measure without DEBUG's per-query logging,
     # as production runs.
     settings.DEBUG = False

@@ -1,8 +1,8 @@
 """An offline judge for the demo project, so a newcomer can start a judge run, watch its progress
 and see machine ratings on the agreement page without an API key or a model server.
 
-It points at the loopback fake OpenAI-compatible server of the test suite
-(``python -m tests.fakes.llm_server``), which ``make run`` starts beside the web server and the
+It points at the loopback fake OpenAI-compatible server that the tests and benchmarks use too
+(``python -m testbed.llm_server``), which ``make run`` starts beside the web server and the
 worker. Its answers are made up (valid on the rubric, derived from the item's text, not from
 reading it), so it agrees poorly with the humans and is never trusted: that is the point of the
 trust gate, shown on real data.

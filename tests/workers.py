@@ -1,26 +1,18 @@
-"""Helpers for tests that start real Celery worker processes beside pytest."""
+"""Helpers for tests that start real Celery worker processes beside pytest: the skip when no worker
+can share pytest's database and broker, and a wait that fails the test with the worker's log. The
+worker processes themselves: testbed.workers (shared with the benchmarks)."""
 
-import os
-import signal
-import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import redis
 from django.db import connection
 
-REPO = Path(__file__).resolve().parents[1]
+from testbed.servers import wait_until
+from testbed.workers import database_url, worker_kill, worker_start
 
-
-def database_url() -> str:
-    """pytest-django's test database as a DATABASE_URL, so worker processes share it (PostgreSQL)."""
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "postgres") + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+__all__ = ["database_url", "wait_for", "worker_kill", "worker_services_or_skip", "worker_start"]
 
 
 def worker_services_or_skip(*, flush: bool = True) -> str:
@@ -42,32 +34,8 @@ def worker_services_or_skip(*, flush: bool = True) -> str:
     return broker
 
 
-def worker_start(env: dict, log: Path, *, name: str = "test") -> subprocess.Popen:
-    """``celery -A config worker -c 2`` with ``env``, its output appended to ``log``."""
-    command = [
-        str(Path(sys.executable).parent / "celery"), "-A", "config", "worker", "-c", "2", "--loglevel=INFO",
-        "-n", f"{name}-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle",
-    ]  # fmt: skip
-    with log.open("a") as out:
-        # Its own session, so worker_kill reaches the pool children and nothing else.
-        return subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def worker_kill(worker: subprocess.Popen) -> None:
-    """SIGKILL the worker and its pool children, as a crash or the OOM killer would."""
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
-
-
 def wait_for(predicate, *, timeout: float, what: str, log: Path) -> None:
     """Poll ``predicate`` until true; on timeout, show the worker's log and fail the test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    sys.stderr.write(log.read_text()[-5000:])
-    pytest.fail(f"timed out waiting for {what}")
+    if not wait_until(predicate, timeout=timeout, interval=0.1):
+        sys.stderr.write(log.read_text()[-5000:])
+        pytest.fail(f"timed out waiting for {what}")

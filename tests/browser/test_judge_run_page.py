@@ -11,19 +11,13 @@ from judges.models import JudgeRun, JudgeVerdict, Outcome, RunStatus
 from judges.services import runs
 from judges.services.judges import judge_create
 from quality.models import RaterTrust
+from tests.judges.helpers import judge_unreachable
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_the_page_follows_the_run_and_lists_why_items_were_not_rated(open_page, members, project, rich_items, staff):
-    judge = judge_create(
-        actor=staff,
-        project=project,
-        name="GPT",
-        provider="openai_compatible",
-        model="m",
-        base_url="http://127.0.0.1:9/v1",
-    )
+    judge = judge_unreachable(staff=staff, project=project, name="GPT")
     version = judge.current_version()
     run = JudgeRun.objects.create(
         project=project,

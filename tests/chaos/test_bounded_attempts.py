@@ -7,26 +7,16 @@ is in test_worker_chaos.py.
 
 import pytest
 
-from annotation.services.items import items_import
 from judges.models import JudgeRun, JudgeRunChunk, JudgeVerdict, Outcome, RunStatus
-from judges.services.judges import judge_create
-from judges.services.runs import judge_chunk_delivery_count, judge_run_start
+from judges.services.runs import judge_chunk_delivery_count
 from judges.tasks import judge_chunk_run
+from tests.judges.helpers import run_unreachable
 
 
 @pytest.fixture
 def run(staff, project, settings):
     settings.JUDGES_CHUNK_SIZE = 2
-    items_import(project=project, rows=[{"external_id": f"i{i}", "data": {"prompt": f"p{i}"}} for i in range(4)])
-    judge = judge_create(
-        actor=staff,
-        project=project,
-        name="J",
-        provider="openai_compatible",
-        model="m",
-        base_url="http://127.0.0.1:9/v1",
-    )
-    return judge_run_start(actor=staff, project=project, judge=judge, items="all")
+    return run_unreachable(staff=staff, project=project, items=4)
 
 
 def test_a_chunk_that_raises_every_time_is_retried_a_bounded_number_of_times_then_fails_its_run(

@@ -10,26 +10,15 @@ import's first COPY has started. Each client gets its own project in the cluster
 import json
 import os
 import pwd
-import subprocess
-import sys
-import threading
 
 import httpx
 import psycopg
 import pytest
 
-from benchmarks.gunicorn_server import gunicorn
-from tests.chaos.harness import (
-    REPO,
-    PostgresServer,
-    copy_in_progress,
-    django_env,
-    import_rows,
-    items_count,
-    postgres_binaries,
-    project_setup,
-    wait_until,
-)
+from testbed.chaos import call_cut_by_restart, import_rows, items_count
+from testbed.django_proc import django_env, manage, manage_migrate, project_setup
+from testbed.gunicorn import gunicorn
+from testbed.servers import PostgresServer, postgres_binaries
 
 ROWS = 20_000
 
@@ -55,23 +44,15 @@ def cluster(tmp_path_factory):
         with psycopg.connect(pg.url(), autocommit=True) as conn:
             conn.execute("CREATE DATABASE accord_h5_chaos_import")
         database = pg.url("accord_h5_chaos_import")
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "-v0"],
-            cwd=REPO, env=django_env(database_url=database, var_dir=folder), check=True,
-        )  # fmt: skip
+        manage_migrate(django_env(database_url=database, var_dir=folder))
         yield pg, database, folder
 
 
 def _during_restart(pg, database, call):
     """``call()`` in a thread; restart the cluster once the import's transaction has begun writing."""
-    box = {}
-    thread = threading.Thread(target=lambda: box.update(result=call()))
-    thread.start()
-    seen = wait_until(lambda: copy_in_progress(database), timeout=120)
-    restarted = pg.restart("immediate") if seen else None
-    thread.join(timeout=300)
-    assert seen and restarted is not None, f"the import's COPY was never seen running: {box}"
-    return box["result"]
+    cut = call_cut_by_restart(call, pg=pg, database=database, wait=120)
+    assert cut.copy_seen_after is not None, f"the import's COPY was never seen running: {cut.result}"
+    return cut.result
 
 
 def test_an_api_import_cut_by_a_postgres_restart_applies_nothing_and_says_so(cluster):
@@ -103,10 +84,9 @@ def test_a_command_import_cut_by_a_postgres_restart_applies_nothing_and_says_so(
     _token, project_id = project_setup(env, migrate=False)
     path = folder / "rows.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in import_rows(ROWS)))
-    command = [sys.executable, "manage.py", "import_items", str(project_id), str(path)]
 
     def run():
-        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        return manage(env, "import_items", str(project_id), str(path), check=False, timeout=300)
 
     failed = _during_restart(pg, database, run)
     assert failed.returncode == 1

@@ -10,10 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation.services.items import items_import
 from judges.models import JudgeRun, JudgeRunChunk, JudgeVerdict, Outcome, RunStatus
-from judges.services.judges import judge_create
-from judges.services.runs import judge_run_cancel, judge_run_start, judge_runs_requeue_stalled
+from judges.services.runs import judge_run_cancel, judge_runs_requeue_stalled
+from tests.judges.helpers import run_unreachable
 
 IDLE = 600
 # The sweep runs on Celery beat, outside any transaction, so the chunks it sends go out at once
@@ -31,12 +30,7 @@ def sent(monkeypatch):
 @pytest.fixture
 def run(staff, project, settings):
     settings.JUDGES_CHUNK_SIZE = 2
-    items_import(project=project, rows=[{"external_id": f"i{i}", "data": {"prompt": f"p{i}"}} for i in range(6)])
-    judge = judge_create(
-        actor=staff, project=project, name="J", provider="openai_compatible", model="m",
-        base_url="http://127.0.0.1:9/v1",
-    )  # fmt: skip
-    return judge_run_start(actor=staff, project=project, judge=judge, items="all")
+    return run_unreachable(staff=staff, project=project, items=6)
 
 
 def _age(run, seconds):

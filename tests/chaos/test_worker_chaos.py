@@ -13,7 +13,6 @@ Needs PostgreSQL (the workers share pytest-django's test database) and redis-ser
 import contextlib
 import os
 import shutil
-import time
 
 import pytest
 from django.db import connection
@@ -24,9 +23,10 @@ from config.celery import app as celery_app
 from judges.models import JudgeRun, JudgeRunChunk, JudgeVerdict, RunStatus
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
-from tests.chaos.harness import Chaos, RedisServer, WorkerFleet, run_counts
-from tests.fakes import FakeLLMServer
-from tests.workers import database_url
+from testbed import FakeLLMServer
+from testbed.chaos import Chaos, run_counts
+from testbed.servers import RedisServer, wait_until
+from testbed.workers import WorkerFleet, database_url
 
 KEY_ENV = "ACCORD_CHAOS_LLM_KEY"
 
@@ -81,12 +81,8 @@ def _worker_env(redis_url: str, **extra: str) -> dict:
 
 
 def _wait_for(predicate, *, timeout: float, what: str, fleet: WorkerFleet) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}; worker logs, tail:\n{fleet.text()[-4000:]}")
+    if not wait_until(predicate, timeout=timeout, interval=0.1):
+        pytest.fail(f"timed out waiting for {what}; worker logs, tail:\n{fleet.text()[-4000:]}")
 
 
 @pytest.mark.worker

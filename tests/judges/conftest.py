@@ -5,7 +5,7 @@ from judges.models import JudgeRun
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from judges.tasks import judge_chunk_run
-from tests.fakes import FakeLLMServer
+from testbed import FakeLLMServer
 
 KEY_ENV = "ACCORD_TEST_LLM_KEY"
 

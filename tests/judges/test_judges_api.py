@@ -5,7 +5,7 @@ import pytest
 from annotation.models import Rater, RaterKind
 from judges.models import Judge, JudgeRun, JudgeVersion, RunStatus
 from judges.services.runs import judge_run_start
-from tests.fakes.llm_replies import Reply
+from testbed import Reply
 from tests.judges.conftest import KEY_ENV, run_chunks
 
 pytestmark = pytest.mark.django_db

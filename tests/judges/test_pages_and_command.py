@@ -15,7 +15,7 @@ from judges.models import Judge, JudgeRun, RunStatus
 from judges.services import runs
 from judges.services.runs import judge_run_start
 from quality.models import RaterTrust
-from tests.fakes.llm_replies import Reply
+from testbed import Reply
 from tests.judges.conftest import run_now
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 
 from annotation.models import ItemStatus, RaterKind, Rating, RatingSource
 from judges.models import JudgeSample, JudgeVerdict, Outcome, RunStatus
-from tests.fakes import Reply
+from testbed import Reply
 from tests.judges.conftest import KEY_ENV, run_chunks, run_now
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from annotation.services.items import items_import
 from judges.models import JudgeRun, JudgeSample, JudgeVerdict, RunStatus
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
-from tests.fakes import FakeLLMServer
+from testbed import FakeLLMServer
 from tests.judges.conftest import KEY_ENV
 from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
 

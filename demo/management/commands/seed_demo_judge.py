@@ -1,4 +1,4 @@
-"""manage.py seed_demo_judge [--base-url URL]: the demo project's offline judge (judges/demo.py)."""
+"""manage.py seed_demo_judge [--base-url URL]: the demo project's offline judge (demo/judge.py)."""
 
 import os
 

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tests.fakes.llm_schema import example_value
+from testbed.llm_schema import example_value
 
 Provider = Literal["openai", "anthropic", "unknown"]
 

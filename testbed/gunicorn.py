@@ -1,6 +1,6 @@
-"""Serve the app under gunicorn for a benchmark: one sync worker, ready when health answers."""
+"""Serve the app under gunicorn for a benchmark or a chaos test: one sync worker by default, ready when
+health answers."""
 
-import socket
 import subprocess
 import sys
 import time
@@ -10,13 +10,8 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from testbed import REPO
+from testbed.servers import free_port
 
 
 @contextmanager
@@ -34,7 +29,7 @@ def gunicorn(env: dict, *, workers: int = 1) -> Iterator[tuple[str, subprocess.P
             "--timeout",
             "900",
         ],
-        cwd=ROOT,
+        cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -12,11 +12,12 @@ The real ``openai`` and ``anthropic`` SDKs talk to it through ``base_url``; noth
 Routes: ``POST /v1/chat/completions`` (OpenAI, answers ``response_format.json_schema.schema``) and
 ``POST /v1/messages`` (Anthropic, answers the forced tool's ``input_schema`` as a ``tool_use`` block, or
 ``output_config.format.schema`` as a JSON text block). Anything else: 404 JSON. Without scripting, the
-answer is a deterministic valid value per schema property (see ``llm_schema``).
+answer is a deterministic valid value per schema property (see ``llm_schema``). The HTTP framing is
+in ``llm_http``; reply kinds and provider-shaped bodies in ``llm_replies``.
 
 Standalone (another process, e.g. for benchmarks: avoids sharing the GIL with the client)::
 
-    python -m tests.fakes.llm_server --port 0 --latency-ms 300 --fail-rate 0.05 --fail-status 429
+    python -m testbed.llm_server --port 0 --latency-ms 300 --fail-rate 0.05 --fail-status 429
     # prints "READY http://127.0.0.1:PORT" once listening; serves until SIGTERM/SIGINT, then prints
     # "STOPPED {...counts...} peak_in_flight=N" on stderr.
 """
@@ -36,17 +37,15 @@ import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from http import HTTPStatus
 from urllib.parse import urlsplit
 
-from tests.fakes.llm_replies import FakeRequest, Provider, Rendered, Reply, render
+from testbed.llm_http import STREAM_LIMIT, read_request, serialize
+from testbed.llm_replies import FakeRequest, Provider, Rendered, Reply, render
 
 __all__ = ["FakeLLMServer", "FakeRequest", "Reply", "main"]
 
 _ROUTES: dict[str, Provider] = {"/v1/chat/completions": "openai", "/v1/messages": "anthropic"}
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
-_REASONS = {529: "Overloaded"}
-_STREAM_LIMIT = 16 * 1024 * 1024
 
 Responder = Callable[[FakeRequest], Reply | Awaitable[Reply | None] | None]
 
@@ -57,45 +56,6 @@ class _Fault:
     rate: float
     rng: random.Random
     provider: Provider | None
-
-
-def _serialize(rendered: Rendered, keep_alive: bool) -> bytes:
-    try:
-        reason = HTTPStatus(rendered.status).phrase
-    except ValueError:
-        reason = _REASONS.get(rendered.status, "Error")
-    head = [
-        f"HTTP/1.1 {rendered.status} {reason}",
-        "content-type: application/json",
-        f"content-length: {len(rendered.body)}",
-        *(f"{k}: {v}" for k, v in rendered.headers.items()),
-    ]
-    if not keep_alive:
-        head.append("connection: close")
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + rendered.body
-
-
-async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, str, dict[str, str], bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    method, target, version = [*lines[0].split(" ", 2), "", ""][:3]
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if line:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        chunks = []
-        while size := int((await reader.readline()).split(b";")[0].strip() or b"0", 16):
-            chunks.append(await reader.readexactly(size))
-            await reader.readline()
-        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-            pass  # trailers
-        body = b"".join(chunks)
-    else:
-        length = int(headers.get("content-length") or 0)
-        body = await reader.readexactly(length) if length > 0 else b""
-    return method, target, version, headers, body
 
 
 class FakeLLMServer:
@@ -150,7 +110,7 @@ class FakeLLMServer:
             try:
                 self._aserver = loop.run_until_complete(
                     asyncio.start_server(
-                        self._serve_connection, self.host, self._port, backlog=1024, limit=_STREAM_LIMIT
+                        self._serve_connection, self.host, self._port, backlog=1024, limit=STREAM_LIMIT
                     )
                 )
             except BaseException as exc:
@@ -308,7 +268,7 @@ class FakeLLMServer:
         try:
             while True:
                 try:
-                    method, target, version, headers, raw = await _read_request(reader)
+                    method, target, version, headers, raw = await read_request(reader)
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
                     return
                 keep_alive = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
@@ -316,7 +276,7 @@ class FakeLLMServer:
                 if rendered is None:  # Reply.disconnect()
                     writer.transport.abort()
                     return
-                writer.write(_serialize(rendered, keep_alive))
+                writer.write(serialize(rendered, keep_alive))
                 await writer.drain()
                 if not keep_alive:
                     return
@@ -381,7 +341,7 @@ class FakeLLMServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.fakes.llm_server", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m testbed.llm_server", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1", choices=_LOOPBACK)
     parser.add_argument("--port", type=int, default=0, help="0 = OS-assigned (default)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="per-request latency")
