@@ -27,9 +27,8 @@ class TokenObtainApi(APIView):
         responses=inline_serializer("TokenOutput", {"token": serializers.CharField()}),
     )
     def post(self, request):
-        data = self.TokenInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
+        data = self.TokenInputSerializer.parse(request.data)
+        user = authenticate(request, **data)
         if user is None:
             raise serializers.ValidationError({"non_field_errors": ["Unable to log in with these credentials."]})
         return Response({"token": token_for_user(user=user)})
@@ -53,9 +52,8 @@ class UserCreateApi(APIView):
 
     @extend_schema(request=UserCreateInputSerializer, responses={201: UserOutputSerializer})
     def post(self, request):
-        data = self.UserCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = user_create(**data.validated_data)
+        data = self.UserCreateInputSerializer.parse(request.data)
+        user = user_create(**data)
         return Response(UserOutputSerializer(user).data, status=201)
 
 

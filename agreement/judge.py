@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agreement._data import Level, as_ratings, check_level
+from agreement._data import Level, Ratings, as_ratings, check_level
 from agreement.alpha import AlphaResult, alpha_of, check_bootstrap, joint_draws, json_float, prepare, result_of
 from agreement.bootstrap import percentile_interval
 from agreement.pairwise import Measure, cohen_kappa, spearman
@@ -83,9 +83,16 @@ class JudgeAgreement:
         }
 
 
-def _judge_arrays(judge_units: npt.ArrayLike, judge_values: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def _inputs(
+    units: npt.ArrayLike, raters: npt.ArrayLike, values: npt.ArrayLike,
+    judge_units: npt.ArrayLike, judge_values: npt.ArrayLike,
+    level: str, bootstrap_draws: int, ci_level: float,
+) -> tuple[Level, Ratings, np.ndarray, np.ndarray]:  # fmt: skip
+    """Checked arguments: the level, the humans' ratings, and the judge's units and values."""
+    level = check_level(level)
+    check_bootstrap(bootstrap_draws, ci_level)
     judge = as_ratings(judge_units, np.zeros(np.asarray(judge_units).shape, dtype=np.int64), judge_values)
-    return judge.unit_ids[judge.unit], judge.values
+    return level, as_ratings(units, raters, values), judge.unit_ids[judge.unit], judge.values
 
 
 def judge_vs_humans(
@@ -111,10 +118,8 @@ def judge_vs_humans(
     confusion labels; without it, within-one means ``|judge - consensus| <= 1`` in value
     units and the labels are the values that occur.
     """
-    level = check_level(level)
-    check_bootstrap(bootstrap_draws, ci_level)
-    humans = as_ratings(units, raters, values)
-    judge_u, judge_v = _judge_arrays(judge_units, judge_values)
+    level, humans, judge_u, judge_v = _inputs(units, raters, values, judge_units, judge_values, level,
+                                               bootstrap_draws, ci_level)  # fmt: skip
     unit_ids, consensus, single = unit_consensus(humans, level)
     common, in_h, in_j = np.intersect1d(unit_ids, judge_u, assume_unique=True, return_indices=True)
     keep = single[in_h]
@@ -221,10 +226,8 @@ def judge_as_rater(
     and evaluate every data set on the same draw, which is what makes the interval of the
     difference valid.
     """
-    level = check_level(level)
-    check_bootstrap(bootstrap_draws, ci_level)
-    humans = as_ratings(units, raters, values)
-    judge_u, judge_v = _judge_arrays(judge_units, judge_values)
+    level, humans, judge_u, judge_v = _inputs(units, raters, values, judge_units, judge_values, level,
+                                               bootstrap_draws, ci_level)  # fmt: skip
     u_ids = humans.unit_ids[humans.unit]
     r_ids = humans.rater_ids[humans.rater]
     datasets = [humans]

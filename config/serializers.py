@@ -14,6 +14,13 @@ UNKNOWN_FIELD = "unknown field: this operation does not take it."
 
 
 class InputSerializer(serializers.Serializer):
+    @classmethod
+    def parse(cls, data, *, partial: bool = False) -> dict:
+        """The request body's fields, validated; raises ValidationError (a 400 naming each field)."""
+        serializer = cls(data=data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
     def to_internal_value(self, data):
         unknown = sorted(str(k) for k in data if k not in self.fields) if isinstance(data, Mapping) else []
         if not unknown:

@@ -298,20 +298,14 @@ def agentic_demo_seed(*, owner, annotators: list[str], reviewer: str) -> bool:
         return False
     rng = random.Random(2026)
     tasks_project = project_create(
-        actor=owner,
-        name=TASKS_PROJECT,
-        rubric=_rubric("agentic-task-acceptance"),
+        actor=owner, name=TASKS_PROJECT, rubric=_rubric("agentic-task-acceptance"), annotations_per_item=2,
         guidelines="Judge the **task**, not the agent. Open the Dockerfile and the tests before answering.",
-        annotations_per_item=2,
-    )
+    )  # fmt: skip
     traces_project = project_create(
-        actor=owner,
-        name=TRACES_PROJECT,
-        rubric=_rubric("agent-failure-mode"),
+        actor=owner, name=TRACES_PROJECT, rubric=_rubric("agent-failure-mode"), annotations_per_item=1,
         guidelines="Pick the failure that made success impossible, the earliest one if several apply.",
-        annotations_per_item=1,
         tasks_project=tasks_project,
-    )
+    )  # fmt: skip
     User = get_user_model()
     for project in (tasks_project, traces_project):
         for username in annotators:

@@ -156,10 +156,9 @@ class ProjectExportSnapshotsApi(APIView):
     )
     def post(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
-        body = self.SnapshotInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        body = self.SnapshotInputSerializer.parse(request.data)
         params = request.query_params.dict()
-        params.update(body.validated_data)
+        params.update(body)
         spec = export_spec_parse(params)
         _check_format(spec)
         snapshot = snapshot_create(project=project, spec=spec, actor=request.user)

@@ -90,9 +90,7 @@ class JudgeListCreateApi(APIView):
 
     @extend_schema(request=JudgeInputSerializer, responses={201: JudgeOutputSerializer})
     def post(self, request):
-        data = JudgeInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
+        fields = JudgeInputSerializer.parse(request.data)
         if "project" not in fields:
             raise ValidationError({"project": ["this field is required."]})
         project = Project.objects.filter(pk=fields.pop("project")).first()
@@ -122,9 +120,7 @@ class JudgeDetailApi(APIView):
     )
     def patch(self, request, judge_id: int):
         judge = _judge_get(request, judge_id, MANAGE)
-        data = JudgeInputSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        changes = dict(data.validated_data)
+        changes = JudgeInputSerializer.parse(request.data, partial=True)
         if "project" in changes and changes.pop("project") != judge.project_id:
             raise ValidationError({"project": ["a judge cannot move to another project."]})
         return Response(_judge_out(judge_update(judge=judge, **changes)))
@@ -198,12 +194,11 @@ class ProjectJudgeRunsApi(APIView):
     )
     def post(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
-        data = JudgeRunInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        judge = Judge.objects.filter(pk=data.validated_data["judge"], project=project).first()
+        data = JudgeRunInputSerializer.parse(request.data)
+        judge = Judge.objects.filter(pk=data["judge"], project=project).first()
         if judge is None:
             raise ValidationError({"judge": ["no such judge in this project."]})
-        run = judge_run_start(actor=request.user, project=project, judge=judge, items=data.validated_data["items"])
+        run = judge_run_start(actor=request.user, project=project, judge=judge, items=data["items"])
         return Response(run_out(run), status=202)
 
 

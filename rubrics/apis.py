@@ -60,9 +60,8 @@ class RubricListCreateApi(APIView):
     @extend_schema(request=RubricInputSerializer, responses={201: RubricVersionOutputSerializer})
     def post(self, request):
         rubric_require_can_create(user=request.user)
-        data = RubricInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        version = rubric_create(actor=request.user, **data.validated_data)
+        data = RubricInputSerializer.parse(request.data)
+        version = rubric_create(actor=request.user, **data)
         return Response(RubricVersionOutputSerializer(version).data, status=201)
 
 
@@ -80,9 +79,8 @@ class RubricDetailApi(APIView):
     def _update(self, request, rubric_id: int, *, partial: bool):
         rubric = self._rubric(request, rubric_id)
         rubric_require_author(user=request.user, rubric=rubric)
-        data = RubricInputSerializer(data=request.data, partial=partial)
-        data.is_valid(raise_exception=True)
-        version = rubric_update(actor=request.user, rubric=rubric, **data.validated_data)
+        data = RubricInputSerializer.parse(request.data, partial=partial)
+        version = rubric_update(actor=request.user, rubric=rubric, **data)
         return Response(RubricVersionOutputSerializer(version).data)
 
     @extend_schema(request=RubricInputSerializer, responses=RubricVersionOutputSerializer)
@@ -137,7 +135,6 @@ class RubricFromTemplateApi(APIView):
     @extend_schema(request=RubricFromTemplateInputSerializer, responses={201: RubricVersionOutputSerializer})
     def post(self, request):
         rubric_require_can_create(user=request.user)
-        data = RubricFromTemplateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        version = rubric_from_template(actor=request.user, **data.validated_data)
+        data = RubricFromTemplateInputSerializer.parse(request.data)
+        version = rubric_from_template(actor=request.user, **data)
         return Response(RubricVersionOutputSerializer(version).data, status=201)

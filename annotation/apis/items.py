@@ -23,19 +23,20 @@ ImportReport = inline_serializer(
 )
 
 
+# An import's body: a JSON array of rows, or a .jsonl / .csv / .json file in the `file` field.
+IMPORT_REQUEST = {
+    "application/json": {"type": "array", "items": {"type": "object"}},
+    "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
+}
+
+
 class ProjectItemsImportApi(APIView):
     """POST: import items. quality.apis.items.ProjectItemsApi serves this URL: it adds the list."""
 
     parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(
-        request={
-            "application/json": {"type": "array", "items": {"type": "object"}},
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {"file": {"type": "string", "format": "binary"}},
-            },
-        },
+        request=IMPORT_REQUEST,
         responses={201: ImportReport},
         description="Create or update items by external_id: a JSON array of {external_id, data, metadata?}, "
         "or a multipart upload of a .jsonl or .csv file in the `file` field. All or nothing.",

@@ -8,12 +8,7 @@ from rest_framework.views import APIView
 
 from annotation.apis.access import project_get
 from annotation.models import Membership, Project, Role
-from annotation.selectors import (
-    MANAGE,
-    RATE,
-    project_role,
-    projects_for_user,
-)
+from annotation.selectors import MANAGE, RATE, project_role, projects_for_user
 from annotation.services.projects import membership_set, project_create, project_update
 from config.serializers import InputSerializer
 from rubrics.selectors import rubrics_for_user
@@ -92,9 +87,7 @@ class ProjectDetailApi(APIView):
     @extend_schema(request=ProjectInputSerializer, responses=ProjectOutputSerializer)
     def patch(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
-        data = ProjectInputSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        changes = dict(data.validated_data)
+        changes = ProjectInputSerializer.parse(request.data, partial=True)
         if "rubric_version" in changes:
             changes["rubric"] = {
                 "id": changes.pop("rubric", project.rubric_version.rubric_id),
@@ -131,7 +124,6 @@ class ProjectMembersApi(APIView):
     @extend_schema(request=MemberInputSerializer, responses={201: MemberSerializer})
     def post(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
-        data = self.MemberInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        membership = membership_set(project=project, **data.validated_data)
+        data = self.MemberInputSerializer.parse(request.data)
+        membership = membership_set(project=project, **data)
         return Response(MemberSerializer(membership).data, status=201)

@@ -10,10 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.apis.access import project_get
-from annotation.selectors import (
-    RATE,
-    items_for_project,
-)
+from annotation.selectors import RATE, items_for_project
 from annotation.services.queue import assignment_claim_next, assignment_skip
 from config.serializers import InputSerializer
 
@@ -53,10 +50,9 @@ class QueueSkipApi(APIView):
     @extend_schema(request=QueueSkipInputSerializer, responses={204: None})
     def post(self, request, project_id: int):
         project = project_get(request, project_id, RATE)
-        data = QueueSkipInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        item = items_for_project(project=project).filter(pk=data.validated_data["item"]).first()
+        data = QueueSkipInputSerializer.parse(request.data)
+        item = items_for_project(project=project).filter(pk=data["item"]).first()
         if item is None:
-            raise ValidationError({"item": [f"no item {data.validated_data['item']} in this project."]})
-        assignment_skip(project=project, user=request.user, item=item, reason=data.validated_data["reason"])
+            raise ValidationError({"item": [f"no item {data['item']} in this project."]})
+        assignment_skip(project=project, user=request.user, item=item, reason=data["reason"])
         return Response(status=204)

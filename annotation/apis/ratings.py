@@ -8,15 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.apis.access import project_get
-from annotation.apis.items import rows_from_request
+from annotation.apis.items import IMPORT_REQUEST, rows_from_request
 from annotation.models import Item
-from annotation.selectors import (
-    MANAGE,
-    RATE,
-    project_require,
-    rater_for_user,
-    ratings_visible,
-)
+from annotation.selectors import MANAGE, RATE, project_require, rater_for_user, ratings_visible
 from annotation.services.drafts import draft_get, draft_save
 from annotation.services.ratings import rating_submit, ratings_import
 from config.serializers import InputSerializer
@@ -51,9 +45,8 @@ class ItemRatingsApi(APIView):
     def post(self, request, item_id: int):
         item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
         project_require(user=request.user, project=item.project, roles=RATE)
-        data = self.RatingInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        rating = rating_submit(item=item, rater=rater_for_user(user=request.user), **data.validated_data)
+        data = self.RatingInputSerializer.parse(request.data)
+        rating = rating_submit(item=item, rater=rater_for_user(user=request.user), **data)
         return Response(RatingOutputSerializer(rating).data, status=201)
 
 
@@ -61,10 +54,7 @@ class ProjectRatingsImportApi(APIView):
     parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(
-        request={
-            "application/json": {"type": "array", "items": {"type": "object"}},
-            "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
-        },
+        request=IMPORT_REQUEST,
         responses={
             201: inline_serializer(
                 "RatingImportOutput",
@@ -109,7 +99,6 @@ class ItemDraftApi(APIView):
     @extend_schema(request=DraftInputSerializer, responses=DraftSerializer)
     def put(self, request, item_id: int):
         item = self._item(request, item_id)
-        data = DraftInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        draft = draft_save(item=item, user=request.user, **data.validated_data)
+        data = DraftInputSerializer.parse(request.data)
+        draft = draft_save(item=item, user=request.user, **data)
         return Response(DraftSerializer(draft).data)

@@ -8,12 +8,7 @@ from rest_framework.views import APIView
 
 from annotation.apis.access import project_get
 from annotation.models import Item
-from annotation.selectors import (
-    REVIEW,
-    items_for_review,
-    project_require,
-    ratings_for_review,
-)
+from annotation.selectors import REVIEW, items_for_review, project_require, ratings_for_review
 from annotation.services.review import gold_set
 from config.pagination import PAGE_PARAMETERS, IdCursorPagination, page_of
 from config.serializers import InputSerializer
@@ -75,7 +70,6 @@ class ItemGoldApi(APIView):
     def post(self, request, item_id: int):
         item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
         project_require(user=request.user, project=item.project, roles=REVIEW)
-        data = GoldInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        gold = gold_set(item=item, reviewer=request.user, **data.validated_data)
+        data = GoldInputSerializer.parse(request.data)
+        gold = gold_set(item=item, reviewer=request.user, **data)
         return Response(GoldOutputSerializer(gold).data, status=201)

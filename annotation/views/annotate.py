@@ -12,15 +12,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from annotation.models import Item, Project, RatingSource
-from annotation.selectors import (
-    RATE,
-    rater_for_user,
-)
+from annotation.models import Draft, Item, Project, RatingSource
+from annotation.selectors import RATE, rater_for_user
 from annotation.services.drafts import draft_get
 from annotation.services.queue import assignment_claim_next, assignment_skip
 from annotation.services.ratings import rating_submit
-from annotation.views.forms import criteria_of, project_get, rating_from_post, seconds_from_post
+from annotation.views.forms import Entered, criteria_of, project_get, rating_from_post
 from config.errors import Conflict, validation_errors
 
 _MAX_SKIP_REASON = 500
@@ -31,11 +28,9 @@ def _annotate_render(
     *,
     project: Project,
     item: Item,
+    entered: Entered | Draft,
     expires_at=None,
-    values: dict,
-    rationales: dict,
     errors: dict | None = None,
-    seconds_spent: float | None = None,
     draft_updated_at=None,
     status: int = 200,
 ) -> HttpResponse:
@@ -45,7 +40,7 @@ def _annotate_render(
         "projectId": project.pk,
         "draftUrl": f"/api/v1/items/{item.pk}/draft/",
         "criteria": [{"key": c.key, "kind": c.kind} for c in criteria],
-        "secondsSpent": seconds_spent or 0,
+        "secondsSpent": entered.seconds_spent or 0,
         "draftUpdatedAt": draft_updated_at.isoformat() if draft_updated_at else None,
         # After a refused submit the page already shows what was typed: don't overwrite it.
         "restoreLocal": not errors,
@@ -55,8 +50,8 @@ def _annotate_render(
         "item": item,
         "expires_at": expires_at,
         "criteria": criteria,
-        "values": values,
-        "rationales": rationales,
+        "values": entered.values,
+        "rationales": entered.rationales,
         "errors": errors or {},
         "general_errors": (errors or {}).get("values", []) + (errors or {}).get("non_field_errors", []),
         "config": config,
@@ -78,9 +73,7 @@ def annotate(request: HttpRequest, project_id: int) -> HttpResponse:
         project=project,
         item=assignment.item,
         expires_at=assignment.expires_at,
-        values=draft.values if draft else {},
-        rationales=draft.rationales if draft else {},
-        seconds_spent=draft.seconds_spent if draft else None,
+        entered=draft or Entered(),
         draft_updated_at=getattr(draft, "updated_at", None),
     )
 
@@ -92,29 +85,19 @@ def annotate_submit(request: HttpRequest, project_id: int, item_id: int) -> Http
         return redirect("annotate", project_id=project_id)
     project, _ = project_get(request, project_id, RATE)
     item = get_object_or_404(Item, pk=item_id, project=project)
-    values, rationales = rating_from_post(criteria_of(project), request.POST)
-    seconds = seconds_from_post(request.POST)
+    entered = rating_from_post(criteria_of(project), request.POST)
     try:
         rating_submit(
             item=item,
             rater=rater_for_user(user=request.user),
-            values=values,
-            rationales=rationales,
-            seconds_spent=seconds,
+            values=entered.values,
+            rationales=entered.rationales,
+            seconds_spent=entered.seconds_spent,
             source=RatingSource.UI,
         )
     except ValidationError as exc:
         errors = validation_errors(exc)
-        return _annotate_render(
-            request,
-            project=project,
-            item=item,
-            values=values,
-            rationales=rationales,
-            errors=errors,
-            seconds_spent=seconds,
-            status=400,
-        )
+        return _annotate_render(request, project=project, item=item, entered=entered, errors=errors, status=400)
     except Conflict as exc:
         messages.warning(request, exc.message)
         return redirect("annotate", project_id=project.pk)

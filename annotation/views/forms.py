@@ -5,6 +5,7 @@ the service words the error exactly as the API would.
 """
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest
@@ -46,7 +47,17 @@ def _form_value(kind: str, raw: str) -> Any:
     return number
 
 
-def rating_from_post(criteria: list, post) -> tuple[dict, dict]:
+@dataclass(frozen=True)
+class Entered:
+    """What a rater has entered on an item so far: a posted form (a Draft has the same fields)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    rationales: dict[str, str] = field(default_factory=dict)
+    seconds_spent: float | None = None
+
+
+def rating_from_post(criteria: list, post) -> Entered:
+    """The values, rationales and seconds spent that a rating or gold form posted."""
     values: dict[str, Any] = {}
     rationales: dict[str, str] = {}
     for criterion in criteria:
@@ -56,7 +67,7 @@ def rating_from_post(criteria: list, post) -> tuple[dict, dict]:
         rationale = post.get(f"rationale-{criterion.key}", "").strip()
         if rationale:
             rationales[criterion.key] = rationale
-    return values, rationales
+    return Entered(values, rationales, seconds_from_post(post))
 
 
 def seconds_from_post(post) -> float | None:

@@ -8,10 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from annotation.models import ItemStatus
-from annotation.selectors import (
-    REVIEW,
-    projects_with_progress,
-)
+from annotation.selectors import REVIEW, projects_with_progress
 from rubrics.gates import REASON_KEY
 from rubrics.models import Criterion
 

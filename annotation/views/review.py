@@ -14,12 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation.models import Gold, Item, Project, RaterKind, Rating
-from annotation.selectors import (
-    REVIEW,
-    items_for_review,
-    ratings_for_review,
-    ratings_visible,
-)
+from annotation.selectors import REVIEW, items_for_review, ratings_for_review, ratings_visible
 from annotation.services.review import gold_set
 from annotation.views.forms import criteria_of, project_get, rating_from_post
 from config.errors import validation_errors
@@ -119,7 +114,8 @@ def review_gold(request: HttpRequest, project_id: int, item_id: int) -> HttpResp
         return redirect(f"{reverse('review', kwargs={'project_id': project_id})}#item-{item_id}")
     project, _ = project_get(request, project_id, REVIEW)
     item = get_object_or_404(Item.objects.select_related("project"), pk=item_id, project=project)
-    values, rationales = rating_from_post(criteria_of(project), request.POST)
+    entered = rating_from_post(criteria_of(project), request.POST)
+    values, rationales = entered.values, entered.rationales
     note = request.POST.get("note", "").strip()
     page_number = request.POST.get("page") or 1
     try:

@@ -130,9 +130,8 @@ class ApprovalPolicyApi(APIView):
     @extend_schema(request=PolicyInputSerializer, responses=PolicyUpdatedSerializer)
     def patch(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
-        data = PolicyInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        policy, decision = policy_update(project=project, **data.validated_data)
+        data = PolicyInputSerializer.parse(request.data)
+        policy, decision = policy_update(project=project, **data)
         return Response({**PolicySerializer(policy).data, "items_reevaluation": decision.outcome.value})
 
 
@@ -189,7 +188,6 @@ class ItemRejectApi(APIView):
     def post(self, request, item_id: int):
         item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
         project_require(user=request.user, project=item.project, roles=REVIEW)
-        data = self.RejectInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        item = item_reject(item=item, actor=request.user, reason=data.validated_data["reason"])
+        data = self.RejectInputSerializer.parse(request.data)
+        item = item_reject(item=item, actor=request.user, reason=data["reason"])
         return Response({"status": item.status, "reason": item.decision_reason})
