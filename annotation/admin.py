@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from annotation.models import Assignment, Draft, Item, Membership, Project, Rater, Rating, Skip
+from annotation.models import Assignment, Draft, Item, Membership, Project, Rater, Rating, RatingChange, Skip
 
 
 class MembershipInline(admin.TabularInline):
@@ -77,6 +77,16 @@ class AssignmentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(RatingChange)
+class RatingChangeAdmin(AssignmentAdmin):
+    """The history of corrections, written by rating_change only: look, don't touch."""
+
+    list_display = ["rating", "changed_by", "source", "created_at"]
+    list_filter = ["source"]
+    search_fields = ["rating__item__external_id", "changed_by__username"]
+    list_select_related = ["rating__item", "rating__rater", "changed_by"]
 
 
 @admin.register(Skip)

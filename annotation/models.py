@@ -176,6 +176,28 @@ class Rating(models.Model):
         return f"{self.rater} on {self.item}"
 
 
+class RatingChange(models.Model):
+    """One correction of a rating: who changed it, when, and its values before and after.
+
+    The Rating row always holds the current values (what agreement, approval and exports read);
+    these rows are the history, written by ``rating_change`` only and never edited."""
+
+    rating = models.ForeignKey(Rating, related_name="changes", on_delete=models.CASCADE)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    values_before = models.JSONField()
+    rationales_before = models.JSONField(default=dict, blank=True)
+    values_after = models.JSONField()
+    rationales_after = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=8, choices=RatingSource.choices, default=RatingSource.API)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["rating", "id"], name="rating_change_rating")]
+
+    def __str__(self) -> str:
+        return f"change of {self.rating_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class Gold(models.Model):
     """A reviewer's adjudicated values for an item: the reference that approval, few-shot
     examples for judges and judge calibration all trust above any single rater."""

@@ -10,7 +10,7 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySe
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 
-from annotation.models import Item, ItemStatus, Membership, Project, Rater, RaterKind, Rating, Role
+from annotation.models import Item, ItemStatus, Membership, Project, Rater, RaterKind, Rating, RatingChange, Role
 from rubrics.scales import ScaleKind
 
 # What each role may do; staff may do everything.
@@ -63,6 +63,11 @@ def ratings_visible(*, user: AbstractBaseUser, item: Item) -> QuerySet[Rating]:
     if role in REVIEW:
         return ratings
     return ratings.filter(rater__user=user)
+
+
+def rating_history(*, rating: Rating) -> QuerySet[RatingChange]:
+    """The corrections of one rating, oldest first (who, when, values before and after)."""
+    return RatingChange.objects.filter(rating=rating).select_related("changed_by").order_by("id")
 
 
 def items_for_review(*, project: Project) -> QuerySet[Item]:

@@ -12,7 +12,8 @@ from django.dispatch import Signal
 
 ratings_changed = Signal()
 """Sent with ``project`` and ``item_ids`` after ratings (or a reviewer's gold) of those items were
-written: human submissions, rating imports and reviews. Judge verdicts do not send it: a judge's
+written or changed: human submissions, corrections (``rating_change``), rating imports and
+reviews. Judge verdicts do not send it: a judge's
 ratings count only once it is trusted, and measuring trust after a run re-decides the project."""
 
 project_rules_changed = Signal()

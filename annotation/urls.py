@@ -14,8 +14,10 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/queue/next/", queue.QueueNextApi.as_view(), name="queue-next"),
     path("projects/<int:project_id>/queue/skip/", queue.QueueSkipApi.as_view(), name="queue-skip"),
+    path("projects/<int:project_id>/queue/unskip/", queue.QueueUnskipApi.as_view(), name="queue-unskip"),
     path("projects/<int:project_id>/review/", review.ProjectReviewApi.as_view(), name="project-review"),
     path("items/<int:item_id>/ratings/", ratings.ItemRatingsApi.as_view(), name="item-ratings"),
+    path("items/<int:item_id>/ratings/mine/", ratings.ItemMyRatingApi.as_view(), name="item-rating-mine"),
     path("items/<int:item_id>/draft/", ratings.ItemDraftApi.as_view(), name="item-draft"),
     path("items/<int:item_id>/gold/", review.ItemGoldApi.as_view(), name="item-gold"),
 ]

@@ -1,4 +1,4 @@
-"""REST API for ratings: submit one, import existing labels in bulk, autosave a draft."""
+"""REST API for ratings: submit one, correct your own, import existing labels in bulk, autosave a draft."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -9,10 +9,10 @@ from rest_framework.views import APIView
 
 from annotation.apis.access import project_get
 from annotation.apis.items import IMPORT_REQUEST, rows_from_request
-from annotation.models import Item
-from annotation.selectors import MANAGE, RATE, project_require, rater_for_user, ratings_visible
+from annotation.models import Item, Rating
+from annotation.selectors import MANAGE, RATE, project_require, rater_for_user, rating_history, ratings_visible
 from annotation.services.drafts import draft_get, draft_save
-from annotation.services.ratings import rating_submit, ratings_import
+from annotation.services.ratings import rating_change, rating_submit, ratings_import
 from config.serializers import InputSerializer
 
 
@@ -29,12 +29,13 @@ class RatingOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class ItemRatingsApi(APIView):
-    class RatingInputSerializer(InputSerializer):
-        values = serializers.JSONField()
-        rationales = serializers.JSONField(required=False)
-        seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
+class RatingInputSerializer(InputSerializer):
+    values = serializers.JSONField()
+    rationales = serializers.JSONField(required=False)
+    seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0)
 
+
+class ItemRatingsApi(APIView):
     @extend_schema(responses=RatingOutputSerializer(many=True))
     def get(self, request, item_id: int):
         item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
@@ -45,9 +46,61 @@ class ItemRatingsApi(APIView):
     def post(self, request, item_id: int):
         item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
         project_require(user=request.user, project=item.project, roles=RATE)
-        data = self.RatingInputSerializer.parse(request.data)
+        data = RatingInputSerializer.parse(request.data)
         rating = rating_submit(item=item, rater=rater_for_user(user=request.user), **data)
         return Response(RatingOutputSerializer(rating).data, status=201)
+
+
+class RatingChangeSerializer(serializers.Serializer):
+    changed_by = serializers.CharField(source="changed_by.username", allow_null=True, default=None)
+    changed_at = serializers.DateTimeField(source="created_at")
+    values_before = serializers.JSONField()
+    rationales_before = serializers.JSONField()
+    values_after = serializers.JSONField()
+    rationales_after = serializers.JSONField()
+    source = serializers.CharField()
+
+
+class MyRatingOutputSerializer(RatingOutputSerializer):
+    updated_at = serializers.DateTimeField()
+    history = RatingChangeSerializer(many=True, help_text="Earlier corrections of this rating, oldest first.")
+
+
+class ItemMyRatingApi(APIView):
+    """Your own rating of an item under the project's current rubric version, and its corrections."""
+
+    def _item(self, request, item_id: int) -> Item:
+        item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=RATE)
+        return item
+
+    def _answer(self, rating: Rating) -> Response:
+        rating.history = list(rating_history(rating=rating))
+        return Response(MyRatingOutputSerializer(rating).data)
+
+    @extend_schema(responses=MyRatingOutputSerializer, description="404 when you have not rated the item.")
+    def get(self, request, item_id: int):
+        item = self._item(request, item_id)
+        rating = get_object_or_404(
+            Rating.objects.select_related("rater", "rubric_version"),
+            item=item,
+            rater__user=request.user,
+            rubric_version_id=item.project.rubric_version_id,
+        )
+        return self._answer(rating)
+
+    @extend_schema(
+        request=RatingInputSerializer,
+        responses=MyRatingOutputSerializer,
+        description="Correct your rating (the same body as the POST; every criterion again). The old values "
+        "stay in `history`; the item is decided again. 409 once the item is approved, rejected or "
+        "adjudicated by a reviewer; 404 when you have not rated it.",
+    )
+    def patch(self, request, item_id: int):
+        item = self._item(request, item_id)
+        data = RatingInputSerializer.parse(request.data)
+        rating = rating_change(item=item, rater=rater_for_user(user=request.user), actor=request.user, **data)
+        return self._answer(rating)
 
 
 class ProjectRatingsImportApi(APIView):

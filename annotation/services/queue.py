@@ -239,6 +239,17 @@ def assignment_skip(*, project: Project, user, item: Item, reason: str) -> None:
         Skip.objects.get_or_create(item=item, user=user, defaults={"project": project, "reason": reason.strip()})
 
 
+def assignment_unskip(*, project: Project, user, item: Item) -> bool:
+    """Take back ``user``'s skip of ``item``: the queue may offer it to them again (and they may
+    rate it while it has room). Returns whether there was a skip to take back (idempotent)."""
+    if item.project_id != project.pk:
+        raise ValidationError({"item": [f"no item {item.pk} in this project."]})
+    with transaction.atomic():
+        item_lock(item_id=item.pk)
+        deleted, _ = Skip.objects.filter(item=item, user=user).delete()
+    return bool(deleted)
+
+
 def assignment_consume(*, item: Item, user_id: int) -> None:
     """For ``rating_submit``, inside its transaction and after ``item_lock``: account for the
     rating the user is about to add and use up their lease on ``item``.

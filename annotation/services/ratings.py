@@ -1,7 +1,9 @@
 """Ratings: one rater's values for one item under the project's pinned rubric version.
 
-``ratings_write`` is the one writer of the Rating table; the rest of this module are the ways
-ratings arrive (a person's submission, an import of existing labels).
+``ratings_write`` is the one writer of new rows of the Rating table (insert-only) and
+``rating_change`` the one path that changes a stored rating (keeping the old values as
+history); the rest of this module are the ways ratings arrive (a person's submission, an import
+of existing labels).
 """
 
 import functools
@@ -15,8 +17,20 @@ import psycopg
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
-from annotation.models import Item, Membership, Project, Rater, RaterKind, Rating, RatingSource
+from annotation.models import (
+    Gold,
+    Item,
+    ItemStatus,
+    Membership,
+    Project,
+    Rater,
+    RaterKind,
+    Rating,
+    RatingChange,
+    RatingSource,
+)
 from annotation.selectors import rater_for_user
 from annotation.services.drafts import draft_discard
 from annotation.services.queue import assignment_consume, item_load_recount, item_lock
@@ -34,6 +48,12 @@ def _seconds_clean(seconds_spent: Any) -> float | None:
     if not math.isfinite(seconds_spent) or seconds_spent < 0 or seconds_spent > 7 * 24 * 3600:
         raise ValidationError({"seconds_spent": ["must be between 0 and a week."]})
     return float(seconds_spent)
+
+
+def _rating_clean(version, values: Any, rationales: Any, seconds_spent: Any) -> tuple[dict, dict, float | None]:
+    """A person's or judge's rating as the Rating table stores it; ValidationError keyed by field."""
+    clean_values, clean_rationales = values_clean(criteria=version.criteria.all(), values=values, rationales=rationales)
+    return clean_values, clean_rationales, _seconds_clean(seconds_spent)
 
 
 @dataclass(frozen=True)
@@ -150,8 +170,7 @@ def rating_submit(
         # First, lock the item: submissions and queue claims on one item take turns (services/queue.py).
         item_lock(item_id=item.pk)
     version = item.project.rubric_version
-    clean_values, clean_rationales = values_clean(criteria=version.criteria.all(), values=values, rationales=rationales)
-    seconds = _seconds_clean(seconds_spent)
+    clean_values, clean_rationales, seconds = _rating_clean(version, values, rationales, seconds_spent)
     if Rating.objects.filter(item=item, rater=rater, rubric_version=version).exists():
         raise Conflict("You have already rated this item under this rubric version.")
     if human:
@@ -167,6 +186,78 @@ def rating_submit(
         raise Conflict("You have already rated this item under this rubric version.")
     ratings_changed.send(sender=Rating, project=item.project, item_ids=[item.id])
     return Rating.objects.select_related("rater", "rubric_version").get(pk=written[(item.pk, rater.pk)])
+
+
+def _decided_why(item: Item, version_id: int) -> str | None:
+    """Why ``item``'s ratings are closed to changes (it is decided), or None. Read under the item lock."""
+    status = Item.objects.filter(pk=item.pk).values_list("status", flat=True).get()
+    if Gold.objects.filter(item_id=item.pk, rubric_version_id=version_id).exists():
+        return "a reviewer has adjudicated it"
+    if status == ItemStatus.APPROVED:
+        return "it has been approved"
+    if status == ItemStatus.REJECTED:
+        return "it has been rejected"
+    return None
+
+
+@transaction.atomic
+def rating_change(
+    *,
+    item: Item,
+    rater: Rater,
+    values: Any,
+    rationales: Any = None,
+    seconds_spent: Any = None,
+    actor=None,
+    source: str = RatingSource.API,
+) -> Rating:
+    """Replace ``rater``'s values on ``item`` (their rating under the project's rubric version),
+    keeping the old ones as a RatingChange (who, when, before, after); then the item is decided
+    again (``ratings_changed``), so agreement and approval see only the current values.
+
+    Same validation as ``rating_submit``. ``seconds_spent``, when given, replaces the time on the
+    item (the page counts on from the stored figure). Raises Rating.DoesNotExist when the rater
+    has no rating of the item under this version, and Conflict once the item is decided
+    (approved, rejected, or adjudicated by a reviewer). Values and rationales identical to the
+    stored ones change nothing and write no history. Access checks are the caller's.
+
+    Locked like a submission: the item row first (services/queue.py), so a change, a new rating
+    and the approval of the same item take turns and the decision check below cannot go stale.
+    """
+    item_lock(item_id=item.pk)
+    version = item.project.rubric_version
+    clean_values, clean_rationales, seconds = _rating_clean(version, values, rationales, seconds_spent)
+    rating = Rating.objects.filter(item=item, rater=rater, rubric_version=version).first()
+    if rating is None:
+        raise Rating.DoesNotExist("You have not rated this item under its current rubric version.")
+    why = _decided_why(item, version.pk)
+    if why is not None:
+        raise Conflict(
+            f"This rating can no longer be changed: {why}.", errors={"item": [f"{why}; ratings are closed."]}
+        )
+    if rating.values == clean_values and rating.rationales == clean_rationales:
+        if seconds is not None and seconds != rating.seconds_spent:
+            Rating.objects.filter(pk=rating.pk).update(seconds_spent=seconds)
+            rating.seconds_spent = seconds
+        return rating
+    RatingChange.objects.create(
+        rating=rating,
+        changed_by=actor if actor is not None else rater.user,
+        values_before=rating.values,
+        rationales_before=rating.rationales,
+        values_after=clean_values,
+        rationales_after=clean_rationales,
+        source=source,
+    )
+    # updated_at moves too: stored agreement reports compare it to notice the change.
+    fields = {"values": clean_values, "rationales": clean_rationales, "updated_at": timezone.now()}
+    if seconds is not None:
+        fields["seconds_spent"] = seconds
+    Rating.objects.filter(pk=rating.pk).update(**fields)
+    if rater.user_id is not None:
+        draft_discard(item=item, user_id=rater.user_id)
+    ratings_changed.send(sender=Rating, project=item.project, item_ids=[item.pk])
+    return Rating.objects.select_related("rater", "rubric_version").get(pk=rating.pk)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from django.db import transaction
 
 from annotation.models import Gold, Item
 from annotation.selectors import REVIEW, project_require
+from annotation.services.queue import item_lock
 from annotation.signals import ratings_changed
 from rubrics.scales import CriterionSpec, ScaleKind, values_clean
 
@@ -21,6 +22,9 @@ def gold_set(*, item: Item, reviewer, values: dict, rationales: dict | None = No
     project (or staff). Does not change the item's status: approval reads the gold.
     """
     project_require(user=reviewer, project=item.project, roles=REVIEW)
+    # Locked like a rating: a correction of a rating (rating_change) and this gold take turns, so
+    # a rating is never changed under an adjudication that has just closed the item.
+    item_lock(item_id=item.pk)
     version = item.project.rubric_version
     criteria = [
         CriterionSpec(

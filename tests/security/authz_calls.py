@@ -85,6 +85,12 @@ CALLS = {
         path={"item_id": s.items[3].pk}, body=_rating_body(s), ok=frozenset({201})
     ),
     ("POST", f"{P}/projects/{{project_id}}/queue/skip/"): lambda w, s, actor: Call(body={"item": s.items[5].pk}),
+    ("POST", f"{P}/projects/{{project_id}}/queue/unskip/"): lambda w, s, actor: Call(body={"item": s.items[5].pk}),
+    # Your own rating: members who rated item 0 (its annotator and manager) get it, the others 404.
+    ("GET", f"{P}/items/{{item_id}}/ratings/mine/"): lambda w, s, actor: Call(ok=frozenset({200, 404})),
+    ("PATCH", f"{P}/items/{{item_id}}/ratings/mine/"): lambda w, s, actor: Call(
+        body=_rating_body(s), ok=frozenset({200, 404})
+    ),
     ("POST", f"{P}/items/{{item_id}}/gold/"): lambda w, s, actor: Call(
         path={"item_id": s.items[3].pk}, body=_rating_body(s), ok=frozenset({201})
     ),
@@ -175,6 +181,13 @@ FOREIGN = [
         "POST",
         f"{P}/projects/{{project_id}}/queue/skip/",
         "skip an item of B in A's queue",
+        NOBODY,
+        lambda w, a, b, actor: Call(body={"item": b.items[5].pk}),
+    ),
+    Foreign(
+        "POST",
+        f"{P}/projects/{{project_id}}/queue/unskip/",
+        "take back a skip of an item of B in A's queue",
         NOBODY,
         lambda w, a, b, actor: Call(body={"item": b.items[5].pk}),
     ),

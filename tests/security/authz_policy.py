@@ -84,9 +84,11 @@ projects/{project_id}/items/                    rate            manage          
 projects/{project_id}/ratings/import/           -               manage          -               -
 items/{item_id}/                                rate            -               -               -
 items/{item_id}/ratings/                        rate            rate            -               -
+items/{item_id}/ratings/mine/                   rate            -               -               rate
 items/{item_id}/draft/                          rate            -               rate            -
 projects/{project_id}/queue/next/               -               rate            -               -
 projects/{project_id}/queue/skip/               -               rate            -               -
+projects/{project_id}/queue/unskip/             -               rate            -               -
 # Review, agreement, approval: reviewers and managers read and decide; managers change the policy.
 projects/{project_id}/review/                   review          -               -               -
 items/{item_id}/gold/                           -               review          -               -
