@@ -2,18 +2,14 @@
 
 Every encoder is deterministic (sorted keys, fixed separators, fixed column order), so the same
 records give the same bytes; that is what makes manifests' sha256 and repeated exports agree.
+The tabular columns are laid out in exports/columns.py.
 """
 
 import csv
 import io
-import json
 from typing import Protocol
 
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-
-# Scalar columns of CSV and Parquet; everything nested is a JSON text column after them.
-SCALAR_COLUMNS = ("external_id", "status", "approved_by", "decided_at", "rubric_id", "rubric_version")
-JSON_COLUMNS = ("data", "metadata", "consensus", "disagreement", "gold", "acceptance")
+from exports.columns import SCALAR_COLUMNS, Layout, csv_row, json_text, parquet_row
 
 CONTENT_TYPES = {
     "jsonl": "application/x-ndjson; charset=utf-8",
@@ -31,37 +27,24 @@ def parquet_available() -> bool:
 
 
 class JsonLinesEncoder:
-    def __init__(self, *, with_ratings: bool):
-        self.with_ratings = with_ratings
+    def __init__(self, *, layout: Layout):
+        self.layout = layout
 
     def start(self) -> bytes:
         return b""
 
     def encode(self, records: list[dict]) -> bytes:
-        return "".join([_dumps(record) + "\n" for record in records]).encode()
+        return "".join([json_text(record) + "\n" for record in records]).encode()
 
     def finish(self) -> bytes:
         return b""
 
 
-def _flat(record: dict, columns: tuple[str, ...]) -> list:
-    rubric = record["rubric"]
-    return [
-        record["external_id"],
-        record["status"],
-        record["approved_by"],
-        record["decided_at"],
-        rubric["id"],
-        rubric["version"],
-        *(None if record[name] is None else _dumps(record[name]) for name in columns),
-    ]
-
-
 class CsvEncoder:
-    """One row per item; nested fields as compact JSON text; empty cells for null."""
+    """One row per item, flattened for pandas (exports/columns.py); empty cells for null."""
 
-    def __init__(self, *, with_ratings: bool):
-        self.json_columns = (*JSON_COLUMNS, "ratings") if with_ratings else JSON_COLUMNS
+    def __init__(self, *, layout: Layout):
+        self.layout = layout
 
     def _rows(self, rows) -> bytes:
         out = io.StringIO()
@@ -69,10 +52,10 @@ class CsvEncoder:
         return out.getvalue().encode()
 
     def start(self) -> bytes:
-        return self._rows([(*SCALAR_COLUMNS, *self.json_columns)])
+        return self._rows([self.layout.csv_header()])
 
     def encode(self, records: list[dict]) -> bytes:
-        return self._rows(_flat(record, self.json_columns) for record in records)
+        return self._rows(csv_row(record, self.layout) for record in records)
 
     def finish(self) -> bytes:
         return b""
@@ -110,17 +93,17 @@ class _Drain:
 
 
 class ParquetEncoder:
-    """One row group per chunk, written as it comes; nested fields as JSON text columns."""
+    """One row group per chunk, written as it comes; nested fields as exact JSON text columns."""
 
-    def __init__(self, *, with_ratings: bool):
+    def __init__(self, *, layout: Layout):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.pa = pa
-        self.json_columns = (*JSON_COLUMNS, "ratings") if with_ratings else JSON_COLUMNS
+        self.layout = layout
         types = [pa.string(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64()]
         self.schema = pa.schema(
-            [*zip(SCALAR_COLUMNS, types, strict=True), *((name, pa.string()) for name in self.json_columns)]
+            [*zip(SCALAR_COLUMNS, types, strict=True), *((name, pa.string()) for name in layout.json_columns())]
         )
         self.sink = _Drain()
         self.writer = pq.ParquetWriter(self.sink, self.schema, compression="zstd")
@@ -129,7 +112,7 @@ class ParquetEncoder:
         return self.sink.drain()
 
     def encode(self, records: list[dict]) -> bytes:
-        columns = list(zip(*(_flat(record, self.json_columns) for record in records), strict=True))
+        columns = list(zip(*(parquet_row(record, self.layout) for record in records), strict=True))
         self.writer.write_table(self.pa.Table.from_arrays(columns, schema=self.schema))
         return self.sink.drain()
 
@@ -139,7 +122,7 @@ class ParquetEncoder:
 
 
 class Encoder(Protocol):
-    def __init__(self, *, with_ratings: bool) -> None: ...
+    def __init__(self, *, layout: Layout) -> None: ...
     def start(self) -> bytes: ...
     def encode(self, records: list[dict]) -> bytes: ...
     def finish(self) -> bytes: ...

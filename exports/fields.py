@@ -35,6 +35,7 @@ class Field:
     python: Callable[[dict, RecordContext], Any]  # the value, from the item row (a dict of columns)
     sql: Callable[[Gates], tuple[str, dict]]  # its JSON text in PostgreSQL, with parameters
     with_ratings_only: bool = False
+    gated_only: bool = False  # only in projects whose rubric has acceptance gates
 
 
 def _fixed(sql: str) -> Callable[[Gates], tuple[str, dict]]:
@@ -74,6 +75,7 @@ FIELDS: tuple[Field, ...] = (
         ("status", "consensus"),
         lambda row, ctx: acceptance_of(gates=ctx.gates, status=row["status"], consensus=row["consensus"]),
         lambda gates: acceptance_sql(gates=gates),
+        gated_only=True,
     ),
     _text("external_id"),
     _json("data"),
@@ -101,8 +103,10 @@ FIELDS: tuple[Field, ...] = (
 )
 
 
-def fields_for(*, with_ratings: bool) -> tuple[Field, ...]:
-    return tuple(f for f in FIELDS if with_ratings or not f.with_ratings_only)
+def fields_for(*, with_ratings: bool, gated: bool) -> tuple[Field, ...]:
+    """The fields of a record: ``ratings`` only when asked for, ``acceptance`` only when the
+    project's rubric has acceptance gates (a plain project's records do not have the key)."""
+    return tuple(f for f in FIELDS if (with_ratings or not f.with_ratings_only) and (gated or not f.gated_only))
 
 
 def item_columns() -> tuple[str, ...]:

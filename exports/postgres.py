@@ -94,7 +94,7 @@ def jsonl_chunk_sql(*, project: Project, spec: ExportSpec) -> tuple[str, dict]:
     gates = gates_of(project.rubric_version)
     # The record's keys in a fixed (alphabetical) order, each with its JSON text (exports/fields.py).
     parts = []
-    for field in sorted(fields_for(with_ratings=spec.with_ratings), key=lambda f: f.name):
+    for field in sorted(fields_for(with_ratings=spec.with_ratings, gated=bool(gates)), key=lambda f: f.name):
         sql, field_params = field.sql(gates)
         params.update(field_params)
         parts.append(f"""'{"," if parts else "{"}"{field.name}":' || {sql}""")

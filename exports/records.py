@@ -10,15 +10,17 @@ import hashlib
 import hmac
 from collections.abc import Iterator
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from annotation.models import Gold, Item, Project, RaterKind, Rating
+from exports.columns import Layout
 from exports.fields import RecordContext, fields_for, item_columns
 from exports.models import ProjectPseudonymKey
 from exports.spec import ExportSpec
 from rubrics.gates import gates_of
 
 CHUNK_SIZE = 2000
+
 
 def export_items(*, project: Project, spec: ExportSpec):
     """The items an export covers (unordered queryset)."""
@@ -32,6 +34,38 @@ def export_items(*, project: Project, spec: ExportSpec):
 
 def export_count(*, project: Project, spec: ExportSpec) -> int:
     return export_items(project=project, spec=spec).count()
+
+
+def export_layout(*, project: Project, spec: ExportSpec) -> Layout:
+    """What the tabular columns of this export are: acceptance where the rubric has gates, the
+    criteria that can have a consensus (rubric order) and, for CSV, the data keys."""
+    version = project.rubric_version
+    return Layout(
+        with_ratings=spec.with_ratings,
+        gated=bool(gates_of(version)),
+        criteria=tuple(c.key for c in version.criteria.all() if c.agreement_level is not None),
+        data_keys=_data_keys(project=project, spec=spec) if spec.format == "csv" else (),
+    )
+
+
+def _data_keys(*, project: Project, spec: ExportSpec) -> tuple[str, ...]:
+    """Every top-level key of the exported items' data, sorted: one query, in the database (a
+    scan of the items' data, as the export itself reads it, but without sending it here)."""
+    ids_sql, params = export_items(project=project, spec=spec).values("id").query.sql_with_params()
+    table = connection.ops.quote_name(Item._meta.db_table)
+    if connection.vendor == "postgresql":
+        sql = (
+            f"SELECT DISTINCT k FROM {table} AS i, jsonb_object_keys(CASE WHEN jsonb_typeof(i.data) = 'object' "
+            f"THEN i.data ELSE '{{}}'::jsonb END) AS k WHERE i.id IN ({ids_sql})"
+        )
+    else:
+        sql = (
+            f"SELECT DISTINCT j.key FROM {table} AS i, json_each(i.data) AS j "
+            f"WHERE json_type(i.data) = 'object' AND i.id IN ({ids_sql})"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return tuple(sorted(row[0] for row in cursor.fetchall()))
 
 
 def rubric_of(project: Project) -> dict:
@@ -66,7 +100,7 @@ def export_chunks(*, project: Project, spec: ExportSpec, chunk_size: int | None 
     gates = gates_of(project.rubric_version)
     key = pseudonym_key(project=project) if spec.with_ratings else b""
     pseudonyms: dict[int, str] = {}
-    fields = fields_for(with_ratings=spec.with_ratings)
+    fields = fields_for(with_ratings=spec.with_ratings, gated=bool(gates))
     last_id = 0
     while True:
         rows = list(items.filter(id__gt=last_id).values(*item_columns())[:chunk_size])

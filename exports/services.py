@@ -18,7 +18,7 @@ from exports import dispatch
 from exports.encoders import ENCODERS
 from exports.models import ExportSnapshot, SnapshotStatus
 from exports.postgres import jsonl_stream_postgres
-from exports.records import export_chunks, export_count, rubric_of
+from exports.records import export_chunks, export_count, export_layout, rubric_of
 from exports.spec import ExportSpec, export_spec_parse
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def export_stream(*, project: Project, spec: ExportSpec, progress: Progress | No
     if spec.format == "jsonl" and connection.vendor == "postgresql":
         yield from jsonl_stream_postgres(project=project, spec=spec, progress=progress)
         return
-    encoder = ENCODERS[spec.format](with_ratings=spec.with_ratings)
+    encoder = ENCODERS[spec.format](layout=export_layout(project=project, spec=spec))
     head = encoder.start()
     if head:
         yield head

@@ -20,7 +20,7 @@ class CriterionInline(admin.StackedInline):
     fields = [
         ("position", "key", "title"),
         "description",
-        ("kind", "rationale_required", "required"),
+        ("kind", "rationale_required", "required", "gate"),
         ("minimum", "maximum", "step"),
         ("choices", "anchors"),
     ]

@@ -18,6 +18,11 @@ class CriterionSerializer(serializers.Serializer):
     scale = serializers.JSONField(help_text='e.g. {"kind": "ordinal", "min": 1, "max": 5, "labels": {"1": "..."}}')
     rationale_required = serializers.BooleanField(required=False)
     required = serializers.BooleanField(required=False)
+    gate = serializers.BooleanField(
+        required=False,
+        help_text="An acceptance gate (binary criteria only): items get acceptance buckets only in projects "
+        "whose rubric has gates.",
+    )
 
 
 class RubricVersionOutputSerializer(serializers.Serializer):

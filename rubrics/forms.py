@@ -30,7 +30,7 @@ class CriterionForm(forms.ModelForm):
 
     class Meta:
         model = Criterion
-        fields = ["position", "key", "title", "description", "rationale_required", "required"]
+        fields = ["position", "key", "title", "description", "rationale_required", "required", "gate"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3, "cols": 36})}
 
     def __init__(self, *args, **kwargs):
@@ -74,6 +74,8 @@ class CriterionForm(forms.ModelForm):
             self.instance.scale = scale_clean(scale)
         except ValidationError as exc:
             raise ValidationError({"kind": exc.messages}) from None
+        if cleaned.get("gate") and kind != ScaleKind.BINARY:
+            raise ValidationError({"gate": "only a binary (yes/no) criterion can be an acceptance gate."})
         return cleaned
 
     def scale_preview(self) -> str:

@@ -1,9 +1,12 @@
 """Acceptance gates: the criteria of a rubric version that decide whether a task is accepted.
 
-Every binary criterion is a gate (achievable, non-trivial, functionally correct, reliable in the
-built-in task-acceptance template), and a categorical ``rejection_reason`` criterion, if there is
-one, says why a task was rejected. Which bucket a decided item falls in is quality's business
-(quality/selectors/acceptance.py); which criteria are gates is the rubric's.
+A gate is a binary criterion marked ``gate`` (achievable, non-trivial, functionally correct and
+reliable in the built-in task-acceptance template; any yes/no criterion a rubric's author marks).
+An ordinary binary criterion ("is it concise?") is not a gate: a project whose rubric has no gate
+has no acceptance buckets and its exports carry no ``acceptance`` field. A categorical
+``rejection_reason`` criterion, if there is one, says why a task was rejected. Which bucket a
+decided item falls in is quality's business (quality/selectors/acceptance.py); which criteria
+are gates is the rubric's.
 """
 
 from dataclasses import dataclass
@@ -28,6 +31,6 @@ class Gates:
 
 def gates_of(version: RubricVersion) -> Gates:
     criteria = list(version.criteria.all())
-    keys = tuple(c.key for c in criteria if c.kind == ScaleKind.BINARY)
+    keys = tuple(c.key for c in criteria if c.gate and c.kind == ScaleKind.BINARY)
     reason = next((c.key for c in criteria if c.key == REASON_KEY and c.kind == ScaleKind.CATEGORICAL), None)
     return Gates(keys=keys, reason_key=reason)

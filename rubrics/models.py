@@ -46,6 +46,10 @@ class Criterion(models.Model):
     scale = models.JSONField()
     rationale_required = models.BooleanField(default=False)
     required = models.BooleanField(default=True)
+    gate = models.BooleanField(
+        default=False,
+        help_text="An acceptance gate (binary criteria only): an item is accepted only when every gate is yes.",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["version", "key"], name="criterion_unique_key_in_version")]

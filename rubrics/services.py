@@ -50,7 +50,7 @@ def criteria_clean(criteria: Any) -> list[dict]:
         if not isinstance(description, str):
             errors["description"] = ["description must be text."]
         flags = {}
-        for flag, default in (("rationale_required", False), ("required", True)):
+        for flag, default in (("rationale_required", False), ("required", True), ("gate", False)):
             value = raw.get(flag, default)
             if not isinstance(value, bool):
                 errors[flag] = [f"{flag} must be true or false."]
@@ -60,7 +60,9 @@ def criteria_clean(criteria: Any) -> list[dict]:
         except ValidationError as exc:
             errors["scale"] = exc.messages
             scale = None
-        unknown = set(raw) - {"key", "title", "description", "scale", "rationale_required", "required"}
+        if flags["gate"] is True and scale is not None and scale.get("kind") != "binary":
+            errors["gate"] = ["only a binary (yes/no) criterion can be an acceptance gate."]
+        unknown = set(raw) - {"key", "title", "description", "scale", "rationale_required", "required", "gate"}
         if unknown:
             errors["non_field_errors"] = [f"unknown fields: {', '.join(sorted(unknown))}."]
         if errors:
@@ -88,6 +90,7 @@ def _criteria_as_dicts(version: RubricVersion) -> list[dict]:
             "scale": c.scale,
             "rationale_required": c.rationale_required,
             "required": c.required,
+            "gate": c.gate,
         }
         for c in version.criteria.all()
     ]

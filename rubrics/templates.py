@@ -41,6 +41,7 @@ _AGENTIC_TASK_ACCEPTANCE = {
                 },
             },
             "rationale_required": True,
+            "gate": True,
         },
         {
             "key": "non_trivial",
@@ -57,6 +58,7 @@ _AGENTIC_TASK_ACCEPTANCE = {
                 },
             },
             "rationale_required": True,
+            "gate": True,
         },
         {
             "key": "functionally_correct",
@@ -73,6 +75,7 @@ _AGENTIC_TASK_ACCEPTANCE = {
                 },
             },
             "rationale_required": True,
+            "gate": True,
         },
         {
             "key": "reliable",
@@ -90,6 +93,7 @@ _AGENTIC_TASK_ACCEPTANCE = {
                 },
             },
             "rationale_required": True,
+            "gate": True,
         },
         {
             "key": "rejection_reason",

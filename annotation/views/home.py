@@ -9,7 +9,6 @@ from django.views.decorators.http import require_GET
 
 from annotation.models import ItemStatus
 from annotation.selectors import REVIEW, projects_with_progress
-from rubrics.gates import REASON_KEY
 from rubrics.models import Criterion
 
 _DONE = (ItemStatus.ANNOTATED, ItemStatus.NEEDS_REVIEW, ItemStatus.APPROVED, ItemStatus.REJECTED)
@@ -24,11 +23,11 @@ def _percent(part: int, whole: int) -> int:
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     projects = list(projects_with_progress(user=user, done_statuses=_DONE))
-    # The tasks page is for acceptance rubrics (binary gates plus a rejection reason): one query.
+    # The tasks page is for rubrics with acceptance gates (rubrics/gates.py): one query.
     acceptance_versions = set(
-        Criterion.objects.filter(version_id__in={p.rubric_version_id for p in projects}, key=REASON_KEY).values_list(
-            "version_id", flat=True
-        )
+        Criterion.objects.filter(
+            version_id__in={p.rubric_version_id for p in projects}, gate=True, scale__kind="binary"
+        ).values_list("version_id", flat=True)
     )
     rows = []
     for project in projects:

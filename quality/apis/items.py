@@ -33,8 +33,8 @@ class ItemOutputSerializer(serializers.Serializer):
     metadata = serializers.JSONField()
     status = serializers.CharField()
     acceptance = serializers.SerializerMethodField(
-        help_text="Task acceptance bucket, for rubrics with binary gate criteria; shown to reviewers and "
-        "managers only (null otherwise), so annotators stay blind to decisions."
+        help_text="Task acceptance bucket, for rubrics with acceptance gate criteria (null in plain projects); "
+        "shown to reviewers and managers only (null otherwise), so annotators stay blind to decisions."
     )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -56,7 +56,8 @@ class ProjectItemsApi(ProjectItemsImportApi):
                 "bucket",
                 enum=BUCKETS,
                 required=False,
-                description="Task acceptance bucket (reviewers and managers only).",
+                description="Task acceptance bucket (reviewers and managers only; 400 in a project whose rubric "
+                "has no acceptance gates).",
             ),
             *PAGE_PARAMETERS,
         ],
@@ -73,12 +74,15 @@ class ProjectItemsApi(ProjectItemsImportApi):
         reviewer = project_role(user=request.user, project=project) in REVIEW
         if bucket is not None and not reviewer:
             raise PermissionDenied("Filtering by acceptance bucket needs the reviewer or manager role.")
+        gates = gates_of(project.rubric_version)
         items = items_for_project(project=project, status=status)
         if bucket is not None:
-            items = items.filter(bucket_filter(gates=gates_of(project.rubric_version), bucket=bucket))
+            if not gates:
+                raise ValidationError({"bucket": ["this project's rubric has no acceptance gates, so no buckets."]})
+            items = items.filter(bucket_filter(gates=gates, bucket=bucket))
         paginator = IdCursorPagination()
         page = paginator.paginate_queryset(items, request, view=self)
-        context = {"gates": gates_of(project.rubric_version) if reviewer else None}
+        context = {"gates": gates if reviewer else None}
         return paginator.get_paginated_response(ItemOutputSerializer(page, many=True, context=context).data)
 
 

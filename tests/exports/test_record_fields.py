@@ -6,7 +6,7 @@ import json
 import pytest
 from django.db import connection
 
-from exports.fields import FIELDS
+from exports.fields import FIELDS, fields_for
 from exports.postgres import jsonl_stream_postgres
 from exports.records import export_chunks
 from exports.spec import export_spec_parse
@@ -34,7 +34,8 @@ def test_python_and_postgresql_records_are_the_same(postgres_only, project, data
     python, postgres = _both(project, include=include, reveal_raters="true" if include else "false")
     assert len(python) == len(postgres) == 5
     assert python == postgres
-    assert {f.name for f in FIELDS if include or not f.with_ratings_only} == set(postgres[0])
+    assert {f.name for f in FIELDS if (include or not f.with_ratings_only) and not f.gated_only} == set(postgres[0])
+    assert {f.name for f in fields_for(with_ratings=bool(include), gated=False)} == set(python[0])
     assert any(r["gold"] for r in postgres) and any(r["approved_by"] for r in postgres)
 
 
@@ -45,4 +46,5 @@ def test_acceptance_is_the_same_both_ways(postgres_only, tasks_project, tasks, p
     item_reject(item=tasks[2], actor=staff, reason="spam")
     python, postgres = _both(tasks_project)
     assert python == postgres
+    assert "acceptance" in postgres[0], "a gated project's records carry acceptance"
     assert {r["acceptance"]["bucket"] for r in postgres} >= {"accepted", "rejected", "undecided"}

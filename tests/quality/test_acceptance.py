@@ -203,7 +203,14 @@ def test_the_export_carries_the_bucket_in_every_format(tasks_project, tasks, peo
     jsonl = b"".join(client.get(url, {"status": "all"}).streaming_content).decode()
     from_jsonl = {r["external_id"]: r["acceptance"] for r in map(json.loads, jsonl.splitlines())}
     text = b"".join(client.get(url, {"status": "all", "format": "csv"}).streaming_content).decode()
-    from_csv = {r["external_id"]: json.loads(r["acceptance"]) for r in csv.DictReader(io.StringIO(text))}
+    from_csv = {
+        r["external_id"]: {
+            "bucket": r["acceptance.bucket"],
+            "failing": json.loads(r["acceptance.failing"]),
+            "reason": r["acceptance.reason"] or None,
+        }
+        for r in csv.DictReader(io.StringIO(text))
+    }
     assert from_jsonl == from_csv
     assert from_jsonl["t0"] == {"bucket": "accepted", "failing": [], "reason": None}
     assert from_jsonl["t1"] == {"bucket": "rejected", "failing": ["functionally_correct"], "reason": "test mismatch"}
@@ -211,20 +218,35 @@ def test_the_export_carries_the_bucket_in_every_format(tasks_project, tasks, peo
     assert from_jsonl["t2"] == {"bucket": "undecided", "failing": [], "reason": None}
 
 
-def test_a_rubric_without_binary_criteria_has_no_buckets(project, items, client_for, staff):
-    # The shared fixture's rubric has one binary criterion ("correct"), so it gets buckets; a rubric
-    # with none exports null.
-    from rubrics.services import rubric_create
+def test_a_plain_project_has_no_acceptance_field_and_no_buckets(project, items, members, client_for, client, staff):
+    """The shared fixture's rubric has an ordinary binary criterion ("correct"): not a gate. An
+    approved item whose "correct" is false is simply approved, not a rejected task."""
+    assert not gates_of(project.rubric_version)
+    for user in (members["annotator"], members["annotator2"]):
+        rating_submit(
+            item=items[0],
+            rater=rater_for_user(user=user),
+            values={"helpfulness": 4, "correct": False, "tone": "ok"},
+            rationales={"helpfulness": "fine"},
+        )
+    items[0].refresh_from_db()
+    assert items[0].status == ItemStatus.APPROVED and items[0].consensus["correct"] is False
+    export = f"/api/v1/projects/{project.pk}/export/"
+    api = client_for(staff)
+    records = [json.loads(line) for line in b"".join(api.get(export).streaming_content).decode().splitlines()]
+    assert [r["status"] for r in records] == ["approved"]
+    assert "acceptance" not in records[0]
+    header = b"".join(api.get(export, {"format": "csv"}).streaming_content).decode().splitlines()[0]
+    assert "acceptance" not in header
 
-    version = rubric_create(
-        actor=staff, name="Scores", criteria=[{"key": "score", "scale": {"kind": "ordinal", "min": 1, "max": 3}}]
-    )
-    other = project_create(actor=staff, name="No gates", rubric=version)
-    items_import(project=other, rows=[{"external_id": "a", "data": {"x": 1}}])
-    response = client_for(staff).get(f"/api/v1/projects/{other.pk}/export/", {"status": "all"})
-    record = json.loads(b"".join(response.streaming_content))
-    assert record["acceptance"] is None
-    assert client_for(staff).get(f"/api/v1/projects/{other.pk}/items/", {"bucket": "accepted"}).data["results"] == []
+    response = api.get(f"/api/v1/projects/{project.pk}/items/", {"bucket": "rejected"})
+    assert response.status_code == 400
+    assert response.data["errors"]["bucket"] == ["this project's rubric has no acceptance gates, so no buckets."]
+    assert all(r["acceptance"] is None for r in api.get(f"/api/v1/projects/{project.pk}/items/").data["results"])
+    client.force_login(staff)
+    page = client.get(f"/projects/{project.pk}/tasks/").content.decode()
+    assert "no acceptance gates" in page
+    assert "Tasks</a>" not in client.get("/").content.decode(), "no Tasks button on the home page"
 
 
 @pytest.mark.both_databases
@@ -234,7 +256,10 @@ def test_gate_keys_named_like_lookups_still_filter(staff):
     version = rubric_create(
         actor=staff,
         name="Odd keys",
-        criteria=[{"key": "in", "scale": {"kind": "binary"}}, {"key": "contains", "scale": {"kind": "binary"}}],
+        criteria=[
+            {"key": "in", "scale": {"kind": "binary"}, "gate": True},
+            {"key": "contains", "scale": {"kind": "binary"}, "gate": True},
+        ],
     )
     project = project_create(actor=staff, name="Odd", rubric=version, annotations_per_item=1)
     items_import(project=project, rows=[{"external_id": k, "data": {"x": k}} for k in ("yes", "no")])
