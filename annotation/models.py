@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from config.choices import labelled
 from rubrics.models import RubricVersion
 
 
@@ -55,18 +56,19 @@ class Membership(models.Model):
 
 
 class ItemStatus(models.TextChoices):
-    PENDING = "pending"
-    IN_PROGRESS = "in_progress"
-    ANNOTATED = "annotated"
-    NEEDS_REVIEW = "needs_review"
-    APPROVED = "approved"
-    REJECTED = "rejected"
+    # The labels are what pages show; the values are the API's and the exports'.
+    PENDING = labelled("pending", "not started")
+    IN_PROGRESS = labelled("in_progress", "being rated")
+    ANNOTATED = labelled("annotated", "fully rated")
+    NEEDS_REVIEW = labelled("needs_review", "needs review")
+    APPROVED = labelled("approved", "approved")
+    REJECTED = labelled("rejected", "rejected")
 
 
 class ApprovedBy(models.TextChoices):
-    CONSENSUS = "consensus"
-    REVIEWER = "reviewer"
-    JUDGE = "judge"
+    CONSENSUS = labelled("consensus", "agreeing raters")
+    REVIEWER = labelled("reviewer", "a reviewer")
+    JUDGE = labelled("judge", "a trusted judge")
 
 
 class Item(models.Model):

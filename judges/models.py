@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotation.models import Item, Project, Rater, Rating
+from config.choices import labelled
 from rubrics.models import RubricVersion
 
 
@@ -75,11 +76,11 @@ class JudgeVersion(models.Model):
 
 
 class RunStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+    QUEUED = labelled("queued", "waiting for a worker")
+    RUNNING = labelled("running", "running")
+    SUCCEEDED = labelled("succeeded", "finished")
+    FAILED = labelled("failed", "failed")
+    CANCELLED = labelled("cancelled", "cancelled")
 
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -146,9 +147,10 @@ class JudgeRunChunk(models.Model):
 
 
 class Outcome(models.TextChoices):
-    OK = "ok"
-    FAILED = "failed"  # invalid or cut-off output after retries, or a provider error
-    NO_VERDICT = "no_verdict"  # refused, filtered or out of output tokens: the item stays with people
+    OK = labelled("ok", "judged")
+    FAILED = labelled("failed", "failed")  # invalid or cut-off output after retries, or a provider error
+    # Refused, filtered or out of output tokens: the item stays with people.
+    NO_VERDICT = labelled("no_verdict", "no verdict")
 
 
 class JudgeSample(models.Model):

@@ -111,6 +111,7 @@ class JudgeRow:
     latest_run: JudgeRun | None
     trusted: list[RaterTrust]  # criteria its current version may label on its own
     measured: int  # criteria its current version was measured on
+    undecided: list[RaterTrust]  # measured, but too few items or too wide an interval to say
 
 
 def project_judges_overview(*, project: Project) -> tuple[list[JudgeRow], list[JudgeRun]]:
@@ -139,6 +140,7 @@ def project_judges_overview(*, project: Project) -> tuple[list[JudgeRow], list[J
             latest_run=latest.get(judge.pk),
             trusted=[t for t in trust.get(versions[judge.pk].rater_id, []) if t.trusted],
             measured=len(trust.get(versions[judge.pk].rater_id, [])),
+            undecided=[t for t in trust.get(versions[judge.pk].rater_id, []) if t.status == "not_enough_data"],
         )
         for judge in judges
         if judge.pk in versions

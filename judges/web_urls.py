@@ -8,4 +8,5 @@ urlpatterns = [
     path("projects/<int:project_id>/judges/", views.project_judges, name="project-judges"),
     path("projects/<int:project_id>/judges/<int:judge_id>/run/", views.project_judge_run, name="project-judge-run"),
     path("judge-runs/<int:run_id>/", views.run_progress, name="judge-run-page"),
+    path("judge-runs/<int:run_id>/verdicts/", views.run_verdicts, name="judge-run-verdicts"),
 ]

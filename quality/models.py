@@ -60,8 +60,13 @@ class RaterTrust(models.Model):
     rubric_version = models.ForeignKey(RubricVersion, related_name="+", on_delete=models.CASCADE)
     criterion_key = models.SlugField(max_length=64)
     trusted = models.BooleanField(default=False)
+    # trusted, not_trusted or not_enough_data (quality/reliability.py): why ``trusted`` is what it is.
+    status = models.CharField(max_length=16, default="not_enough_data")
     judge_alpha = models.FloatField(null=True, blank=True)
     human_alpha = models.FloatField(null=True, blank=True)
+    # The 95 % interval of (judge alpha as a rater) minus (humans' alpha) the decision rests on.
+    difference_low = models.FloatField(null=True, blank=True)
+    difference_high = models.FloatField(null=True, blank=True)
     items = models.PositiveIntegerField(default=0)
     reason = models.TextField(blank=True)
     computed_at = models.DateTimeField(auto_now=True)

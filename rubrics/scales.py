@@ -318,3 +318,17 @@ def scale_points(scale: Mapping, observed: Iterable[float] = ()) -> list[float] 
         top = scale.get("max", max(observed, default=0.0))
         return [0.0, float(top)] if top > 0 else None
     return None
+
+
+def code_label(scale: Mapping, code: float) -> str:
+    """The words for a value code, as a reader wants them (confusion matrices): Yes / No, the
+    choice's name, an ordinal point with its anchor sentence; other scales print the number."""
+    kind = scale["kind"]
+    labels = scale.get("labels", {})
+    if kind == ScaleKind.BINARY:
+        word, key = ("Yes", "true") if code >= 0.5 else ("No", "false")
+        return f"{word} — {labels[key]}" if labels.get(key) else word
+    if kind == ScaleKind.CATEGORICAL and 0 <= int(code) < len(scale["choices"]) and float(code).is_integer():
+        return scale["choices"][int(code)]
+    point = int(code) if float(code).is_integer() else code
+    return f"{point} — {labels[str(point)]}" if labels.get(str(point)) else str(point)

@@ -11,6 +11,7 @@ from annotation.apis.access import project_get
 from annotation.models import Item
 from annotation.selectors import MANAGE, REVIEW, project_require
 from config.serializers import InputSerializer
+from quality.reliability import report_with_badges
 from quality.selectors.agreement import items_by_disagreement
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import DEFAULT_DRAWS, agreement_report_read
@@ -34,7 +35,9 @@ def _int_param(request, name: str, default: int, *, low: int, high: int) -> int:
 
 class ProjectAgreementApi(APIView):
     """Krippendorff's alpha per criterion (with a bootstrap interval and a reliability status),
-    per-annotator reliability, and each judge version against the humans.
+    per-annotator reliability, and each judge version against the humans. ``status`` and
+    ``trusted`` follow quality/reliability.py: claimed only when the 95 % interval clears the bar
+    on enough items, else ``not_enough_data`` (``reliability`` and ``trust`` say why).
 
     Answered from the stored report: ``stale`` says whether ratings (or the policy, or the
     rubric version) changed since ``computed_at``. A small project is recomputed on the spot; a
@@ -75,9 +78,11 @@ class ProjectAgreementApi(APIView):
                 status=202,
                 headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)},
             )
+        policy = policy_for(project=project)
+        payload = report_with_badges(answer.payload, margin=policy.trust_margin, min_units=policy.trust_min_items)
         return Response(
             {
-                **answer.payload,
+                **payload,
                 "computed_at": answer.computed_at,
                 "stale": answer.stale,
                 "refreshing": answer.refreshing,

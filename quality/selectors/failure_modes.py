@@ -96,7 +96,7 @@ def failure_mode_report(*, project: Project) -> dict[str, Any]:
     tasks_project = project.tasks_project
     gates = gates_of(tasks_project.rubric_version)
     if not gates:
-        raise ValidationError({"tasks_project": ["the tasks project's rubric has no binary acceptance criteria."]})
+        raise ValidationError({"tasks_project": ["the tasks project's rubric has no acceptance gates."]})
 
     buckets: dict[str, str] = {}
     reasons: Counter[str] = Counter()

@@ -92,19 +92,20 @@ def agreement_report_read(*, project: Project, bootstrap_draws: int = DEFAULT_DR
     return AgreementAnswer(report.payload, report.computed_at, stale=True, refreshing=True)
 
 
-def agreement_report_current(*, project: Project) -> dict:
-    """A current report of the project with any number of draws, computed (without an interval)
-    and stored when none is current. For callers that use only the point figures: judge trust."""
+def agreement_report_current(*, project: Project, min_draws: int = 0) -> dict:
+    """A current report of the project with at least ``min_draws`` bootstrap draws, computed (with
+    ``min_draws`` draws) and stored when none is current. For judge trust, which needs intervals."""
     policy = policy_for(project=project)
-    for report in AgreementReport.objects.filter(project=project, payload__isnull=False).order_by("bootstrap_draws"):
+    stored = AgreementReport.objects.filter(project=project, payload__isnull=False, bootstrap_draws__gte=min_draws)
+    for report in stored.order_by("bootstrap_draws"):
         live = ratings_state(project=project, policy=policy, judge_ids=report.state.get("judges", {}))
         if report.state == live:
             return report.payload
-    report = _report_row(project=project, bootstrap_draws=0)
+    report = _report_row(project=project, bootstrap_draws=min_draws)
     read_at = timezone.now()
     live = ratings_state(project=project, policy=policy)
     payload, _ = _compute_and_store(
-        report_id=report.pk, project=project, draws=0, state=live, read_at=read_at, policy=policy
+        report_id=report.pk, project=project, draws=min_draws, state=live, read_at=read_at, policy=policy
     )
     return payload
 

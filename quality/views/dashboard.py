@@ -8,8 +8,10 @@ from django.shortcuts import get_object_or_404, render
 
 from annotation.models import ItemStatus, Project
 from annotation.selectors import REVIEW, project_require
-from quality.selectors.agreement import RELIABLE, TENTATIVE
+from quality.reliability import RELIABILITY_MIN_ITEMS, RELIABLE, TENTATIVE, report_with_badges
+from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import agreement_report_read
+from rubrics.scales import code_label
 
 # Alpha axis from -0.2 (worse than chance) to 1; the plot is 100 units wide.
 _LO, _HI = -0.2, 1.0
@@ -28,22 +30,24 @@ def _status_bars(project: Project) -> list[dict]:
     for status in ItemStatus.values:
         n = counts.get(status, 0)
         width = n / total * 100
-        bars.append({"status": status, "count": n, "x": round(offset, 2), "width": round(width, 2)})
+        label = ItemStatus(status).label
+        bars.append({"status": status, "label": label, "count": n, "x": round(offset, 2), "width": round(width, 2)})
         offset += width
     return bars
 
 
-def _heat(confusion: dict | None) -> dict | None:
+def _confusion(confusion: dict | None, scale: dict) -> dict | None:
+    """The judge's confusion matrix as a table: rows and columns named by the scale's words
+    (choice names, Yes / No, ordinal points with their anchors), cells shaded 0 to 10 by count."""
     if not confusion:
         return None
     counts = confusion["counts"]
     peak = max((max(row) for row in counts), default=0) or 1
-    labels = confusion["labels"]
+    labels = [code_label(scale, code) for code in confusion["labels"]]
     return {
-        "size": len(labels) * 10,
         "labels": labels,
         "rows": [
-            {"label": labels[i], "cells": [{"count": c, "shade": round(c / peak, 3)} for c in row]}
+            {"label": labels[i], "cells": [{"count": c, "shade": round(10 * c / peak)} for c in row]}
             for i, row in enumerate(counts)
         ],
     }
@@ -57,16 +61,20 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
     except PermissionDenied:
         raise PermissionDenied("The dashboard is for reviewers and managers.") from None
     answer = agreement_report_read(project=project)
+    policy = policy_for(project=project)
+    scales = {c.key: c.scale for c in project.rubric_version.criteria.all()}
+    report = report_with_badges(answer.payload or {}, margin=policy.trust_margin, min_units=policy.trust_min_items)
     criteria = []
-    for c in (answer.payload or {}).get("criteria", []):
+    for c in report.get("criteria", []):
         humans = c["humans"]
         ci = humans["ci"] or [None, None]
+        scale = scales.get(c["key"], {"kind": ""})
         criteria.append(
             {
                 **c,
                 "x": _x(humans["alpha"]),
                 "ci_x": [_x(ci[0]), _x(ci[1])] if humans["ci"] else None,
-                "judges": [{**j, "heat": _heat(j["confusion"])} for j in c["judges"]],
+                "judges": [{**j, "matrix": _confusion(j["confusion"], scale)} for j in c["judges"]],
             }
         )
     context = {
@@ -77,5 +85,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "ticks": [{"label": f"{t:g}", "x": _x(t)} for t in (-0.2, 0, 0.2, 0.4, 0.6, 0.8, 1.0)],
         "tentative_x": _x(TENTATIVE),
         "reliable_x": _x(RELIABLE),
+        "min_items": RELIABILITY_MIN_ITEMS,
+        "policy": policy,
     }
     return render(request, "quality/dashboard.html", context)

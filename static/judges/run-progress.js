@@ -5,19 +5,27 @@
   if (!root) return;
   var api = root.dataset.api;
   var finished = { succeeded: true, failed: true, cancelled: true };
+  // Statuses and outcomes in words, as the server names them (RunStatus, Outcome labels).
+  var words = JSON.parse(root.dataset.words || '{"status": {}, "outcome": {}}');
+
+  function word(kind, slug) {
+    return words[kind][slug] || slug;
+  }
 
   function set(name, value) {
     root.querySelectorAll('[data-field="' + name + '"]').forEach(function (el) { el.textContent = value; });
   }
 
   function render(run) {
-    ["status", "done", "total", "failed", "no_verdict", "input_tokens", "output_tokens", "cost_usd_estimate"].forEach(
+    ["done", "total", "failed", "no_verdict", "input_tokens", "output_tokens", "cost_usd_estimate"].forEach(
       function (name) { set(name, run[name]); }
     );
+    set("status", word("status", run.status));
     var bar = root.querySelector('[data-field="bar"]');
     bar.max = run.total || 1;
     bar.value = run.done + run.failed + run.no_verdict;
     set("timing", timing(run));
+    set("queued", queued(run));
     if (run.problems) renderProblems(run.problems);
     var error = root.querySelector('[data-field="error"]');
     error.textContent = run.error || "";
@@ -29,18 +37,28 @@
   }
 
   function duration(seconds) {
-    seconds = Math.max(0, Math.round(seconds));
+    seconds = Math.max(0, seconds);
+    if (seconds < 10) return (Math.round(seconds * 10) / 10).toFixed(1) + " s"; // a fast run is not "0 s"
+    seconds = Math.round(seconds);
     if (seconds < 60) return seconds + " s";
     var minutes = Math.floor(seconds / 60);
     if (minutes < 60) return minutes + " min " + (seconds % 60) + " s";
     return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
   }
 
-  // Elapsed time, and while running an estimate of what is left from the pace so far.
+  // How long the run waited for a worker: from its creation until a worker started it.
+  function queued(run) {
+    var created = Date.parse(run.created_at);
+    if (run.started_at) return duration((Date.parse(run.started_at) - created) / 1000) + " before a worker took it";
+    if (finished[run.status]) return "never started";
+    return duration((Date.now() - created) / 1000) + " so far, waiting for a worker";
+  }
+
+  // How long it ran, and while running an estimate of what is left from the pace so far.
   function timing(run) {
-    if (!run.started_at) return finished[run.status] ? run.status : "waiting for a worker";
+    if (!run.started_at) return finished[run.status] ? word("status", run.status) : "not started";
     var start = Date.parse(run.started_at);
-    if (run.finished_at) return "took " + duration((Date.parse(run.finished_at) - start) / 1000);
+    if (run.finished_at) return duration((Date.parse(run.finished_at) - start) / 1000);
     var elapsed = (Date.now() - start) / 1000;
     var done = run.done + run.failed + run.no_verdict;
     var text = duration(elapsed) + " so far";
@@ -55,7 +73,7 @@
     body.replaceChildren();
     problems.forEach(function (problem) {
       var row = document.createElement("tr");
-      [problem.outcome, problem.reason, problem.items].forEach(function (value, index) {
+      [word("outcome", problem.outcome), problem.reason, problem.items].forEach(function (value, index) {
         var cell = document.createElement("td");
         cell.textContent = value;
         if (index === 2) cell.className = "num";

@@ -49,7 +49,7 @@ def test_the_page_follows_the_run_and_lists_why_items_were_not_rated(open_page, 
     row.first.wait_for()
     assert page.locator('[data-role="problems"]').is_visible()
     assert row.count() == 1
-    assert row.first.locator("td").all_inner_texts() == ["no_verdict", reason, "2"]
+    assert row.first.locator("td").all_inner_texts() == ["no verdict", reason, "2"], "outcomes in words"
     assert page.locator('[data-field="no_verdict"]').inner_text() == "2"
     assert page.locator('[data-field="bar"]').get_attribute("value") is not None
     assert page.evaluate("document.querySelector('[data-field=bar]').value") == 2
@@ -92,5 +92,6 @@ def test_a_manager_starts_a_run_from_the_judges_page(
     run = JudgeRun.objects.get()
     assert page.url.endswith(f"/judge-runs/{run.pk}/")
     assert (run.items_selector, run.total, run.judge_version.judge_id) == ("all", len(rich_items), gpt.pk)
-    assert page.locator('[data-field="status"]').inner_text() == "queued"
-    assert page.locator('[data-field="timing"]').inner_text() == "waiting for a worker"
+    assert page.locator('[data-field="status"]').inner_text() == "waiting for a worker"
+    assert page.locator('[data-field="timing"]').inner_text() == "not started"
+    assert "waiting for a worker" in page.locator('[data-field="queued"]').inner_text()

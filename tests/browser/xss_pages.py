@@ -102,11 +102,15 @@ def api_visits(world: World) -> list[Visit]:
         path = "/" + re.sub(r"<(?:int:)?(\w+)>", lambda m: str(ids[m.group(1)]), route)
         # The health probe answers 503 when the broker is unreachable, which says nothing about XSS.
         statuses = (200, 503) if route == "api/v1/health/" else (200, 400, 405, 409)
+        if route == "api/v1/items/<int:item_id>/ratings/mine/":
+            statuses = (404,)  # staff has not rated: annotator2's own rating and history are visited below
         visits.append(Visit(path, "staff", statuses=statuses, content_type="application/json"))
     visits.append(
         Visit(f"/api/v1/projects/{world.traces.pk}/reports/failure-modes/", "manager", content_type="application/json")
     )
     visits.append(Visit(f"/api/v1/items/{world.items['open'].pk}/draft/", "annotator", content_type="application/json"))
+    mine = f"/api/v1/items/{world.items['disputed'].pk}/ratings/mine/"
+    visits.append(Visit(mine, "annotator2", content_type="application/json"))
     return visits
 
 
@@ -129,6 +133,7 @@ def site_visits(world: World) -> list[Visit]:
         Visit(f"/projects/{t}/tasks/?bucket=undecided&page=" + quote(payload(1, "tasks.page")), "reviewer"),
         Visit(f"/projects/{tr}/report/", "manager"),
         Visit(f"/judge-runs/{world.run.pk}/", "manager"),
+        Visit(f"/judge-runs/{world.run.pk}/verdicts/", "manager"),
         Visit(f"/projects/{t}/judges/", "manager"),
         Visit(f"/accounts/login/?next={hostile_next}", None),
         Visit("/accounts/login/", None, action="login-fail"),

@@ -16,7 +16,7 @@ from annotation.services.drafts import draft_save
 from annotation.services.items import items_import
 from annotation.services.projects import membership_set, project_create
 from annotation.services.queue import assignment_claim_next
-from annotation.services.ratings import rating_submit
+from annotation.services.ratings import rating_change, rating_submit
 from annotation.services.review import gold_set
 from exports.models import ExportSnapshot
 from judges.models import JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion, Outcome, RunStatus
@@ -111,6 +111,7 @@ def _rubric_build(c: Corpus, staff):
                 "kind": "binary",
                 "labels": {"true": c.text("criterion.anchor.true"), "false": c.text("criterion.anchor.false")},
             },
+            "gate": True,
         },
         {
             "key": "quality",
@@ -306,6 +307,13 @@ def world_build() -> World:
             },
             rationales={"quality": c.text(f"rating.rationale.{person.pk}")},
         )
+    # annotator2 corrects their rating: the old values and rationale stay in its history.
+    rating_change(
+        item=disputed,
+        rater=rater_for_user(user=users["annotator2"]),
+        values={"works": False, "quality": 2, "rejection_reason": reason[2], "notes": c.text("rating.changed_text")},
+        rationales={"quality": c.text("rating.changed_rationale")},
+    )
     judge, run = _judge_build(c, users["manager"], tasks, version, disputed, open_item)
     Item.objects.filter(pk=disputed.pk).update(
         status=ItemStatus.NEEDS_REVIEW, decision_reason=c.text("item.decision_reason")

@@ -95,8 +95,8 @@ def test_the_project_judges_page_lists_judges_runs_and_trust_to_reviewers(
     with django_assert_max_num_queries(12):  # not one query per judge
         html = client.get(url).content.decode()
     assert html.count("&lt;b&gt;judge ") == 4 and "<b>judge" not in html  # 3 judges + the run's judge
-    assert f'href="/judge-runs/{run.pk}/"' in html and "queued" in html
-    assert 'title="judge \u03b1 0.81 vs humans 0.78 on 40 items">helpfulness<' in html
+    assert f'href="/judge-runs/{run.pk}/"' in html and "waiting for a worker" in html, "statuses in words"
+    assert ">helpfulness<" in html
     assert "not measured yet" in html
     assert "/run/" not in html  # reviewers watch; managers start runs
     client.force_login(members["manager"])
@@ -137,3 +137,56 @@ def test_the_demo_judge_runs_offline_against_the_fake_server(llm, project, staff
     run = run_now(project=demo, judge=judge)
     assert run.status == RunStatus.SUCCEEDED and run.done == demo.items.count() and run.failed == 0
     assert Rating.objects.filter(rater_id=judge.current_version().rater_id).count() == run.done
+
+
+@pytest.mark.urls("tests.judges.urls")
+def test_a_run_page_says_how_long_it_queued_and_ran_and_links_to_its_verdicts(
+    client, project, items, members, make_judge
+):
+    from datetime import timedelta
+
+    from annotation.models import Rater
+    from judges.models import JudgeVerdict, Outcome
+
+    judge = make_judge("openai", name="GPT")
+    version = judge.current_version()
+    run = JudgeRun.objects.create(
+        project=project, judge_version=version, rubric_version=project.rubric_version, items_selector="all", total=2
+    )
+    created = run.created_at
+    JudgeRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.SUCCEEDED,
+        started_at=created + timedelta(seconds=3.2),
+        finished_at=created + timedelta(seconds=3.6),
+        done=1,
+        no_verdict=1,
+    )
+    rating = Rating.objects.create(
+        item=items[0],
+        rater=Rater.objects.get(pk=version.rater_id),
+        rubric_version=project.rubric_version,
+        values={"helpfulness": 4, "correct": True, "tone": "rude"},
+        rationales={"helpfulness": "<b>solid</b> answer"},
+        source="judge",
+    )
+    common = {"judge_version": version, "rubric_version": project.rubric_version, "run": run}
+    JudgeVerdict.objects.create(item=items[0], outcome=Outcome.OK, rating=rating, **common)
+    JudgeVerdict.objects.create(item=items[1], outcome=Outcome.NO_VERDICT, reason="refused", **common)
+
+    client.force_login(members["reviewer"])
+    html = client.get(f"/judge-runs/{run.pk}/").content.decode()
+    assert "3.2 s before a worker took it" in html and ">0.4 s<" in html, "not 'took 0 s'"
+    assert "finished" in html and "succeeded" not in html.split("data-words")[0], "status in words"
+    assert f'href="/judge-runs/{run.pk}/verdicts/"' in html
+
+    page = client.get(f"/judge-runs/{run.pk}/verdicts/").content.decode()
+    assert "x0" in page and "x1" in page
+    assert "judged" in page and "no verdict" in page and "refused" in page
+    assert "<td>rude</td>" in page and "<td>Yes</td>" in page and "<td>4</td>" in page
+    assert "&lt;b&gt;solid&lt;/b&gt; answer" in page and "<b>solid" not in page
+    only = client.get(f"/judge-runs/{run.pk}/verdicts/", {"outcome": "no_verdict"}).content.decode()
+    assert "x1" in only and ">x0<" not in only
+
+    client.force_login(members["annotator"])
+    assert "/verdicts/" not in client.get(f"/judge-runs/{run.pk}/").content.decode()
+    assert client.get(f"/judge-runs/{run.pk}/verdicts/").status_code == 403, "verdicts are ratings: blind"

@@ -9,6 +9,7 @@ from django.utils import timezone
 from annotation.models import ItemStatus, Rating
 from quality import tasks
 from quality.models import AgreementReport, ApprovalPolicy
+from quality.reliability import report_with_badges
 from quality.selectors.agreement import bootstrap_draws_used
 from quality.services import agreement_reports, approval
 from quality.services.agreement_reports import ComputeOutcome, agreement_report_compute
@@ -56,7 +57,9 @@ def test_it_serves_the_stored_report_without_recomputing_it(project, members, it
         100,
     )
     stored = AgreementReport.objects.get(project=project, bootstrap_draws=100)
-    assert stored.ratings == 6 and stored.payload["criteria"] == body["criteria"]
+    # The API adds the reliability badges (quality/reliability.py) to the stored figures.
+    badged = report_with_badges(stored.payload, margin=0.05, min_units=50)
+    assert stored.ratings == 6 and badged["criteria"] == body["criteria"]
 
     def no_compute(**kwargs):
         raise AssertionError("a current stored report must not be recomputed")

@@ -186,7 +186,10 @@ def test_it_trusts_a_judge_only_on_enough_held_out_items_and_per_version(project
     assert trust[("good v1", "helpfulness")].trusted
     assert trust[("good v1", "helpfulness")].items == 58, "the two few-shot items are held out"
     assert not trust[("noisy v1", "correct")].trusted
-    assert "below human agreement" in trust[("noisy v1", "correct")].reason
+    assert "below the humans by more than 0.050" in trust[("noisy v1", "correct")].reason
+    assert trust[("noisy v1", "correct")].status == "not_trusted"
+    good_help = trust[("good v1", "helpfulness")]
+    assert good_help.status == "trusted" and good_help.difference_low >= -0.05, "the whole interval clears the bar"
 
     policy_update(project=project, trust_min_items=59)
     rater_trust_refresh(project=project)
