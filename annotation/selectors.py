@@ -1,16 +1,32 @@
 """Reads, and who may do what. Every API queryset starts from one of these."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from functools import reduce
 from operator import or_
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from annotation.models import Item, ItemStatus, Membership, Project, Rater, RaterKind, Rating, RatingChange, Role
+from annotation.models import (
+    Assignment,
+    Gold,
+    Item,
+    ItemStatus,
+    Membership,
+    Project,
+    Rater,
+    RaterKind,
+    Rating,
+    RatingChange,
+    Role,
+    Skip,
+)
 from rubrics.scales import ScaleKind
 
 # What each role may do; staff may do everything.
@@ -63,6 +79,19 @@ def ratings_visible(*, user: AbstractBaseUser, item: Item) -> QuerySet[Rating]:
     if role in REVIEW:
         return ratings
     return ratings.filter(rater__user=user)
+
+
+def rating_closed_why(*, item_id: int, rubric_version_id: int) -> str:
+    """Why the ratings of an item can no longer change ("" while they can): it is decided. The
+    rule of ``rating_change`` (which asks it under the item lock), and of the page that offers it."""
+    status = Item.objects.filter(pk=item_id).values_list("status", flat=True).get()
+    if Gold.objects.filter(item_id=item_id, rubric_version_id=rubric_version_id).exists():
+        return "a reviewer has adjudicated it"
+    if status == ItemStatus.APPROVED:
+        return "it has been approved"
+    if status == ItemStatus.REJECTED:
+        return "it has been rejected"
+    return ""
 
 
 def rating_history(*, rating: Rating) -> QuerySet[RatingChange]:
@@ -126,3 +155,72 @@ def projects_with_progress(*, user: AbstractBaseUser, done_statuses: Iterable[st
         mine_count=Subquery(mine, output_field=IntegerField()),
         my_role=Subquery(role),
     )
+
+
+# ---- where an annotator is: what is left, what they did today, what they did last ----
+
+
+def queue_left(*, project: Project, user: AbstractBaseUser) -> int:
+    """Items the queue could still give ``user`` in ``project``: open, not rated (under the current
+    rubric version) nor skipped by them, with a free slot or their own lease. One COUNT."""
+    mine = Rating.objects.filter(item=OuterRef("pk"), rater__user=user, rubric_version_id=project.rubric_version_id)
+    skipped = Skip.objects.filter(item=OuterRef("pk"), user=user)
+    leased = Assignment.objects.filter(item=OuterRef("pk"), user=user)
+    return (
+        Item.objects.filter(project=project, status__in=(ItemStatus.PENDING, ItemStatus.IN_PROGRESS))
+        .filter(Q(load__lt=project.annotations_per_item) | Exists(leased))
+        .exclude(Exists(mine))
+        .exclude(Exists(skipped))
+        .count()
+    )
+
+
+def rated_today(*, project: Project, user: AbstractBaseUser) -> int:
+    """Ratings ``user`` made in ``project`` since midnight (the server's time zone)."""
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return Rating.objects.filter(rater__user=user, item__project=project, created_at__gte=midnight).count()
+
+
+@dataclass(frozen=True)
+class Done:
+    """One thing an annotator did to an item: rated it (``changed``: corrected since) or skipped it."""
+
+    item_id: int
+    external_id: str
+    kind: str  # "rating" or "skip"
+    at: datetime
+    status: str
+    changed: bool = False
+
+    @property
+    def status_label(self) -> str:
+        return ItemStatus(self.status).label
+
+
+def recent_done(
+    *, project: Project, user: AbstractBaseUser, before: datetime | None = None, limit: int = 10
+) -> list[Done]:
+    """What ``user`` rated or skipped last in ``project``, newest first (``before``: older than that).
+    Ratings under the current rubric version only: older ones cannot be changed."""
+    ratings = Rating.objects.filter(
+        rater__user=user, item__project=project, rubric_version_id=project.rubric_version_id
+    ).annotate(changed=Exists(RatingChange.objects.filter(rating=OuterRef("pk"))))
+    skips = Skip.objects.filter(user=user, project=project)
+    if before is not None:
+        ratings, skips = ratings.filter(created_at__lt=before), skips.filter(created_at__lt=before)
+    fields = ("item_id", "item__external_id", "created_at", "item__status")
+    done = [
+        Done(item, ext, "rating", at, status, changed)
+        for item, ext, at, status, changed in ratings.order_by("-created_at").values_list(*fields, "changed")[:limit]
+    ] + [
+        Done(item, ext, "skip", at, status)
+        for item, ext, at, status in skips.order_by("-created_at").values_list(*fields)[:limit]
+    ]
+    return sorted(done, key=lambda d: d.at, reverse=True)[:limit]
+
+
+def done_at(*, project: Project, user: AbstractBaseUser, item: Item) -> datetime | None:
+    """When ``user`` rated (under the current version) or skipped ``item``; None if they did neither."""
+    rated = Rating.objects.filter(item=item, rater__user=user, rubric_version_id=project.rubric_version_id)
+    at = rated.values_list("created_at", flat=True).first()
+    return at or Skip.objects.filter(item=item, user=user).values_list("created_at", flat=True).first()

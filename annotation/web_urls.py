@@ -5,8 +5,11 @@ from annotation.views import annotate, home, review
 urlpatterns = [
     path("", home.home, name="home"),
     path("projects/<int:project_id>/annotate/", annotate.annotate, name="annotate"),
-    path("projects/<int:project_id>/annotate/<int:item_id>/submit/", annotate.annotate_submit, name="annotate-submit"),
+    path("projects/<int:project_id>/annotate/<int:item_id>/", annotate.annotate_item, name="annotate-item"),
     path("projects/<int:project_id>/annotate/<int:item_id>/skip/", annotate.annotate_skip, name="annotate-skip"),
+    path(
+        "projects/<int:project_id>/annotate/<int:item_id>/unskip/", annotate.annotate_unskip, name="annotate-unskip"
+    ),
     path("projects/<int:project_id>/review/", review.review, name="review"),
     path("projects/<int:project_id>/review/<int:item_id>/", review.review_gold, name="review-gold"),
 ]

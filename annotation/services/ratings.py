@@ -20,9 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.models import (
-    Gold,
     Item,
-    ItemStatus,
     Membership,
     Project,
     Rater,
@@ -31,7 +29,7 @@ from annotation.models import (
     RatingChange,
     RatingSource,
 )
-from annotation.selectors import rater_for_user
+from annotation.selectors import rater_for_user, rating_closed_why
 from annotation.services.drafts import draft_discard
 from annotation.services.queue import assignment_consume, item_load_recount, item_lock
 from annotation.services.rows import rows_numbered, rows_reject_if_any
@@ -188,18 +186,6 @@ def rating_submit(
     return Rating.objects.select_related("rater", "rubric_version").get(pk=written[(item.pk, rater.pk)])
 
 
-def _decided_why(item: Item, version_id: int) -> str | None:
-    """Why ``item``'s ratings are closed to changes (it is decided), or None. Read under the item lock."""
-    status = Item.objects.filter(pk=item.pk).values_list("status", flat=True).get()
-    if Gold.objects.filter(item_id=item.pk, rubric_version_id=version_id).exists():
-        return "a reviewer has adjudicated it"
-    if status == ItemStatus.APPROVED:
-        return "it has been approved"
-    if status == ItemStatus.REJECTED:
-        return "it has been rejected"
-    return None
-
-
 @transaction.atomic
 def rating_change(
     *,
@@ -230,8 +216,8 @@ def rating_change(
     rating = Rating.objects.filter(item=item, rater=rater, rubric_version=version).first()
     if rating is None:
         raise Rating.DoesNotExist("You have not rated this item under its current rubric version.")
-    why = _decided_why(item, version.pk)
-    if why is not None:
+    why = rating_closed_why(item_id=item.pk, rubric_version_id=version.pk)
+    if why:
         raise Conflict(
             f"This rating can no longer be changed: {why}.", errors={"item": [f"{why}; ratings are closed."]}
         )

@@ -1,18 +1,73 @@
-/* The annotate page: draft autosave (server + localStorage), visible-tab timer, skip, shortcuts.
+/* The annotate page: draft autosave (server + localStorage), visible-tab timer, skip, shortcuts,
+   and the way back: ← / Backspace to the item rated (or skipped) before this one, → back to the
+   queue from an earlier item, U to take a skip back.
 
-   Drafts: every change is written to localStorage at once and PUT to the draft API after a short
-   pause. The local copy remembers whether the server has it ("synced"); on load an unsynced local
-   copy (the server was unreachable, or the tab died before the PUT) wins over the server's draft,
-   which the page already shows. Submitting or skipping forgets the local copy.
+   Drafts (a rating still to make only): every change is written to localStorage at once and PUT
+   to the draft API after a short pause. The local copy remembers whether the server has it
+   ("synced"); on load an unsynced local copy (the server was unreachable, or the tab died before
+   the PUT) wins over the server's draft, which the page already shows. Submitting or skipping
+   forgets the local copy. A stored rating being changed has no draft: the page shows it.
    Reads its settings from <script id="annotate-config" type="application/json">. */
 (function () {
   "use strict";
 
   var configEl = document.getElementById("annotate-config");
-  var form = document.getElementById("rating-form");
-  if (!configEl || !form || !window.Accord) return;
+  if (!configEl) return;
   var config = JSON.parse(configEl.textContent);
-  var Accord = window.Accord;
+  var form = document.getElementById("rating-form");
+  var Accord = window.Accord || {};
+
+  function typing() {
+    return Accord.isTyping ? Accord.isTyping(document.activeElement) : false;
+  }
+
+  /* ---- the way back and the shortcuts list (on every annotate page, the empty queue's too) ---- */
+  var unskipForm = document.getElementById("unskip-form");
+  var shortcutsDialog = document.getElementById("shortcuts");
+  var shortcutsOpen = document.getElementById("shortcuts-open");
+
+  function toggleShortcuts() {
+    if (!shortcutsDialog) return;
+    if (shortcutsDialog.open) shortcutsDialog.close();
+    else shortcutsDialog.showModal();
+  }
+
+  if (shortcutsOpen) shortcutsOpen.addEventListener("click", toggleShortcuts);
+  document.querySelectorAll("dialog [data-close]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      button.closest("dialog").close();
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (event.key === "?" && !typing()) {
+      var other = document.querySelector("dialog[open]");
+      if (other && other !== shortcutsDialog) return;
+      event.preventDefault();
+      toggleShortcuts();
+      return;
+    }
+    if (document.querySelector("dialog[open]") || typing()) return;
+    if ((event.key === "ArrowLeft" || event.key === "Backspace") && config.previousUrl) {
+      event.preventDefault(); // also keeps ← from moving a radio group's choice
+      window.location.assign(config.previousUrl);
+    } else if (event.key === "ArrowRight" && config.mode !== "new" && config.queueUrl) {
+      event.preventDefault();
+      window.location.assign(config.queueUrl);
+    } else if ((event.key === "u" || event.key === "U") && unskipForm) {
+      event.preventDefault();
+      unskipForm.requestSubmit();
+    }
+  });
+  // A refused form is answered at the page's own URL: make that entry a plain GET, so a reload
+  // shows the page again instead of posting the form a second time.
+  if (config.refused && window.history.replaceState) window.history.replaceState(null, "", window.location.href);
+  if (!form || !window.Accord) {
+    if (unskipForm) document.getElementById("unskip").focus();
+    return;
+  }
+  var drafts = Boolean(config.draftUrl);
 
   var SAVE_DELAY_MS = 700;
   var storeKey = "accord:draft:" + config.itemId;
@@ -20,7 +75,6 @@
   var timerEl = document.getElementById("timer");
   var secondsInput = form.elements.namedItem("seconds_spent");
   var skipDialog = document.getElementById("skip-dialog");
-  var shortcutsDialog = document.getElementById("shortcuts");
 
   function setStatus(text, kind) {
     if (!statusEl) return;
@@ -83,6 +137,7 @@
   }
 
   function rememberLocally() {
+    if (!drafts) return revision;
     revision += 1;
     var snap = snapshot();
     writeLocal({ values: snap.values, rationales: snap.rationales, seconds: snap.seconds_spent, synced: false, savedAt: Date.now() });
@@ -90,7 +145,7 @@
   }
 
   function saveToServer(options) {
-    if (closing) return;
+    if (closing || !drafts) return;
     window.clearTimeout(saveTimer);
     saveTimer = null;
     var mine = revision;
@@ -125,7 +180,7 @@
   }
 
   function changed() {
-    if (closing) return;
+    if (closing || !drafts) return;
     rememberLocally();
     setStatus("Unsaved changes…", "dirty");
     window.clearTimeout(saveTimer);
@@ -160,7 +215,7 @@
   } catch (e) {
     /* storage disabled */
   }
-  var local = readLocal();
+  var local = drafts ? readLocal() : null;
   if (config.restoreLocal && local && !local.synced) {
     Accord.formApply(form, local.values, local.rationales);
     banked = Math.max(banked, Number(local.seconds) || 0);
@@ -196,23 +251,15 @@
     if (reason) reason.focus();
   }
 
-  function toggleShortcuts() {
-    if (!shortcutsDialog) return;
-    if (shortcutsDialog.open) shortcutsDialog.close();
-    else shortcutsDialog.showModal();
-  }
-
-  document.getElementById("skip-open").addEventListener("click", openSkip);
-  document.getElementById("shortcuts-open").addEventListener("click", toggleShortcuts);
-  document.getElementById("skip-form").addEventListener("submit", function () {
-    leaving();
-    forgetLocal();
-  });
-  document.querySelectorAll("dialog [data-close]").forEach(function (button) {
-    button.addEventListener("click", function () {
-      button.closest("dialog").close();
+  var skipOpen = document.getElementById("skip-open");
+  var skipForm = document.getElementById("skip-form");
+  if (skipOpen) skipOpen.addEventListener("click", openSkip);
+  if (skipForm) {
+    skipForm.addEventListener("submit", function () {
+      leaving();
+      forgetLocal();
     });
-  });
+  }
   [skipDialog, shortcutsDialog].forEach(function (dialog) {
     if (!dialog) return;
     dialog.addEventListener("close", function () {
@@ -224,12 +271,6 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
-    if (event.key === "?" && !Accord.isTyping(document.activeElement)) {
-      if (skipDialog && skipDialog.open) return;
-      event.preventDefault();
-      toggleShortcuts();
-      return;
-    }
     if (document.querySelector("dialog[open]") || Accord.isTyping(document.activeElement)) return;
     if (event.key === "s" || event.key === "S") {
       event.preventDefault();
@@ -255,13 +296,15 @@
     });
   }
 
-  /* ---- first focus: the first criterion with an error, else the first unanswered one ---- */
+  /* ---- first focus: the first criterion with an error, else the first unanswered one (an
+     optional free-text one does not count), else the first ---- */
   var criteria = Accord.criteriaOf(form);
   var snap = Accord.formSnapshot(form);
   var first =
     form.querySelector("fieldset.criterion.has-error") ||
     criteria.filter(function (fs) {
-      return !Object.prototype.hasOwnProperty.call(snap.values, fs.dataset.key);
+      var optionalText = fs.dataset.kind === "text" && fs.hasAttribute("data-optional");
+      return !optionalText && !Object.prototype.hasOwnProperty.call(snap.values, fs.dataset.key);
     })[0] ||
     criteria[0];
   if (first) Accord.focusCriterion(first, { preventScroll: true });

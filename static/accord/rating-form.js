@@ -1,10 +1,12 @@
 /* Keyboard-first rating forms (annotate and review pages): every form.rating-form holding
    fieldset.criterion elements generated from a rubric version (templates/rubrics/criteria_form.html).
 
-   1..9 (0 = 10th) pick the n-th point of the focused criterion, Tab / Shift+Tab move between
-   criteria, Enter goes to the criterion's rationale, Esc leaves a text box, Ctrl/Cmd+Enter submits.
+   1..9 (0 = 10th) pick the n-th point of the focused criterion and move on: to its rationale when
+   one is required and still empty, else to the next criterion but optional free-text ones (after
+   the last, to the submit button), so no Tab is needed per criterion. Tab / Shift+Tab move between criteria, R goes to
+   the criterion's rationale, Esc leaves a text box, Enter submits (Ctrl/Cmd+Enter from a text box).
    Nothing fires while the focus is in a text box except Ctrl/Cmd+Enter, Esc and Tab.
-   Exposes window.Accord.{isTyping, formSnapshot, formApply} for annotate.js. */
+   Exposes window.Accord.{isTyping, formSnapshot, formApply, focusCriterion, criteriaOf}. */
 (function () {
   "use strict";
 
@@ -47,6 +49,26 @@
     radio.focus();
     radio.dispatchEvent(new Event("change", { bubbles: true }));
     return true;
+  }
+
+  // After a value is chosen: a required rationale still empty, else the next criterion (an
+  // optional free-text one is passed over: Tab reaches it), else the submit button (Enter there
+  // submits, as everywhere in the form).
+  function advance(form, fieldset) {
+    var box = rationaleBox(fieldset);
+    if (box && !box.value.trim() && fieldset.querySelector(".rationale-required")) {
+      box.focus();
+      return;
+    }
+    var list = criteriaOf(form);
+    var next = list.slice(list.indexOf(fieldset) + 1).filter(function (fs) {
+      return !(fs.dataset.kind === "text" && fs.hasAttribute("data-optional"));
+    })[0];
+    if (next) focusCriterion(next);
+    else {
+      var button = form.querySelector("button[type=submit]");
+      if (button) button.focus();
+    }
   }
 
   function formOf(el) {
@@ -170,25 +192,34 @@
       return;
     }
     if (isTyping(el)) {
-      if (event.key === "Enter" && el.tagName === "INPUT" && fieldset) {
-        event.preventDefault(); // no implicit submit from a number box
-        var box = rationaleBox(fieldset);
-        if (box) box.focus();
+      if (event.key === "Enter" && el.tagName === "INPUT" && !event.shiftKey) {
+        event.preventDefault(); // a number box: Enter submits, as on a radio
+        submit(form);
       }
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "Enter" && !event.shiftKey && el.tagName !== "A" && el.tagName !== "BUTTON") {
+      event.preventDefault();
+      submit(form);
+      return;
+    }
     var target = fieldset || active.get(form) || criteriaOf(form)[0];
     if (!target) return;
     if (/^[0-9]$/.test(event.key)) {
       var n = event.key === "0" ? 10 : Number(event.key);
-      if (pick(target, n)) event.preventDefault();
+      if (pick(target, n)) {
+        event.preventDefault();
+        advance(form, target);
+      }
       return;
     }
-    if (event.key === "Enter" && fieldset) {
-      event.preventDefault(); // Enter on a radio would submit the form
-      var rationale = rationaleBox(fieldset);
-      if (rationale) rationale.focus();
+    if ((event.key === "r" || event.key === "R") && target) {
+      var rationale = rationaleBox(target);
+      if (rationale && !rationale.disabled) {
+        event.preventDefault();
+        rationale.focus();
+      }
     }
   });
 

@@ -60,6 +60,11 @@ def test_it_lists_my_projects_with_my_progress_and_the_projects(members, items, 
     assert project.name not in outsider_html
 
 
+def leased(html: str) -> int:
+    """The id of the item the annotate page shows (its form's hidden ``item`` field)."""
+    return int(re.search(r'name="item" value="(\d+)"', html).group(1))
+
+
 def test_it_shows_the_leased_item_with_a_form_from_the_rubric(members, items, project):
     response = page_client(members["annotator"]).get(f"/projects/{project.pk}/annotate/")
     assert response.status_code == 200
@@ -70,8 +75,9 @@ def test_it_shows_the_leased_item_with_a_form_from_the_rubric(members, items, pr
     assert "Useless." in html, "anchors are visible"
     assert 'id="annotate-config" type="application/json"' in html
     assert "<script>" not in html.replace('<script id="annotate-config"', ""), "no inline scripts"
-    item_id = re.search(r"/annotate/(\d+)/submit/", html).group(1)
-    assert any(str(i.pk) == item_id for i in items)
+    item_id = leased(html)
+    assert any(i.pk == item_id for i in items)
+    assert f'action="/projects/{project.pk}/annotate/"' in html, "the form posts to the page's own URL"
 
 
 def test_the_annotate_page_is_blind_to_other_raters(members, items, project):
@@ -168,11 +174,12 @@ def test_it_stores_a_submitted_rating_and_moves_to_the_next_item(members, items,
     user = members["annotator"]
     client = page_client(user)
     html = client.get(f"/projects/{project.pk}/annotate/").content.decode()
-    item_id = int(re.search(r"/annotate/(\d+)/submit/", html).group(1))
+    item_id = leased(html)
     draft_save(item=items[0].__class__.objects.get(pk=item_id), user=user, values={}, rationales={}, seconds_spent=3)
     response = client.post(
-        f"/projects/{project.pk}/annotate/{item_id}/submit/",
+        f"/projects/{project.pk}/annotate/",
         {
+            "item": item_id,
             "value-helpfulness": "4",
             "rationale-helpfulness": "Clear.",
             "value-correct": "true",
@@ -190,19 +197,26 @@ def test_it_stores_a_submitted_rating_and_moves_to_the_next_item(members, items,
     assert rating.source == "ui"
     assert not Draft.objects.filter(item_id=item_id, user=user).exists()
     following = client.get(response["Location"]).content.decode()
-    assert f"/annotate/{item_id}/submit/" not in following
+    assert leased(following) != item_id
     assert "Saved your rating" in following
 
 
 def test_it_shows_errors_next_to_each_criterion_and_keeps_what_was_typed(members, items, project):
     client = page_client(members["annotator"])
     html = client.get(f"/projects/{project.pk}/annotate/").content.decode()
-    item_id = int(re.search(r"/annotate/(\d+)/submit/", html).group(1))
+    item_id = leased(html)
     response = client.post(
-        f"/projects/{project.pk}/annotate/{item_id}/submit/",
-        {"value-helpfulness": "4", "value-tone": "rude", "value-notes": "my <notes>", "rationale-tone": "Why not"},
+        f"/projects/{project.pk}/annotate/",
+        {
+            "item": item_id,
+            "value-helpfulness": "4",
+            "value-tone": "rude",
+            "value-notes": "my <notes>",
+            "rationale-tone": "Why not",
+        },
     )
-    assert response.status_code == 400
+    assert response.status_code == 400, "answered at the page's own URL, with the form"
+    assert '"refused": true' in response.content.decode(), "the page's script makes a reload a GET"
     html = response.content.decode()
     helpfulness = re.search(r'<fieldset class="criterion has-error" data-key="helpfulness".*?</fieldset>', html, re.S)
     assert helpfulness and "a rationale is required" in helpfulness.group(0)
@@ -219,7 +233,7 @@ def test_it_restores_the_server_draft_in_the_form(members, items, project):
     user = members["annotator"]
     client = page_client(user)
     html = client.get(f"/projects/{project.pk}/annotate/").content.decode()
-    item_id = int(re.search(r"/annotate/(\d+)/submit/", html).group(1))
+    item_id = leased(html)
     item = next(i for i in items if i.pk == item_id)
     draft_save(
         item=item, user=user, values={"correct": False}, rationales={"helpfulness": "half done"}, seconds_spent=9
@@ -233,7 +247,6 @@ def test_it_restores_the_server_draft_in_the_form(members, items, project):
 def test_form_urls_opened_after_a_login_lead_back_to_the_page(members, items, project):
     client = page_client(members["reviewer"])
     base = f"/projects/{project.pk}"
-    assert client.get(f"{base}/annotate/{items[0].pk}/submit/")["Location"] == f"{base}/annotate/"
     assert client.get(f"{base}/annotate/{items[0].pk}/skip/")["Location"] == f"{base}/annotate/"
     assert client.get(f"{base}/review/{items[0].pk}/")["Location"] == f"{base}/review/#item-{items[0].pk}"
     assert not Rating.objects.exists() and not Skip.objects.exists()
@@ -243,12 +256,12 @@ def test_it_skips_an_item_and_never_offers_it_again(members, items, project):
     user = members["annotator"]
     client = page_client(user)
     html = client.get(f"/projects/{project.pk}/annotate/").content.decode()
-    item_id = int(re.search(r"/annotate/(\d+)/submit/", html).group(1))
+    item_id = leased(html)
     response = client.post(f"/projects/{project.pk}/annotate/{item_id}/skip/", {"reason": "not my field"})
     assert response.status_code == 302
     assert Skip.objects.get(item_id=item_id, user=user).reason == "not my field"
     html = client.get(f"/projects/{project.pk}/annotate/").content.decode()
-    assert f"/annotate/{item_id}/submit/" not in html
+    assert leased(html) != item_id
 
 
 def test_it_says_so_when_the_queue_is_empty(members, items, project):

@@ -1,6 +1,5 @@
 """The annotate and review pages in headless Chromium: keyboard rating, drafts, skip, review, XSS."""
 
-import re
 
 import pytest
 
@@ -14,8 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def leased_item_id(page) -> int:
-    action = page.locator("#rating-form").get_attribute("action")
-    return int(re.search(r"/annotate/(\d+)/submit/", action).group(1))
+    return int(page.locator("#rating-form input[name=item]").get_attribute("value"))
 
 
 def wait_for_helpfulness_focus(page) -> None:
@@ -53,13 +51,12 @@ def test_it_logs_in_and_rates_two_items_with_the_keyboard_only(open_page, member
         item_id = leased_item_id(page)
         rated.append(item_id)
         keyboard = page.keyboard
-        keyboard.press(str(helpfulness))  # focused criterion: helpfulness
-        keyboard.press("Enter")  # into its rationale
+        keyboard.press(str(helpfulness))  # focused criterion: helpfulness; on to its required rationale
         keyboard.type("Rated 1 of 5? Skip nothing: s S ? 3")  # digits, s and ? are text here
         keyboard.press("Tab")  # on to "correct"
-        keyboard.press("1")  # Yes
-        keyboard.press("Tab")  # on to "tone"
-        keyboard.press("2")  # rude
+        keyboard.press("1")  # Yes, and on to "tone" by itself
+        keyboard.press("2")  # rude, and on to "notes"
+        keyboard.press("Shift+Tab")  # back to "tone"
         keyboard.press("Shift+Tab")  # back to "correct"
         keyboard.press("2")  # No
         assert checked_value(page, "helpfulness") == str(helpfulness), "typing in the rationale changed nothing"
@@ -68,7 +65,7 @@ def test_it_logs_in_and_rates_two_items_with_the_keyboard_only(open_page, member
             page.get_by_text("Draft saved").wait_for()
             page.screenshot(path=str(screenshots / "annotate.png"), full_page=True)
         with page.expect_navigation():
-            keyboard.press("Control+Enter")
+            keyboard.press("Enter")  # submits
         assert page.get_by_text("Saved your rating").is_visible()
 
     ratings = {r.item_id: r for r in Rating.objects.filter(rater__user=user)}
@@ -85,8 +82,7 @@ def test_it_logs_in_and_rates_two_items_with_the_keyboard_only(open_page, member
 def test_it_restores_a_draft_after_a_refresh_from_the_server_or_the_browser(open_page, members, project, rich_items):
     user = members["annotator"]
     page, item_id = open_annotate(open_page, user, project)
-    page.keyboard.press("3")
-    page.keyboard.press("Enter")
+    page.keyboard.press("3")  # and on to the required rationale
     page.keyboard.type("half way")
     page.get_by_text("Draft saved").wait_for()
     draft = Draft.objects.get(item_id=item_id, user=user)

@@ -16,7 +16,6 @@ from tests.browser.xss_world import World
 
 # The route of the page a form action renders (the form's POST target), where it is not the path's.
 ACTION_ROUTES = {
-    "annotate-submit": "projects/<int:project_id>/annotate/<int:item_id>/submit/",
     "review-submit": "projects/<int:project_id>/review/<int:item_id>/",
 }
 
@@ -44,6 +43,7 @@ NOT_PAGES = {
     "accounts/logout/": "POST only: logs out and redirects",
     "admin/logout/": "POST only: logs out and redirects",
     "projects/<int:project_id>/annotate/<int:item_id>/skip/": "POST only: records the skip and redirects",
+    "projects/<int:project_id>/annotate/<int:item_id>/unskip/": "POST only: takes the skip back and redirects",
     "projects/<int:project_id>/judges/<int:judge_id>/run/": "POST only: starts a judge run and redirects",
     "admin/jsi18n/": "JavaScript catalogue, no user data",
     "admin/autocomplete/": "JSON for autocomplete widgets (no model declares autocomplete_fields)",
@@ -124,6 +124,15 @@ def site_visits(world: World) -> list[Visit]:
         Visit(f"/projects/{t}/annotate/", "annotator"),
         Visit(f"/projects/{t}/annotate/", "annotator", action="annotate-submit", statuses=(400,)),
         Visit(f"/projects/{e}/annotate/", "annotator"),  # nothing left: queue_empty.html
+        # annotator2's corrected rating of the disputed item: the form, its history, the recent list.
+        Visit(f"/projects/{t}/annotate/{world.items['disputed'].pk}/", "annotator2"),
+        Visit(
+            f"/projects/{t}/annotate/{world.items['disputed'].pk}/",
+            "annotator2",
+            action="annotate-submit",
+            statuses=(400,),
+        ),
+        Visit(f"/projects/{t}/annotate/{world.items['skipped'].pk}/", "annotator2"),  # the skip and its reason
         Visit(f"/projects/{t}/review/", "reviewer"),
         Visit(f"/projects/{t}/review/", "reviewer", action="review-submit", statuses=(400,)),
         Visit(f"/projects/{t}/review/", "outsider", statuses=(403,)),  # 403.html

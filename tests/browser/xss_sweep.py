@@ -75,7 +75,10 @@ def _act(page, visit: Visit, world: World):
     """Load the page, or do the action that renders it; returns the last main-frame response."""
     if visit.action == "annotate-submit":
         page.goto(visit.path)
-        # Typed text with no values picked: the page comes back with errors and the typed text.
+        # Typed text with no values picked (a stored rating's are unpicked): the page comes back
+        # with errors and the typed text.
+        picked = page.locator("#rating-form input[type=radio]:checked")
+        picked.evaluate_all("radios => radios.forEach(r => { r.checked = false; })")
         for box in page.locator("textarea").all():
             if box.is_enabled():
                 box.fill(payload(6, "annotate.typed"))
