@@ -11,7 +11,7 @@ export DEBUG ?= 1
 PORT ?= 8000
 export PORT
 
-.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-queue bench-judges bench-export \
+.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-queue bench-judges bench-export bench-review \
 	chaos fuzz xss clean
 
 $(VENV)/.installed: pyproject.toml
@@ -69,6 +69,10 @@ bench-judges: install
 
 bench-export: install
 	$(PY) benchmarks/export_stream.py
+
+# Review page: server time per item with 10,000 items waiting (its own PostgreSQL database).
+bench-review: install
+	$(PY) benchmarks/review_page.py
 
 bench-queue: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/accord_bench $(PY) benchmarks/queue_claims.py

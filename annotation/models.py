@@ -217,6 +217,20 @@ class Gold(models.Model):
         return f"gold for {self.item}"
 
 
+class SendBack(models.Model):
+    """A reviewer sent ``item`` back to its raters instead of deciding it: it leaves the review
+    queue, its raters see the note beside their rating, and it comes back to review (if they
+    still disagree) when one of them changes their rating, which deletes this row."""
+
+    item = models.OneToOneField(Item, related_name="send_back", on_delete=models.CASCADE)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.item} sent back"
+
+
 class Assignment(models.Model):
     """A lease: ``user`` holds ``item`` until ``expires_at``. A live lease counts towards the
     item's overlap; an expired one counts for nothing and is deleted by the next claim."""

@@ -1,6 +1,7 @@
 """Reads, and who may do what. Every API queryset starts from one of these."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
@@ -8,6 +9,7 @@ from operator import or_
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
 from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
@@ -25,6 +27,7 @@ from annotation.models import (
     Rating,
     RatingChange,
     Role,
+    SendBack,
     Skip,
 )
 from rubrics.scales import ScaleKind
@@ -99,11 +102,20 @@ def rating_history(*, rating: Rating) -> QuerySet[RatingChange]:
     return RatingChange.objects.filter(rating=rating).select_related("changed_by").order_by("id")
 
 
-def items_for_review(*, project: Project) -> QuerySet[Item]:
-    """Items a reviewer should adjudicate, oldest first: those sent to review, and undecided
-    items where two or more people rated and disagree on some non-text criterion. Items that
-    already have gold are done. Reviewers and managers only (the caller checks)."""
+def _review_parts(*, project: Project) -> tuple[QuerySet[Item], Q, Q | None]:
+    """The items a reviewer may still decide, and the two conditions that put one in the review
+    list: sent to review by the approval gate; or open, rated by two or more people who disagree
+    on some non-text criterion (None when every criterion is free text). Two conditions rather
+    than one OR, so each can walk its own index (benchmarks/review_page.py)."""
     keys = [c.key for c in project.rubric_version.criteria.all() if c.scale.get("kind") != ScaleKind.TEXT]
+    # An item with gold is decided; one sent back to its raters waits for them, not for a reviewer.
+    # NOT EXISTS rather than gold__isnull (a LEFT JOIN): the planner then knows how many rows are
+    # left and walks the (project, status, id) index in id order instead of sorting them all.
+    items = Item.objects.filter(project=project).exclude(Exists(Gold.objects.filter(item=OuterRef("pk"))))
+    items = items.exclude(Exists(SendBack.objects.filter(item=OuterRef("pk"))))
+    sent = Q(status=ItemStatus.NEEDS_REVIEW)
+    if not keys:
+        return items, sent, None
     human = Rating.objects.filter(
         item=OuterRef("pk"), rater__kind=RaterKind.HUMAN, rubric_version_id=project.rubric_version_id
     ).order_by()
@@ -111,19 +123,58 @@ def items_for_review(*, project: Project) -> QuerySet[Item]:
     def per_item(ratings: QuerySet[Rating], count: Count) -> Coalesce:
         return Coalesce(Subquery(ratings.values("item").annotate(n=count).values("n")), Value(0))
 
-    items = Item.objects.filter(project=project, gold__isnull=True)
-    wanted = Q(status=ItemStatus.NEEDS_REVIEW)
-    if keys:
-        # How many distinct values people gave each criterion: more than one is a disagreement.
-        spread = {
-            f"spread_{i}": per_item(human.annotate(v=KT(f"values__{key}")), Count("v", distinct=True))
-            for i, key in enumerate(keys)
-        }
-        items = items.annotate(human_ratings=per_item(human, Count("id")), **spread)
-        disagree = reduce(or_, (Q(**{f"{name}__gt": 1}) for name in spread))
-        decided = (ItemStatus.APPROVED, ItemStatus.REJECTED)
-        wanted |= Q(human_ratings__gte=2) & disagree & ~Q(status__in=decided)
-    return items.filter(wanted).order_by("id")
+    # How many distinct values people gave each criterion: more than one is a disagreement.
+    # alias(), not annotate(): the subqueries run in the WHERE clause only, and only on the open
+    # items with two or more ratings, since the cheap conditions come first (PostgreSQL evaluates
+    # an AND in order). ``load`` counts an item's human ratings plus its leases
+    # (services/queue.py), so under 2 it cannot hold two people's ratings.
+    spread = {
+        f"spread_{i}": per_item(human.annotate(v=KT(f"values__{key}")), Count("v", distinct=True))
+        for i, key in enumerate(keys)
+    }
+    items = items.alias(human_ratings=per_item(human, Count("id")), **spread)
+    open_statuses = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS, ItemStatus.ANNOTATED)
+    disagree = reduce(or_, (Q(**{f"{name}__gt": 1}) for name in spread))
+    return items, sent, Q(status__in=open_statuses) & Q(load__gte=2) & Q(human_ratings__gte=2) & disagree
+
+
+def items_for_review(*, project: Project) -> QuerySet[Item]:
+    """Items a reviewer should adjudicate, oldest first: those sent to review, and undecided
+    items where two or more people rated and disagree on some non-text criterion. Items that
+    already have gold are done; items sent back to their raters wait for them. Reviewers and
+    managers only (the caller checks)."""
+    items, sent, disagreeing = _review_parts(project=project)
+    return items.filter(sent | disagreeing if disagreeing is not None else sent).order_by("id")
+
+
+def review_next(*, project: Project, after: int | None = None) -> Item | None:
+    """The first item of ``items_for_review`` (after the item ``after``), in two index walks."""
+    items, sent, disagreeing = _review_parts(project=project)
+    if after is not None:
+        items = items.filter(id__gt=after)
+    found = [items.filter(condition).order_by("id").first() for condition in (sent, disagreeing) if condition]
+    return min((item for item in found if item is not None), key=lambda item: item.pk, default=None)
+
+
+def review_left(*, project: Project) -> int:
+    """How many items wait for a reviewer (``items_for_review``): two counts, one per condition."""
+    items, sent, disagreeing = _review_parts(project=project)
+    return items.filter(sent).count() + (items.filter(disagreeing).count() if disagreeing is not None else 0)
+
+
+@contextmanager
+def without_jit() -> Iterator[None]:
+    """Run the reads inside without PostgreSQL's JIT compiler (in a transaction of their own).
+
+    ``items_for_review`` has per-item subqueries that the planner prices high, so on a project
+    with thousands of items waiting, PostgreSQL JIT-compiles the statement: 1.5 s of compilation
+    for a query that then runs in 20 ms (benchmarks/review_page.py). Other databases: a no-op.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        yield
 
 
 def ratings_for_review(*, project: Project) -> Prefetch:
@@ -191,36 +242,54 @@ class Done:
     at: datetime
     status: str
     changed: bool = False
+    sent_back: str | None = None  # a reviewer's note when they sent the item back ("" without one)
+    row_id: int = 0  # the Rating's or Skip's id: orders what happened at the same instant
 
     @property
     def status_label(self) -> str:
         return ItemStatus(self.status).label
 
+    @property
+    def order(self) -> tuple[datetime, int]:
+        return (self.at, self.row_id)
 
-def recent_done(
-    *, project: Project, user: AbstractBaseUser, before: datetime | None = None, limit: int = 10
-) -> list[Done]:
-    """What ``user`` rated or skipped last in ``project``, newest first (``before``: older than that).
-    Ratings under the current rubric version only: older ones cannot be changed."""
+
+def recent_done(*, project: Project, user: AbstractBaseUser, before: Done | None = None, limit: int = 10) -> list[Done]:
+    """What ``user`` rated or skipped last in ``project``, newest first (``before``: only what
+    they did before that). Ratings under the current rubric version only: older ones cannot
+    change. Ties in time (ratings written in one transaction share it) go by id."""
     ratings = Rating.objects.filter(
         rater__user=user, item__project=project, rubric_version_id=project.rubric_version_id
-    ).annotate(changed=Exists(RatingChange.objects.filter(rating=OuterRef("pk"))))
+    ).annotate(
+        changed=Exists(RatingChange.objects.filter(rating=OuterRef("pk"))),
+        sent_back=Subquery(SendBack.objects.filter(item=OuterRef("item_id")).values("note")[:1]),
+    )
     skips = Skip.objects.filter(user=user, project=project)
     if before is not None:
-        ratings, skips = ratings.filter(created_at__lt=before), skips.filter(created_at__lt=before)
+        earlier = Q(created_at__lt=before.at)
+        same = Q(created_at=before.at, id__lt=before.row_id)
+        ratings = ratings.filter(earlier | same if before.kind == "rating" else earlier)
+        skips = skips.filter(earlier | same if before.kind == "skip" else earlier)
     fields = ("item_id", "item__external_id", "created_at", "item__status")
     done = [
-        Done(item, ext, "rating", at, status, changed)
-        for item, ext, at, status, changed in ratings.order_by("-created_at").values_list(*fields, "changed")[:limit]
+        Done(item, ext, "rating", at, status, changed, back, pk)
+        for item, ext, at, status, changed, back, pk in ratings.order_by("-created_at", "-id").values_list(
+            *fields, "changed", "sent_back", "id"
+        )[:limit]
     ] + [
-        Done(item, ext, "skip", at, status)
-        for item, ext, at, status in skips.order_by("-created_at").values_list(*fields)[:limit]
+        Done(item, ext, "skip", at, status, row_id=pk)
+        for item, ext, at, status, pk in skips.order_by("-created_at", "-id").values_list(*fields, "id")[:limit]
     ]
-    return sorted(done, key=lambda d: d.at, reverse=True)[:limit]
+    return sorted(done, key=lambda d: d.order, reverse=True)[:limit]
 
 
-def done_at(*, project: Project, user: AbstractBaseUser, item: Item) -> datetime | None:
-    """When ``user`` rated (under the current version) or skipped ``item``; None if they did neither."""
+def done_on(*, project: Project, user: AbstractBaseUser, item: Item) -> Done | None:
+    """What ``user`` did to ``item``: their rating (under the current version) or skip; None if neither."""
+    fields = ("item_id", "item__external_id", "created_at", "item__status", "id")
     rated = Rating.objects.filter(item=item, rater__user=user, rubric_version_id=project.rubric_version_id)
-    at = rated.values_list("created_at", flat=True).first()
-    return at or Skip.objects.filter(item=item, user=user).values_list("created_at", flat=True).first()
+    for kind, rows in (("rating", rated), ("skip", Skip.objects.filter(item=item, user=user))):
+        row = rows.values_list(*fields).first()
+        if row is not None:
+            item_id, external_id, at, status, row_id = row
+            return Done(item_id, external_id, kind, at, status, row_id=row_id)
+    return None

@@ -20,4 +20,5 @@ urlpatterns = [
     path("items/<int:item_id>/ratings/mine/", ratings.ItemMyRatingApi.as_view(), name="item-rating-mine"),
     path("items/<int:item_id>/draft/", ratings.ItemDraftApi.as_view(), name="item-draft"),
     path("items/<int:item_id>/gold/", review.ItemGoldApi.as_view(), name="item-gold"),
+    path("items/<int:item_id>/send-back/", review.ItemSendBackApi.as_view(), name="item-send-back"),
 ]

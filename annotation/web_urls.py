@@ -12,4 +12,9 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/review/", review.review, name="review"),
     path("projects/<int:project_id>/review/<int:item_id>/", review.review_gold, name="review-gold"),
+    path(
+        "projects/<int:project_id>/review/<int:item_id>/send-back/",
+        review.review_send_back,
+        name="review-send-back",
+    ),
 ]

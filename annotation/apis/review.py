@@ -1,4 +1,5 @@
-"""REST API for review: items to adjudicate with every rater side by side, and gold."""
+"""REST API for review: items to adjudicate with every rater side by side, gold, and sending an item
+back to its raters."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -8,8 +9,8 @@ from rest_framework.views import APIView
 
 from annotation.apis.access import project_get
 from annotation.models import Item
-from annotation.selectors import REVIEW, items_for_review, project_require, ratings_for_review
-from annotation.services.review import gold_set
+from annotation.selectors import REVIEW, items_for_review, project_require, ratings_for_review, without_jit
+from annotation.services.review import gold_set, item_send_back
 from config.pagination import PAGE_PARAMETERS, IdCursorPagination, page_of
 from config.serializers import InputSerializer
 
@@ -45,8 +46,9 @@ class ProjectReviewApi(APIView):
         project = project_get(request, project_id, REVIEW)
         items = items_for_review(project=project).prefetch_related(ratings_for_review(project=project))
         paginator = ReviewCursorPagination()
-        page = paginator.paginate_queryset(items, request, view=self)
-        return paginator.get_paginated_response(ReviewItemSerializer(page, many=True).data)
+        with without_jit():
+            page = paginator.paginate_queryset(items, request, view=self)
+            return paginator.get_paginated_response(ReviewItemSerializer(page, many=True).data)
 
 
 class GoldOutputSerializer(serializers.Serializer):
@@ -73,3 +75,30 @@ class ItemGoldApi(APIView):
         data = GoldInputSerializer.parse(request.data)
         gold = gold_set(item=item, reviewer=request.user, **data)
         return Response(GoldOutputSerializer(gold).data, status=201)
+
+
+class SendBackInputSerializer(InputSerializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+
+
+class SendBackOutputSerializer(serializers.Serializer):
+    item = serializers.IntegerField(source="item_id")
+    note = serializers.CharField()
+    reviewer = serializers.CharField(source="reviewer.username", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class ItemSendBackApi(APIView):
+    @extend_schema(
+        request=SendBackInputSerializer,
+        responses={201: SendBackOutputSerializer},
+        description="Send the item back to its raters instead of deciding it: it leaves the review list until "
+        "one of them changes their rating (PATCH /items/{id}/ratings/mine/); they see the note. 409 once "
+        "the item is decided.",
+    )
+    def post(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=REVIEW)
+        data = SendBackInputSerializer.parse(request.data)
+        back = item_send_back(item=item, reviewer=request.user, **data)
+        return Response(SendBackOutputSerializer(back).data, status=201)

@@ -28,6 +28,7 @@ from annotation.models import (
     Rating,
     RatingChange,
     RatingSource,
+    SendBack,
 )
 from annotation.selectors import rater_for_user, rating_closed_why
 from annotation.services.drafts import draft_discard
@@ -240,6 +241,8 @@ def rating_change(
     if seconds is not None:
         fields["seconds_spent"] = seconds
     Rating.objects.filter(pk=rating.pk).update(**fields)
+    # A reviewer who sent the item back asked for exactly this: it returns to review if need be.
+    SendBack.objects.filter(item=item).delete()
     if rater.user_id is not None:
         draft_discard(item=item, user_id=rater.user_id)
     ratings_changed.send(sender=Rating, project=item.project, item_ids=[item.pk])

@@ -15,10 +15,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.models import Draft, Item, Project, Rating, RatingSource, Skip
+from annotation.models import Draft, Item, Project, Rating, RatingSource, SendBack, Skip
 from annotation.selectors import (
     RATE,
-    done_at,
+    done_on,
     queue_left,
     rated_today,
     rater_for_user,
@@ -52,7 +52,7 @@ def _annotate_render(
     rating of theirs to change), "closed" (a rating that can no longer change), "skipped"."""
     criteria = criteria_of(project)
     user = request.user
-    here = done_at(project=project, user=user, item=item) if mode != "new" else None
+    here = done_on(project=project, user=user, item=item) if mode != "new" else None
     previous = recent_done(project=project, user=user, before=here, limit=1)
     config = {
         "itemId": item.pk,
@@ -173,6 +173,7 @@ def annotate_item(request: HttpRequest, project_id: int, item_id: int) -> HttpRe
             history=history,
             closed=closed,
             rating=rating,
+            send_back=SendBack.objects.filter(item=item).first(),
         )
     skip = Skip.objects.filter(item=item, user=request.user).first()
     if skip is not None:

@@ -1,37 +1,40 @@
-"""The review page: items that need a reviewer, every rater side by side (judges marked as
-machine), and the reviewer's gold."""
+"""The review page, built for speed: one item at a time, every rater side by side (judges marked
+as machine), the disagreement highlighted, and one key per decision: accept the majority (A),
+take one rater's answer (1-9), edit the values (E), send the item back to its raters (B), or
+move on (N). A decision stores the reviewer's gold and shows the next item.
+
+Forms post to the item's own page; a refused one answers there with status 400 and what was
+typed, a stored one redirects to the next item (Post/Redirect/Get).
+"""
 
 from collections import Counter
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation.models import Gold, Item, Project, RaterKind, Rating
-from annotation.selectors import REVIEW, items_for_review, ratings_for_review, ratings_visible
-from annotation.services.review import gold_set
+from annotation.selectors import REVIEW, review_left, review_next, without_jit
+from annotation.services.review import gold_set, item_send_back
 from annotation.views.forms import criteria_of, project_get, rating_from_post
-from config.errors import validation_errors
+from config.errors import Conflict, validation_errors
 from rubrics.scales import ScaleKind
-
-REVIEW_PAGE_SIZE = 10
 
 
 def _majority(ratings: list[Rating], criteria: list) -> dict:
-    """Per criterion, the value more than half of the raters gave: a starting point for the
-    reviewer. Where there is no such value the control starts empty, so a tie is never settled
-    by accident."""
+    """Per criterion, the value more than half of the people gave (judges are shown, not
+    counted). Where there is no such value there is none: a tie is never settled by accident."""
+    people = [r for r in ratings if r.rater.kind == RaterKind.HUMAN] or ratings
     out = {}
     for criterion in criteria:
         if criterion.kind == ScaleKind.TEXT:
             continue
-        seen = [r.values[criterion.key] for r in ratings if r.values.get(criterion.key) is not None]
+        seen = [r.values[criterion.key] for r in people if r.values.get(criterion.key) is not None]
         counts = Counter(map(repr, seen))
         for value in seen:
             if counts[repr(value)] * 2 > len(seen):
@@ -40,88 +43,149 @@ def _majority(ratings: list[Rating], criteria: list) -> dict:
     return out
 
 
-def _review_card(*, user, item: Item, criteria: list, gold: Gold | None, posted: dict | None = None) -> dict:
-    ratings = getattr(item, "review_ratings", None)
-    if ratings is None:  # an item re-shown after a refused form, no longer in the review list
-        version_id = item.project.rubric_version_id
-        ratings = [r for r in ratings_visible(user=user, item=item) if r.rubric_version_id == version_id]
-    ratings = list(ratings)
-    ratings.sort(key=lambda r: (r.rater.kind != RaterKind.HUMAN, r.rater.name.lower()))
-    rows = [
-        {
-            "criterion": c,
-            "cells": [{"value": r.values.get(c.key), "rationale": r.rationales.get(c.key, "")} for r in ratings],
-            "disagree": c.kind != ScaleKind.TEXT and len({repr(r.values.get(c.key)) for r in ratings}) > 1,
-        }
-        for c in criteria
-    ]
+def _no_majority(majority: dict, criteria: list) -> list[str]:
+    """The required scored criteria the majority leaves open."""
+    return [c.title for c in criteria if c.kind != ScaleKind.TEXT and c.required and c.key not in majority]
+
+
+def _ratings_of(item: Item) -> list[Rating]:
+    ratings = list(
+        Rating.objects.filter(item=item, rubric_version_id=item.project.rubric_version_id).select_related("rater")
+    )
+    ratings.sort(key=lambda r: (r.rater.kind != RaterKind.HUMAN, r.rater.name.lower(), r.pk))
+    return ratings
+
+
+def _review_render(
+    request: HttpRequest, project: Project, item: Item, *, posted: dict | None = None, wrapped: bool = False
+) -> HttpResponse:
+    criteria = criteria_of(project)
+    ratings = _ratings_of(item)
+    majority = _majority(ratings, criteria)
+    rows = []
+    for c in criteria:
+        values = [r.values.get(c.key) for r in ratings]
+        disagree = c.kind != ScaleKind.TEXT and len({repr(v) for v in values}) > 1
+        cells = [
+            # "off": a value the reviewer should look at, where the raters disagree and it is not the majority.
+            {"value": v, "rationale": r.rationales.get(c.key, ""), "off": disagree and v != majority.get(c.key)}
+            for v, r in zip(values, ratings, strict=True)
+        ]
+        rows.append({"criterion": c, "majority": majority.get(c.key), "disagree": disagree, "cells": cells})
+    gold = Gold.objects.filter(item=item).first()
     if posted is not None:
         values, rationales, note, source = posted["values"], posted["rationales"], posted["note"], "posted"
     elif gold is not None:
         values, rationales, note, source = gold.values, gold.rationales, gold.note, "gold"
     else:
-        values, rationales, note, source = _majority(ratings, criteria), {}, "", "majority"
-    return {
+        values, rationales, note, source = majority, {}, "", "majority"
+    errors = (posted or {}).get("errors", {})
+    context = {
+        "project": project,
         "item": item,
-        "raters": [r.rater for r in ratings],
+        "criteria": criteria,
+        "ratings": ratings[:9],
+        "more_raters": len(ratings) - 9 if len(ratings) > 9 else 0,
         "judges": sum(1 for r in ratings if r.rater.kind == RaterKind.JUDGE),
         "rows": rows,
+        "no_majority": _no_majority(majority, criteria),
         "gold": gold,
         "values": values,
         "rationales": rationales,
         "note": note,
         "source": source,
-        "errors": (posted or {}).get("errors", {}),
+        "errors": errors,
+        "general_errors": errors.get("values", []) + errors.get("non_field_errors", []),
+        "left": _left(project),
+        "wrapped": wrapped,
+        "config": {"refused": posted is not None, "nextUrl": _next_url(project, item)},
     }
+    return render(request, "annotation/review.html", context, status=400 if posted is not None else 200)
 
 
-def _review_render(
-    request: HttpRequest, project: Project, *, page_number: Any, posted_for: int | None = None, posted=None
-) -> HttpResponse:
-    criteria = criteria_of(project)
-    items_qs = items_for_review(project=project).prefetch_related(ratings_for_review(project=project))
-    page = Paginator(items_qs, REVIEW_PAGE_SIZE).get_page(page_number)
-    items = list(page.object_list)
-    if posted_for is not None and all(i.pk != posted_for for i in items):
-        items.insert(0, get_object_or_404(Item.objects.select_related("project"), pk=posted_for, project=project))
-    golds = {g.item_id: g for g in Gold.objects.filter(item__in=items)}
-    cards = [
-        _review_card(
-            user=request.user,
-            item=item,
-            criteria=criteria,
-            gold=golds.get(item.pk),
-            posted=posted if item.pk == posted_for else None,
-        )
-        for item in items
-    ]
-    context = {"project": project, "criteria": criteria, "page": page, "cards": cards}
-    return render(request, "annotation/review.html", context, status=400 if posted_for else 200)
+def _left(project: Project) -> int:
+    with without_jit():
+        return review_left(project=project)
+
+
+def _next_url(project: Project, item: Item) -> str:
+    return f"{reverse('review', kwargs={'project_id': project.pk})}?after={item.pk}"
+
+
+def _after(request: HttpRequest) -> int | None:
+    raw = request.GET.get("after", "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
 
 
 @login_required
 @require_GET
 def review(request: HttpRequest, project_id: int) -> HttpResponse:
-    """Items that need a reviewer, every rater side by side (judges marked as machine)."""
+    """The next item waiting for a reviewer: the oldest, or the first after ``?after=<id>`` (the
+    next-item key), starting again from the oldest at the end of the list."""
     project, _ = project_get(request, project_id, REVIEW)
-    return _review_render(request, project, page_number=request.GET.get("page"))
+    # The criteria once for the whole page (the review list's conditions read them too).
+    prefetch_related_objects([project.rubric_version], "criteria")
+    after = _after(request)
+    with without_jit():
+        item = review_next(project=project, after=after) if after is not None else None
+        wrapped = after is not None and item is None
+        if item is None:
+            item = review_next(project=project)
+    if item is None:
+        return render(request, "annotation/review_empty.html", {"project": project})
+    item.project = project
+    return _review_render(request, project, item, wrapped=wrapped)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def review_gold(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
-    if request.method == "GET":
-        return redirect(f"{reverse('review', kwargs={'project_id': project_id})}#item-{item_id}")
+    """One item to review. POST ``decision``: ``majority`` (the people's majority value of every
+    criterion), ``rater`` (``rater``: that rater's values and rationales) or the edited values."""
     project, _ = project_get(request, project_id, REVIEW)
+    prefetch_related_objects([project.rubric_version], "criteria")
     item = get_object_or_404(Item.objects.select_related("project"), pk=item_id, project=project)
-    entered = rating_from_post(criteria_of(project), request.POST)
+    if request.method == "GET":
+        return _review_render(request, project, item)
+    criteria = criteria_of(project)
+    decision = request.POST.get("decision", "edit")
+    entered = rating_from_post(criteria, request.POST)
     values, rationales = entered.values, entered.rationales
     note = request.POST.get("note", "").strip()
-    page_number = request.POST.get("page") or 1
+    if decision in ("majority", "rater"):
+        ratings = _ratings_of(item)
+        if decision == "majority":
+            values, rationales, note = _majority(ratings, criteria), {}, note or "Accepted the majority."
+            missing = _no_majority(values, criteria)
+        else:
+            chosen = next((r for r in ratings if str(r.rater_id) == request.POST.get("rater")), None)
+            missing = [] if chosen else ["the chosen rater"]
+            if chosen:
+                values, rationales = chosen.values, chosen.rationales
+                note = note or f"Took {chosen.rater.name}'s answer."
+        if missing:
+            error = {"non_field_errors": [f"No majority on {', '.join(missing)}: take a rater's answer or edit."]}
+            posted = {"values": values, "rationales": rationales, "note": note, "errors": error}
+            return _review_render(request, project, item, posted=posted)
     try:
         gold_set(item=item, reviewer=request.user, values=values, rationales=rationales, note=note)
     except ValidationError as exc:
         posted = {"values": values, "rationales": rationales, "note": note, "errors": validation_errors(exc)}
-        return _review_render(request, project, page_number=page_number, posted_for=item.pk, posted=posted)
+        return _review_render(request, project, item, posted=posted)
     messages.success(request, f"Saved the adjudicated values for {item.external_id}.")
-    return redirect(f"{reverse('review', kwargs={'project_id': project.pk})}?page={page_number}")
+    return redirect(_next_url(project, item))
+
+
+@login_required
+@require_POST
+def review_send_back(request: HttpRequest, project_id: int, item_id: int) -> HttpResponse:
+    """Send the item back to its raters with a note, and go on to the next one."""
+    project, _ = project_get(request, project_id, REVIEW)
+    item = get_object_or_404(Item.objects.select_related("project"), pk=item_id, project=project)
+    try:
+        item_send_back(item=item, reviewer=request.user, note=request.POST.get("note", "")[:20_000])
+    except Conflict as exc:
+        messages.warning(request, exc.message)
+        return redirect("review-gold", project_id=project.pk, item_id=item.pk)
+    messages.info(request, f"Sent {item.external_id} back to its raters.")
+    return redirect(_next_url(project, item))

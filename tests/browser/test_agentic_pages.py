@@ -40,13 +40,13 @@ def test_a_reviewer_reads_a_disputed_task_and_the_buckets(open_page, demo, scree
     tasks, _ = demo
     rita = get_user_model().objects.get(username="rita")
     page, problems = open_watched(open_page, rita, f"/projects/{tasks.pk}/review/")
-    card = page.locator("article.review-card").first
+    card = page.locator("details.review-item").first
     card.wait_for()
     text = card.inner_text().lower()
     assert all(part in text for part in ("instruction", "environment", "tests", "solution"))
     # The Dockerfile and the tests are shown as code, highlighted by language.
-    assert page.locator(".review-card code[data-lang=dockerfile]").first.locator("span[class^=tok-]").count() >= 1
-    assert page.locator(".review-card code[data-lang=python]").count() >= 1
+    assert page.locator(".review-item code[data-lang=dockerfile]").first.locator("span[class^=tok-]").count() >= 1
+    assert page.locator(".review-item code[data-lang=python]").count() >= 1
     page.screenshot(path=str(screenshots / "task-review.png"), full_page=False)
 
     page.goto(f"/projects/{tasks.pk}/tasks/?bucket=rejected")

@@ -55,10 +55,9 @@ def test_it_logs_in_and_rates_two_items_with_the_keyboard_only(open_page, member
         keyboard.type("Rated 1 of 5? Skip nothing: s S ? 3")  # digits, s and ? are text here
         keyboard.press("Tab")  # on to "correct"
         keyboard.press("1")  # Yes, and on to "tone" by itself
-        keyboard.press("2")  # rude, and on to "notes"
-        keyboard.press("Shift+Tab")  # back to "tone"
         keyboard.press("Shift+Tab")  # back to "correct"
-        keyboard.press("2")  # No
+        keyboard.press("2")  # No, and on to "tone"
+        keyboard.press("2")  # rude; the optional notes are passed over, on to the submit button
         assert checked_value(page, "helpfulness") == str(helpfulness), "typing in the rationale changed nothing"
         assert not page.locator("dialog[open]").count()
         if helpfulness == 4:
@@ -138,15 +137,15 @@ def test_a_reviewer_adjudicates_side_by_side(open_page, members, project, rich_i
 
     page = open_page(members["reviewer"])
     page.goto(f"/projects/{project.pk}/review/")
-    card = page.locator(f"#item-{item.pk}")
-    assert card.locator(".badge.machine").count() == 1
-    assert "Exactly right." in card.inner_text()
-    page.screenshot(path=str(screenshots / "review.png"), full_page=True)
+    table = page.locator("#ratings")
+    assert table.locator(".badge.machine").count() == 1
+    assert "Exactly right." in table.inner_text()
 
-    card.locator("input[name=value-helpfulness]").first.focus()
+    page.keyboard.press("e")  # edit the adjudicated values
+    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'value-helpfulness'")
     page.keyboard.press("4")
     with page.expect_navigation():
-        page.keyboard.press("Control+Enter")
+        page.keyboard.press("Enter")
     gold = Gold.objects.get(item=item)
     assert gold.values["helpfulness"] == 4
     assert gold.reviewer == members["reviewer"]

@@ -44,6 +44,7 @@ NOT_PAGES = {
     "admin/logout/": "POST only: logs out and redirects",
     "projects/<int:project_id>/annotate/<int:item_id>/skip/": "POST only: records the skip and redirects",
     "projects/<int:project_id>/annotate/<int:item_id>/unskip/": "POST only: takes the skip back and redirects",
+    "projects/<int:project_id>/review/<int:item_id>/send-back/": "POST only: sends the item back and redirects",
     "projects/<int:project_id>/judges/<int:judge_id>/run/": "POST only: starts a judge run and redirects",
     "admin/jsi18n/": "JavaScript catalogue, no user data",
     "admin/autocomplete/": "JSON for autocomplete widgets (no model declares autocomplete_fields)",
@@ -133,6 +134,7 @@ def site_visits(world: World) -> list[Visit]:
             statuses=(400,),
         ),
         Visit(f"/projects/{t}/annotate/{world.items['skipped'].pk}/", "annotator2"),  # the skip and its reason
+        Visit(f"/projects/{t}/annotate/{world.items['skipped'].pk}/", "annotator"),  # sent back, with a note
         Visit(f"/projects/{t}/review/", "reviewer"),
         Visit(f"/projects/{t}/review/", "reviewer", action="review-submit", statuses=(400,)),
         Visit(f"/projects/{t}/review/", "outsider", statuses=(403,)),  # 403.html

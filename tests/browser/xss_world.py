@@ -17,7 +17,7 @@ from annotation.services.items import items_import
 from annotation.services.projects import membership_set, project_create
 from annotation.services.queue import assignment_claim_next
 from annotation.services.ratings import rating_change, rating_submit
-from annotation.services.review import gold_set
+from annotation.services.review import gold_set, item_send_back
 from exports.models import ExportSnapshot
 from judges.models import JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion, Outcome, RunStatus
 from judges.services.judges import judge_create
@@ -329,6 +329,16 @@ def world_build() -> World:
         values={"notes": c.text("draft.text_value")},
         rationales={"quality": c.text("draft.rationale"), "works": c.text("draft.rationale2")},
     )
+
+    # The annotator rated ``skipped`` too, and a reviewer sent it back with a hostile note: the
+    # annotator's recent list and the item's page show it.
+    rating_submit(
+        item=skipped,
+        rater=rater_for_user(user=users["annotator"]),
+        values={"works": True, "quality": 2, "notes": c.text("rating.sent_back_text")},
+        rationales={"quality": c.text("rating.sent_back_rationale")},
+    )
+    item_send_back(item=skipped, reviewer=users["reviewer"], note=c.text("send_back.note"))
 
     # Decided tasks: accepted (with gold) and rejected, so the tasks page has both buckets.
     gold_set(

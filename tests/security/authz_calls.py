@@ -94,6 +94,9 @@ CALLS = {
     ("POST", f"{P}/items/{{item_id}}/gold/"): lambda w, s, actor: Call(
         path={"item_id": s.items[3].pk}, body=_rating_body(s), ok=frozenset({201})
     ),
+    ("POST", f"{P}/items/{{item_id}}/send-back/"): lambda w, s, actor: Call(
+        path={"item_id": s.items[3].pk}, body={"note": "look again"}, ok=frozenset({201})
+    ),
     ("POST", f"{P}/items/{{item_id}}/reject/"): lambda w, s, actor: Call(
         path={"item_id": s.items[4].pk}, body={"reason": "off topic"}
     ),

@@ -92,6 +92,7 @@ projects/{project_id}/queue/unskip/             -               rate            
 # Review, agreement, approval: reviewers and managers read and decide; managers change the policy.
 projects/{project_id}/review/                   review          -               -               -
 items/{item_id}/gold/                           -               review          -               -
+items/{item_id}/send-back/                      -               review          -               -
 items/{item_id}/reject/                         -               review          -               -
 projects/{project_id}/agreement/                review          -               -               -
 projects/{project_id}/agreement/items/          review          -               -               -
