@@ -17,6 +17,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from config.untrusted import NUL_MESSAGE
+
 logger = logging.getLogger(__name__)
 
 
@@ -38,7 +40,6 @@ class RowsRejected(Exception):
         self.rows = rows
 
 
-_NUL_MESSAGE = "must not contain the NUL character (\\u0000)."
 
 
 def _has_nul(value) -> bool:
@@ -56,11 +57,11 @@ def _fields_with_nul(context) -> dict:
     request = context.get("request") if context else None
     data = getattr(request, "data", None)
     if isinstance(data, dict):
-        fields = {str(key): [_NUL_MESSAGE] for key, value in data.items() if _has_nul(key) or _has_nul(value)}
+        fields = {str(key): [NUL_MESSAGE] for key, value in data.items() if _has_nul(key) or _has_nul(value)}
         if fields:
             return fields
     if _has_nul(data):
-        return {"non_field_errors": [f"text {_NUL_MESSAGE}"]}
+        return {"non_field_errors": [f"text {NUL_MESSAGE}"]}
     return {"non_field_errors": ["a value could not be stored (out of range or malformed)."]}
 
 

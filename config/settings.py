@@ -195,7 +195,10 @@ REST_FRAMEWORK = {
     ),
     # JSON only: DRF's browsable API would add an HTML page per endpoint that renders untrusted
     # data and breaks the Content-Security-Policy (inline styles). /api/docs/ is the explorer.
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["config.renderers.JSONRenderer"],
+    # JSON bodies are checked for depth and for text that cannot be stored (config/untrusted.py).
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Accord API",

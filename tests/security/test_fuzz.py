@@ -20,7 +20,7 @@ from collections import Counter
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
@@ -113,19 +113,18 @@ def test_a_url_no_api_route_matches_answers_json_not_a_page(world):
 
 
 def test_a_nul_character_is_a_field_error_not_a_server_error(world):
-    """Found by the long run on PostgreSQL, which cannot store U+0000 in text or JSON (SQLite can)."""
+    """Found by the long run on PostgreSQL, which cannot store U+0000 in text or JSON. Since issue
+    16 the body is refused on every database, naming the field by its path (config/untrusted.py)."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens['staff']}")
     side = world.sides["A"]
     body = {"values": {"helpfulness": "x\x00"}, "rationales": {}}
     draft = client.put(f"/api/v1/items/{side.items[1].pk}/draft/", body, format="json")
-    if connection.vendor == "postgresql":
-        assert draft.status_code == 400, draft.content
-        assert draft.json()["errors"] == {"values": ["must not contain the NUL character (\\u0000)."]}
-    else:
-        assert draft.status_code == 200
+    assert draft.status_code == 400, draft.content
+    assert draft.json()["errors"] == {"values.helpfulness": ["must not contain the NUL character (\\u0000)."]}
     members = f"/api/v1/projects/{side.project.pk}/members/"
     member = client.post(members, {"user": "\x00x", "role": "reviewer"}, format="json")
     assert member.status_code == 400, member.content
     assert list(member.json()["errors"]) == ["user"]
     assert Membership.objects.filter(project=side.project).count() == 3  # and the connection still works
+
