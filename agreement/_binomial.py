@@ -13,6 +13,7 @@ from statistics import NormalDist
 import numpy as np
 
 _BISECTIONS = 50  # halves [0, 1] to below 1e-15
+_CHUNK_ELEMENTS = 1 << 20  # pairs x tail terms per bisection step: 8 MB per temporary
 
 
 def normal_quantile(ci_level: float) -> float:
@@ -40,27 +41,41 @@ def lower_bounds(successes: np.ndarray, trials: np.ndarray, delta: float) -> np.
     rows = np.flatnonzero(k > 0)  # no success: the bound is 0
     if rows.size == 0:
         return out
-    k, n = k[rows], n[rows]
-    top = int(n.max())
-    log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, top + 1, dtype=np.float64)))])
-    j = np.arange(top + 1)
-    # log C(n, j) for j in [k, n]; -inf elsewhere, so those terms drop out of the tail sum.
-    inside = (j >= k[:, None]) & (j <= n[:, None])
-    jj = np.minimum(j, n[:, None])
-    log_choose = np.where(inside, log_fact[n][:, None] - log_fact[jj] - log_fact[n[:, None] - jj], -np.inf)
+    # Below p = k/n (where the bound lies) the terms of P(X >= k) fall from j = k on, like a
+    # normal tail of sd sqrt(k (n - k) / n): beyond 12 sd they are under 1e-30 of the sum.
+    span = np.minimum(n - k, np.ceil(12.0 * np.sqrt(k * (n - k) / n)).astype(np.int64) + 30)
+    rows = rows[np.argsort(span[rows], kind="stable")]  # similar widths share a chunk
+    log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, int(n.max()) + 1, dtype=np.float64)))])
+    start = 0
+    while start < rows.size:
+        stop = start + 1
+        while stop < rows.size and (stop - start + 1) * (int(span[rows[stop]]) + 1) <= _CHUNK_ELEMENTS:
+            stop += 1
+        chunk = rows[start:stop]
+        out[chunk] = _bisect(k[chunk], n[chunk], span[chunk], delta, log_fact)
+        start = stop
+    return out
+
+
+def _bisect(k: np.ndarray, n: np.ndarray, span: np.ndarray, delta: float, log_fact: np.ndarray) -> np.ndarray:
+    """Lower bounds of one chunk of pairs (every ``k`` positive), summing terms ``k .. k + span``."""
+    offset = np.arange(int(span.max()) + 1)
+    inside = offset <= span[:, None]
+    j = np.minimum(k[:, None] + offset, n[:, None])
+    n_col = n[:, None]
+    log_choose = np.where(inside, log_fact[n][:, None] - log_fact[j] - log_fact[n_col - j], -np.inf)
     lo, hi = np.zeros(k.size), k / n
     for _ in range(_BISECTIONS):
         mid = (lo + hi) / 2.0
         with np.errstate(divide="ignore"):
             log_p, log_q = np.log(mid)[:, None], np.log1p(-mid)[:, None]
-        terms = log_choose + j * log_p + (n[:, None] - jj) * log_q
+        terms = log_choose + j * log_p + (n_col - j) * log_q
         peak = terms.max(axis=1)
         tail = np.exp(peak) * np.exp(terms - peak[:, None]).sum(axis=1)
         below = tail < delta  # P(X >= k | mid) still below delta: the bound lies above mid
         lo = np.where(below, mid, lo)
         hi = np.where(below, hi, mid)
-    out[rows] = lo
-    return out
+    return lo
 
 
 def lower_bound(k: int, n: int, delta: float) -> float:

@@ -168,11 +168,11 @@ def threshold_choose(
         raise ValueError("confidences must be finite")
     if not np.isin(hit, (0.0, 1.0)).all():
         raise ValueError("correct must hold booleans (or 0/1)")
-    if not 0.0 < target <= 1.0:
-        raise ValueError(f"target must lie in (0, 1]; got {target!r}")
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"target must lie in (0, 1): no finite gold set shows an accuracy of 1; got {target!r}")
     check_level(ci_level)
     if min_kept is None:
-        min_kept = min(start_count(target, ci_level), max(conf.size, 1))
+        min_kept = start_count(target, ci_level, limit=max(conf.size, 1))
     if int(min_kept) != min_kept or min_kept < 1 or int(max_candidates) != max_candidates or max_candidates < 1:
         raise ValueError("min_kept and max_candidates must be positive integers")
     candidates, kept, right = _candidates(conf, hit, int(min_kept), int(max_candidates))
@@ -207,11 +207,11 @@ def start_count(target: float, ci_level: float, *, errors: int = 2, limit: int =
     survive a couple of unlucky errors."""
     delta, n = 1.0 - ci_level, errors + 1
     while n <= limit:
-        sizes = np.arange(n, min(n + 256, limit + 1))
+        sizes = np.arange(n, min(2 * n, limit + 1))  # doubling: the answer is found in O(log) steps
         passing = np.flatnonzero(lower_bounds(sizes - errors, sizes, delta) >= target)
         if passing.size:
             return int(sizes[passing[0]])
-        n += 256
+        n = int(sizes[-1]) + 1
     return limit
 
 

@@ -23,6 +23,16 @@ def test_clopper_pearson_bounds_match_published_values() -> None:
     assert proportion(0, 0).value is None
 
 
+def test_bounds_for_many_pairs_match_one_at_a_time_and_the_normal_limit() -> None:
+    k = np.array([1, 7, 400, 9_000, 18_000, 3, 50_000])
+    n = np.array([1, 10, 500, 10_000, 20_000, 3, 50_000])
+    together = lower_bounds(k, n, 0.05)
+    assert together == pytest.approx([lower_bound(int(a), int(b), 0.05) for a, b in zip(k, n, strict=True)])
+    # Far from 0 and 1 with many trials, the exact bound meets the normal one: 0.9 - 1.645 sd.
+    assert together[4] == pytest.approx(0.9 - 1.644854 * np.sqrt(0.9 * 0.1 / 20_000), abs=2e-4)
+    assert together[6] == pytest.approx(0.05 ** (1 / 50_000))
+
+
 def test_gold_accuracy_counts_matches_and_skips_missing_pairs() -> None:
     acc = gold_accuracy([1, 2, 3, np.nan, 5], [1, 2, 4, 4, np.nan])
     assert (acc.successes, acc.total, acc.value) == (2, 3, pytest.approx(2 / 3))
@@ -93,6 +103,8 @@ def test_threshold_choose_refuses_bad_input() -> None:
         threshold_choose([0.5], [0.5], target=0.9)
     with pytest.raises(ValueError, match="target"):
         threshold_choose([0.5], [1], target=1.5)
+    with pytest.raises(ValueError, match="no finite gold set"):
+        threshold_choose([0.5], [1], target=1.0)
     assert threshold_choose([], [], target=0.9).reason == "no gold items"
 
 
