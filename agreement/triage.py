@@ -287,8 +287,8 @@ def slice_audit(
     """Per slice (a feature of the items: source, language, length bucket...), is the judge
     confidently wrong?  Slices with the largest gap (confidence minus accuracy) come first.
 
-    ``correct`` and ``confidences`` belong to audited items (a uniform random sample with human
-    labels): whether the judge matched the human label, and the judge's confidence (method
+    ``correct`` and ``confidences`` belong to audited items (a uniform random sample with gold
+    or human labels): whether the judge matched that label, and the judge's confidence (method
     ``"top"``, a probability, for the comparison to mean anything).  Pass only the items the
     judge would keep to audit exactly what it decides alone.  Each slice's accuracy gets a
     Clopper-Pearson interval at ``1 - (1 - ci_level) / S`` for ``S`` slices (Bonferroni), so
