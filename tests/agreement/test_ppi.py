@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -32,6 +33,8 @@ def test_it_works_a_small_dataset_by_hand() -> None:
     # Judge only: the mean of f with the interval one would draw if f were the truth.
     assert result.judge.estimate == pytest.approx(3 / 8)
     assert result.judge.std_error == pytest.approx(np.std(predictions, ddof=1) / math.sqrt(8))
+    out = json.loads(json.dumps(result.as_dict()))
+    assert [e["method"] for e in out["estimates"]] == ["ppi++", "ppi", "human", "judge"]
 
 
 def test_a_judge_anticorrelated_with_the_labels_gets_no_weight() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,14 @@ def test_it_keeps_the_confident_half_when_only_that_half_clears_the_bar() -> Non
     assert [(p.kept, p.passes) for p in choice.curve] == [(100, True), (200, False)]
     assert choice.curve[1].accuracy == pytest.approx(0.75)
     assert choice.tested == 2 and choice.reason is None
+    assert json.loads(json.dumps(choice.as_dict()))["curve"][0] == {
+        "threshold": 0.9,
+        "kept": 100,
+        "kept_share": 0.5,
+        "accuracy": 1.0,
+        "lower": choice.lower,
+        "passes": True,
+    }
 
 
 def test_it_keeps_nothing_when_no_threshold_reaches_the_bar() -> None:
@@ -127,6 +137,7 @@ def test_a_confidently_wrong_slice_is_flagged_and_calibrated_ones_are_not() -> N
     assert not chat.overconfident
     # Three slices: each interval is at 1 - 0.05 / 3.
     assert code.accuracy.ci_level == pytest.approx(1 - 0.05 / 3)
+    assert json.loads(json.dumps([s.as_dict() for s in report]))[0]["slice"] == "code"
     assert slice_audit([], [], []) == ()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -129,6 +130,7 @@ def test_it_computes_expected_calibration_error_by_hand() -> None:
     assert result.max_error == pytest.approx(1 / 12)
     assert result.brier == pytest.approx((0.01 + 0.09 + 0.4225 + 0.01 + 0.0025) / 5)
     assert result.gap == pytest.approx(0.52 - 0.6)
+    assert json.loads(json.dumps(result.as_dict()))["bins"][1]["count"] == 2
 
 
 def test_it_puts_confidence_one_in_the_last_bin_and_reports_empty_bins() -> None:
