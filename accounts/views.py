@@ -1,70 +1,72 @@
-"""The login page, throttled: Django's LoginView counts nothing, so a password could be guessed
-at the speed of the server.
+"""The account page (API tokens, sign out everywhere) and the password-reset pages, throttled.
 
-Failures are counted in the default cache (per process by default; shared through Redis when
-CACHE_URL is set) under two keys: the client address with the username, and the client address
-alone. Once either count reaches its limit within the window, the form answers 429 without
-checking the password, even a right one, until the window that began with the first failure
-ends. A successful login clears the address-and-username count. The client address is the one
-the API throttle uses (DRF's ``NUM_PROXIES``, from ``ACCORD_TRUSTED_PROXIES``), so a client cannot
-reset its count by sending its own ``X-Forwarded-For``.
+Sign-in needs no view of ours: Django's login view calls authenticate(), which django-axes
+limits (accounts/throttle.py).
 """
 
-import hashlib
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from django.conf import settings
-from django.contrib.auth.views import LoginView
-from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
-from rest_framework.throttling import BaseThrottle
-
-
-def _client_address(request: HttpRequest) -> str:
-    return BaseThrottle().get_ident(request)
-
-
-def _keys(request: HttpRequest) -> tuple[str, str]:
-    address = _client_address(request)
-    username = (request.POST.get("username") or "").strip().lower()[:150]
-    pair = hashlib.sha256(f"{address}\n{username}".encode()).hexdigest()
-    return f"login-failures:user:{pair}", f"login-failures:address:{hashlib.sha256(address.encode()).hexdigest()}"
+from accounts.models import ApiToken
+from accounts.services import api_token_revoke, api_tokens_live, user_credentials_revoke
+from accounts.throttle import password_reset_throttled, password_reset_wait
 
 
-def _count(key: str) -> int:
-    return cache.get(key, 0)
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's "forgot your password" form; each client address, and each e-mail address asked
+    for, may ask a limited number of times (ACCORD_PASSWORD_RESET_RATE, _EMAIL_RATE)."""
+
+    def post(self, request, *args, **kwargs):
+        wait = password_reset_wait(request, email=str(request.POST.get("email", ""))[:254])
+        if wait is not None:
+            return password_reset_throttled(request, wait)
+        return super().post(request, *args, **kwargs)
 
 
-def _add_failure(key: str) -> None:
-    # add() starts the window only once; incr() keeps it (the expiry is not renewed).
-    if not cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's reset link; visits count against the client's reset limit, so link tokens cannot
+    be guessed at the server's speed. A reset ends every session (Django) and every API token
+    (issued under the old password, accounts/authentication.py) of the user."""
+
+    def dispatch(self, request, *args, **kwargs):
+        wait = password_reset_wait(request)
+        if wait is not None:
+            return password_reset_throttled(request, wait)
+        return super().dispatch(request, *args, **kwargs)
 
 
-class ThrottledLoginView(LoginView):
-    template_name = "registration/login.html"
+@login_required
+@require_GET
+def account(request: HttpRequest) -> HttpResponse:
+    """Your account: your API tokens (by prefix), revoking one or all, changing your password."""
+    tokens = list(api_tokens_live(user=request.user))
+    return render(request, "accounts/account.html", {"tokens": tokens})
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        user_key, address_key = _keys(request)
-        if (
-            _count(user_key) >= settings.LOGIN_FAILURES_PER_USER
-            or _count(address_key) >= settings.LOGIN_FAILURES_PER_ADDRESS
-        ):
-            # Unbound: a bound AuthenticationForm would check the password while validating.
-            form = self.get_form_class()(request=request, initial={"username": request.POST.get("username", "")})
-            minutes = max(1, round(settings.LOGIN_FAILURE_WINDOW_SECONDS / 60))
-            response = self.render_to_response(
-                self.get_context_data(form=form, throttled=True, throttle_minutes=minutes)
-            )
-            response.status_code = 429
-            response["Retry-After"] = str(settings.LOGIN_FAILURE_WINDOW_SECONDS)
-            return response
-        response = super().post(request, *args, **kwargs)
-        if request.user.is_authenticated:
-            cache.delete(user_key)
-        else:
-            _add_failure(user_key)
-            _add_failure(address_key)
-        return response
+
+@login_required
+@require_POST
+def account_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    try:
+        api_token_revoke(user=request.user, token_id=token_id)
+    except ApiToken.DoesNotExist:
+        raise Http404("No such token.") from None
+    messages.success(request, "The token was revoked.")
+    return redirect("account")
+
+
+@login_required
+@require_POST
+def account_revoke(request: HttpRequest) -> HttpResponse:
+    """Sign out everywhere: every API token and every session of this account, this one included."""
+    ended = user_credentials_revoke(user=request.user)
+    logout(request)
+    messages.success(
+        request,
+        f"Signed out everywhere: {ended['tokens']} API token(s) revoked, {ended['sessions']} session(s) ended.",
+    )
+    return redirect("login")

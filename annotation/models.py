@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 
 from config.choices import labelled
+from config.untrusted import EncodableJSONField
 from rubrics.models import RubricVersion
 
 
@@ -75,12 +76,12 @@ class Item(models.Model):
     project = models.ForeignKey(Project, related_name="items", on_delete=models.CASCADE)
     external_id = models.CharField(max_length=255)
     # Untrusted: whatever the importer sent. Escaped in pages, delimited in judge prompts.
-    data = models.JSONField()
-    metadata = models.JSONField(default=dict, blank=True)
+    data = EncodableJSONField()
+    metadata = EncodableJSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.PENDING)
     # Written by the approval service only: how the item was decided and the values it carries.
     approved_by = models.CharField(max_length=16, choices=ApprovedBy.choices, blank=True)
-    consensus = models.JSONField(default=dict, blank=True)
+    consensus = EncodableJSONField(default=dict, blank=True)
     decision_reason = models.TextField(blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     # Per-criterion normalised disagreement (0 = all raters agree, 1 = maximal), stored by the
@@ -158,8 +159,8 @@ class Rating(models.Model):
     item = models.ForeignKey(Item, related_name="ratings", on_delete=models.CASCADE)
     rater = models.ForeignKey(Rater, related_name="ratings", on_delete=models.PROTECT)
     rubric_version = models.ForeignKey(RubricVersion, related_name="ratings", on_delete=models.PROTECT)
-    values = models.JSONField(default=dict)
-    rationales = models.JSONField(default=dict, blank=True)
+    values = EncodableJSONField(default=dict)
+    rationales = EncodableJSONField(default=dict, blank=True)
     seconds_spent = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=8, choices=RatingSource.choices, default=RatingSource.API)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -186,10 +187,10 @@ class RatingChange(models.Model):
 
     rating = models.ForeignKey(Rating, related_name="changes", on_delete=models.CASCADE)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    values_before = models.JSONField()
-    rationales_before = models.JSONField(default=dict, blank=True)
-    values_after = models.JSONField()
-    rationales_after = models.JSONField(default=dict, blank=True)
+    values_before = EncodableJSONField()
+    rationales_before = EncodableJSONField(default=dict, blank=True)
+    values_after = EncodableJSONField()
+    rationales_after = EncodableJSONField(default=dict, blank=True)
     source = models.CharField(max_length=8, choices=RatingSource.choices, default=RatingSource.API)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -206,8 +207,8 @@ class Gold(models.Model):
 
     item = models.OneToOneField(Item, related_name="gold", on_delete=models.CASCADE)
     rubric_version = models.ForeignKey(RubricVersion, related_name="golds", on_delete=models.PROTECT)
-    values = models.JSONField()
-    rationales = models.JSONField(default=dict, blank=True)
+    values = EncodableJSONField()
+    rationales = EncodableJSONField(default=dict, blank=True)
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -273,8 +274,8 @@ class Draft(models.Model):
 
     item = models.ForeignKey(Item, related_name="drafts", on_delete=models.CASCADE)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="drafts", on_delete=models.CASCADE)
-    values = models.JSONField(default=dict, blank=True)
-    rationales = models.JSONField(default=dict, blank=True)
+    values = EncodableJSONField(default=dict, blank=True)
+    rationales = EncodableJSONField(default=dict, blank=True)
     seconds_spent = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -47,7 +47,7 @@ rating_submit(item=item, rater=judge, values={"quality": 3, "correct": True, "to
 SETUP = """
 from django.contrib.auth import get_user_model
 from django.db import connection
-from rest_framework.authtoken.models import Token
+from accounts.services import api_token_create
 from annotation.models import Rater, RaterKind
 from annotation.selectors import rater_for_user
 from annotation.services.projects import project_create
@@ -90,7 +90,7 @@ with connection.cursor() as c:
         " FROM annotation_item i WHERE i.project_id = %s ORDER BY i.id LIMIT 100000",
         [judge, version.pk, project.pk])
     c.execute("ANALYZE")
-print(Token.objects.create(user=staff).key, project.pk)
+print(api_token_create(user=staff)[1], project.pk)
 """
 
 

@@ -31,7 +31,7 @@ DB = "accord_bench_export"
 
 SETUP = """
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from accounts.services import api_token_create
 from annotation.models import Rater, RaterKind
 from annotation.services.projects import project_create
 from rubrics.services import rubric_create
@@ -48,7 +48,7 @@ raters = [
     Rater.objects.create(kind=RaterKind.HUMAN, user=User.objects.create_user(f"rater{i}"), name=f"rater{i}").pk
     for i in range(2)
 ]
-print(Token.objects.create(user=user).key, small.pk, large.pk, version.pk, *raters)
+print(api_token_create(user=user)[1], small.pk, large.pk, version.pk, *raters)
 """
 
 ITEMS_SQL = """
@@ -182,8 +182,9 @@ def main() -> None:
     env["ACCORD_VAR_DIR"] = tempfile.mkdtemp(prefix="accord-bench-")
     env["DATABASE_URL"] = _django.database_url(DB)
     if args.skip_load:
-        code = "from annotation.models import Project; from rest_framework.authtoken.models import Token; "
-        code += "print(Token.objects.get().key, *Project.objects.order_by('id').values_list('id', flat=True))"
+        code = "from annotation.models import Project; from accounts.services import api_token_create; "
+        code += "from django.contrib.auth.models import User; user = User.objects.get(username='bench'); "
+        code += "print(api_token_create(user=user)[1], *Project.objects.order_by('id').values_list('id', flat=True))"
         out = manage_shell(env, code)
         ids = {"token": out[-3], "small": int(out[-2]), "large": int(out[-1])}
     else:

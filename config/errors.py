@@ -17,6 +17,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from config.untrusted import NUL_MESSAGE
+
 logger = logging.getLogger(__name__)
 
 
@@ -38,7 +40,6 @@ class RowsRejected(Exception):
         self.rows = rows
 
 
-_NUL_MESSAGE = "must not contain the NUL character (\\u0000)."
 
 
 def _has_nul(value) -> bool:
@@ -56,11 +57,11 @@ def _fields_with_nul(context) -> dict:
     request = context.get("request") if context else None
     data = getattr(request, "data", None)
     if isinstance(data, dict):
-        fields = {str(key): [_NUL_MESSAGE] for key, value in data.items() if _has_nul(key) or _has_nul(value)}
+        fields = {str(key): [NUL_MESSAGE] for key, value in data.items() if _has_nul(key) or _has_nul(value)}
         if fields:
             return fields
     if _has_nul(data):
-        return {"non_field_errors": [f"text {_NUL_MESSAGE}"]}
+        return {"non_field_errors": [f"text {NUL_MESSAGE}"]}
     return {"non_field_errors": ["a value could not be stored (out of range or malformed)."]}
 
 
@@ -145,8 +146,8 @@ def schema_error_responses(result, generator, request, public):
     400 always (bad input, or a query parameter the operation does not take); 401 and 403 unless
     the view lets anyone in; 404 with an id in the path; 409 (a unique constraint lost a race) and
     415 (a body in a media type the view does not parse) for writes; 429 with a throttle; 503
-    always (the database went away). A status a view documents itself (such as 409 on a GET)
-    keeps its description and gets the shape.
+    always (the database went away); 413 for writes (a body too large, accounts/middleware.py). A
+    status a view documents itself (such as 409 on a GET) keeps its description and gets the shape.
     """
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -160,7 +161,7 @@ def schema_error_responses(result, generator, request, public):
             if "{" in path:
                 codes.add("404")
             if method.upper() in ("POST", "PUT", "PATCH", "DELETE"):
-                codes |= {"409", "415"}
+                codes |= {"409", "413", "415"}
             if view is not None and view.throttle_classes:
                 codes.add("429")
             responses = operation.setdefault("responses", {})
@@ -178,6 +179,7 @@ _ERROR_DESCRIPTIONS = {
     "403": "Not allowed (role, permission or CSRF).",
     "404": "No such object, or not one you can see.",
     "409": "Conflicts with what is stored.",
+    "413": "The body is too large (over 64 KB without signing in: ACCORD_ANONYMOUS_MAX_BODY_KB).",
     "415": "A body in a media type this operation does not take.",
     "429": "Too many attempts; see Retry-After.",
     "503": "The database was unavailable; retry.",

@@ -7,6 +7,7 @@ start-up instead of at the first request.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -52,6 +53,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def env_rate(name: str, default: str) -> str:
+    """A rate in DRF's syntax: a number of requests per second, minute, hour or day ("20/min")."""
+    raw = os.environ.get(name, default).strip()
+    number, _, period = raw.partition("/")
+    if not number.isdigit() or not period or period[0] not in "smhd":
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate such as 20/min, 10/hour or 100/day.")
+    return raw
+
+
 DEBUG = env_bool("DEBUG", False)
 
 # A laptop gets a key generated once into var/ so sessions survive restarts; anything running
@@ -87,9 +97,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "accounts",
     "rubrics",
     "annotation",
@@ -107,9 +117,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.AnonymousBodyLimitMiddleware",
     "config.query_params.QueryParamsAllowListMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the 429 of accounts/throttle.py.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -152,11 +165,31 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
-# The login page (accounts/views.py) answers 429 once a client address has failed this many
-# times for one username, or this many times in all, within the window (counted in CACHES).
-LOGIN_FAILURES_PER_USER = env_int("ACCORD_LOGIN_FAILURES_PER_USER", 5, minimum=1)
-LOGIN_FAILURES_PER_ADDRESS = env_int("ACCORD_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
+# Database sessions with their user beside them, so all of a user's can end at once (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
+# Days a new API token lives unless its request says otherwise; 0: until revoked.
+API_TOKEN_DEFAULT_DAYS = env_int("ACCORD_API_TOKEN_DAYS", 0)
+# Sign-in failures (django-axes, accounts/throttle.py): on every sign-in path, 429 once an account or a
+# client address failed ACCORD_LOGIN_FAILURES times in the window, counted in the shared cache (below).
+for _gone in ("ACCORD_LOGIN_FAILURES_PER_USER", "ACCORD_LOGIN_FAILURES_PER_ADDRESS"):
+    if _gone in os.environ:
+        raise ImproperlyConfigured(f"{_gone} is no longer read: set ACCORD_LOGIN_FAILURES (per account and address).")
+LOGIN_FAILURE_LIMIT = env_int("ACCORD_LOGIN_FAILURES", 10, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("ACCORD_LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_FAILURE_WINDOW_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "accounts.throttle.login_account"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.login_locked_out"
+AXES_ENABLE_ADMIN = AXES_VERBOSE = False
+# Password resets per client address (requests, link visits) and e-mails per address asked for.
+PASSWORD_RESET_RATE = env_rate("ACCORD_PASSWORD_RESET_RATE", "10/hour")
+PASSWORD_RESET_EMAIL_RATE = env_rate("ACCORD_PASSWORD_RESET_EMAIL_RATE", "3/hour")
+# Requests signed in by neither a session nor an API token may carry this much body at most.
+ANONYMOUS_MAX_BODY_BYTES = env_int("ACCORD_ANONYMOUS_MAX_BODY_KB", 64, minimum=1) * 1024
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -178,14 +211,14 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
-    "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("ACCORD_AUTH_THROTTLE", "20/min")},
+    "DEFAULT_THROTTLE_RATES": {"auth": env_rate("ACCORD_AUTH_THROTTLE", "20/min")},
     # How many proxies in front append to X-Forwarded-For; the client address (for the API and
     # login throttles) is the entry that many from the right, or REMOTE_ADDR when 0. Without
     # it DRF keys throttles on the whole header, which a client writes itself and so could
@@ -195,7 +228,10 @@ REST_FRAMEWORK = {
     ),
     # JSON only: DRF's browsable API would add an HTML page per endpoint that renders untrusted
     # data and breaks the Content-Security-Policy (inline styles). /api/docs/ is the explorer.
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["config.renderers.JSONRenderer"],
+    # JSON bodies are checked for depth and for text that cannot be stored (config/untrusted.py).
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Accord API",
@@ -248,8 +284,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # bootstrap draws). 0 sends all of it to the workers.
 INLINE_WORK_LIMIT = env_int("ACCORD_INLINE_WORK_LIMIT", 10_000_000)
 
-# Caches computed reports (agreement on a million ratings takes seconds). Per process by default;
-# CACHE_URL=redis://host:6379/1 shares it between web workers and machines.
+# The sign-in, token and reset counters: one cache for every web process. Redis with CACHE_URL (production),
+# else a database table (made by the accounts migrations; `manage.py createcachetable` recreates it).
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: use redis://host:6379/1, or leave it unset.")
@@ -257,7 +293,7 @@ CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
         if CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "accord"}
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "accord_cache"}
     )
 }
 

@@ -5,7 +5,6 @@ from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import apis as account_apis
-from accounts.views import ThrottledLoginView
 from config.health import HealthApi
 
 api_v1 = [
@@ -13,6 +12,13 @@ api_v1 = [
     path("auth/token/", account_apis.TokenObtainApi.as_view(), name="auth-token"),
     path("users/", account_apis.UserCreateApi.as_view(), name="user-create"),
     path("users/me/", account_apis.MeApi.as_view(), name="user-me"),
+    path("users/me/tokens/", account_apis.MyTokensApi.as_view(), name="user-me-tokens"),
+    path(
+        "users/me/tokens/<int:token_id>/revoke/", account_apis.MyTokenRevokeApi.as_view(), name="user-me-token-revoke"
+    ),
+    path("users/me/revoke/", account_apis.MyCredentialsRevokeApi.as_view(), name="user-me-revoke"),
+    path("users/<int:user_id>/deactivate/", account_apis.UserDeactivateApi.as_view(), name="user-deactivate"),
+    path("users/<int:user_id>/reactivate/", account_apis.UserReactivateApi.as_view(), name="user-reactivate"),
     path("", include("rubrics.urls")),
     path("", include("annotation.urls")),
     path("", include("quality.urls")),
@@ -36,8 +42,8 @@ urlpatterns = [
         name="swagger-ui",
     ),
     path("api/v1/", include(api_v1)),
-    # Before Django's auth URLs, so that /accounts/login/ is the throttled view.
-    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
+    # Before Django's auth URLs: the password-reset pages are throttled (accounts/views.py).
+    path("", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("judges.web_urls")),
     path("", include("annotation.web_urls")),

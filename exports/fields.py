@@ -60,13 +60,15 @@ def _blank_as_null(column: str) -> Field:
 
 
 def _instant(column: str) -> Field:
-    # decided_at is written in the session's time zone, which Django sets to UTC (USE_TZ).
-    return Field(
-        column,
-        (column,),
-        lambda row, ctx: row[column].isoformat() if row[column] else None,
-        _fixed(f"COALESCE(to_json(i.{column})::text, 'null')"),
+    # Written exactly as Python's isoformat() of a UTC datetime (microseconds only when not 0), so
+    # both paths give the same bytes; to_json() would drop a fraction's trailing zeros.
+    utc = f"(i.{column} AT TIME ZONE 'UTC')"
+    sql = (
+        f"CASE WHEN i.{column} IS NULL THEN 'null' ELSE '\"' || to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+        f"|| CASE WHEN extract(microseconds FROM i.{column})::bigint %% 1000000 <> 0 THEN to_char({utc}, '.US') "
+        "ELSE '' END || '+00:00\"' END"
     )
+    return Field(column, (column,), lambda row, ctx: row[column].isoformat() if row[column] else None, _fixed(sql))
 
 
 FIELDS: tuple[Field, ...] = (

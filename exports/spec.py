@@ -95,11 +95,12 @@ def export_spec_parse(params) -> ExportSpec:
     if since is not None and since != "":
         try:
             moment = datetime.fromisoformat(_plus_restored(since.strip()))
-        except ValueError:
-            errors["since"] = [f"{since!r} is not an ISO 8601 timestamp such as 2026-01-31T12:00:00Z."]
-        else:
             # A timestamp without an offset is read as UTC (the server's time zone).
             fields["since"] = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        except ValueError:
+            errors["since"] = [f"{since!r} is not an ISO 8601 timestamp such as 2026-01-31T12:00:00Z."]
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is in the year 0 in UTC
+            errors["since"] = [f"{since!r} is out of range: in UTC it must fall within the years 1 to 9999."]
 
     include = _one(params, "include")
     if include is not None:

@@ -83,7 +83,8 @@ class JudgeListCreateApi(APIView):
         judges = judges_for_user(user=request.user)
         project = request.query_params.get("project")
         if project is not None:
-            if not (project.isascii() and project.isdigit()):  # "²".isdigit() is True, int("²") fails
+            # "²".isdigit() is True, int("²") fails; more than 18 digits is past any id (bigint)
+            if not (project.isascii() and project.isdigit() and len(project) <= 18):
                 raise ValidationError({"project": ["must be a project id."]})
             judges = judges.filter(project_id=int(project))
         return Response([_judge_out(j) for j in judges])

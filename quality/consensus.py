@@ -14,7 +14,7 @@ import numpy as np
 import agreement
 from quality.models import ApprovalPolicy
 from rubrics.models import Criterion
-from rubrics.scales import ScaleKind, scale_points, value_code
+from rubrics.scales import MAX_NUMBER, ScaleKind, number_bounded, scale_points, value_code
 
 
 def consensus_of(
@@ -57,6 +57,9 @@ def consensus_of(
             else:
                 failing.append(criterion.key)
             continue
+        # Clamped like the codes: a value stored before the bound existed (1.7e308) would make
+        # the median's sum and the spread overflow to infinity.
+        given = [v if -MAX_NUMBER <= v <= MAX_NUMBER else number_bounded(v) for v in given]
         spread = max(given) - min(given)
         if criterion.kind == ScaleKind.ORDINAL:
             middle = statistics.median_low(given)

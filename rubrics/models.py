@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 
+from config.untrusted import EncodableJSONField
 from rubrics.scales import AGREEMENT_LEVEL, ScaleKind
 
 
@@ -43,7 +44,7 @@ class Criterion(models.Model):
     key = models.SlugField(max_length=64)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    scale = models.JSONField()
+    scale = EncodableJSONField()
     rationale_required = models.BooleanField(default=False)
     required = models.BooleanField(default=True)
     gate = models.BooleanField(

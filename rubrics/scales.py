@@ -13,6 +13,8 @@ from typing import Any, Protocol
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from config.untrusted import text_problem
+
 
 class ScaleKind(models.TextChoices):
     BINARY = "binary", "Binary (yes / no)"
@@ -36,6 +38,10 @@ AGREEMENT_LEVEL: dict[str, str | None] = {
 MAX_ORDINAL_POINTS = 101
 MAX_TEXT_LENGTH = 20_000
 MAX_RATIONALE_LENGTH = 20_000
+# Interval and ratio values, and the numbers of a scale, are finite and at most this large in
+# magnitude (exact integers in a double go to 2**53, about 9e15). A bound keeps every aggregate
+# finite: squares and sums of a million of them stay far from float overflow (1.8e308).
+MAX_NUMBER = 10**15
 
 _ALLOWED_KEYS = {
     ScaleKind.BINARY: {"kind", "labels"},
@@ -69,7 +75,20 @@ class CriterionSpec:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number within ±MAX_NUMBER (a 400-digit integer is a number Python cannot make a
+    float of: it is refused here, not turned into an OverflowError)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return -MAX_NUMBER <= value <= MAX_NUMBER
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, int) and abs(value) > 10**30:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _labels_clean(labels: Any, *, allowed: Iterable[str] | None) -> dict[str, str]:
@@ -85,6 +104,8 @@ def _labels_clean(labels: Any, *, allowed: Iterable[str] | None) -> dict[str, st
             raise ValidationError(f"labels has an anchor for {point!r}, which is not a point of this scale.")
         if not isinstance(text, str) or not text.strip():
             raise ValidationError(f"the anchor for {point!r} must be a non-empty sentence.")
+        if problem := text_problem(text) or text_problem(point):
+            raise ValidationError(f"the anchor for {point!r} {problem}")
         out[point] = text.strip()
     return out
 
@@ -109,6 +130,8 @@ def scale_clean(scale: Any) -> dict:
             raise ValidationError("a categorical scale needs choices: a list of at least two strings.")
         if not all(isinstance(c, str) and c.strip() for c in choices):
             raise ValidationError("every choice must be a non-empty string.")
+        if problem := next(filter(None, map(text_problem, choices)), None):
+            raise ValidationError(f"a choice {problem}")
         cleaned = [c.strip() for c in choices]
         if len(set(cleaned)) != len(cleaned):
             raise ValidationError("choices must be unique.")
@@ -127,7 +150,7 @@ def scale_clean(scale: Any) -> dict:
     elif kind == ScaleKind.INTERVAL:
         lo, hi, step = scale.get("min"), scale.get("max"), scale.get("step")
         if not (_is_number(lo) and _is_number(hi)):
-            raise ValidationError("an interval scale needs numeric min and max.")
+            raise ValidationError(f"an interval scale needs numeric min and max, each within ±{MAX_NUMBER:.0e}.")
         if lo >= hi:
             raise ValidationError("min must be less than max.")
         out.update(min=lo, max=hi)
@@ -140,12 +163,14 @@ def scale_clean(scale: Any) -> dict:
         hi = scale.get("max")
         if hi is not None:
             if not _is_number(hi) or hi <= 0:
-                raise ValidationError("max must be a positive number.")
+                raise ValidationError(f"max must be a positive number no larger than {MAX_NUMBER:.0e}.")
             out["max"] = hi
         unit = scale.get("unit")
         if unit is not None:
             if not isinstance(unit, str):
                 raise ValidationError("unit must be a string.")
+            if problem := text_problem(unit):
+                raise ValidationError(f"unit {problem}")
             out["unit"] = unit
     elif kind == ScaleKind.TEXT:
         max_length = scale.get("max_length", MAX_TEXT_LENGTH)
@@ -162,23 +187,23 @@ def value_clean(scale: Mapping, value: Any) -> Any:
     kind = scale["kind"]
     if kind == ScaleKind.BINARY:
         if not isinstance(value, bool):
-            raise ValidationError(f"expected true or false, got {value!r}.")
+            raise ValidationError(f"expected true or false, got {_shown(value)}.")
         return value
     if kind == ScaleKind.CATEGORICAL:
         if not isinstance(value, str) or value not in scale["choices"]:
-            raise ValidationError(f"expected one of {', '.join(scale['choices'])}; got {value!r}.")
+            raise ValidationError(f"expected one of {', '.join(scale['choices'])}; got {_shown(value)}.")
         return value
     if kind == ScaleKind.ORDINAL:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ValidationError(f"expected an integer from {scale['min']} to {scale['max']}; got {value!r}.")
+            raise ValidationError(f"expected an integer from {scale['min']} to {scale['max']}; got {_shown(value)}.")
         if not scale["min"] <= value <= scale["max"]:
-            raise ValidationError(f"{value} is outside the scale {scale['min']}..{scale['max']}.")
+            raise ValidationError(f"{_shown(value)} is outside the scale {scale['min']}..{scale['max']}.")
         return value
     if kind == ScaleKind.INTERVAL:
         if not _is_number(value):
-            raise ValidationError(f"expected a number from {scale['min']} to {scale['max']}; got {value!r}.")
+            raise ValidationError(f"expected a number from {scale['min']} to {scale['max']}; got {_shown(value)}.")
         if not scale["min"] <= value <= scale["max"]:
             raise ValidationError(f"{value} is outside the scale {scale['min']}..{scale['max']}.")
         step = scale.get("step")
@@ -189,13 +214,16 @@ def value_clean(scale: Mapping, value: Any) -> Any:
         return value
     if kind == ScaleKind.RATIO:
         if not _is_number(value) or value < 0:
-            raise ValidationError(f"expected a number ≥ 0; got {value!r}.")
+            top = scale.get("max", MAX_NUMBER)
+            raise ValidationError(f"expected a number from 0 to {top:g}; got {_shown(value)}.")
         if "max" in scale and value > scale["max"]:
             raise ValidationError(f"{value} is above the maximum {scale['max']}.")
         return value
     if kind == ScaleKind.TEXT:
         if not isinstance(value, str):
-            raise ValidationError(f"expected text; got {value!r}.")
+            raise ValidationError(f"expected text; got {_shown(value)}.")
+        if problem := text_problem(value):
+            raise ValidationError(f"text {problem}")
         if len(value) > scale.get("max_length", MAX_TEXT_LENGTH):
             raise ValidationError(f"text is longer than {scale.get('max_length', MAX_TEXT_LENGTH)} characters.")
         return value
@@ -240,6 +268,9 @@ def values_clean(
             elif len(rationale) > MAX_RATIONALE_LENGTH:
                 errors.setdefault(key, []).append(f"rationale is longer than {MAX_RATIONALE_LENGTH} characters.")
                 rationale = None
+            elif problem := text_problem(rationale):
+                errors.setdefault(key, []).append(f"rationale {problem}")
+                rationale = None
             else:
                 rationale = rationale.strip()
         if value is None or (criterion.scale["kind"] == ScaleKind.TEXT and value == ""):
@@ -278,8 +309,19 @@ def value_code(scale: Mapping, value: Any) -> float | None:
         choices = scale["choices"]
         return float(choices.index(value)) if value in choices else None
     if kind in (ScaleKind.ORDINAL, ScaleKind.INTERVAL, ScaleKind.RATIO):
-        return float(value)
+        return number_bounded(value)
     return None
+
+
+def number_bounded(value: int | float) -> float:
+    """``value`` as a float clamped to ±MAX_NUMBER. Values are validated within that range; a
+    row stored before the bound existed (1.7e308 was accepted) is clamped here and in SQL, so no
+    aggregate over it overflows to infinity."""
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.copysign(math.inf, value)
+    return max(-MAX_NUMBER, min(float(MAX_NUMBER), number))
 
 
 def value_code_sql(scale: Mapping, key: str, *, column: str, vendor: str) -> tuple[str, list]:
@@ -298,7 +340,11 @@ def value_code_sql(scale: Mapping, key: str, *, column: str, vendor: str) -> tup
         whens = " ".join("WHEN %s THEN " + f"{i}.0" for i in range(len(choices)))
         return f"(CASE {text} {whens} END)", [path, *choices]
     if kind in (ScaleKind.ORDINAL, ScaleKind.INTERVAL, ScaleKind.RATIO):
-        return (f"CAST({text} AS double precision)" if postgres else f"CAST({text} AS REAL)"), [path]
+        number = f"CAST({text} AS double precision)" if postgres else f"CAST({text} AS REAL)"
+        # number_bounded's twin; CASE keeps NULL (absent) as NULL, where LEAST/GREATEST would not.
+        bound = f"{MAX_NUMBER:.1f}"
+        sql = f"(CASE WHEN {number} > {bound} THEN {bound} WHEN {number} < -{bound} THEN -{bound} ELSE {number} END)"
+        return sql, [path, path, path]
     return "NULL", []
 
 
@@ -313,10 +359,10 @@ def scale_points(scale: Mapping, observed: Iterable[float] = ()) -> list[float] 
     if kind == ScaleKind.ORDINAL:
         return [float(p) for p in range(scale["min"], scale["max"] + 1)]
     if kind == ScaleKind.INTERVAL:
-        return [float(scale["min"]), float(scale["max"])]
+        return [number_bounded(scale["min"]), number_bounded(scale["max"])]
     if kind == ScaleKind.RATIO:
         top = scale.get("max", max(observed, default=0.0))
-        return [0.0, float(top)] if top > 0 else None
+        return [0.0, number_bounded(top)] if top > 0 else None
     return None
 
 

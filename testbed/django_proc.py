@@ -58,14 +58,14 @@ def project_setup(env: dict, *, migrate: bool = True, name: str | None = None) -
     name = name or f"chaos-{uuid.uuid4().hex[:8]}"
     code = (
         "from django.contrib.auth import get_user_model\n"
-        "from rest_framework.authtoken.models import Token\n"
+        "from accounts.services import api_token_create\n"
         "from annotation.services.projects import project_create\n"
         "from rubrics.services import rubric_create\n"
         f"user = get_user_model().objects.create_user('{name}', password='{name}-password-1', is_staff=True)\n"
         "criteria = [{'key': 'ok', 'title': 'OK', 'scale': {'kind': 'binary'}}]\n"
         f"version = rubric_create(actor=user, name='{name}', criteria=criteria)\n"
         f"project = project_create(actor=user, name='{name}', rubric=version)\n"
-        "print(Token.objects.create(user=user).key, project.pk)\n"
+        "print(api_token_create(user=user)[1], project.pk)\n"
     )
     token, project_id = manage_shell(env, code)[-2:]
     return token, int(project_id)

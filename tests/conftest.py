@@ -18,10 +18,14 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
+def _empty_cache(request, django_db_blocker):
+    """Every test starts with no throttle counts. The cache is a table of the test database unless
+    CACHE_URL names Redis, so the test database is set up first, whether the test uses it or not."""
     from django.core.cache import cache
 
-    cache.clear()
+    request.getfixturevalue("django_db_setup")
+    with django_db_blocker.unblock():
+        cache.clear()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ quality/apis/items.py: it extends the import view below."""
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,6 +12,7 @@ from annotation.apis.access import project_get
 from annotation.selectors import MANAGE
 from annotation.services.items import items_import
 from annotation.services.rows import rows_read_upload
+from config.parsers import JSONParser
 
 ImportReport = inline_serializer(
     "ItemImportOutput",

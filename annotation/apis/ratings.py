@@ -3,7 +3,7 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,6 +13,7 @@ from annotation.models import Item, Rating
 from annotation.selectors import MANAGE, RATE, project_require, rater_for_user, rating_history, ratings_visible
 from annotation.services.drafts import draft_get, draft_save
 from annotation.services.ratings import rating_change, rating_submit, ratings_import
+from config.parsers import JSONParser
 from config.serializers import InputSerializer
 
 

@@ -11,35 +11,62 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from config.errors import RowsRejected
+from config.untrusted import UntrustedInputError, json_check, json_loads_checked
 
 MAX_REPORTED_ERRORS = 1_000
+# Python's csv module refuses a cell over 128 KiB; items (a long trace in a `data` cell) may be
+# larger. A cell over this limit is reported as an error of its line.
+MAX_CSV_CELL = 16 * 1024 * 1024
+csv.field_size_limit(MAX_CSV_CELL)
 
 
 @dataclass(frozen=True)
 class ParsedRow:
-    """A record read from a file: either its value or why it could not be read."""
+    """A record read from a file: either its value or why it could not be read (``error`` for
+    the row as a whole, ``errors`` by field path)."""
 
     line: int
     value: Any = None
     error: str | None = None
+    errors: dict[str, list[str]] | None = None
 
 
 def rows_read_jsonl(stream: IO[bytes]) -> Iterator[ParsedRow]:
     for line_number, raw in enumerate(stream, start=1):
-        text = raw.decode("utf-8", errors="strict") if isinstance(raw, bytes) else raw
+        try:
+            text = raw.decode("utf-8", errors="strict") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as exc:
+            yield ParsedRow(line=line_number, error=f"not valid UTF-8 (byte {exc.start + 1} of the line).")
+            continue
         if not text.strip():
             continue
         try:
-            yield ParsedRow(line=line_number, value=json.loads(text))
-        except json.JSONDecodeError as exc:
-            yield ParsedRow(line=line_number, error=f"not valid JSON: {exc.msg} at column {exc.colno}.")
+            yield ParsedRow(line=line_number, value=json_loads_checked(text))
+        except UntrustedInputError as exc:
+            yield ParsedRow(line=line_number, errors=exc.errors)
+        except ValueError as exc:
+            message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+            yield ParsedRow(line=line_number, error=f"not valid JSON: {message}{column}.")
 
 
 def rows_read_csv(stream: IO[bytes]) -> Iterator[ParsedRow]:
     """CSV: an ``external_id`` column; ``data`` / ``metadata`` columns hold JSON objects, and any
-    other column becomes a field of data (``metadata.<name>`` columns a field of metadata)."""
+    other column becomes a field of data (``metadata.<name>`` columns a field of metadata).
+
+    A file that is not UTF-8, or that the csv module cannot read on (a cell over MAX_CSV_CELL),
+    ends with an error on the line where reading stopped; the rows before it are still checked."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     reader = csv.DictReader(text)
+    try:
+        yield from _csv_records(reader)
+    except UnicodeDecodeError:
+        yield ParsedRow(line=reader.line_num + 1, error="the file is not valid UTF-8 from this line on.")
+    except csv.Error as exc:
+        yield ParsedRow(line=reader.line_num, error=f"unreadable CSV: {exc} (a cell may hold at most 16 MiB).")
+
+
+def _csv_records(reader: csv.DictReader) -> Iterator[ParsedRow]:
     if not reader.fieldnames or "external_id" not in reader.fieldnames:
         yield ParsedRow(line=1, error="the CSV header must include an external_id column.")
         return
@@ -50,10 +77,14 @@ def rows_read_csv(stream: IO[bytes]) -> Iterator[ParsedRow]:
             continue
         row: dict[str, Any] = {"external_id": record.pop("external_id")}
         try:
-            data = json.loads(record.pop("data")) if "data" in record else {}
-            metadata = json.loads(record.pop("metadata")) if "metadata" in record else {}
-        except json.JSONDecodeError as exc:
-            yield ParsedRow(line=line, error=f"the data or metadata cell is not valid JSON: {exc.msg}.")
+            data = json_loads_checked(record.pop("data"), path=("data",)) if "data" in record else {}
+            metadata = json_loads_checked(record.pop("metadata"), path=("metadata",)) if "metadata" in record else {}
+        except UntrustedInputError as exc:
+            yield ParsedRow(line=line, errors=exc.errors)
+            continue
+        except ValueError as exc:
+            message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            yield ParsedRow(line=line, error=f"the data or metadata cell is not valid JSON: {message}.")
             continue
         if not isinstance(data, dict) or not isinstance(metadata, dict):
             yield ParsedRow(line=line, error="the data and metadata cells must hold JSON objects.")
@@ -65,6 +96,11 @@ def rows_read_csv(stream: IO[bytes]) -> Iterator[ParsedRow]:
                 data[column] = cell
         row["data"] = data
         row["metadata"] = metadata
+        try:
+            json_check(row)  # plain cells (and header names) may hold a NUL character
+        except UntrustedInputError as exc:
+            yield ParsedRow(line=line, errors=exc.errors)
+            continue
         yield ParsedRow(line=line, value=row)
 
 
@@ -81,8 +117,11 @@ def rows_read_upload(*, name: str, stream: IO[bytes]) -> Iterator[ParsedRow]:
 
 def _rows_read_json_array(stream: IO[bytes]) -> Iterator[ParsedRow]:
     try:
-        payload = json.load(stream)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        payload = json_loads_checked(stream.read())
+    except UntrustedInputError as exc:
+        yield ParsedRow(line=1, errors=exc.errors)
+        return
+    except ValueError as exc:  # not JSON, or not UTF-8
         yield ParsedRow(line=1, error=f"not valid JSON: {exc}.")
         return
     if not isinstance(payload, list):
@@ -99,8 +138,8 @@ def rows_numbered(rows: Iterable[Any], *, errors: list[dict], max_rows: int | No
         line = count
         if isinstance(row, ParsedRow):
             line = row.line
-            if row.error:
-                errors.append({"row": line, "errors": {"row": [row.error]}})
+            if row.error or row.errors:
+                errors.append({"row": line, "errors": row.errors or {"row": [row.error]}})
                 continue
             row = row.value
         if max_rows is not None and count > max_rows:

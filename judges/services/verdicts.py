@@ -27,6 +27,7 @@ from django.db import connection, transaction
 
 from annotation.models import Rating, RatingSource
 from annotation.services.ratings import NewRating, ratings_write
+from config.untrusted import text_storable
 from judges.aggregation import samples_aggregate
 from judges.executor import Result
 from judges.models import JudgeRun, JudgeSample, JudgeVerdict, Outcome
@@ -58,6 +59,9 @@ class ResultWriter:
 
     def add(self, results: list[Result]) -> None:
         for result in results:
+            # A provider's text is untrusted: what cannot be stored is replaced (config/untrusted.py);
+            # values and rationales were refused by values_clean already, as a human's would be.
+            result.raw_output, result.reason = text_storable(result.raw_output), text_storable(result.reason)
             self.have.setdefault(result.item_id, {})[result.sample_index] = result
             self.new.append(result)
 

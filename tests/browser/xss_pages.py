@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
+from accounts.models import ApiToken
 from tests.browser.xss_payloads import payload
 from tests.browser.xss_world import World
 
@@ -41,6 +42,8 @@ class Visit:
 # Routes that are not pages a browser renders, with the reason. Everything else must be visited.
 NOT_PAGES = {
     "accounts/logout/": "POST only: logs out and redirects",
+    "account/revoke/": "POST only: ends every token and session, logs out and redirects",
+    "account/tokens/<int:token_id>/revoke/": "POST only: revokes a token and redirects",
     "admin/logout/": "POST only: logs out and redirects",
     "projects/<int:project_id>/annotate/<int:item_id>/skip/": "POST only: records the skip and redirects",
     "projects/<int:project_id>/annotate/<int:item_id>/unskip/": "POST only: takes the skip back and redirects",
@@ -95,6 +98,8 @@ def api_visits(world: World) -> list[Visit]:
         "snapshot_id": world.snapshot.pk,
         "rubric_id": world.rubric_version.rubric_id,
         "number": world.rubric_version.number,
+        "user_id": world.users["annotator"].pk,
+        "token_id": ApiToken.objects.filter(user=world.users["staff"]).values_list("pk", flat=True).first(),
     }
     visits = []
     for route in all_routes():
@@ -148,6 +153,7 @@ def site_visits(world: World) -> list[Visit]:
         Visit(f"/projects/{t}/judges/", "manager"),
         Visit(f"/accounts/login/?next={hostile_next}", None),
         Visit("/accounts/login/", None, action="login-fail"),
+        Visit("/account/", "annotator"),
         Visit("/accounts/password_change/", "annotator"),
         Visit("/accounts/password_change/done/", "annotator"),
         Visit("/accounts/password_reset/", None),

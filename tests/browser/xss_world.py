@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from accounts.services import api_token_create
 from annotation.models import Item, ItemStatus, Role, Skip
 from annotation.selectors import rater_for_user
 from annotation.services.drafts import draft_save
@@ -374,7 +374,8 @@ def world_build() -> World:
         error=c.text("export_snapshot.error", markdown=False),
     )
     Group.objects.create(name=c.text("group.name", limit=150, markdown=False))
-    tokens = [Token.objects.get_or_create(user=u)[0].key for u in users.values()]
+    token_name = c.text("api_token.name", limit=100, markdown=False)  # listed on the account page
+    tokens = [api_token_create(user=u, name=token_name)[1] for u in users.values()]
     return World(
         corpus=corpus,
         users=users,

@@ -48,3 +48,14 @@ def test_acceptance_is_the_same_both_ways(postgres_only, tasks_project, tasks, p
     assert python == postgres
     assert "acceptance" in postgres[0], "a gated project's records carry acceptance"
     assert {r["acceptance"]["bucket"] for r in postgres} >= {"accepted", "rejected", "undecided"}
+
+
+@pytest.mark.parametrize("micro", [0, 120_000, 123_456, 100])
+def test_decision_times_are_written_alike(postgres_only, project, dataset, micro):
+    from datetime import UTC, datetime
+
+    from annotation.models import Item
+
+    Item.objects.filter(pk=dataset["items"][0].pk).update(decided_at=datetime(2026, 3, 1, 12, 0, 5, micro, tzinfo=UTC))
+    python, postgres = _both(project)
+    assert [r["decided_at"] for r in python] == [r["decided_at"] for r in postgres]

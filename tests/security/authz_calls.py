@@ -8,6 +8,7 @@ body or filters. tests/security/test_request_bodies.py sends the bodies of CALLS
 from dataclasses import dataclass, field
 from typing import Any
 
+from accounts.models import ApiToken
 from rubrics.templates import template_list
 from tests.security.authz_policy import MANAGE, NOBODY, REVIEW, STAFF_ONLY, P
 from tests.security.world import CRITERIA, GOOD_VALUES
@@ -58,6 +59,11 @@ CALLS = {
         body={"username": actor.username if actor else "staff", "password": "wrong"}, ok=frozenset({400})
     ),
     ("POST", f"{P}/users/"): lambda w, s, actor: Call(body={"username": "newcomer", "password": "a-long-Passw0rd-xyz"}),
+    # Each caller revokes a token of their own (someone else's is a 404: tests/security/test_tokens.py).
+    ("POST", f"{P}/users/me/tokens/{{token_id}}/revoke/"): lambda w, s, actor: Call(
+        path={"token_id": ApiToken.objects.filter(user=actor).values_list("pk", flat=True).first() if actor else 1},
+        ok=frozenset({204}),
+    ),
     ("POST", f"{P}/rubrics/"): lambda w, s, actor: Call(body={"name": "New", "criteria": CRITERIA}),
     ("POST", f"{P}/rubrics/from-template/"): lambda w, s, actor: Call(body={"template": template_list()[0]["key"]}),
     ("PUT", f"{P}/rubrics/{{rubric_id}}/"): lambda w, s, actor: Call(

@@ -67,6 +67,12 @@ health/                                         anyone          -               
 auth/token/                                     -               anyone          -               -
 users/me/                                       signed_in       -               -               -
 users/                                          -               staff_only      -               -
+# Issue 16: your own tokens and "sign out everywhere"; staff deactivate and reactivate accounts.
+users/me/tokens/                                signed_in       -               -               -
+users/me/tokens/{token_id}/revoke/              -               signed_in       -               -
+users/me/revoke/                                -               signed_in       -               -
+users/{user_id}/deactivate/                     -               staff_only      -               -
+users/{user_id}/reactivate/                     -               staff_only      -               -
 # Rubrics: visible to the members of a project using them and to their author; edited by
 # their author (or the change_rubric permission) and staff; created by staff (or add_rubric).
 rubrics/                                        signed_in       staff_only      -               -

@@ -233,7 +233,11 @@ def test_the_token_endpoint_gives_only_your_own_token(world):
     client = APIClient()
     response = client.post(f"{P}/auth/token/", {"username": "annotator_a", "password": "correct-horse-battery"})
     assert response.status_code == 200
-    assert response.json() == {"token": world.tokens["annotator_a"]}
+    issued = response.json()["token"]  # a new token of annotator A's, and nobody else's
+    assert issued not in world.tokens.values()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issued}")
+    assert client.get(f"{P}/users/me/").json()["username"] == "annotator_a"
+    client.credentials()
     wrong = client.post(f"{P}/auth/token/", {"username": "staff", "password": "correct-horse-batter"})
     assert wrong.status_code == 400
     assert world.tokens["staff"] not in wrong.content.decode()

@@ -12,9 +12,10 @@ as a marker in a response body, whatever the endpoint and whatever the JSON shap
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
+from accounts.services import api_token_create
 from annotation.models import Gold, Rater, RaterKind, Rating, Role
 from annotation.selectors import rater_for_user
 from annotation.services.drafts import draft_save
@@ -68,6 +69,8 @@ class Side:
             "rubric_id": self.rubric.pk,
             "number": 1,
             "snapshot_id": self.snapshot.pk,
+            "user_id": self.manager.pk,
+            "token_id": ApiToken.objects.filter(user=self.manager).values_list("pk", flat=True).first() or 0,
         }
 
 
@@ -107,7 +110,7 @@ def _rate(user_or_rater, item, version, rationale: str) -> None:
 
 def world_build(*, llm_base_url: str = "http://127.0.0.1:9/v1") -> World:
     users = {name: _user(name, staff=staff) for name, _, _, staff in ROLES if name != "anonymous"}
-    tokens = {name: Token.objects.create(user=user).key for name, user in users.items()}
+    tokens = {name: api_token_create(user=user)[1] for name, user in users.items()}
     world = World(users=users, tokens=tokens)
     for side in ("A", "B"):
         manager = users[f"manager_{side.lower()}"]
