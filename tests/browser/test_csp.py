@@ -47,7 +47,9 @@ def test_the_review_page_runs_under_the_policy(open_page, members, project, rich
         )
     page = open_page(members["reviewer"])
     messages = render_and_collect(page, f"/projects/{project.pk}/review/")
-    assert page.locator(f"#item-{item.pk}").count() == 1
+    assert page.locator("#gold-form").get_attribute("action").endswith(f"/review/{item.pk}/")
+    page.keyboard.press("e")  # review.js ran: E puts the focus in the edit form
+    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'value-helpfulness'")
     assert csp_violations(messages) == [], messages
 
 
