@@ -62,6 +62,7 @@ def test_it_logs_in_and_rates_two_items_with_the_keyboard_only(open_page, member
         assert not page.locator("dialog[open]").count()
         if helpfulness == 4:
             page.get_by_text("Draft saved").wait_for()
+            page.evaluate("window.scrollTo(0, 0)")  # the focus moved down to the submit button
             page.screenshot(path=str(screenshots / "annotate.png"), full_page=True)
         with page.expect_navigation():
             keyboard.press("Enter")  # submits
