@@ -140,7 +140,9 @@ def project_judges_overview(*, project: Project) -> tuple[list[JudgeRow], list[J
             latest_run=latest.get(judge.pk),
             trusted=[t for t in trust.get(versions[judge.pk].rater_id, []) if t.trusted],
             measured=len(trust.get(versions[judge.pk].rater_id, [])),
-            undecided=[t for t in trust.get(versions[judge.pk].rater_id, []) if t.status == "not_enough_data"],
+            undecided=[
+                t for t in trust.get(versions[judge.pk].rater_id, []) if not t.trusted and t.status == "not_enough_data"
+            ],
         )
         for judge in judges
         if judge.pk in versions

@@ -73,10 +73,14 @@ def test_a_manager_starts_a_run_from_the_judges_page(
         actor=staff, project=project, name="Local Qwen", provider="openai_compatible",
         model="Qwen/Qwen2.5-7B-Instruct", base_url="http://127.0.0.1:8001/v1", few_shot=4,
     )  # fmt: skip
-    for key, alpha, trusted in (("helpfulness", 0.82, True), ("correct", 0.55, False)):
+    for key, alpha, status, interval in (
+        ("helpfulness", 0.82, "trusted", (-0.01, 0.06)),
+        ("correct", 0.55, "not_enough_data", (-0.31, 0.02)),
+    ):
         RaterTrust.objects.create(
             project=project, rater_id=gpt.current_version().rater_id, rubric_version=project.rubric_version,
-            criterion_key=key, trusted=trusted, judge_alpha=alpha, human_alpha=0.79, items=120,
+            criterion_key=key, trusted=status == "trusted", status=status, judge_alpha=alpha, human_alpha=0.79,
+            difference_low=interval[0], difference_high=interval[1], items=120,
         )  # fmt: skip
     page = open_page(members["manager"])
     page.goto("/")
@@ -84,6 +88,7 @@ def test_a_manager_starts_a_run_from_the_judges_page(
     page.wait_for_url(f"**/projects/{project.pk}/judges/")
     row = page.locator(f'tr[data-judge="{gpt.pk}"]')
     assert "helpfulness" in row.inner_text().lower() and "never run" in row.inner_text()
+    assert "correct: not enough data yet" in row.inner_text() and "-0.310 to 0.020" in row.inner_text()
     page.screenshot(path=str(screenshots / "judges.png"), full_page=True)
 
     row.locator("select[name=items]").select_option("all")
