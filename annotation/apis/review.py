@@ -67,11 +67,17 @@ class GoldInputSerializer(InputSerializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
 
 
+def _item_to_review(request, item_id: int) -> Item:
+    """The item named in the URL, for a reviewer or manager of its project (else 404 / 403)."""
+    item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
+    project_require(user=request.user, project=item.project, roles=REVIEW)
+    return item
+
+
 class ItemGoldApi(APIView):
     @extend_schema(request=GoldInputSerializer, responses={201: GoldOutputSerializer})
     def post(self, request, item_id: int):
-        item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
-        project_require(user=request.user, project=item.project, roles=REVIEW)
+        item = _item_to_review(request, item_id)
         data = GoldInputSerializer.parse(request.data)
         gold = gold_set(item=item, reviewer=request.user, **data)
         return Response(GoldOutputSerializer(gold).data, status=201)
@@ -97,8 +103,7 @@ class ItemSendBackApi(APIView):
         "the item is decided.",
     )
     def post(self, request, item_id: int):
-        item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
-        project_require(user=request.user, project=item.project, roles=REVIEW)
+        item = _item_to_review(request, item_id)
         data = SendBackInputSerializer.parse(request.data)
         back = item_send_back(item=item, reviewer=request.user, **data)
         return Response(SendBackOutputSerializer(back).data, status=201)
