@@ -173,7 +173,11 @@ class Rating(models.Model):
                 condition=Q(seconds_spent__isnull=True) | Q(seconds_spent__gte=0), name="rating_seconds_not_negative"
             ),
         ]
-        indexes = [models.Index(fields=["rater", "item"], name="rating_rater_item")]
+        indexes = [
+            models.Index(fields=["rater", "item"], name="rating_rater_item"),
+            # An annotator's latest ratings (the annotate page's recent list, "done today").
+            models.Index(fields=["rater", "created_at", "id"], name="rating_rater_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rater} on {self.item}"

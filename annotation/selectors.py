@@ -211,25 +211,40 @@ def projects_with_progress(*, user: AbstractBaseUser, done_statuses: Iterable[st
 # ---- where an annotator is: what is left, what they did today, what they did last ----
 
 
+def _rater_id(user: AbstractBaseUser) -> int:
+    """The user's rater id (0 if they have none yet), looked up first so that the queries below
+    filter on a known ``rater_id`` and the planner can use the rating indexes that start with it."""
+    return Rater.objects.filter(user=user).values_list("id", flat=True).first() or 0
+
+
 def queue_left(*, project: Project, user: AbstractBaseUser) -> int:
     """Items the queue could still give ``user`` in ``project``: open, not rated (under the current
-    rubric version) nor skipped by them, with a free slot or their own lease. One COUNT."""
-    mine = Rating.objects.filter(item=OuterRef("pk"), rater__user=user, rubric_version_id=project.rubric_version_id)
+    rubric version) nor skipped by them, with a free slot, plus the one they hold if their lease
+    filled it. Two small queries; the first walks the queue's partial index (``item_queue_order``)."""
+    mine = Rating.objects.filter(
+        item=OuterRef("pk"), rater_id=_rater_id(user), rubric_version_id=project.rubric_version_id
+    )
     skipped = Skip.objects.filter(item=OuterRef("pk"), user=user)
-    leased = Assignment.objects.filter(item=OuterRef("pk"), user=user)
-    return (
-        Item.objects.filter(project=project, status__in=(ItemStatus.PENDING, ItemStatus.IN_PROGRESS))
-        .filter(Q(load__lt=project.annotations_per_item) | Exists(leased))
+    free = (
+        Item.objects.filter(
+            project=project,
+            status__in=(ItemStatus.PENDING, ItemStatus.IN_PROGRESS),
+            load__lt=project.annotations_per_item,
+        )
         .exclude(Exists(mine))
         .exclude(Exists(skipped))
         .count()
     )
+    held = Assignment.objects.filter(
+        project=project, user=user, expires_at__gt=timezone.now(), item__load__gte=project.annotations_per_item
+    ).exists()
+    return free + int(held)
 
 
 def rated_today(*, project: Project, user: AbstractBaseUser) -> int:
     """Ratings ``user`` made in ``project`` since midnight (the server's time zone)."""
     midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    return Rating.objects.filter(rater__user=user, item__project=project, created_at__gte=midnight).count()
+    return Rating.objects.filter(rater_id=_rater_id(user), item__project=project, created_at__gte=midnight).count()
 
 
 @dataclass(frozen=True)
@@ -259,7 +274,7 @@ def recent_done(*, project: Project, user: AbstractBaseUser, before: Done | None
     they did before that). Ratings under the current rubric version only: older ones cannot
     change. Ties in time (ratings written in one transaction share it) go by id."""
     ratings = Rating.objects.filter(
-        rater__user=user, item__project=project, rubric_version_id=project.rubric_version_id
+        rater_id=_rater_id(user), item__project=project, rubric_version_id=project.rubric_version_id
     ).annotate(
         changed=Exists(RatingChange.objects.filter(rating=OuterRef("pk"))),
         sent_back=Subquery(SendBack.objects.filter(item=OuterRef("item_id")).values("note")[:1]),
