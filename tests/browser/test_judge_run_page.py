@@ -33,10 +33,11 @@ def test_the_page_follows_the_run_and_lists_why_items_were_not_rated(open_page, 
     page.goto(f"/judge-runs/{run.pk}/")
     assert page.locator('[data-role="problems"]').is_hidden()
 
-    # The worker writes two verdicts that are not ratings while the page is open.
+    # The worker writes two verdicts that are not ratings while the page is open, in one
+    # transaction as a flush does (so the page's poll never sees one without the other).
     reason = "max_tokens: output hit max_output_tokens (64) <img src=x onerror=alert(1)>"
-    for item in rich_items[:2]:
-        JudgeVerdict.objects.create(
+    JudgeVerdict.objects.bulk_create(
+        JudgeVerdict(
             item=item,
             judge_version=version,
             rubric_version=project.rubric_version,
@@ -44,6 +45,8 @@ def test_the_page_follows_the_run_and_lists_why_items_were_not_rated(open_page, 
             outcome=Outcome.NO_VERDICT,
             reason=reason,
         )
+        for item in rich_items[:2]
+    )
 
     row = page.locator('[data-role="problems"] tbody tr')
     row.first.wait_for()
