@@ -180,6 +180,13 @@ FOREIGN = [
         lambda w, a, b, actor: Call(body={"judge": a.spare_judge.pk, "items": [b.items[0].pk]}),
     ),
     Foreign(
+        "POST",
+        f"{P}/judges/{{judge_id}}/test/",
+        "test judge A on an item of B",
+        NOBODY,
+        lambda w, a, b, actor: Call(body={"item": b.items[0].pk}),
+    ),
+    Foreign(
         "PATCH",
         f"{P}/judges/{{judge_id}}/",
         "move judge A to project B",

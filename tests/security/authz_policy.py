@@ -110,6 +110,7 @@ projects/{project_id}/reports/failure-modes/    review          -               
 # Judges: every member sees them and their runs; managers create, change, start and cancel.
 judges/                                         signed_in       manage          -               -
 judges/{judge_id}/                              rate            -               manage          manage
+judges/{judge_id}/test/                         -               manage          -               -
 projects/{project_id}/judge-runs/               rate            manage          -               -
 judge-runs/{run_id}/                            rate            -               -               -
 judge-runs/{run_id}/cancel/                     -               manage          -               -
