@@ -58,7 +58,9 @@ def fixture_build(*, items: int) -> tuple[int, list[str]]:
     project = project_create(actor=staff, name="make run bench", rubric=version, annotations_per_item=3)
     items_import(
         project=project,
-        rows=({"external_id": f"item-{n:06d}", "data": {"prompt": f"p{n}", "response": "r" * 200}} for n in range(items)),
+        rows=(
+            {"external_id": f"item-{n:06d}", "data": {"prompt": f"p{n}", "response": "r" * 200}} for n in range(items)
+        ),
     )
     keys = []
     for n in range(ANNOTATORS):
@@ -160,7 +162,9 @@ def one_size(*, items: int, seconds: float, port: int) -> dict:
     _django.database_recreate(url)
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "PORT": str(port), "DEMO_LLM_PORT": str(port + 1)}
     env.pop("CELERY_BROKER_URL", None)  # as a newcomer has it: the filesystem broker
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=_django.ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=_django.ROOT, env=env, check=True
+    )
     os.environ["DATABASE_URL"] = url
     project_id, keys = fixture_build(items=items)
     proc = server_start(env, port)
@@ -188,7 +192,9 @@ def one_size(*, items: int, seconds: float, port: int) -> dict:
         with httpx.Client(base_url=base, headers={"Authorization": f"Token {keys[-1]}"}, timeout=300) as client:
             t0 = time.perf_counter()
             rows = 0
-            with client.stream("GET", f"/api/v1/projects/{project_id}/export/", params={"format": "jsonl", "status": "all"}) as resp:
+            with client.stream(
+                "GET", f"/api/v1/projects/{project_id}/export/", params={"format": "jsonl", "status": "all"}
+            ) as resp:
                 resp.raise_for_status()
                 for line in resp.iter_lines():
                     rows += bool(line)
@@ -220,16 +226,25 @@ def main() -> None:
     os.environ["DATABASE_URL"] = _django.database_url(DB_NAME)
     os.environ["DEBUG"] = "1"
     _django.setup()
-    print(f"# make run server — {_django.cpu_model()}, load {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("| items | idle RSS / PSS (MB, processes) | next p50 / p99 (ms) | submit p50 / p99 (ms) | rounds | export rows/s | errors |")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"# make run server: {_django.cpu_model()}, load {os.getloadavg()[0]:.1f}, {when}")
+    print(
+        "| items | idle RSS / PSS (MB, processes) | next p50 / p99 (ms) | submit p50 / p99 (ms) "
+        "| rounds | export rows/s | errors |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for items in args.sizes:
         r = one_size(items=items, seconds=args.seconds, port=args.port)
-        print(
-            f"| {r['items']:,} | {r['rss']:.0f} / {r['pss']:.0f} ({r['processes']}) | {r['next_p50']:.1f} / {r['next_p99']:.1f} "
-            f"| {r['submit_p50']:.1f} / {r['submit_p99']:.1f} | {r['next_n']:,} | {r['export_rows_s']:,.0f} ({r['export_rows']:,}) | {r['errors']} |",
-            flush=True,
-        )
+        cells = [
+            f"{r['items']:,}",
+            f"{r['rss']:.0f} / {r['pss']:.0f} ({r['processes']})",
+            f"{r['next_p50']:.1f} / {r['next_p99']:.1f}",
+            f"{r['submit_p50']:.1f} / {r['submit_p99']:.1f}",
+            f"{r['next_n']:,}",
+            f"{r['export_rows_s']:,.0f} ({r['export_rows']:,})",
+            str(r["errors"]),
+        ]
+        print("| " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -88,7 +88,9 @@ def test_an_idle_worker_and_the_web_app_do_not_load_the_provider_sdks():
     )
     clean = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env = {**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1"}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=settings.BASE_DIR)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=settings.BASE_DIR
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
