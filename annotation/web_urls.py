@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.views import annotate, home, review
+from annotation.views import annotate, home, review, settings
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path(
         "projects/<int:project_id>/annotate/<int:item_id>/unskip/", annotate.annotate_unskip, name="annotate-unskip"
     ),
+    path("projects/<int:project_id>/settings/", settings.project_settings, name="project-settings"),
     path("projects/<int:project_id>/review/", review.review, name="review"),
     path("projects/<int:project_id>/review/<int:item_id>/", review.review_gold, name="review-gold"),
     path(
