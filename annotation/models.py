@@ -113,6 +113,49 @@ class Item(models.Model):
         return self.external_id
 
 
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+class Invitation(models.Model):
+    """A manager's offer of a role in a project. Nobody becomes a member without saying yes: the
+    invited person accepts (or declines) on their invitations page or through the API; only staff
+    add an account directly. Addressed to an account (by username) or to an e-mail address, which
+    any account with that address may answer."""
+
+    project = models.ForeignKey(Project, related_name="invitations", on_delete=models.CASCADE)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="invitations", on_delete=models.CASCADE
+    )
+    email = models.EmailField(blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    status = models.CharField(max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.PENDING)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(user__isnull=False) | ~Q(email=""), name="invitation_names_someone"),
+            models.UniqueConstraint(
+                fields=["project", "user"], condition=Q(status="pending"), name="invitation_one_pending_per_user"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "email"],
+                condition=Q(status="pending") & ~Q(email=""),
+                name="invitation_one_pending_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.email} to {self.project} as {self.role} ({self.status})"
+
+
 class RaterKind(models.TextChoices):
     HUMAN = "human"
     JUDGE = "judge"
@@ -129,6 +172,11 @@ class Rater(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="rater", on_delete=models.CASCADE
     )
+    # An external rater: a person named in imported historical labels who has no account here (or
+    # whose account is not a member). Kind human, no user, and its name is scoped to this project.
+    project = models.ForeignKey(
+        Project, null=True, blank=True, related_name="external_raters", on_delete=models.CASCADE
+    )
     name = models.CharField(max_length=200, help_text="Shown to reviewers; judges name their version here.")
     # For judges: the judge version number the verdicts came from (the judges app sets it).
     version = models.PositiveIntegerField(null=True, blank=True)
@@ -139,13 +187,22 @@ class Rater(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(Q(kind="human") & Q(user__isnull=False)) | (Q(kind="judge") & Q(user__isnull=True)),
-                name="rater_human_has_user",
-            )
+                condition=(Q(kind="human") & Q(user__isnull=False) & Q(project__isnull=True))
+                | (Q(kind="human") & Q(user__isnull=True) & Q(project__isnull=False))
+                | (Q(kind="judge") & Q(user__isnull=True) & Q(project__isnull=True)),
+                name="rater_human_has_user_or_project",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "name"], condition=Q(project__isnull=False), name="rater_external_unique_name"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_external(self) -> bool:
+        return self.project_id is not None
 
 
 class RatingSource(models.TextChoices):

@@ -85,6 +85,13 @@ rubrics/{rubric_id}/versions/{number}/          rubric_readers  -               
 projects/                                       signed_in       staff_only      -               -
 projects/{project_id}/                          rate            -               -               manage
 projects/{project_id}/members/                  manage          manage          -               -
+# Issue 16, point 9: managers invite and remove; the invited person answers their own invitation.
+projects/{project_id}/members/{user_id}/remove/ -               manage          -               -
+projects/{project_id}/invitations/              manage          manage          -               -
+projects/{project_id}/invitations/{invitation_id}/cancel/ -     manage          -               -
+invitations/                                    signed_in       -               -               -
+invitations/{invitation_id}/accept/             -               signed_in       -               -
+invitations/{invitation_id}/decline/            -               signed_in       -               -
 # Items and ratings: every member rates; annotators see only their own ratings (checked by markers).
 projects/{project_id}/items/                    rate            manage          -               -
 projects/{project_id}/ratings/import/           -               manage          -               -
