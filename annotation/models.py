@@ -32,6 +32,12 @@ class Project(models.Model):
         on_delete=models.SET_NULL,
         help_text="For a project of agent traces: the project holding the tasks they ran.",
     )
+    # The audit sample (docs/triage.md, section 4): a uniformly random sample of items that people
+    # label whatever the judge said, so the dataset's quality can be estimated with an honest
+    # interval. The seed is fixed at the first draw and never changes (redrawing until the audit
+    # looks good would void the interval); quality.services.audit draws it, Item.audit_rank marks it.
+    audit_seed = models.BigIntegerField(null=True, blank=True, editable=False)
+    audit_size = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [
@@ -96,6 +102,9 @@ class Item(models.Model):
     # in the same transaction as the rating or lease it counts, under the item's row lock; and
     # re-checked against exact counts before any lease is granted, so drift can never over-assign.
     load = models.PositiveIntegerField(default=0, editable=False)
+    # 1-based place in the project's audit sample, in draw order (None: not audited). Any prefix of
+    # the draw order is itself a uniform sample, so the queue serves audit items in this order.
+    audit_rank = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_external_id")]
@@ -106,6 +115,12 @@ class Item(models.Model):
                 fields=["project", "-load", "id"],
                 name="item_queue_order",
                 condition=Q(status__in=["pending", "in_progress"]),
+            ),
+            # The queue serves open audit items first, in draw order.
+            models.Index(
+                fields=["project", "audit_rank"],
+                name="item_audit_queue",
+                condition=Q(status__in=["pending", "in_progress"], audit_rank__isnull=False),
             ),
         ]
 
