@@ -46,4 +46,5 @@ def home(request: HttpRequest) -> HttpResponse:
                 "done_percent": _percent(project.done_count, project.item_count),
             }
         )
-    return render(request, "annotation/home.html", {"rows": rows})
+    can_create = user.is_staff or user.has_perm("annotation.add_project")
+    return render(request, "annotation/home.html", {"rows": rows, "can_create_project": can_create})
