@@ -8,7 +8,7 @@
 
   function query() {
     const data = new FormData(form);
-    const statuses = data.getAll("status");
+    const statuses = data.getAll("status").sort();  // sorted, as the server writes them
     const parts = ["format=" + (data.get("format") || "jsonl"),
       "status=" + (statuses.includes("all") ? "all" : statuses.join(","))];
     const include = data.getAll("include");
