@@ -32,6 +32,12 @@ class Project(models.Model):
         on_delete=models.SET_NULL,
         help_text="For a project of agent traces: the project holding the tasks they ran.",
     )
+    # The audit sample (docs/triage.md, section 4): a uniformly random sample of items that people
+    # label whatever the judge said, so the dataset's quality can be estimated with an honest
+    # interval. The seed is fixed at the first draw and never changes (redrawing until the audit
+    # looks good would void the interval); quality.services.audit draws it, Item.audit_rank marks it.
+    audit_seed = models.BigIntegerField(null=True, blank=True, editable=False)
+    audit_size = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [
@@ -96,6 +102,9 @@ class Item(models.Model):
     # in the same transaction as the rating or lease it counts, under the item's row lock; and
     # re-checked against exact counts before any lease is granted, so drift can never over-assign.
     load = models.PositiveIntegerField(default=0, editable=False)
+    # 1-based place in the project's audit sample, in draw order (None: not audited). Any prefix of
+    # the draw order is itself a uniform sample, so the queue serves audit items in this order.
+    audit_rank = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_external_id")]
@@ -107,10 +116,59 @@ class Item(models.Model):
                 name="item_queue_order",
                 condition=Q(status__in=["pending", "in_progress"]),
             ),
+            # The queue serves open audit items first, in draw order.
+            models.Index(
+                fields=["project", "audit_rank"],
+                name="item_audit_queue",
+                condition=Q(status__in=["pending", "in_progress"], audit_rank__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.external_id
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+class Invitation(models.Model):
+    """A manager's offer of a role in a project. Nobody becomes a member without saying yes: the
+    invited person accepts (or declines) on their invitations page or through the API; only staff
+    add an account directly. Addressed to an account (by username) or to an e-mail address, which
+    any account with that address may answer."""
+
+    project = models.ForeignKey(Project, related_name="invitations", on_delete=models.CASCADE)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="invitations", on_delete=models.CASCADE
+    )
+    email = models.EmailField(blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    status = models.CharField(max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.PENDING)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(user__isnull=False) | ~Q(email=""), name="invitation_names_someone"),
+            models.UniqueConstraint(
+                fields=["project", "user"], condition=Q(status="pending"), name="invitation_one_pending_per_user"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "email"],
+                condition=Q(status="pending") & ~Q(email=""),
+                name="invitation_one_pending_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.email} to {self.project} as {self.role} ({self.status})"
 
 
 class RaterKind(models.TextChoices):
@@ -129,6 +187,11 @@ class Rater(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="rater", on_delete=models.CASCADE
     )
+    # An external rater: a person named in imported historical labels who has no account here (or
+    # whose account is not a member). Kind human, no user, and its name is scoped to this project.
+    project = models.ForeignKey(
+        Project, null=True, blank=True, related_name="external_raters", on_delete=models.CASCADE
+    )
     name = models.CharField(max_length=200, help_text="Shown to reviewers; judges name their version here.")
     # For judges: the judge version number the verdicts came from (the judges app sets it).
     version = models.PositiveIntegerField(null=True, blank=True)
@@ -139,13 +202,22 @@ class Rater(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(Q(kind="human") & Q(user__isnull=False)) | (Q(kind="judge") & Q(user__isnull=True)),
-                name="rater_human_has_user",
-            )
+                condition=(Q(kind="human") & Q(user__isnull=False) & Q(project__isnull=True))
+                | (Q(kind="human") & Q(user__isnull=True) & Q(project__isnull=False))
+                | (Q(kind="judge") & Q(user__isnull=True) & Q(project__isnull=True)),
+                name="rater_human_has_user_or_project",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "name"], condition=Q(project__isnull=False), name="rater_external_unique_name"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_external(self) -> bool:
+        return self.project_id is not None
 
 
 class RatingSource(models.TextChoices):

@@ -1,15 +1,17 @@
 from django.urls import path
 
-from annotation.views import annotate, home, review, settings
+from annotation.views import annotate, home, members, project_new, review, settings
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("projects/new/", project_new.project_new, name="project-new"),
+    path("projects/<int:project_id>/members/", members.project_members, name="project-members"),
+    path("invitations/", members.my_invitations, name="my-invitations"),
+    path("invitations/<int:invitation_id>/answer/", members.invitation_answer, name="invitation-answer"),
     path("projects/<int:project_id>/annotate/", annotate.annotate, name="annotate"),
     path("projects/<int:project_id>/annotate/<int:item_id>/", annotate.annotate_item, name="annotate-item"),
     path("projects/<int:project_id>/annotate/<int:item_id>/skip/", annotate.annotate_skip, name="annotate-skip"),
-    path(
-        "projects/<int:project_id>/annotate/<int:item_id>/unskip/", annotate.annotate_unskip, name="annotate-unskip"
-    ),
+    path("projects/<int:project_id>/annotate/<int:item_id>/unskip/", annotate.annotate_unskip, name="annotate-unskip"),
     path("projects/<int:project_id>/settings/", settings.project_settings, name="project-settings"),
     path("projects/<int:project_id>/review/", review.review, name="review"),
     path("projects/<int:project_id>/review/<int:item_id>/", review.review_gold, name="review-gold"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from quality.apis import approval, items, reports
+from quality.apis import approval, estimate, items, reports
 
 urlpatterns = [
     path("projects/<int:project_id>/items/", items.ProjectItemsApi.as_view(), name="project-items"),
@@ -27,6 +27,8 @@ urlpatterns = [
         reports.FailureModeReportApi.as_view(),
         name="report-failure-modes",
     ),
+    path("projects/<int:project_id>/estimate/", estimate.ProjectEstimateApi.as_view(), name="estimate"),
+    path("projects/<int:project_id>/audit/", estimate.ProjectAuditApi.as_view(), name="audit"),
     path("items/<int:item_id>/", items.ItemDetailApi.as_view(), name="item-detail"),
     path("items/<int:item_id>/reject/", approval.ItemRejectApi.as_view(), name="item-reject"),
     path("items/<int:item_id>/send-to-review/", approval.ItemSendToReviewApi.as_view(), name="item-send-to-review"),

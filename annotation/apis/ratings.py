@@ -12,7 +12,8 @@ from annotation.apis.items import IMPORT_REQUEST, rows_from_request
 from annotation.models import Item, Rating
 from annotation.selectors import MANAGE, RATE, project_require, rater_for_user, rating_history, ratings_visible
 from annotation.services.drafts import draft_get, draft_save
-from annotation.services.ratings import rating_change, rating_submit, ratings_import
+from annotation.services.rating_imports import ratings_import
+from annotation.services.ratings import rating_change, rating_submit
 from config.parsers import JSONParser
 from config.serializers import InputSerializer
 
@@ -115,7 +116,8 @@ class ProjectRatingsImportApi(APIView):
                 {"created": serializers.IntegerField(), "unchanged": serializers.IntegerField()},
             )
         },
-        description="Bulk import of existing human labels: {external_id, rater: username, values, rationales?}. "
+        description="Bulk import of existing human labels: {external_id, rater, values, rationales?}. `rater` is a "
+        "member's username, or else the name of an external rater of this project (no account, no login). "
         "All or nothing, with a report of every row that failed.",
     )
     def post(self, request, project_id: int):

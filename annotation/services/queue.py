@@ -101,8 +101,9 @@ def assignment_claim_next(*, project: Project, user) -> Assignment | None:
 
     An item is offered only if it is open (pending or in progress), the user has neither rated it
     under the project's rubric version nor skipped it, and its human ratings plus live leases are
-    below ``annotations_per_item``. Fullest items come first (so items complete rather than all
-    creeping along together), then the oldest. The lease lasts ``project.lease_minutes``.
+    below ``annotations_per_item``. Items of the project's audit sample come first, in draw
+    order; then the fullest items (so items complete rather than all creeping along together),
+    then the oldest. The lease lasts ``project.lease_minutes``.
     Access checks are the caller's.
     """
     with transaction.atomic():
@@ -140,17 +141,23 @@ _ITEM, _RATING, _RATER = Item._meta.db_table, Rating._meta.db_table, Rater._meta
 _LEASE, _SKIP = Assignment._meta.db_table, Skip._meta.db_table
 
 # Open items of the project with a free slot that this person has not rated, skipped or leased:
-# fullest first, then oldest; walks the partial index item_queue_order.
+# fullest first, then oldest; walks the partial index item_queue_order. The audit pass (a project
+# with an audit sample) first looks among audited items, in draw order (index item_audit_queue):
+# the audit's labelled prefix is what the quality estimate can use, so it is filled in order.
 _CANDIDATE_SQL = f"""
     SELECT i.* FROM {_ITEM} i
     WHERE i.project_id = %s AND i.status IN (%s, %s) AND i.load < %s
       AND NOT EXISTS (SELECT 1 FROM {_RATING} r WHERE r.item_id = i.id AND r.rater_id = %s AND r.rubric_version_id = %s)
       AND NOT EXISTS (SELECT 1 FROM {_SKIP} s WHERE s.item_id = i.id AND s.user_id = %s)
       AND NOT EXISTS (SELECT 1 FROM {_LEASE} a WHERE a.item_id = i.id AND a.user_id = %s)
-      {{passed}}
-    ORDER BY i.load DESC, i.id
+      {{audit}} {{passed}}
+    ORDER BY {{order}}
     LIMIT 1
 """
+_PASSES = (
+    {"audit": "AND i.audit_rank IS NOT NULL", "order": "i.audit_rank"},
+    {"audit": "", "order": "i.load DESC, i.id"},
+)
 
 # One item's lease rows, live leases, human ratings, and whether this person rated or skipped it.
 _COUNTS_SQL = f"""
@@ -169,12 +176,16 @@ def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assi
     version_id = project.rubric_version_id
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     passed: list[int] = []
+    passes = list(_PASSES if project.audit_size else _PASSES[1:])
     while True:
         not_passed = f"AND i.id NOT IN ({', '.join(['%s'] * len(passed))})" if passed else ""
-        sql = _CANDIDATE_SQL.format(passed=not_passed) + lock
+        sql = _CANDIDATE_SQL.format(passed=not_passed, **passes[0]) + lock
         params = [project.pk, *QUEUE_STATUSES, project.annotations_per_item, rater.pk, version_id, user.pk, user.pk]
         found = list(Item.objects.raw(sql, [*params, *passed]))
         if not found:
+            if len(passes) > 1:
+                passes.pop(0)  # no audited item for this person: the rest of the queue
+                continue
             return None
         item = found[0]
         # The item is locked: count exactly, in a fresh statement (the walk's snapshot may be

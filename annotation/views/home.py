@@ -56,4 +56,5 @@ def home(request: HttpRequest) -> HttpResponse:
                 "needs_review": waiting.get(project.pk, 0),
             }
         )
-    return render(request, "annotation/home.html", {"rows": rows})
+    can_create = user.is_staff or user.has_perm("annotation.add_project")
+    return render(request, "annotation/home.html", {"rows": rows, "can_create_project": can_create})

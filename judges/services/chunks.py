@@ -21,11 +21,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from annotation.models import Item
+from judges.endpoints import endpoint_problem
 from judges.executor import Endpoint, Job, Policy, Result, jobs_submit, results_drain
 from judges.fewshot import examples_for
 from judges.models import ACTIVE_STATUSES, JudgeRun, JudgeRunChunk, JudgeSample, JudgeVerdict, Outcome, RunStatus
 from judges.prompts import prompt_build, system_prompt, verdict_schema
-from judges.services.judges import base_url_check
 from judges.services.runs import judge_run_finish_if_complete
 from judges.services.verdicts import ResultWriter
 from rubrics.scales import CriterionSpec
@@ -105,11 +105,13 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
         for index in range(version.samples)
         if index not in have.get(item_id, {})
     ]
-    api_key = os.environ.get(judge.api_key_env, "") if judge.api_key_env else ""
-    refused = _endpoint_refused(base_url=version.base_url)
+    refused = _endpoint_refused(version=version)
+    api_key = os.environ.get(judge.api_key_env, "") if judge.api_key_env and not refused else ""
     if refused or (judge.api_key_env and not api_key):
         reason = refused or f"the environment variable {judge.api_key_env} is not set on the worker."
         writer.add([Result(j.item_id, j.sample_index, Outcome.FAILED, reason=reason) for j in jobs])
+        if refused:
+            JudgeRun.objects.filter(pk=run.pk, error="").update(error=f"Refused to run, nothing was sent: {reason}")
         jobs = []
     if jobs:
         _calls_run(run=run, jobs=jobs, writer=writer, api_key=api_key, criteria=criteria)
@@ -120,16 +122,13 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
     judge_run_finish_if_complete(run_id=run.pk)
 
 
-def _endpoint_refused(*, base_url: str) -> str:
-    """Why this worker must not call ``base_url`` (its host left ACCORD_JUDGE_HOSTS after the run
-    started, or this worker's list differs from the web server's), or "" when it may."""
-    if not base_url:
-        return ""
-    try:
-        base_url_check(base_url)
-    except ValueError as exc:
-        return f"base_url refused on the worker: {exc}"
-    return ""
+def _endpoint_refused(*, version) -> str:
+    """Why this worker must not call the judge (its host or key left ACCORD_JUDGE_HOSTS /
+    ACCORD_JUDGE_KEYS after the run started, or this worker's settings differ from the web
+    server's), or "" when it may."""
+    key = version.judge.api_key_env
+    problem = endpoint_problem(provider=version.provider, base_url=version.base_url, api_key_env=key)
+    return f"refused on the worker: {problem}" if problem else ""
 
 
 def _stored_samples(*, run: JudgeRun, item_ids: list[int]) -> dict[int, dict[int, Result]]:

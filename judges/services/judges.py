@@ -3,20 +3,20 @@ its own annotation.Rater; the rest (name, key variable, prices, rate limits) edi
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from annotation.models import Project, Rater, RaterKind
+from judges.endpoints import base_url_check, key_check
 from judges.models import Judge, JudgeVersion, Provider
+
+__all__ = ["base_url_check", "judge_config_clean", "judge_create", "judge_update"]
 
 # Fields of JudgeVersion: changing any of them changes what the judge would answer.
 VERSION_FIELDS = (
@@ -143,64 +143,14 @@ def _field_clean(key: str, value: Any) -> Any:
     raise ValueError("unknown field.")
 
 
-def _host_allowed(host: str) -> bool:
-    """``host`` (lower-case, no brackets) is named by settings.JUDGES_ALLOWED_HOSTS, by name,
-    address or network, and is not a link-local address (metadata services live there)."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is not None:
-        mapped = getattr(address, "ipv4_mapped", None) or address
-        if mapped.is_link_local or mapped.is_multicast or mapped.is_unspecified:
-            return False
-    for entry in settings.JUDGES_ALLOWED_HOSTS:
-        entry = entry.strip().lower().strip("[]").rstrip(".")
-        if address is None:
-            if host == entry:
-                return True
-            continue
-        try:
-            if address in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue  # a host name entry
-    return False
-
-
-# Characters no base URL needs; refusing them keeps a stored URL inert wherever it is shown.
-_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f\"'<>\\^`{|}]")
-
-
-def base_url_check(value: str) -> None:
-    """Refuse a judge base URL the workers must not fetch: not http(s), carrying credentials, or
-    on a host outside settings.JUDGES_ALLOWED_HOSTS. Host names are compared as written, never
-    resolved, so an allowed name is one the operator chose (no DNS-rebinding game), and numeric
-    spellings of an address that are not its canonical form (127.1, 0x7f.0.0.1, 2130706433) are
-    names, hence refused unless listed."""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or _URL_UNSAFE.search(value):
-        raise ValueError("must be an http(s) URL such as https://api.openai.com/v1.")
-    if len(value) > 500 or parts.username is not None or parts.password is not None:
-        raise ValueError("must be an http(s) URL of at most 500 characters, without user:password@.")
-    host = (parts.hostname or "").rstrip(".")
-    if not _host_allowed(host):
-        raise ValueError(
-            f"host {host!r} is not allowed for judges: the server's workers would fetch it. An operator "
-            "can allow it in ACCORD_JUDGE_HOSTS (link-local addresses are never allowed)."
-        )
-
-
 def _requirements_check(config: dict[str, Any]) -> None:
     errors = {}
     if config["provider"] in (Provider.OPENAI, Provider.ANTHROPIC) and not config.get("api_key_env"):
         errors["api_key_env"] = [f"{config['provider']} needs the name of the environment variable holding its key."]
     if config["provider"] == Provider.OPENAI_COMPATIBLE and not config.get("base_url"):
         errors["base_url"] = ["an OpenAI-compatible server needs its base URL, e.g. http://127.0.0.1:11434/v1."]
+    if not errors:
+        errors = key_check(api_key_env=config["api_key_env"], provider=config["provider"], base_url=config["base_url"])
     if errors:
         raise ValidationError(errors)
 

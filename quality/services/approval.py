@@ -2,8 +2,8 @@
 
 Order of authority: a reviewer's gold, then agreeing humans (``annotations_per_item`` human
 ratings that reach consensus on every non-text criterion), then, if the policy allows, a judge
-trusted on every criterion for items that lack human ratings. Anything else either waits for
-more ratings or goes to review. Re-running it on unchanged data changes nothing.
+trusted on every criterion for items that lack human ratings (never for the audit sample).
+Anything else either waits for more ratings or goes to review. Re-running it on unchanged data changes nothing.
 
 Two verbs: ``items_decide`` decides the given items now (after a rating, a gold, an import);
 ``project_decide`` re-decides a whole project after its rules changed (policy, trust, rubric
@@ -213,7 +213,8 @@ def _evaluate_one(
             disagreement=disagreement,
             reason="no consensus on " + ", ".join(failing),
         )
-    if judged is not None and not human:
+    if judged is not None and not human and item.audit_rank is None:
+        # Audited items are labelled by people only: they measure the judge (services/audit.py).
         values = {c.key: judged[c.key] for c in criteria if c.agreement_level is not None and c.key in judged}
         return decide(
             item,

@@ -9,8 +9,10 @@ from django.shortcuts import get_object_or_404, render
 from annotation.models import ItemStatus, Project
 from annotation.selectors import REVIEW, project_require
 from quality.reliability import RELIABILITY_MIN_ITEMS, RELIABLE, TENTATIVE, report_with_badges
+from quality.selectors.estimate import project_estimate
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import agreement_report_read
+from quality.views.estimate_chart import estimate_chart
 from rubrics.scales import code_label
 
 # Alpha axis from -0.2 (worse than chance) to 1; the plot is 100 units wide.
@@ -77,6 +79,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
                 "judges": [{**j, "matrix": _confusion(j["confusion"], scale)} for j in c["judges"]],
             }
         )
+    estimate = project_estimate(project=project)
     context = {
         "project": project,
         "report": answer,
@@ -87,5 +90,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "reliable_x": _x(RELIABLE),
         "min_items": RELIABILITY_MIN_ITEMS,
         "policy": policy,
+        "estimate": estimate,
+        "estimate_charts": estimate_chart(estimate),
     }
     return render(request, "quality/dashboard.html", context)
