@@ -5,10 +5,11 @@ The tables kept the names they had when these models lived in annotation/ (``db_
 moving the code moved no data.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotation.models import Project, Rater
+from annotation.models import Item, Project, Rater
 from rubrics.models import RubricVersion
 
 
@@ -115,3 +116,18 @@ class AgreementReport(models.Model):
 
     def __str__(self) -> str:
         return f"agreement of {self.project} ({self.bootstrap_draws} draws)"
+
+
+class ReviewRequest(models.Model):
+    """A reviewer's or manager's "send this item to review": it holds the item in needs_review
+    whatever its ratings say, until a reviewer decides it (gold, which outranks it) or someone
+    reopens it. Kept apart from the item so that re-deciding the project (a policy change, a new
+    rating) sees the request instead of silently approving the item again."""
+
+    item = models.OneToOneField(Item, related_name="review_request", on_delete=models.CASCADE)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"review of {self.item} requested"

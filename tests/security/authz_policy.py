@@ -107,9 +107,12 @@ projects/{project_id}/review/                   review          -               
 items/{item_id}/gold/                           -               review          -               -
 items/{item_id}/send-back/                      -               review          -               -
 items/{item_id}/reject/                         -               review          -               -
+items/{item_id}/send-to-review/                 -               review          -               -
+items/{item_id}/reopen/                         -               review          -               -
 projects/{project_id}/agreement/                review          -               -               -
 projects/{project_id}/agreement/items/          review          -               -               -
 projects/{project_id}/approval-policy/          review          -               -               manage
+projects/{project_id}/approval-policy/preview/  -               manage          -               -
 projects/{project_id}/approval/refresh/         -               manage          -               -
 projects/{project_id}/trust/refresh/            -               manage          -               -
 # Added while this matrix was written: an aggregate of decisions, like agreement.
