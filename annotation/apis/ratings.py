@@ -119,7 +119,7 @@ class ProjectRatingsImportApi(APIView):
             201: inline_serializer(
                 "RatingImportOutput",
                 {"created": serializers.IntegerField(), "unchanged": serializers.IntegerField()},
-            )
+            ),
         },
         description="Bulk import of existing human labels: {external_id, rater, values, rationales?}. `rater` is a "
         "member's username, or else the name of an external rater of this project (no account, no login). "
