@@ -110,8 +110,11 @@ def items_import(
     project: Project,
     rows: Iterable[Any],
     progress: Callable[[int], None] | None = None,
+    dry_run: bool = False,
 ) -> ItemImportResult:
     """Create or update items by external_id. Applies fully or not at all.
+
+    ``dry_run``: every check, then the counts the import would give, and nothing written.
 
     ``rows`` are plain values (a parsed JSON array) or ParsedRow records from a file. Raises
     RowsRejected listing every bad row (see services/rows.py) when any row is bad; nothing
@@ -182,6 +185,8 @@ def items_import(
             ]
             rows_reject_if_any(rows_report, found=len(clean), problem="would change rated items")
 
+        if dry_run:
+            return ItemImportResult(created=len(to_create), updated=len(to_update), unchanged=unchanged)
         done = 0
         for chunk in _chunks(to_create, 10_000):
             _items_insert(project=project, rows=chunk, now=now)

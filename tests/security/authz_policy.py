@@ -81,6 +81,9 @@ rubric-templates/                               signed_in       -               
 rubrics/{rubric_id}/                            rubric_readers  -               rubric_writers  rubric_writers
 rubrics/{rubric_id}/versions/                   rubric_readers  -               -               -
 rubrics/{rubric_id}/versions/{number}/          rubric_readers  -               -               -
+rubrics/{rubric_id}/versions/{number}/publish/  -               rubric_writers  -               -
+rubrics/{rubric_id}/versions/{number}/copy/     -               rubric_writers  -               -
+rubrics/{rubric_id}/diff/                       rubric_readers  -               -               -
 # Projects: listed to their members; created by staff (or add_project); managed by managers.
 projects/                                       signed_in       staff_only      -               -
 projects/{project_id}/                          rate            -               -               manage
