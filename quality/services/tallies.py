@@ -10,9 +10,11 @@ minus the same without my own changes", so it is exact only if no other transact
 item's ratings between that read and commit. Hence, in this order and every writer alike:
 
 1. the changed items' rows are locked (by id; a submission or correction holds its item already);
-2. the project's tally headers are upserted (``writes = writes + n``), in criterion order, which
-   locks them to commit: writers of one project and a rebuild take turns from here on;
-3. the items' ratings are read (a fresh snapshot: every earlier writer of these items committed);
+2. the items' ratings are read (a fresh snapshot: every earlier writer of these items committed,
+   and no later one can change them before this transaction ends);
+3. the project's tally headers are upserted (``ratings``, ``writes`` + deltas), in criterion
+   order, which locks them to commit: a rebuild (which locks them before it reads the ratings)
+   thus either counted this transaction's ratings or waits for them to be added;
 4. the cells are upserted with ``count = count + delta`` in (tally, m, c, k) order.
 
 Locks are always taken items → headers → cells, each in a fixed order, so writers cannot deadlock
@@ -24,10 +26,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import F
 
 from agreement.live import Cell, cells_build, cells_delta, cells_merge
-from annotation.models import Item, Project, Rater, RaterKind, Rating
+from annotation.models import Item, Project, RaterKind, Rating
 from quality.models import AgreementCell, AgreementTally
 from quality.selectors.agreement import project_ratings
 from rubrics.models import Criterion
@@ -95,16 +96,21 @@ def _cells_add(rows: list[tuple[int, int, float, float, int]]) -> None:
             )
 
 
-def _human_ratings(item_ids: list[int], rubric_version_id: int) -> dict[int, dict[int, dict]]:
+def _item_ratings(item_ids: list[int], rubric_version_id: int) -> tuple[dict[int, dict[int, dict]], set[int]]:
+    """The human ratings of the items as they are now (``{item: {rater: values}}``), and the ids of
+    every human rater seen. Read after the items are locked: no one else can change them now."""
     out: dict[int, dict[int, dict]] = defaultdict(dict)
+    humans: set[int] = set()
     for start in range(0, len(item_ids), _CHUNK):
         chunk = item_ids[start : start + _CHUNK]
-        rows = Rating.objects.filter(
-            item_id__in=chunk, rubric_version_id=rubric_version_id, rater__kind=RaterKind.HUMAN
-        ).values_list("item_id", "rater_id", "values")
-        for item_id, rater_id, values in rows:
-            out[item_id][rater_id] = values
-    return out
+        rows = Rating.objects.filter(item_id__in=chunk, rubric_version_id=rubric_version_id).values_list(
+            "item_id", "rater_id", "rater__kind", "values"
+        )
+        for item_id, rater_id, kind, values in rows:
+            if kind == RaterKind.HUMAN:
+                out[item_id][rater_id] = values
+                humans.add(rater_id)
+    return out, humans
 
 
 def _codes(criterion: Criterion, ratings: Iterable[dict]) -> list[float]:
@@ -116,52 +122,41 @@ def tallies_record(*, rubric_version_id: int, changes: Sequence[Change]) -> None
     """Count ratings just written or changed (``changes``) into their projects' live tallies.
 
     Call inside the writer's transaction, after the write. Judges' ratings count as writes (a
-    stored report must notice them) but the human tallies' cells are the humans' only.
+    stored report must notice them) but the human tallies' cells are the humans' only. Five
+    statements whatever the batch: criteria, item locks, the items' ratings, headers, cells.
     """
     criteria = _criteria(rubric_version_id)
     if not criteria or not changes:
         return
-    humans = set(
-        Rater.objects.filter(pk__in={r for _, r, _ in changes}, kind=RaterKind.HUMAN).values_list("pk", flat=True)
-    )
     item_ids = sorted({item_id for item_id, _, _ in changes})
     projects = _lock_items(item_ids)
-    writes: dict[int, int] = defaultdict(int)
-    for item_id, _, _ in changes:
-        writes[projects[item_id]] += 1
-    tally_ids = {
-        project_id: _headers_bump(project_id, rubric_version_id, [(c.pk, 0, n) for c in criteria])
-        for project_id, n in sorted(writes.items())
-    }
-    mine = [change for change in changes if change[1] in humans]
-    if not mine:
-        return
-    after = _human_ratings(sorted({item_id for item_id, _, _ in mine}), rubric_version_id)
+    after, humans = _item_ratings(item_ids, rubric_version_id)
     before = {item_id: dict(by_rater) for item_id, by_rater in after.items()}
-    for item_id, rater_id, old in mine:
+    writes: dict[int, int] = defaultdict(int)
+    for item_id, rater_id, old in changes:
+        writes[projects[item_id]] += 1
+        if rater_id not in humans:
+            continue
         if old is None:
             before.setdefault(item_id, {}).pop(rater_id, None)
         else:
             before.setdefault(item_id, {})[rater_id] = old
     cells: dict[tuple[int, int], dict[Cell, int]] = defaultdict(dict)
     ratings: dict[tuple[int, int], int] = defaultdict(int)
-    for item_id, now in after.items():
-        key_project = projects[item_id]
-        was = before.get(item_id, {})
+    for item_id in {item_id for item_id, rater_id, _ in changes if rater_id in humans}:
+        now, was = after.get(item_id, {}), before.get(item_id, {})
         for criterion in criteria:
             old_codes, new_codes = _codes(criterion, was.values()), _codes(criterion, now.values())
-            key = (key_project, criterion.pk)
+            key = (projects[item_id], criterion.pk)
             cells_merge(cells[key], cells_delta(old_codes, new_codes))
             ratings[key] += len(new_codes) - len(old_codes)
     rows = []
-    for (project_id, criterion_id), delta in cells.items():
-        tally_id = tally_ids[project_id][criterion_id]
-        rows += [(tally_id, m, c, k, n) for (m, c, k), n in delta.items()]
+    for project_id, n in sorted(writes.items()):
+        headers = [(c.pk, ratings.get((project_id, c.pk), 0), n) for c in criteria]
+        tally_ids = _headers_bump(project_id, rubric_version_id, headers)
+        for criterion_id, tally_id in tally_ids.items():
+            rows += [(tally_id, m, c, k, d) for (m, c, k), d in cells.get((project_id, criterion_id), {}).items()]
     _cells_add(rows)
-    counted = [(p, c, n) for (p, c), n in ratings.items() if n]
-    if counted:
-        for project_id, criterion_id, n in counted:
-            AgreementTally.objects.filter(pk=tally_ids[project_id][criterion_id]).update(ratings=F("ratings") + n)
 
 
 @transaction.atomic
