@@ -296,8 +296,11 @@ def _agreement_report(
 
 def live_overlay(*, payload: dict | None, project: Project, figures: LiveAgreement) -> dict:
     """``payload`` (a stored report, possibly older, or None) with each criterion's human alpha
-    replaced by the live one; its interval, annotators and judges stay as computed."""
+    replaced by the live one; its interval, annotators and judges stay as computed. ``judges_live``
+    gives each judge's live alpha together with the humans."""
     stored = {c["key"]: c for c in (payload or {}).get("criteria", [])}
+    judge_ids = {rater for per_judge in figures.judges.values() for rater in per_judge}
+    names = dict(Rater.objects.filter(pk__in=judge_ids).values_list("pk", "name")) if judge_ids else {}
     criteria_out = []
     for criterion in project.rubric_version.criteria.all():
         result = figures.alphas.get(criterion.key)
@@ -315,6 +318,17 @@ def live_overlay(*, payload: dict | None, project: Project, figures: LiveAgreeme
             reason=result.reason,
         )
         entry.update(key=criterion.key, title=criterion.title, level=criterion.agreement_level, humans=humans)
+        # Each judge rated beside the humans, live: alpha of the humans and the judge together.
+        entry["judges_live"] = [
+            {
+                "rater": rater,
+                "name": names.get(rater, ""),
+                "alpha_with_humans": result.alpha,
+                "units": result.pairable_units,
+                "ratings": result.pairable_values,
+            }
+            for rater, result in sorted(figures.judges.get(criterion.key, {}).items())
+        ]
         criteria_out.append(entry)
     base = payload or {"bootstrap_draws": 0, "bootstrap_draws_used": 0}
     return {**base, "project": project.pk, "rubric_version": project.rubric_version.number, "criteria": criteria_out}

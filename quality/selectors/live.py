@@ -18,21 +18,23 @@ from rubrics.scales import AGREEMENT_LEVEL
 
 @dataclass(frozen=True)
 class LiveAgreement:
-    """Per criterion key the humans' alpha; ``writes``: ratings written or changed so far (a
-    counter: a stored report's own count tells by how many ratings it lags)."""
+    """Per criterion key the humans' alpha, and per judge (rater id) the alpha of the humans and
+    that judge together; ``writes``: ratings written or changed so far (a counter: a stored
+    report's own count tells by how many ratings it lags)."""
 
     alphas: dict[str, AlphaResult]
+    judges: dict[str, dict[int, AlphaResult]]
     writes: int
     ratings: int
 
 
 def live_agreement(*, project: Project) -> LiveAgreement | None:
     """The live figures of the project's rubric version; None when it has no tally (no criterion
-    with an agreement level, or nothing rated since the tallies began)."""
+    with an agreement level, or nothing rated since the tallies began). Two queries."""
     tallies = list(
-        AgreementTally.objects.filter(
-            project=project, rubric_version_id=project.rubric_version_id, subset=AgreementTally.HUMANS
-        ).values_list("pk", "criterion__key", "criterion__scale", "ratings", "writes")
+        AgreementTally.objects.filter(project=project, rubric_version_id=project.rubric_version_id).values_list(
+            "pk", "criterion__key", "criterion__scale", "subset", "ratings", "writes"
+        )
     )
     if not tallies:
         return None
@@ -41,18 +43,25 @@ def live_agreement(*, project: Project) -> LiveAgreement | None:
         "tally_id", "m", "c", "k", "count"
     ):
         rows[tally_id].append((m, c, k, count))
-    alphas = {}
-    for tally_id, key, scale, ratings, _ in tallies:
+    alphas: dict[str, AlphaResult] = {}
+    judges: dict[str, dict[int, AlphaResult]] = defaultdict(dict)
+    for tally_id, key, scale, subset, ratings, _ in tallies:
         level = AGREEMENT_LEVEL.get(scale.get("kind", ""))
         if level is None:
             continue
         table = np.asarray(rows[tally_id], dtype=np.float64).reshape(-1, 4)
         cells = CellArrays(table[:, 0].astype(np.int64), table[:, 1], table[:, 2], table[:, 3].astype(np.int64))
-        alphas[key] = cells_alpha(cells, level=level, ratings=ratings)
+        result = cells_alpha(cells, level=level, ratings=ratings)
+        if subset == AgreementTally.HUMANS:
+            alphas[key] = result
+        else:
+            judges[key][subset] = result
+    humans = [t for t in tallies if t[3] == AgreementTally.HUMANS]
     return LiveAgreement(
         alphas=alphas,
-        writes=max(t[4] for t in tallies),
-        ratings=max(t[3] for t in tallies),
+        judges=dict(judges),
+        writes=max((t[5] for t in humans), default=0),
+        ratings=max((t[4] for t in humans), default=0),
     )
 
 
@@ -61,7 +70,9 @@ def tally_writes(*, project: Project) -> tuple[int, int] | None:
     since its tallies began, and the human ratings counted (None without tallies). One indexed
     read, where counting the ratings costs a scan."""
     return (
-        AgreementTally.objects.filter(project=project, rubric_version_id=project.rubric_version_id)
+        AgreementTally.objects.filter(
+            project=project, rubric_version_id=project.rubric_version_id, subset=AgreementTally.HUMANS
+        )
         .order_by("-writes", "-ratings")
         .values_list("writes", "ratings")
         .first()

@@ -5,7 +5,7 @@ import threading
 
 import numpy as np
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 import agreement
 from agreement.live import cells_build
@@ -26,32 +26,36 @@ from tests.quality.test_approval import rate
 
 def _stored_cells(project) -> dict:
     out: dict = {}
-    for key, m, c, k, n in AgreementCell.objects.filter(tally__project=project).values_list(
-        "tally__criterion__key", "m", "c", "k", "count"
+    for key, subset, m, c, k, n in AgreementCell.objects.filter(tally__project=project).values_list(
+        "tally__criterion__key", "tally__subset", "m", "c", "k", "count"
     ):
         if n:
-            out.setdefault(key, {})[(m, c, k)] = n
+            out.setdefault((key, subset), {})[(m, c, k)] = n
     return out
 
 
-def _full_recompute(project) -> dict:
+def _full_recompute(project, judge=None) -> dict:
+    """Alpha from every rating: the humans', or the humans' and ``judge``'s (minus its shown items)."""
     per_criterion, raters = project_ratings(project=project)
     humans = np.asarray([pk for pk, r in raters.items() if r.kind == RaterKind.HUMAN])
     out = {}
     for cr in per_criterion:
         mask = np.isin(cr.raters, humans)
+        if judge is not None:
+            mask |= (cr.raters == judge.pk) & ~np.isin(cr.units, judge.shown_item_ids or [])
         out[cr.criterion.key] = agreement.alpha(
             cr.units[mask], cr.raters[mask], cr.values[mask], level=cr.criterion.agreement_level, bootstrap_draws=0
         )
     return out
 
 
-def _assert_live_equals_full(project) -> None:
+def _assert_live_equals_full(project, judge=None) -> None:
     live = live_agreement(project=project)
-    full = _full_recompute(project)
-    assert live is not None and set(live.alphas) == set(full)
+    full = _full_recompute(project, judge)
+    figures = live.alphas if judge is None else {key: per[judge.pk] for key, per in live.judges.items()}
+    assert live is not None and set(figures) == set(full)
     for key, result in full.items():
-        got = live.alphas[key]
+        got = figures[key]
         assert (got.alpha is None) == (result.alpha is None), key
         if result.alpha is not None:
             assert got.alpha == pytest.approx(result.alpha, abs=1e-9), key
@@ -115,11 +119,27 @@ def test_it_keeps_alpha_live_through_submissions_corrections_imports_and_verdict
     assert judged.writes == counted.writes + 1
     assert judged.alphas["helpfulness"].alpha == counted.alphas["helpfulness"].alpha
     _assert_live_equals_full(project)
+    # ... and each judge has its own live tally beside the humans: begun with its first verdict,
+    # moved by later human ratings, never counting the items it was shown as examples.
+    _assert_live_equals_full(project, judge)
+    shown = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v2", version=2, shown_item_ids=[items[0].pk])
+    verdicts = [
+        NewRating(item.pk, shown.pk, {"helpfulness": h, "correct": True, "tone": "ok"}, {})
+        for item, h in zip(items[:4], [5, 2, 3, 4], strict=True)
+    ]
+    ratings_write(rubric_version_id=project.rubric_version_id, ratings=verdicts, source="judge")
+    rate(items[4], members["annotator"], helpfulness=2)
+    rate(items[4], members["annotator2"], helpfulness=3)
+    for who in (judge, shown):
+        _assert_live_equals_full(project, who)
+    assert set(live_agreement(project=project).judges["helpfulness"]) == {judge.pk, shown.pk}
     # A rebuild from the ratings finds exactly the cells kept incrementally.
     kept = _stored_cells(project)
     tallies_rebuild(project=project)
     assert _stored_cells(project) == kept
     _assert_live_equals_full(project)
+    for who in (judge, shown):
+        _assert_live_equals_full(project, who)
 
 
 @pytest.mark.django_db
@@ -165,7 +185,7 @@ def test_no_update_is_lost_with_32_concurrent_writers(make_user):
         user = make_user(f"annotator{n}")
         membership_set(project=project, user=user, role=Role.ANNOTATOR)
         users.append(user)
-    start = threading.Barrier(WRITERS)
+    start = threading.Barrier(WRITERS + 1)
     errors = []
 
     def write(user, seed):
@@ -184,17 +204,37 @@ def test_no_update_is_lost_with_32_concurrent_writers(make_user):
         finally:
             connections.close_all()
 
+    judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
+
+    def verdicts():
+        try:
+            start.wait()
+            for item in items:  # one verdict per transaction, racing the people's ratings
+                with transaction.atomic():
+                    values = {"helpfulness": 1 + item.pk % 5, "correct": True, "tone": "ok"}
+                    ratings_write(
+                        rubric_version_id=version.pk, ratings=[NewRating(item.pk, judge.pk, values, {})], source="judge"
+                    )
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
     threads = [threading.Thread(target=write, args=(u, n)) for n, u in enumerate(users)]
+    threads.append(threading.Thread(target=verdicts))
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
     assert not errors, errors[:3]
     _assert_live_equals_full(project)
+    _assert_live_equals_full(project, judge)
     per_criterion, _ = project_ratings(project=project)
     stored = _stored_cells(project)
     for cr in per_criterion:
-        assert stored[cr.criterion.key] == cells_build(cr.units, cr.values).as_dict()
-    tally = AgreementTally.objects.get(project=project, criterion__key="helpfulness")
+        people = cr.raters != judge.pk
+        assert stored[(cr.criterion.key, 0)] == cells_build(cr.units[people], cr.values[people]).as_dict()
+        assert stored[(cr.criterion.key, judge.pk)] == cells_build(cr.units, cr.values).as_dict()
+    tally = AgreementTally.objects.get(project=project, criterion__key="helpfulness", subset=AgreementTally.HUMANS)
     assert tally.ratings == WRITERS * len(items)
     assert tally.writes >= WRITERS * len(items)
