@@ -178,7 +178,15 @@ def tallies_record(*, rubric_version_id: int, changes: Sequence[Change]) -> None
     _cells_add(rows)
 
 
-def _project_record(project_id, rubric_version_id, criteria, mine, human_ids, now, was) -> list:
+def _project_record(
+    project_id: int,
+    rubric_version_id: int,
+    criteria: list[Criterion],
+    mine: list[Change],
+    human_ids: set[int],
+    now: tuple[Values, Values],
+    was: tuple[Values, Values],
+) -> list[tuple[int, int, float, float, int]]:
     """Headers of one project bumped (humans first), judge subsets begun; returns its cell deltas."""
     human_items = {item_id for item_id, rater_id, _ in mine if rater_id in human_ids}
     judge_items: dict[int, set[int]] = defaultdict(set)
@@ -190,8 +198,8 @@ def _project_record(project_id, rubric_version_id, criteria, mine, human_ids, no
         cells: dict[int, dict[Cell, int]] = defaultdict(dict)
         counts: dict[int, int] = defaultdict(int)
         for item_id in items:
-            after = _subset_values(subset, item_id, *now, shown)
-            before = _subset_values(subset, item_id, *was, shown)
+            after = _subset_values(subset, item_id, now[0], now[1], shown)
+            before = _subset_values(subset, item_id, was[0], was[1], shown)
             for criterion in criteria:
                 old_codes, new_codes = _codes(criterion, before), _codes(criterion, after)
                 cells_merge(cells[criterion.pk], cells_delta(old_codes, new_codes))
