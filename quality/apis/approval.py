@@ -53,8 +53,16 @@ class ProjectAgreementApi(APIView):
         rubric_version = serializers.IntegerField()
         bootstrap_draws = serializers.IntegerField(help_text="Draws asked for.")
         bootstrap_draws_used = serializers.IntegerField(help_text="Draws made: fewer on large projects.")
-        computed_at = serializers.DateTimeField()
-        stale = serializers.BooleanField(help_text="Ratings, policy or rubric version changed since computed_at.")
+        computed_at = serializers.DateTimeField(allow_null=True)
+        stale = serializers.BooleanField(
+            help_text="The point estimates are not current (a project without live tallies whose ratings, "
+            "policy or rubric version changed since computed_at). Live alpha is never stale."
+        )
+        interval_lag_ratings = serializers.IntegerField(
+            allow_null=True,
+            help_text="Ratings written or changed since the bootstrap intervals, annotator and judge figures "
+            "were computed (computed_at); null when they never were. Alpha itself is live.",
+        )
         refreshing = serializers.BooleanField(help_text="A recompute is queued or running.")
         criteria = serializers.ListField(child=serializers.DictField())
 
@@ -87,6 +95,7 @@ class ProjectAgreementApi(APIView):
                 "computed_at": answer.computed_at,
                 "stale": answer.stale,
                 "refreshing": answer.refreshing,
+                "interval_lag_ratings": answer.interval_lag,
             }
         )
 
