@@ -18,7 +18,15 @@ class Project(models.Model):
     guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators beside every item.")
     # Pinned: a new rubric version reaches a project only when a manager upgrades it.
     rubric_version = models.ForeignKey(RubricVersion, related_name="projects", on_delete=models.PROTECT)
-    annotations_per_item = models.PositiveSmallIntegerField(default=3, help_text="Human ratings each item needs.")
+    annotations_per_item = models.PositiveSmallIntegerField(
+        default=3, help_text="Human ratings each item needs; with adaptive overlap, the most it may get."
+    )
+    # Adaptive overlap (docs/triage.md, section 3): when set, an item starts needing this many human
+    # ratings and gets one more at a time while its raters (or a judge) disagree, up to
+    # annotations_per_item. None: every item needs annotations_per_item.
+    overlap_min = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Adaptive overlap: the fewest human ratings an item needs (empty: fixed)."
+    )
     lease_minutes = models.PositiveIntegerField(default=30, help_text="How long an annotator holds an item.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -43,10 +51,25 @@ class Project(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(annotations_per_item__gte=1), name="project_overlap_at_least_one"),
             models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="project_lease_at_least_one_minute"),
+            models.CheckConstraint(
+                condition=Q(overlap_min__isnull=True)
+                | (Q(overlap_min__gte=1) & Q(overlap_min__lte=models.F("annotations_per_item"))),
+                name="project_overlap_min_in_range",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def base_target(self) -> int:
+        """Human ratings an item needs before anything asked for more: the minimum with adaptive
+        overlap, else the fixed overlap."""
+        return self.overlap_min or self.annotations_per_item
+
+    def target_of(self, item: "Item") -> int:
+        """Human ratings ``item`` needs now (never more than the maximum)."""
+        return min(item.overlap_target or self.base_target, self.annotations_per_item)
 
 
 class Membership(models.Model):
@@ -105,6 +128,10 @@ class Item(models.Model):
     # 1-based place in the project's audit sample, in draw order (None: not audited). Any prefix of
     # the draw order is itself a uniform sample, so the queue serves audit items in this order.
     audit_rank = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Adaptive overlap: the human ratings this item needs now, once approval asked for more than
+    # the project's minimum (None: the project's base_target). The queue
+    # never leases beyond it; approval raises it one at a time, up to annotations_per_item.
+    overlap_target = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_external_id")]

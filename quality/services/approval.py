@@ -20,9 +20,10 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+import agreement
 from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Project, RaterKind, Rating
 from quality import dispatch
-from quality.consensus import consensus_of
+from quality.consensus import consensus_of, consensus_rule
 from quality.models import RaterTrust
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import agreement_reports_refresh_after_change
@@ -53,7 +54,7 @@ def _item_status_refresh(*, item_ids: Iterable[int]) -> None:
         )
         by_status: dict[str, list[int]] = {s: [] for s in _OPEN_STATUSES}
         for item in items:
-            if item.human_ratings >= item.project.annotations_per_item:
+            if item.human_ratings >= item.project.target_of(item):
                 wanted = ItemStatus.ANNOTATED
             elif item.human_ratings > 0:
                 wanted = ItemStatus.IN_PROGRESS
@@ -145,6 +146,7 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
             golds = {g.item_id: g for g in Gold.objects.filter(item_id__in=chunk, rubric_version=version)}
             human: dict[int, list[dict]] = {}
             judged: dict[int, dict] = {}
+            any_judge: dict[int, dict] = {}  # adaptive overlap's check: the first verdict of any judge
             for item_id, rater_id, kind, values in (
                 Rating.objects.filter(item_id__in=chunk, rubric_version=version)
                 .values_list("item_id", "rater_id", "rater__kind", "values")
@@ -152,21 +154,58 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
             ):
                 if kind == RaterKind.HUMAN:
                     human.setdefault(item_id, []).append(values)
-                elif rater_id in trusted:
-                    judged.setdefault(item_id, values)
+                else:
+                    any_judge.setdefault(item_id, values)
+                    if rater_id in trusted:
+                        judged.setdefault(item_id, values)
             for item in items:
                 changed += _evaluate_one(
-                    item, criteria, policy, golds.get(item.pk), human.get(item.pk, []), judged.get(item.pk)
+                    item,
+                    criteria,
+                    policy,
+                    golds.get(item.pk),
+                    human.get(item.pk, []),
+                    judged.get(item.pk),
+                    any_judge.get(item.pk),
                 )
     return changed
 
 
-def _evaluate_one(item: Item, criteria, policy, gold: Gold | None, human: list[dict], judged: dict | None) -> bool:
+def _one_more_why(item: Item, criteria, policy, human: list[dict], judge: dict | None) -> str | None:
+    """Adaptive overlap: why ``item`` needs one more human rating (raters disagree, or a judge
+    disagrees with too few of them), or None when it is settled or at the maximum."""
+    project = item.project
+    for criterion in criteria:
+        if criterion.agreement_level is None:
+            continue
+        values = [r[criterion.key] for r in human if r.get(criterion.key) is not None]
+        if not values:
+            continue  # a required one is missing: consensus_of fails it, review decides
+        decision = agreement.overlap_next(
+            values=values,
+            rule=consensus_rule(criterion=criterion, policy=policy),
+            min_overlap=project.overlap_min,
+            max_overlap=project.annotations_per_item,
+            judge_value=(judge or {}).get(criterion.key),
+        )
+        if decision.needs_rating:
+            return f"{decision.reason} on {criterion.key}"
+    return None
+
+
+def _evaluate_one(
+    item: Item, criteria, policy, gold: Gold | None, human: list[dict], judged: dict | None, judge: dict | None = None
+) -> bool:
     if item.status == ItemStatus.REJECTED and item.approved_by == "":
         return False  # an explicit rejection stands until someone reverses it
     if gold is not None:
         return _decide(item, status=ItemStatus.APPROVED, approved_by=ApprovedBy.REVIEWER, consensus=gold.values)
-    if len(human) >= item.project.annotations_per_item:
+    adaptive = item.project.overlap_min is not None
+    if adaptive and len(human) >= item.project.overlap_min:
+        why = _one_more_why(item, criteria, policy, human, judge)
+        if why is not None:
+            return _one_more(item, len(human), why)
+    if len(human) >= item.project.target_of(item) or (adaptive and len(human) >= item.project.overlap_min):
         consensus, disagreement, failing = consensus_of(criteria=criteria, ratings=human, policy=policy)
         if not failing:
             return _decide(
@@ -198,6 +237,15 @@ def _evaluate_one(item: Item, criteria, policy, gold: Gold | None, human: list[d
         wanted = ItemStatus.IN_PROGRESS if human else ItemStatus.PENDING
         return _decide(item, status=wanted)
     return False
+
+
+def _one_more(item: Item, ratings: int, why: str) -> bool:
+    """Raise the item's target to one rating more than it has and put it back in the queue. The
+    queue leases it again only below that target (annotation/services/queue.py)."""
+    if item.overlap_target != ratings + 1:
+        item.overlap_target = ratings + 1
+        Item.objects.filter(pk=item.pk).update(overlap_target=ratings + 1)
+    return _decide(item, status=ItemStatus.IN_PROGRESS, reason=f"one more rating: {why}")
 
 
 class Decided(StrEnum):

@@ -10,6 +10,7 @@ from annotation.models import ItemStatus, Project
 from annotation.selectors import REVIEW, project_require
 from quality.reliability import RELIABILITY_MIN_ITEMS, RELIABLE, TENTATIVE, report_with_badges
 from quality.selectors.estimate import project_estimate
+from quality.selectors.overlap import overlap_summary
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import agreement_report_read
 from quality.views.estimate_chart import estimate_chart
@@ -91,6 +92,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "min_items": RELIABILITY_MIN_ITEMS,
         "policy": policy,
         "estimate": estimate,
+        "overlap": overlap_summary(project=project),
         "estimate_charts": estimate_chart(estimate),
     }
     return render(request, "quality/dashboard.html", context)
