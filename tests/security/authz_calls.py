@@ -122,6 +122,7 @@ CALLS = {
     # Neither project names a tasks project, so an allowed caller gets past the checks to a 400.
     ("GET", f"{P}/projects/{{project_id}}/reports/failure-modes/"): lambda w, s, actor: Call(ok=frozenset({400})),
     ("GET", f"{P}/projects/{{project_id}}/agreement/"): lambda w, s, actor: Call(query={"bootstrap": 0}),
+    ("POST", f"{P}/projects/{{project_id}}/audit/"): lambda w, s, actor: Call(body={"size": 2, "seed": 7}),
     ("PATCH", f"{P}/projects/{{project_id}}/approval-policy/"): lambda w, s, actor: Call(
         body={"judge_may_approve": False}
     ),
