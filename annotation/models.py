@@ -40,10 +40,9 @@ class Project(models.Model):
         on_delete=models.SET_NULL,
         help_text="For a project of agent traces: the project holding the tasks they ran.",
     )
-    # The audit sample (docs/triage.md, section 4): a uniformly random sample of items that people
-    # label whatever the judge said, so the dataset's quality can be estimated with an honest
-    # interval. The seed is fixed at the first draw and never changes (redrawing until the audit
-    # looks good would void the interval); quality.services.audit draws it, Item.audit_rank marks it.
+    # The audit sample (docs/triage.md): random items people label whatever the judge said, for an
+    # honest estimate of quality. The seed is fixed at the first draw (redrawing until the audit looks
+    # good would void the interval); quality.services.audit draws it, Item.audit_rank marks it.
     audit_seed = models.BigIntegerField(null=True, blank=True, editable=False)
     audit_size = models.PositiveIntegerField(default=0, editable=False)
 
@@ -128,9 +127,8 @@ class Item(models.Model):
     # 1-based place in the project's audit sample, in draw order (None: not audited). Any prefix of
     # the draw order is itself a uniform sample, so the queue serves audit items in this order.
     audit_rank = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    # Adaptive overlap: the human ratings this item needs now, once approval asked for more than
-    # the project's minimum (None: the project's base_target). The queue
-    # never leases beyond it; approval raises it one at a time, up to annotations_per_item.
+    # Adaptive overlap: human ratings this item needs now, once approval asked for more than the
+    # minimum (None: Project.base_target). The queue never leases beyond it.
     overlap_target = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -262,12 +260,20 @@ class Rating(models.Model):
     rationales = EncodableJSONField(default=dict, blank=True)
     seconds_spent = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=8, choices=RatingSource.choices, default=RatingSource.API)
+    # Judges' verdicts only (judges/uncertainty.py): {key: {"<point>": p}} per criterion, and the
+    # least sure criterion's probability of the value given. Empty / None for people.
+    confidence = models.FloatField(null=True, blank=True)
+    distribution = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["item", "rater", "rubric_version"], name="rating_one_per_rater_version"),
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True) | (Q(confidence__gte=0) & Q(confidence__lte=1)),
+                name="rating_confidence_probability",
+            ),
             models.CheckConstraint(
                 condition=Q(seconds_spent__isnull=True) | Q(seconds_spent__gte=0), name="rating_seconds_not_negative"
             ),

@@ -9,11 +9,12 @@ from django.shortcuts import get_object_or_404, render
 from annotation.models import ItemStatus, Project
 from annotation.selectors import REVIEW, project_require
 from quality.reliability import RELIABILITY_MIN_ITEMS, RELIABLE, TENTATIVE, report_with_badges
+from quality.selectors.calibration import judge_calibration
 from quality.selectors.estimate import project_estimate
 from quality.selectors.overlap import overlap_summary
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import agreement_report_read
-from quality.views.estimate_chart import estimate_chart
+from quality.views.estimate_chart import estimate_chart, reliability_diagram
 from rubrics.scales import code_label
 
 # Alpha axis from -0.2 (worse than chance) to 1; the plot is 100 units wide.
@@ -81,6 +82,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
             }
         )
     estimate = project_estimate(project=project)
+    calibration = judge_calibration(project=project)
     context = {
         "project": project,
         "report": answer,
@@ -93,6 +95,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "policy": policy,
         "estimate": estimate,
         "overlap": overlap_summary(project=project),
+        "calibration": [{**c, "diagram": reliability_diagram(c["overall"])} for c in calibration],
         "estimate_charts": estimate_chart(estimate),
     }
     return render(request, "quality/dashboard.html", context)

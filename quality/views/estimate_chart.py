@@ -44,3 +44,19 @@ def estimate_chart(estimate: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return charts
+
+
+def reliability_diagram(calibration: dict[str, Any]) -> list[dict[str, Any]]:
+    """The non-empty bins of a calibration (agreement.calibration) as SVG points on a 100 x 100
+    square: x the bin's mean confidence, y its accuracy (drawn upwards), r growing with its count."""
+    bins = [b for b in calibration["bins"] if b["count"]]
+    peak = max((b["count"] for b in bins), default=1)
+    return [
+        {
+            **b,
+            "x": round(b["mean_confidence"] * 100, 2),
+            "y": round(100 - b["accuracy"] * 100, 2),
+            "r": round(1.5 + 3.5 * (b["count"] / peak) ** 0.5, 2),
+        }
+        for b in bins
+    ]
