@@ -45,6 +45,7 @@ class Project(models.Model):
     # good would void the interval); quality.services.audit draws it, Item.audit_rank marks it.
     audit_seed = models.BigIntegerField(null=True, blank=True, editable=False)
     audit_size = models.PositiveIntegerField(default=0, editable=False)
+    queue_by_confidence = models.BooleanField(default=False, editable=False)
 
     class Meta:
         constraints = [
@@ -62,12 +63,10 @@ class Project(models.Model):
 
     @property
     def base_target(self) -> int:
-        """Human ratings an item needs before anything asked for more: the minimum with adaptive
-        overlap, else the fixed overlap."""
+        """Human ratings an item needs unless approval asked for more: adaptive minimum, or fixed."""
         return self.overlap_min or self.annotations_per_item
 
     def target_of(self, item: "Item") -> int:
-        """Human ratings ``item`` needs now (never more than the maximum)."""
         return min(item.overlap_target or self.base_target, self.annotations_per_item)
 
 
@@ -127,9 +126,10 @@ class Item(models.Model):
     # 1-based place in the project's audit sample, in draw order (None: not audited). Any prefix of
     # the draw order is itself a uniform sample, so the queue serves audit items in this order.
     audit_rank = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    # Adaptive overlap: human ratings this item needs now, once approval asked for more than the
-    # minimum (None: Project.base_target). The queue never leases beyond it.
+    # Adaptive overlap: human ratings it needs now (None: Project.base_target); never leased beyond.
     overlap_target = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # Judge-first routing (written by quality): the routing judge's confidence, least confident first.
+    queue_confidence = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_external_id")]
@@ -260,8 +260,7 @@ class Rating(models.Model):
     rationales = EncodableJSONField(default=dict, blank=True)
     seconds_spent = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=8, choices=RatingSource.choices, default=RatingSource.API)
-    # Judges' verdicts only (judges/uncertainty.py): {key: {"<point>": p}} per criterion, and the
-    # least sure criterion's probability of the value given. Empty / None for people.
+    # Judge verdicts only (judges/uncertainty.py): {key: {"<point>": p}}, least sure criterion's P(value).
     confidence = models.FloatField(null=True, blank=True)
     distribution = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

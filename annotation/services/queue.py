@@ -161,6 +161,9 @@ _PASSES = (
     {"audit": "AND i.audit_rank IS NOT NULL", "order": "i.audit_rank"},
     {"audit": "", "order": "i.load DESC, i.id"},
 )
+# Judge-first routing (Project.queue_by_confidence): the least confident verdicts first, items
+# without one last. No index serves this order: such projects sort their open items per claim.
+_BY_CONFIDENCE = {"audit": "", "order": "COALESCE(i.queue_confidence, 1.0), i.load DESC, i.id"}
 
 # One item's lease rows, live leases, human ratings, and whether this person rated or skipped it.
 _COUNTS_SQL = f"""
@@ -179,7 +182,8 @@ def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assi
     version_id = project.rubric_version_id
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     passed: list[int] = []
-    passes = list(_PASSES if project.audit_size else _PASSES[1:])
+    passes = [_PASSES[0]] if project.audit_size else []
+    passes.append(_BY_CONFIDENCE if project.queue_by_confidence else _PASSES[1])
     while True:
         not_passed = f"AND i.id NOT IN ({', '.join(['%s'] * len(passed))})" if passed else ""
         sql = _CANDIDATE_SQL.format(passed=not_passed, **passes[0]) + lock

@@ -30,6 +30,7 @@ from quality.services.agreement_reports import agreement_reports_refresh_after_c
 from rubrics.models import Criterion
 
 _OPEN_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS, ItemStatus.ANNOTATED)
+JUDGE_FIRST = "judge_first"
 
 
 def _item_status_refresh(*, item_ids: Iterable[int]) -> None:
@@ -142,22 +143,31 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
             # NO KEY UPDATE: new ratings (whose foreign key takes KEY SHARE) need not wait for it.
             items = list(project.items.select_for_update(no_key=True).filter(id__in=chunk).order_by("id"))
             policy = policy_for(project=project)
-            trusted = _trusted_judges(project, criteria) if policy.judge_may_approve else set()
+            judge_first = policy.routing == JUDGE_FIRST and policy.routing_rater_id is not None
+            trusted = _trusted_judges(project, criteria) if policy.judge_may_approve or judge_first else set()
             golds = {g.item_id: g for g in Gold.objects.filter(item_id__in=chunk, rubric_version=version)}
             human: dict[int, list[dict]] = {}
             judged: dict[int, dict] = {}
             any_judge: dict[int, dict] = {}  # adaptive overlap's check: the first verdict of any judge
-            for item_id, rater_id, kind, values in (
+            confidence: dict[int, float | None] = {}  # judge first: the routing judge's, per item
+            for item_id, rater_id, kind, values, conf in (
                 Rating.objects.filter(item_id__in=chunk, rubric_version=version)
-                .values_list("item_id", "rater_id", "rater__kind", "values")
+                .values_list("item_id", "rater_id", "rater__kind", "values", "confidence")
                 .order_by("id")
             ):
                 if kind == RaterKind.HUMAN:
                     human.setdefault(item_id, []).append(values)
-                else:
-                    any_judge.setdefault(item_id, values)
-                    if rater_id in trusted:
-                        judged.setdefault(item_id, values)
+                    continue
+                any_judge.setdefault(item_id, values)
+                if judge_first:
+                    if rater_id == policy.routing_rater_id:
+                        confidence[item_id] = conf
+                        # Judge first: only a trusted judge's verdicts at or above the threshold decide.
+                        if rater_id in trusted and _confident(conf, policy.routing_threshold):
+                            judged[item_id] = values
+                elif rater_id in trusted:
+                    judged.setdefault(item_id, values)
+            _queue_confidence_set(items, confidence)
             for item in items:
                 changed += _evaluate_one(
                     item,
@@ -169,6 +179,18 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
                     any_judge.get(item.pk),
                 )
     return changed
+
+
+def _confident(confidence: float | None, threshold: float | None) -> bool:
+    return confidence is not None and threshold is not None and confidence >= threshold
+
+
+def _queue_confidence_set(items: list[Item], confidence: dict[int, float | None]) -> None:
+    """Judge first: the queue serves the least confident verdicts first (Item.queue_confidence)."""
+    moved = [i for i in items if i.queue_confidence != confidence.get(i.pk)]
+    for item in moved:
+        item.queue_confidence = confidence.get(item.pk)
+    Item.objects.bulk_update(moved, ["queue_confidence"], batch_size=2_000)
 
 
 def _one_more_why(item: Item, criteria, policy, human: list[dict], judge: dict | None) -> str | None:
@@ -230,7 +252,7 @@ def _evaluate_one(
             status=ItemStatus.APPROVED,
             approved_by=ApprovedBy.JUDGE,
             consensus=values,
-            reason="labelled by a trusted judge",
+            reason="labelled by a trusted judge" + (", confident enough" if policy.routing == JUDGE_FIRST else ""),
         )
     if item.status in (ItemStatus.APPROVED, ItemStatus.NEEDS_REVIEW):
         # Its basis is gone (policy, trust or ratings changed): back to the open states.

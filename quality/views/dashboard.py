@@ -13,8 +13,9 @@ from quality.selectors.calibration import judge_calibration
 from quality.selectors.estimate import project_estimate
 from quality.selectors.overlap import overlap_summary
 from quality.selectors.policy import policy_for
+from quality.selectors.routing import routing_tradeoff
 from quality.services.agreement_reports import agreement_report_read
-from quality.views.estimate_chart import estimate_chart, reliability_diagram
+from quality.views.estimate_chart import estimate_chart, reliability_diagram, tradeoff_chart
 from rubrics.scales import code_label
 
 # Alpha axis from -0.2 (worse than chance) to 1; the plot is 100 units wide.
@@ -83,6 +84,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         )
     estimate = project_estimate(project=project)
     calibration = judge_calibration(project=project)
+    tradeoff = routing_tradeoff(project=project, policy=policy)
     context = {
         "project": project,
         "report": answer,
@@ -95,6 +97,8 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "policy": policy,
         "estimate": estimate,
         "overlap": overlap_summary(project=project),
+        "tradeoff": tradeoff,
+        "tradeoff_chart": tradeoff_chart(tradeoff),
         "calibration": [{**c, "diagram": reliability_diagram(c["overall"])} for c in calibration],
         "estimate_charts": estimate_chart(estimate),
     }

@@ -60,3 +60,30 @@ def reliability_diagram(calibration: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for b in bins
     ]
+
+
+def tradeoff_chart(tradeoff: dict[str, Any]) -> dict[str, Any] | None:
+    """Judge-first trade-off on gold as SVG coordinates on a 100 x 100 square: x the share of gold
+    the judge keeps, y its accuracy there (and the lower bound), on an axis from just under the
+    lowest value to 1; the human-human bar as a horizontal line."""
+    choice = tradeoff.get("choice")
+    if not choice or not choice["curve"]:
+        return None
+    curve = sorted(choice["curve"], key=lambda p: p["kept_share"])
+    values = [p["accuracy"] for p in curve] + [p["lower"] for p in curve] + [tradeoff["bar"] or 1.0]
+    low = max(0.0, min(values) - 0.05)
+
+    def y(v: float) -> float:
+        return round(100 - (v - low) / ((1.0 - low) or 1.0) * 100, 2)
+
+    points = [
+        {**p, "x": round(p["kept_share"] * 100, 2), "y": y(p["accuracy"]), "y_lower": y(p["lower"])} for p in curve
+    ]
+    return {
+        "points": points,
+        "line": " ".join(f"{p['x']},{p['y']}" for p in points),
+        "lower_line": " ".join(f"{p['x']},{p['y_lower']}" for p in points),
+        "bar_y": None if tradeoff["bar"] is None else y(tradeoff["bar"]),
+        "low": low,
+        "chosen": next((p for p in points if p["threshold"] == choice["threshold"]), None),
+    }
