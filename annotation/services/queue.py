@@ -149,7 +149,7 @@ _LEASE, _SKIP = Assignment._meta.db_table, Skip._meta.db_table
 # the audit's labelled prefix is what the quality estimate can use, so it is filled in order.
 _CANDIDATE_SQL = f"""
     SELECT i.* FROM {_ITEM} i
-    WHERE i.project_id = %s AND i.status IN (%s, %s) AND i.load < COALESCE(i.overlap_target, %s)
+    WHERE i.project_id = %s AND i.status IN (%s, %s) AND i.load < %s AND i.load < COALESCE(i.overlap_target, %s)
       AND NOT EXISTS (SELECT 1 FROM {_RATING} r WHERE r.item_id = i.id AND r.rater_id = %s AND r.rubric_version_id = %s)
       AND NOT EXISTS (SELECT 1 FROM {_SKIP} s WHERE s.item_id = i.id AND s.user_id = %s)
       AND NOT EXISTS (SELECT 1 FROM {_LEASE} a WHERE a.item_id = i.id AND a.user_id = %s)
@@ -187,7 +187,9 @@ def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assi
     while True:
         not_passed = f"AND i.id NOT IN ({', '.join(['%s'] * len(passed))})" if passed else ""
         sql = _CANDIDATE_SQL.format(passed=not_passed, **passes[0]) + lock
-        params = [project.pk, *QUEUE_STATUSES, project.base_target, rater.pk, version_id, user.pk, user.pk]
+        # The maximum bounds the index walk (item_queue_order); the item's own target filters it.
+        targets = [project.annotations_per_item, project.base_target]
+        params = [project.pk, *QUEUE_STATUSES, *targets, rater.pk, version_id, user.pk, user.pk]
         found = list(Item.objects.raw(sql, [*params, *passed]))
         if not found:
             if len(passes) > 1:
