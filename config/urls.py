@@ -48,6 +48,7 @@ urlpatterns = [
     path("", include("judges.web_urls")),
     path("", include("annotation.web_urls")),
     path("", include("quality.web_urls")),
+    path("", include("exports.web_urls")),
     path("", include("rubrics.web_urls")),
 ]
 

@@ -121,6 +121,16 @@ CALLS = {
     ("POST", f"{P}/items/{{item_id}}/reject/"): lambda w, s, actor: Call(
         path={"item_id": s.items[4].pk}, body={"reason": "off topic"}
     ),
+    # Held for review, then reopened: either may find nothing left to do when called again (409).
+    ("POST", f"{P}/items/{{item_id}}/send-to-review/"): lambda w, s, actor: Call(
+        path={"item_id": s.items[5].pk}, body={"reason": "look again"}, ok=frozenset({200, 409})
+    ),
+    ("POST", f"{P}/items/{{item_id}}/reopen/"): lambda w, s, actor: Call(
+        path={"item_id": s.items[5].pk}, ok=frozenset({200, 409})
+    ),
+    ("POST", f"{P}/projects/{{project_id}}/approval-policy/preview/"): lambda w, s, actor: Call(
+        body={"numeric_tolerance": 0.5}
+    ),
     # Neither project names a tasks project, so an allowed caller gets past the checks to a 400.
     ("GET", f"{P}/projects/{{project_id}}/reports/failure-modes/"): lambda w, s, actor: Call(ok=frozenset({400})),
     ("GET", f"{P}/projects/{{project_id}}/agreement/"): lambda w, s, actor: Call(query={"bootstrap": 0}),
@@ -194,6 +204,13 @@ FOREIGN = [
         "run judge A on items of B",
         NOBODY,
         lambda w, a, b, actor: Call(body={"judge": a.spare_judge.pk, "items": [b.items[0].pk]}),
+    ),
+    Foreign(
+        "POST",
+        f"{P}/judges/{{judge_id}}/test/",
+        "test judge A on an item of B",
+        NOBODY,
+        lambda w, a, b, actor: Call(body={"item": b.items[0].pk}),
     ),
     Foreign(
         "PATCH",
