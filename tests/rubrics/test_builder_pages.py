@@ -65,10 +65,12 @@ def test_a_new_rubric_keeps_only_the_fields_of_each_kind(author):
 def test_errors_show_beside_their_fields_and_nothing_is_saved(author):
     data = three_criteria()
     data |= card("a", key="bad key", max="0") | card("c", gate="on", title="<script>alert(1)</script>")
+    data["name"] = " "
     response = page_client(author).post("/rubrics/new/", data)
     assert response.status_code == 400
     html = response.content.decode()
     assert "key must be a slug" in html and "Nothing was saved" in html
+    assert 'id="name-errors"' in html, "the name's error shows even though the service never ran"
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
     assert not Rubric.objects.exists()
 
