@@ -8,13 +8,16 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from annotation.models import Project, Role
+from annotation.selectors import rater_for_user
 from annotation.services.projects import membership_set
+from annotation.services.ratings import rating_submit
 from rubrics.models import Rubric
+from tests.conftest import GOOD_RATIONALES, GOOD_VALUES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_manager_builds_publishes_and_pins_a_rubric(open_page, make_user, project, screenshots):
+def test_a_manager_builds_publishes_and_pins_a_rubric(open_page, make_user, project, members, items, screenshots):
     manager = make_user("builder")
     manager.user_permissions.add(Permission.objects.get(codename="add_rubric"))
     membership_set(project=project, user=manager, role=Role.MANAGER)
@@ -99,11 +102,13 @@ def test_a_manager_builds_publishes_and_pins_a_rubric(open_page, make_user, proj
     page.wait_for_url("**/diff/")
     assert page.locator('tr[data-change="removed"]').inner_text().startswith("tone")
 
+    rating_submit(item=items[0], rater=rater_for_user(user=members["annotator"]), values=GOOD_VALUES,
+                  rationales=GOOD_RATIONALES)  # fmt: skip
     page.goto(f"/projects/{project.pk}/rubric/")
     page.select_option("#version", label="Answer quality · version 1")
     page.click("text=Continue…")
     page.locator("#pin-confirm").wait_for()
-    assert "stay stored" in page.locator("#pin-confirm").inner_text()
+    assert "The 1 rating made under Quality v1 stays stored" in page.locator("#pin-confirm").inner_text()
     page.screenshot(path=str(screenshots / "rubric-pin.png"))
     page.click("#confirm-pin")
     page.get_by_text("now uses Answer quality v1").wait_for()

@@ -119,7 +119,7 @@ def test_pinning_a_project_says_what_happens_to_existing_ratings(project, member
     url = f"/projects/{project.pk}/rubric/"
     assert page_client(members["annotator"]).get(url).status_code == 403
     confirm = client.get(url, {"version": v2.pk}).content.decode()
-    assert "The 1 rating made under Quality v1 stay stored" in confirm and "annotators rate them again" in confirm
+    assert "The 1 rating made under Quality v1 stays stored" in confirm and "annotators rate them again" in confirm
     project.refresh_from_db()
     assert project.rubric_version.number == 1, "asking changes nothing"
     assert client.post(url, {"version": v2.pk, "confirm": "yes"}).status_code == 302
