@@ -80,7 +80,11 @@ def test_the_preview_renders_the_annotator_form_and_each_cards_errors(author):
     answer = page_client(author).post("/rubrics/preview/", data).json()
     assert 'name="value-helpful"' in answer["html"] and "Useless" in answer["html"]
     assert 'name="value-tone"' not in answer["html"], "a card with errors is left out of the preview"
-    assert list(answer["errors"]) == ["c"] and answer["errors"]["c"]["scale"]
+    assert answer["errors"] == {"c": {"range": ["min must be less than max."]}}, "beside min and max"
+    choices = page_client(author).post("/rubrics/preview/", three_criteria() | card("c", choices="only one")).json()
+    assert choices["errors"]["c"]["choices"][0].startswith("a categorical scale needs choices")
+    step = three_criteria() | card("b", kind="interval", min="0", max="1", step="5")
+    assert "step" in page_client(author).post("/rubrics/preview/", step).json()["errors"]["b"]
 
 
 def test_publish_freezes_and_a_new_version_starts_from_it(author, make_user):
