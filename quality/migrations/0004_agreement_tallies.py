@@ -8,8 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("annotation", "0009_rating_history_send_back_status_words"),
         ("quality", "0003_review_request"),
-        # tallies_build reads the current models: every column they select must exist by then.
-        ("rubrics", "0003_version_published_at"),
+        ("rubrics", "0002_criterion_gate"),
     ]
 
     operations = [
