@@ -136,10 +136,8 @@ class InvitationStatus(models.TextChoices):
 
 
 class Invitation(models.Model):
-    """A manager's offer of a role in a project. Nobody becomes a member without saying yes: the
-    invited person accepts (or declines) on their invitations page or through the API; only staff
-    add an account directly. Addressed to an account (by username) or to an e-mail address, which
-    any account with that address may answer."""
+    """A manager's offer of a role, to an account or an e-mail address (any account with it may
+    answer): nobody becomes a member without accepting; only staff add an account directly."""
 
     project = models.ForeignKey(Project, related_name="invitations", on_delete=models.CASCADE)
     user = models.ForeignKey(
@@ -214,10 +212,6 @@ class Rater(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def is_external(self) -> bool:
-        return self.project_id is not None
 
 
 class RatingSource(models.TextChoices):
@@ -365,3 +359,42 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"draft by {self.user} on {self.item}"
+
+
+class ImportKind(models.TextChoices):
+    ITEMS = "items"
+    RATINGS = "ratings"
+
+
+class ImportJobStatus(models.TextChoices):
+    UPLOADED = "uploaded"  # stored and previewed; nothing checked yet
+    QUEUED = "queued"
+    RUNNING = "running"
+    CHECKED = "checked"  # a dry run passed: ``result`` holds what the import would do
+    REJECTED = "rejected"  # bad rows (``errors``); nothing was written
+    DONE = "done"  # imported: ``result`` holds what it did
+    FAILED = "failed"  # something other than the rows went wrong (``errors``)
+
+
+class ImportJob(models.Model):
+    """A file uploaded on the import page: its preview, a dry run, the import (services/import_jobs.py)."""
+
+    project = models.ForeignKey(Project, related_name="import_jobs", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=8, choices=ImportKind.choices)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    file_name = models.CharField(max_length=255)
+    path = models.CharField(max_length=1024, help_text="Where the upload is kept until it is imported.")
+    size = models.BigIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(default=0, help_text="Lines of the file: the progress bar's end.")
+    preview = EncodableJSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=ImportJobStatus.choices, default=ImportJobStatus.UPLOADED)
+    dry_run = models.BooleanField(default=True, help_text="Whether the current or last run was a check only.")
+    phase = models.CharField(max_length=16, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    errors = EncodableJSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} import {self.file_name} ({self.status})"
