@@ -32,6 +32,17 @@ class ApprovalPolicy(models.Model):
         default=0.05, help_text="A judge is trusted when its alpha is at least the humans' alpha minus this."
     )
     trust_min_items = models.PositiveIntegerField(default=50, help_text="Items a judge must be measured on.")
+    # Judge-first routing (docs/triage.md, section 2): a trusted judge version's verdicts at or above
+    # the threshold decide their items; every other item goes to people, least confident first.
+    # The threshold is chosen on gold by quality.services.routing (None: the judge keeps nothing).
+    routing = models.CharField(
+        max_length=16,
+        choices=[("humans_first", "humans first"), ("judge_first", "judge first")],
+        default="humans_first",
+    )
+    routing_rater = models.ForeignKey(Rater, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    routing_threshold = models.FloatField(null=True, blank=True)
+    routing_bar = models.FloatField(null=True, blank=True, help_text="Human-human agreement the judge must match.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -60,6 +60,8 @@ class NewRating:
     values: dict
     rationales: dict
     seconds_spent: float | None = None
+    confidence: float | None = None  # judges' verdicts: see Rating.confidence
+    distribution: dict | None = None
 
 
 def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
@@ -108,6 +110,8 @@ def _write_orm(rubric_version_id: int, ratings: Sequence[NewRating], source: str
             rationales=r.rationales,
             seconds_spent=r.seconds_spent,
             source=source,
+            confidence=r.confidence,
+            distribution=r.distribution or {},
         )
         for r in ratings
         if (r.item_id, r.rater_id) not in existing
@@ -120,6 +124,7 @@ def _write_orm(rubric_version_id: int, ratings: Sequence[NewRating], source: str
 # but the primary key is here, so a new field cannot silently get no value.
 FAST_PATH_FIELDS = [
     "item", "rater", "rubric_version", "values", "rationales", "seconds_spent", "source", "created_at", "updated_at",
+    "confidence", "distribution",
 ]  # fmt: skip
 
 
@@ -129,8 +134,10 @@ def _insert_sql() -> str:
     columns = ", ".join(quote(Rating._meta.get_field(name).column) for name in FAST_PATH_FIELDS)
     return f"""
 INSERT INTO {quote(Rating._meta.db_table)} ({columns})
-SELECT x.item, x.rater, %(rubric_version)s, x.vals, x.rats, x.secs, %(source)s, now(), now()
-FROM json_to_recordset(%(rows)s::json) AS x(item bigint, rater bigint, vals jsonb, rats jsonb, secs double precision)
+SELECT x.item, x.rater, %(rubric_version)s, x.vals, x.rats, x.secs, %(source)s, now(), now(), x.conf,
+       COALESCE(x.dist, '{{}}'::jsonb)
+FROM json_to_recordset(%(rows)s::json)
+    AS x(item bigint, rater bigint, vals jsonb, rats jsonb, secs double precision, conf double precision, dist jsonb)
 ON CONFLICT DO NOTHING
 RETURNING {quote("item_id")}, {quote("rater_id")}, {quote("id")}
 """
@@ -139,7 +146,15 @@ RETURNING {quote("item_id")}, {quote("rater_id")}, {quote("id")}
 def _write_postgresql(rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
     rows = json.dumps(
         [
-            {"item": r.item_id, "rater": r.rater_id, "vals": r.values, "rats": r.rationales, "secs": r.seconds_spent}
+            {
+                "item": r.item_id,
+                "rater": r.rater_id,
+                "vals": r.values,
+                "rats": r.rationales,
+                "secs": r.seconds_spent,
+                "conf": r.confidence,
+                "dist": r.distribution,
+            }
             for r in ratings
         ]
     )

@@ -31,6 +31,7 @@ from config.untrusted import text_storable
 from judges.aggregation import samples_aggregate
 from judges.executor import Result
 from judges.models import JudgeRun, JudgeSample, JudgeVerdict, Outcome
+from judges.uncertainty import verdict_distribution
 from rubrics.scales import CriterionSpec, values_clean
 
 
@@ -42,6 +43,7 @@ class _Verdict:
     spread: dict | None = None
     # The judge's rating (values, rationales), when most samples were valid and aggregate cleanly.
     rating: tuple[dict, dict] | None = None
+    uncertainty: tuple[dict, float | None] = ({}, None)  # distribution, confidence (judges/uncertainty.py)
 
 
 class ResultWriter:
@@ -76,7 +78,17 @@ class ResultWriter:
             # A judge's verdict is just another rating, written by the one writer of ratings.
             ratings_write(
                 rubric_version_id=self.run.rubric_version_id,
-                ratings=[NewRating(v.item_id, self.version.rater_id, *v.rating) for v in verdicts if v.rating],
+                ratings=[
+                    NewRating(
+                        v.item_id,
+                        self.version.rater_id,
+                        *v.rating,
+                        distribution=v.uncertainty[0],
+                        confidence=v.uncertainty[1],
+                    )
+                    for v in verdicts
+                    if v.rating
+                ],
                 source=RatingSource.JUDGE,
             )
             if connection.vendor == "postgresql":
@@ -99,7 +111,15 @@ class ResultWriter:
                 values, rationales = values_clean(criteria=self.criteria, values=values, rationales=rationales)
             except ValidationError as exc:  # e.g. a required rationale missing from every agreeing sample
                 return _Verdict(item_id, Outcome.FAILED, reason=f"aggregate invalid: {exc.messages}", spread={})
-            return _Verdict(item_id, Outcome.OK, spread={**spread, **counted}, rating=(values, rationales))
+            uncertainty = verdict_distribution(
+                criteria=self.criteria,
+                values=values,
+                samples=[r.values for r in ok],
+                logprobs=[getattr(r, "logprobs", None) for r in ok],  # when the provider returned them
+            )
+            return _Verdict(
+                item_id, Outcome.OK, spread={**spread, **counted}, rating=(values, rationales), uncertainty=uncertainty
+            )
         bad = [r for r in ordered if r.outcome != Outcome.OK]
         refused = [r for r in bad if r.outcome == Outcome.NO_VERDICT]
         outcome = Outcome.NO_VERDICT if len(refused) * 2 >= len(bad) and refused else Outcome.FAILED

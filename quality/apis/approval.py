@@ -117,6 +117,10 @@ class PolicySerializer(serializers.Serializer):
     judge_may_approve = serializers.BooleanField()
     trust_margin = serializers.FloatField()
     trust_min_items = serializers.IntegerField()
+    routing = serializers.CharField(help_text='"humans_first" or "judge_first" (docs/triage.md).')
+    routing_rater = serializers.IntegerField(source="routing_rater_id", allow_null=True)
+    routing_threshold = serializers.FloatField(allow_null=True)
+    routing_bar = serializers.FloatField(allow_null=True)
 
 
 class PolicyInputSerializer(InputSerializer):
@@ -126,6 +130,7 @@ class PolicyInputSerializer(InputSerializer):
     judge_may_approve = serializers.BooleanField(required=False)
     trust_margin = serializers.FloatField(required=False)
     trust_min_items = serializers.IntegerField(required=False)
+    routing = serializers.CharField(required=False, help_text='"humans_first" or "judge_first".')
 
 
 class PolicyUpdatedSerializer(PolicySerializer):
