@@ -69,13 +69,13 @@ def token_logprobs(content: str) -> list[dict]:
     tokens = []
     for match in _TOKEN.finditer(content):
         text = match.group()
-        top = [{"token": text, "logprob": -0.05}]
+        top = [{"token": text, "logprob": -0.2}]
         if text.isdigit():
             top += [{"token": str(int(text) + d), "logprob": -2.5 - abs(d)} for d in (-1, 1) if int(text) + d >= 0]
         elif text in ("true", "false"):
             top.append({"token": "false" if text == "true" else "true", "logprob": -3.0})
         spelled = list(text.encode("utf-8", "replace"))
-        tokens.append({"token": text, "logprob": -0.05, "bytes": spelled, "top_logprobs": top})
+        tokens.append({"token": text, "logprob": -0.2, "bytes": spelled, "top_logprobs": top})
     return tokens
 
 

@@ -137,7 +137,7 @@ def test_score_logprobs_are_stored_per_criterion_and_scale_point(llm, project, i
     assert llm.requests[0].json["logprobs"] is True and llm.requests[0].json["top_logprobs"] == 5
     value = sample.values["helpfulness"]
     lp = sample.logprobs
-    assert lp["helpfulness"][str(value)] == pytest.approx(-0.05)
+    assert lp["helpfulness"][str(value)] == pytest.approx(-0.2)
     assert set(lp["helpfulness"]) <= {"1", "2", "3", "4", "5"} and len(lp["helpfulness"]) >= 2
     assert set(lp["correct"]) == {"true", "false"}
     assert "notes" not in lp  # free text has no scale points
