@@ -114,6 +114,7 @@ class JudgeRow:
     measured: int  # criteria its current version was measured on
     undecided: list[RaterTrust]  # measured, but too few items or too wide an interval to say
     problem: str = ""  # why it refuses to run under today's settings (judges/endpoints.py)
+    concurrency: int = 0  # calls in flight allowed, all workers together
 
 
 def project_judges_overview(*, project: Project) -> tuple[list[JudgeRow], list[JudgeRun]]:
@@ -146,6 +147,7 @@ def project_judges_overview(*, project: Project) -> tuple[list[JudgeRow], list[J
                 t for t in trust.get(versions[judge.pk].rater_id, []) if not t.trusted and t.status == "not_enough_data"
             ],
             problem=_problem(judge, versions[judge.pk]),
+            concurrency=judge.concurrency(versions[judge.pk].provider),
         )
         for judge in judges
         if judge.pk in versions
