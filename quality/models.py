@@ -191,3 +191,18 @@ class AgreementCell(models.Model):
 
     def __str__(self) -> str:
         return f"({self.m}, {self.c}, {self.k}) = {self.count}"
+
+
+class JudgeRaterStatus(models.Model):
+    """A judge version's word to agreement, written by the judges app (quality never imports
+    judges): the project it judges for, and why it has no rating yet (not run; or its last run's
+    failure and where to test it). Agreement lists the versions with a note and no rating, so a
+    judge whose runs all failed does not just vanish from the report."""
+
+    rater = models.OneToOneField(Rater, primary_key=True, related_name="judge_status", on_delete=models.CASCADE)
+    project = models.ForeignKey(Project, related_name="+", on_delete=models.CASCADE)
+    note = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.rater_id}: {self.note[:60]}"
