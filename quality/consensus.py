@@ -24,11 +24,13 @@ def consensus_of(
 
     Nominal: the majority value when its share reaches ``majority_threshold``. Numeric: the
     median (the lower median on ordinal scales, so it is a point of the scale) when the spread
-    is within ``numeric_tolerance`` of the scale's range.
+    is within ``numeric_tolerance`` of the scale's range. ``policy.per_criterion`` may give a
+    criterion its own share or tolerance.
     """
     consensus: dict[str, Any] = {}
     disagreement: dict[str, float] = {}
     failing: list[str] = []
+    own = getattr(policy, "per_criterion", None) or {}
     for criterion in criteria:
         if criterion.agreement_level is None:
             continue
@@ -52,7 +54,8 @@ def consensus_of(
         if criterion.kind in (ScaleKind.BINARY, ScaleKind.CATEGORICAL):
             value, count = Counter(given).most_common(1)[0]
             ties = [v for v, c in Counter(given).items() if c == count]
-            if len(ties) == 1 and count / len(given) >= policy.majority_threshold:
+            share = own.get(criterion.key, policy.majority_threshold)
+            if len(ties) == 1 and count / len(given) >= share:
                 consensus[criterion.key] = value
             else:
                 failing.append(criterion.key)
@@ -70,7 +73,7 @@ def consensus_of(
                 width = criterion.scale["max"] - criterion.scale["min"]
             else:
                 width = criterion.scale.get("max") or abs(middle)
-        if spread <= policy.numeric_tolerance * width + 1e-12:
+        if spread <= own.get(criterion.key, policy.numeric_tolerance) * width + 1e-12:
             consensus[criterion.key] = middle
         else:
             failing.append(criterion.key)

@@ -43,6 +43,7 @@ _SECTION_OF = {
     "project-item-page": ("project-items-page", "Item"),
     "project-judge-run": ("project-judges", "Run"),
     "project-policy-page": ("project-settings", "Approval policy"),
+    "project-members": ("project-settings", "Members"),
 }
 
 

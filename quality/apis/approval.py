@@ -108,6 +108,10 @@ class PolicySerializer(serializers.Serializer):
     judge_may_approve = serializers.BooleanField()
     trust_margin = serializers.FloatField()
     trust_min_items = serializers.IntegerField()
+    per_criterion = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="Criterion key -> its own majority share (binary, categorical) or tolerance (numeric).",
+    )
 
 
 class PolicyInputSerializer(InputSerializer):
@@ -117,6 +121,9 @@ class PolicyInputSerializer(InputSerializer):
     judge_may_approve = serializers.BooleanField(required=False)
     trust_margin = serializers.FloatField(required=False)
     trust_min_items = serializers.IntegerField(required=False)
+    per_criterion = serializers.JSONField(
+        required=False, help_text="Replaces the whole mapping; {} returns every criterion to the project-wide values."
+    )
 
 
 class PolicyUpdatedSerializer(PolicySerializer):
