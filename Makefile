@@ -11,8 +11,8 @@ export DEBUG ?= 1
 PORT ?= 8000
 export PORT
 
-.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-queue bench-judges bench-export \
-	bench-review bench-items-browser bench-triage bench-make-run chaos fuzz xss clean
+.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-agreement-live bench-queue \
+	bench-judges bench-export bench-review bench-items-browser bench-triage bench-make-run chaos fuzz xss clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY_BOOT)" || { echo "Accord needs Python 3.12 or newer; none found." >&2; exit 1; }
@@ -62,6 +62,9 @@ bench-agreement: install
 # These create (and drop) their own PostgreSQL databases on 127.0.0.1:5432.
 bench-agreement-api: install
 	$(PY) benchmarks/agreement_api.py
+
+bench-agreement-live: install
+	$(PY) benchmarks/agreement_live.py
 
 bench-judges: install
 	$(PY) benchmarks/judge_run.py --provider openai

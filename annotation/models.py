@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from annotation.import_jobs import ImportJob, ImportJobStatus, ImportKind  # noqa: F401 (Django finds models here)
 from config.choices import labelled
 from config.untrusted import EncodableJSONField
 from rubrics.models import RubricVersion
@@ -18,7 +19,15 @@ class Project(models.Model):
     guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators beside every item.")
     # Pinned: a new rubric version reaches a project only when a manager upgrades it.
     rubric_version = models.ForeignKey(RubricVersion, related_name="projects", on_delete=models.PROTECT)
-    annotations_per_item = models.PositiveSmallIntegerField(default=3, help_text="Human ratings each item needs.")
+    annotations_per_item = models.PositiveSmallIntegerField(
+        default=3, help_text="Human ratings each item needs; with adaptive overlap, the most it may get."
+    )
+    # Adaptive overlap (docs/triage.md, section 3): when set, an item starts needing this many human
+    # ratings and gets one more at a time while its raters (or a judge) disagree, up to
+    # annotations_per_item. None: every item needs annotations_per_item.
+    overlap_min = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Adaptive overlap: the fewest human ratings an item needs (empty: fixed)."
+    )
     lease_minutes = models.PositiveIntegerField(default=30, help_text="How long an annotator holds an item.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -32,21 +41,34 @@ class Project(models.Model):
         on_delete=models.SET_NULL,
         help_text="For a project of agent traces: the project holding the tasks they ran.",
     )
-    # The audit sample (docs/triage.md, section 4): a uniformly random sample of items that people
-    # label whatever the judge said, so the dataset's quality can be estimated with an honest
-    # interval. The seed is fixed at the first draw and never changes (redrawing until the audit
-    # looks good would void the interval); quality.services.audit draws it, Item.audit_rank marks it.
+    # The audit sample (docs/triage.md): random items people label whatever the judge said, for an
+    # honest estimate of quality. The seed is fixed at the first draw (redrawing until the audit looks
+    # good would void the interval); quality.services.audit draws it, Item.audit_rank marks it.
     audit_seed = models.BigIntegerField(null=True, blank=True, editable=False)
     audit_size = models.PositiveIntegerField(default=0, editable=False)
+    queue_by_confidence = models.BooleanField(default=False, editable=False)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(annotations_per_item__gte=1), name="project_overlap_at_least_one"),
             models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="project_lease_at_least_one_minute"),
+            models.CheckConstraint(
+                condition=Q(overlap_min__isnull=True)
+                | (Q(overlap_min__gte=1) & Q(overlap_min__lte=models.F("annotations_per_item"))),
+                name="project_overlap_min_in_range",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def base_target(self) -> int:
+        """Human ratings an item needs unless approval asked for more: adaptive minimum, or fixed."""
+        return self.overlap_min or self.annotations_per_item
+
+    def target_of(self, item: "Item") -> int:
+        return min(item.overlap_target or self.base_target, self.annotations_per_item)
 
 
 class Membership(models.Model):
@@ -105,6 +127,10 @@ class Item(models.Model):
     # 1-based place in the project's audit sample, in draw order (None: not audited). Any prefix of
     # the draw order is itself a uniform sample, so the queue serves audit items in this order.
     audit_rank = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Adaptive overlap: human ratings it needs now (None: Project.base_target); never leased beyond.
+    overlap_target = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # Judge-first routing (written by quality): the routing judge's confidence, least confident first.
+    queue_confidence = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_external_id")]
@@ -136,10 +162,8 @@ class InvitationStatus(models.TextChoices):
 
 
 class Invitation(models.Model):
-    """A manager's offer of a role in a project. Nobody becomes a member without saying yes: the
-    invited person accepts (or declines) on their invitations page or through the API; only staff
-    add an account directly. Addressed to an account (by username) or to an e-mail address, which
-    any account with that address may answer."""
+    """A manager's offer of a role, to an account or an e-mail address (any account with it may
+    answer): nobody becomes a member without accepting; only staff add an account directly."""
 
     project = models.ForeignKey(Project, related_name="invitations", on_delete=models.CASCADE)
     user = models.ForeignKey(
@@ -215,10 +239,6 @@ class Rater(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def is_external(self) -> bool:
-        return self.project_id is not None
-
 
 class RatingSource(models.TextChoices):
     UI = "ui"
@@ -235,12 +255,19 @@ class Rating(models.Model):
     rationales = EncodableJSONField(default=dict, blank=True)
     seconds_spent = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=8, choices=RatingSource.choices, default=RatingSource.API)
+    # Judge verdicts only (judges/uncertainty.py): {key: {"<point>": p}}, least sure criterion's P(value).
+    confidence = models.FloatField(null=True, blank=True)
+    distribution = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["item", "rater", "rubric_version"], name="rating_one_per_rater_version"),
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True) | (Q(confidence__gte=0) & Q(confidence__lte=1)),
+                name="rating_confidence_probability",
+            ),
             models.CheckConstraint(
                 condition=Q(seconds_spent__isnull=True) | Q(seconds_spent__gte=0), name="rating_seconds_not_negative"
             ),

@@ -49,6 +49,7 @@ urlpatterns = [
     path("", include("annotation.web_urls")),
     path("", include("quality.web_urls")),
     path("", include("exports.web_urls")),
+    path("", include("rubrics.web_urls")),
 ]
 
 # Under /api/ an unmatched URL (such as a non-numeric id) or a crash answers JSON, not a page.

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotation.models import Item, Project, Rater
-from rubrics.models import RubricVersion
+from rubrics.models import Criterion, RubricVersion
 
 
 class ApprovalPolicy(models.Model):
@@ -40,6 +40,17 @@ class ApprovalPolicy(models.Model):
         blank=True,
         help_text="Criterion key -> its own majority share or numeric tolerance, instead of the project-wide one.",
     )
+    # Judge-first routing (docs/triage.md, section 2): a trusted judge version's verdicts at or above
+    # the threshold decide their items; every other item goes to people, least confident first.
+    # The threshold is chosen on gold by quality.services.routing (None: the judge keeps nothing).
+    routing = models.CharField(
+        max_length=16,
+        choices=[("humans_first", "humans first"), ("judge_first", "judge first")],
+        default="humans_first",
+    )
+    routing_rater = models.ForeignKey(Rater, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    routing_threshold = models.FloatField(null=True, blank=True)
+    routing_bar = models.FloatField(null=True, blank=True, help_text="Human-human agreement the judge must match.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -139,3 +150,52 @@ class ReviewRequest(models.Model):
 
     def __str__(self) -> str:
         return f"review of {self.item} requested"
+
+
+class AgreementTally(models.Model):
+    """Live agreement of one criterion in one project: the header of its coincidence cells.
+
+    Kept current in the same transaction as every rating written or changed
+    (quality.services.tallies), so alpha's point estimate is read, never recomputed. ``subset``
+    0 holds the human raters' ratings. ``ratings`` counts the ratings behind the cells and
+    ``writes`` every rating written or changed since the tally began (a stored report remembers
+    it, so a reader knows by how many ratings the bootstrap interval lags). Every writer
+    updates these rows first, in criterion order, and holds them to commit: that orders the
+    writers of one project, and a rebuild, without deadlocks.
+    """
+
+    HUMANS = 0
+
+    project = models.ForeignKey(Project, related_name="agreement_tallies", on_delete=models.CASCADE)
+    criterion = models.ForeignKey(Criterion, related_name="agreement_tallies", on_delete=models.CASCADE)
+    rubric_version = models.ForeignKey(RubricVersion, related_name="agreement_tallies", on_delete=models.CASCADE)
+    subset = models.BigIntegerField(default=HUMANS, help_text="0: the human raters.")
+    ratings = models.BigIntegerField(default=0)
+    writes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "criterion", "subset"], name="agreement_tally_one_per_subset")
+        ]
+        indexes = [models.Index(fields=["project", "rubric_version"], name="agreement_tally_project")]
+
+    def __str__(self) -> str:
+        return f"tally of {self.criterion_id} in {self.project_id}"
+
+
+class AgreementCell(models.Model):
+    """One cell of a tally (agreement/live.py): over the units with ``m`` ratings, the sum of
+    ``n_uc n_uk`` (``c < k``) or ``n_uc (n_uc - 1)`` (``c == k``). Integers, so adding and
+    subtracting units' contributions never drifts; alpha divides at read time."""
+
+    tally = models.ForeignKey(AgreementTally, related_name="cells", on_delete=models.CASCADE)
+    m = models.PositiveIntegerField()
+    c = models.FloatField()
+    k = models.FloatField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tally", "m", "c", "k"], name="agreement_cell_unique")]
+
+    def __str__(self) -> str:
+        return f"({self.m}, {self.c}, {self.k}) = {self.count}"

@@ -21,6 +21,7 @@ class ProjectOutputSerializer(serializers.Serializer):
     rubric = serializers.IntegerField(source="rubric_version.rubric_id")
     rubric_version = serializers.IntegerField(source="rubric_version.number")
     annotations_per_item = serializers.IntegerField()
+    overlap_min = serializers.IntegerField(allow_null=True)
     lease_minutes = serializers.IntegerField()
     tasks_project = serializers.IntegerField(source="tasks_project_id", allow_null=True)
     created_at = serializers.DateTimeField()
@@ -32,6 +33,14 @@ class ProjectInputSerializer(InputSerializer):
     rubric_version = serializers.IntegerField(required=False, help_text="Pin this version number instead.")
     guidelines = serializers.CharField(allow_blank=True, required=False, default="")
     annotations_per_item = serializers.IntegerField(required=False, default=3, min_value=1, max_value=50)
+    overlap_min = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=50,
+        help_text="Adaptive overlap: items start needing this many human ratings and get one more while raters "
+        "(or a judge) disagree, up to annotations_per_item. Empty: fixed overlap.",
+    )
     lease_minutes = serializers.IntegerField(required=False, default=30, min_value=1, max_value=1440)
     tasks_project = serializers.IntegerField(
         required=False,

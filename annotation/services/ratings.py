@@ -30,7 +30,7 @@ from annotation.models import (
 from annotation.selectors import rating_closed_why
 from annotation.services.drafts import draft_discard
 from annotation.services.queue import assignment_consume, item_lock
-from annotation.signals import ratings_changed
+from annotation.signals import ratings_changed, ratings_written
 from config.errors import Conflict
 from rubrics.scales import values_clean
 
@@ -60,6 +60,8 @@ class NewRating:
     values: dict
     rationales: dict
     seconds_spent: float | None = None
+    confidence: float | None = None  # judges' verdicts: see Rating.confidence
+    distribution: dict | None = None
 
 
 def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
@@ -80,7 +82,17 @@ def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], sourc
     if not ratings:
         return {}
     if connection.vendor == "postgresql":
-        return _write_postgresql(rubric_version_id, ratings, source)
+        written = _write_postgresql(rubric_version_id, ratings, source)
+    else:
+        written = _write_orm(rubric_version_id, ratings, source)
+    if written:
+        # Live agreement counts them in this same transaction (quality/services/tallies.py).
+        changes = [(item_id, rater_id, None) for item_id, rater_id in written]
+        ratings_written.send(sender=Rating, rubric_version_id=rubric_version_id, changes=changes)
+    return written
+
+
+def _write_orm(rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
     keys = {(r.item_id, r.rater_id) for r in ratings}
     existing = set(
         Rating.objects.filter(
@@ -98,6 +110,8 @@ def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], sourc
             rationales=r.rationales,
             seconds_spent=r.seconds_spent,
             source=source,
+            confidence=r.confidence,
+            distribution=r.distribution or {},
         )
         for r in ratings
         if (r.item_id, r.rater_id) not in existing
@@ -110,6 +124,7 @@ def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], sourc
 # but the primary key is here, so a new field cannot silently get no value.
 FAST_PATH_FIELDS = [
     "item", "rater", "rubric_version", "values", "rationales", "seconds_spent", "source", "created_at", "updated_at",
+    "confidence", "distribution",
 ]  # fmt: skip
 
 
@@ -119,8 +134,10 @@ def _insert_sql() -> str:
     columns = ", ".join(quote(Rating._meta.get_field(name).column) for name in FAST_PATH_FIELDS)
     return f"""
 INSERT INTO {quote(Rating._meta.db_table)} ({columns})
-SELECT x.item, x.rater, %(rubric_version)s, x.vals, x.rats, x.secs, %(source)s, now(), now()
-FROM json_to_recordset(%(rows)s::json) AS x(item bigint, rater bigint, vals jsonb, rats jsonb, secs double precision)
+SELECT x.item, x.rater, %(rubric_version)s, x.vals, x.rats, x.secs, %(source)s, now(), now(), x.conf,
+       COALESCE(x.dist, '{{}}'::jsonb)
+FROM json_to_recordset(%(rows)s::json)
+    AS x(item bigint, rater bigint, vals jsonb, rats jsonb, secs double precision, conf double precision, dist jsonb)
 ON CONFLICT DO NOTHING
 RETURNING {quote("item_id")}, {quote("rater_id")}, {quote("id")}
 """
@@ -129,7 +146,15 @@ RETURNING {quote("item_id")}, {quote("rater_id")}, {quote("id")}
 def _write_postgresql(rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
     rows = json.dumps(
         [
-            {"item": r.item_id, "rater": r.rater_id, "vals": r.values, "rats": r.rationales, "secs": r.seconds_spent}
+            {
+                "item": r.item_id,
+                "rater": r.rater_id,
+                "vals": r.values,
+                "rats": r.rationales,
+                "secs": r.seconds_spent,
+                "conf": r.confidence,
+                "dist": r.distribution,
+            }
             for r in ratings
         ]
     )
@@ -237,6 +262,7 @@ def rating_change(
     if seconds is not None:
         fields["seconds_spent"] = seconds
     Rating.objects.filter(pk=rating.pk).update(**fields)
+    ratings_written.send(sender=Rating, rubric_version_id=version.pk, changes=[(item.pk, rater.pk, rating.values)])
     # A reviewer who sent the item back asked for exactly this: it returns to review if need be.
     SendBack.objects.filter(item=item).delete()
     if rater.user_id is not None:

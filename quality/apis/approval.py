@@ -53,8 +53,16 @@ class ProjectAgreementApi(APIView):
         rubric_version = serializers.IntegerField()
         bootstrap_draws = serializers.IntegerField(help_text="Draws asked for.")
         bootstrap_draws_used = serializers.IntegerField(help_text="Draws made: fewer on large projects.")
-        computed_at = serializers.DateTimeField()
-        stale = serializers.BooleanField(help_text="Ratings, policy or rubric version changed since computed_at.")
+        computed_at = serializers.DateTimeField(allow_null=True)
+        stale = serializers.BooleanField(
+            help_text="The point estimates are not current (a project without live tallies whose ratings, "
+            "policy or rubric version changed since computed_at). Live alpha is never stale."
+        )
+        interval_lag_ratings = serializers.IntegerField(
+            allow_null=True,
+            help_text="Ratings written or changed since the bootstrap intervals, annotator and judge figures "
+            "were computed (computed_at); null when they never were. Alpha itself is live.",
+        )
         refreshing = serializers.BooleanField(help_text="A recompute is queued or running.")
         criteria = serializers.ListField(child=serializers.DictField())
 
@@ -87,6 +95,7 @@ class ProjectAgreementApi(APIView):
                 "computed_at": answer.computed_at,
                 "stale": answer.stale,
                 "refreshing": answer.refreshing,
+                "interval_lag_ratings": answer.interval_lag,
             }
         )
 
@@ -112,6 +121,10 @@ class PolicySerializer(serializers.Serializer):
         child=serializers.FloatField(),
         help_text="Criterion key -> its own majority share (binary, categorical) or tolerance (numeric).",
     )
+    routing = serializers.CharField(help_text='"humans_first" or "judge_first" (docs/triage.md).')
+    routing_rater = serializers.IntegerField(source="routing_rater_id", allow_null=True)
+    routing_threshold = serializers.FloatField(allow_null=True)
+    routing_bar = serializers.FloatField(allow_null=True)
 
 
 class PolicyInputSerializer(InputSerializer):
@@ -124,6 +137,7 @@ class PolicyInputSerializer(InputSerializer):
     per_criterion = serializers.JSONField(
         required=False, help_text="Replaces the whole mapping; {} returns every criterion to the project-wide values."
     )
+    routing = serializers.CharField(required=False, help_text='"humans_first" or "judge_first".')
 
 
 class PolicyUpdatedSerializer(PolicySerializer):

@@ -38,6 +38,22 @@ class Quantity:
     high: float
     value: Callable[[dict], float | None]
     fallback: float  # the prediction for an item without a verdict: fixed, never left out
+    # The judge's soft prediction from its verdict's distribution (Rating.distribution), when it
+    # has one: P(yes), the expected value, P(at or above the level). None: use ``value``.
+    soft: Callable[[dict], float | None] | None = None
+
+
+def _expected(key: str, test: Callable[[float], float] = float) -> Callable[[dict], float | None]:
+    def soft(distribution: dict) -> float | None:
+        probs = distribution.get(key)
+        if not probs:
+            return None
+        try:
+            return sum(test(float(point)) * p for point, p in probs.items())
+        except ValueError:
+            return None
+
+    return soft
 
 
 def _share(test: Callable[[Any], bool], key: str) -> Callable[[dict], float | None]:
@@ -67,14 +83,21 @@ def quantities_for(*, project: Project, at_least: tuple[str, float] | None = Non
     for c in criteria:
         scale = c.scale
         if c.kind == ScaleKind.BINARY:
-            out.append(Quantity(c.key, f"{c.title}: share yes", "share", 0.0, 1.0, _share(bool, c.key), 0.5))
+            def p_yes(distribution: dict, key: str = c.key) -> float | None:
+                probs = distribution.get(key)
+                return None if not probs else float(probs.get("true", 0.0))
+
+            out.append(
+                Quantity(c.key, f"{c.title}: share yes", "share", 0.0, 1.0, _share(bool, c.key), 0.5, soft=p_yes)
+            )
         elif c.kind in _NUMERIC and "max" in scale:
             low, high = float(scale.get("min", 0)), float(scale["max"])
 
             def mean(values: dict, key: str = c.key, scale: dict = scale) -> float | None:
                 return value_code(scale, values.get(key))
 
-            out.append(Quantity(c.key, f"{c.title}: mean", "mean", low, high, mean, (low + high) / 2))
+            soft = _expected(c.key)
+            out.append(Quantity(c.key, f"{c.title}: mean", "mean", low, high, mean, (low + high) / 2, soft=soft))
     if at_least is not None:
         key, level = at_least
         criterion = next((c for c in criteria if c.key == key and c.kind in _NUMERIC), None)
@@ -89,6 +112,7 @@ def quantities_for(*, project: Project, at_least: tuple[str, float] | None = Non
                 1.0,
                 _share(lambda v, level=level: float(v) >= level, key),
                 0.5,
+                soft=_expected(key, lambda v, level=level: float(v >= level)),
             )
         )
     return out
@@ -147,15 +171,15 @@ def project_estimate(
         if label is not None:
             labels[item_id] = label
     verdicts: dict[int, dict] = {}
+    distributions: dict[int, dict] = {}
     if judge is not None:
-        verdicts = dict(
-            Rating.objects.filter(item__project=project, rater=judge, rubric_version=version).values_list(
-                "item_id", "values"
-            )
-        )
+        for item_id, values, distribution in Rating.objects.filter(
+            item__project=project, rater=judge, rubric_version=version
+        ).values_list("item_id", "values", "distribution"):
+            verdicts[item_id], distributions[item_id] = values, distribution or {}
     rows = []
     for q in quantities:
-        coded = {i: q.value(v) for i, v in verdicts.items()}
+        coded = {i: _predict(q, v, distributions[i]) for i, v in verdicts.items()}
         predictions = np.array([_or(coded.get(int(i)), q.fallback) for i in ids], dtype=np.float64)
         labelled = {i for i, v in labels.items() if q.value(v) is not None}
         prefix = agreement.audit_prefix(order, labelled)
@@ -183,6 +207,12 @@ def project_estimate(
         },
         "quantities": rows,
     }
+
+
+def _predict(q: Quantity, values: dict, distribution: dict) -> float | None:
+    """The judge's prediction: soft (from its distribution) when it has one, else its value."""
+    soft = q.soft(distribution) if q.soft is not None and distribution else None
+    return soft if soft is not None else q.value(values)
 
 
 def _or(value: float | None, fallback: float) -> float:

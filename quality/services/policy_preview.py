@@ -61,7 +61,8 @@ def policy_preview(*, project: Project, changes: dict[str, Any]) -> PolicyPrevie
 
     for start in range(0, len(ids), _CHUNK):
         items = list(project.items.filter(id__in=ids[start : start + _CHUNK]).order_by("id"))
-        for item, inputs in zip(items, _inputs_of(project, criteria, policy, items), strict=True):
+        inputs_list, _confidence = _inputs_of(project, criteria, policy, items)
+        for item, inputs in zip(items, inputs_list, strict=True):
             _evaluate_one(item, criteria, policy, *inputs, decide=record)
             status = outcome.pop(item.pk, item.status)
             after[str(status)] += 1

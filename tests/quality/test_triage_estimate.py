@@ -190,3 +190,20 @@ def test_exports_say_which_items_were_audited(project, members, client_for):
     ranks = {r["external_id"]: r["audit_rank"] for r in records}
     expected = dict(project.items.values_list("external_id", "audit_rank"))
     assert ranks == expected and sorted(r for r in ranks.values() if r) == [1, 2, 3]
+
+
+def test_the_judges_distribution_gives_soft_predictions(project, members, client_for):
+    items = many_items(project, 10)
+    judge = judge_verdicts(project, items, lambda i: {"helpfulness": 4, "correct": True, "tone": "ok"})
+    Rating.objects.filter(rater=judge).update(
+        distribution={"correct": {"true": 0.7, "false": 0.3}, "helpfulness": {"3": 0.5, "4": 0.5}}
+    )
+    body = (
+        client_for(members["reviewer"])
+        .get(f"/api/v1/projects/{project.pk}/estimate/", {"criterion": "helpfulness", "at_least": "4"})
+        .json()
+    )
+    judge_only = {q["key"]: next(e for e in q["estimates"] if e["method"] == "judge") for q in body["quantities"]}
+    assert judge_only["correct"]["estimate"] == pytest.approx(0.7), "P(yes), not the verdict's yes"
+    assert judge_only["helpfulness"]["estimate"] == pytest.approx(3.5)
+    assert judge_only["helpfulness>=4"]["estimate"] == pytest.approx(0.5)

@@ -70,6 +70,8 @@ CALLS = {
         body={"name": "Renamed", "instructions": "i", "criteria": CRITERIA}
     ),
     ("PATCH", f"{P}/rubrics/{{rubric_id}}/"): lambda w, s, actor: Call(body={"name": "Renamed"}),
+    ("GET", f"{P}/rubrics/{{rubric_id}}/diff/"): lambda w, s, actor: Call(query={"from": 1, "to": 1}),
+    ("POST", f"{P}/rubrics/{{rubric_id}}/versions/{{number}}/copy/"): lambda w, s, actor: Call(ok=frozenset({201})),
     ("POST", f"{P}/projects/"): lambda w, s, actor: Call(body={"name": "New", "rubric": s.rubric.pk}),
     ("PATCH", f"{P}/projects/{{project_id}}/"): lambda w, s, actor: Call(body={"name": "Renamed", "guidelines": "g"}),
     # Everyone tries to make themselves a manager.
@@ -202,6 +204,13 @@ FOREIGN = [
         "run judge A on items of B",
         NOBODY,
         lambda w, a, b, actor: Call(body={"judge": a.spare_judge.pk, "items": [b.items[0].pk]}),
+    ),
+    Foreign(
+        "POST",
+        f"{P}/judges/{{judge_id}}/test/",
+        "test judge A on an item of B",
+        NOBODY,
+        lambda w, a, b, actor: Call(body={"item": b.items[0].pk}),
     ),
     Foreign(
         "PATCH",

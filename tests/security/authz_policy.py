@@ -81,6 +81,9 @@ rubric-templates/                               signed_in       -               
 rubrics/{rubric_id}/                            rubric_readers  -               rubric_writers  rubric_writers
 rubrics/{rubric_id}/versions/                   rubric_readers  -               -               -
 rubrics/{rubric_id}/versions/{number}/          rubric_readers  -               -               -
+rubrics/{rubric_id}/versions/{number}/publish/  -               rubric_writers  -               -
+rubrics/{rubric_id}/versions/{number}/copy/     -               rubric_writers  -               -
+rubrics/{rubric_id}/diff/                       rubric_readers  -               -               -
 # Projects: listed to their members; created by staff (or add_project); managed by managers.
 projects/                                       signed_in       staff_only      -               -
 projects/{project_id}/                          rate            -               -               manage
@@ -123,6 +126,7 @@ projects/{project_id}/audit/                    review          manage          
 # Judges: every member sees them and their runs; managers create, change, start and cancel.
 judges/                                         signed_in       manage          -               -
 judges/{judge_id}/                              rate            -               manage          manage
+judges/{judge_id}/test/                         -               manage          -               -
 projects/{project_id}/judge-runs/               rate            manage          -               -
 judge-runs/{run_id}/                            rate            -               -               -
 judge-runs/{run_id}/cancel/                     -               manage          -               -
