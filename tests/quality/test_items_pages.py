@@ -153,3 +153,21 @@ def test_dashboard_and_home_counts_link_to_the_filtered_list(project, members, i
     dashboard = client.get(f"/projects/{project.pk}/dashboard/").content.decode()
     assert f'href="/projects/{project.pk}/items/?status=needs_review"' in dashboard
     assert "needs review" not in page_client(members["annotator"]).get("/").content.decode()
+
+
+def test_external_raters_can_be_filtered_by(project, members, items):
+    from annotation.models import RaterKind
+
+    external = Rater.objects.create(kind=RaterKind.HUMAN, name="vendor-7", project=project)
+    Rating.objects.create(
+        item=items[2],
+        rater=external,
+        rubric_version=project.rubric_version,
+        values={"helpfulness": 3, "correct": True, "tone": "ok"},
+        rationales={"helpfulness": "imported"},
+        source="import",
+    )
+    client = page_client(members["manager"])
+    html = client.get(f"/projects/{project.pk}/items/").content.decode()
+    assert f'<option value="{external.pk}">vendor-7</option>' in html
+    assert listed(client.get(f"/projects/{project.pk}/items/?rater={external.pk}").content.decode()) == ["x2"]
