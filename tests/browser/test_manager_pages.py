@@ -154,3 +154,26 @@ def test_an_export_is_started_and_downloaded(open_page, members, project, rated,
     records = [json.loads(line) for line in body.splitlines()]
     assert sorted(r["external_id"] for r in records) == ["x0", "x1", "x2", "x3", "x4", "x5"]
     assert all(len(r["ratings"]) == 2 for r in records), "the two people's ratings; judges not asked for"
+
+
+def test_the_export_page_follows_a_snapshot_until_it_is_written(
+    open_page, members, project, rated, settings, tmp_path, monkeypatch
+):
+    """No worker picks the snapshot up until the page shows it queued; then it is written (as the
+    worker's task would, by snapshot_run) and the page's polling brings up the download."""
+    from exports import dispatch
+    from exports.services import snapshot_run
+
+    settings.VAR_DIR = tmp_path / "var"
+    queued = []
+    monkeypatch.setattr(dispatch, "snapshot_write_later", lambda *, snapshot_id: queued.append(snapshot_id))
+    page = open_page(members["manager"])
+    page.goto(f"/projects/{project.pk}/export/")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Start export").click()
+    row = page.locator("#snapshots tbody tr").first
+    assert row.get_attribute("data-status") == "queued"
+    assert row.get_by_role("link", name="Download").count() == 0
+    snapshot_run(snapshot_id=queued[0])
+    page.locator("#snapshots tbody tr[data-status=succeeded]").get_by_role("link", name="Download").wait_for()
+    assert page.locator("#snapshots .snapshot-status").first.inner_text() == "succeeded"
