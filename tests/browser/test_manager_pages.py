@@ -63,6 +63,11 @@ def test_the_navigation_bar_works_by_keyboard(open_page, members, project, staff
     # The switcher: a disclosure that opens with Enter and keeps you on the same page.
     page.locator(".switcher summary").focus()
     page.keyboard.press("Enter")
+    assert page.locator(".switcher-menu").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator(".switcher-menu").is_visible(), "Escape closes the menu"
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    page.keyboard.press("Enter")
     page.locator(".switcher-menu a", has_text="Second project").focus()
     with page.expect_navigation():
         page.keyboard.press("Enter")
