@@ -171,3 +171,19 @@ def test_external_raters_can_be_filtered_by(project, members, items):
     html = client.get(f"/projects/{project.pk}/items/").content.decode()
     assert f'<option value="{external.pk}">vendor-7</option>' in html
     assert listed(client.get(f"/projects/{project.pk}/items/?rater={external.pk}").content.decode()) == ["x2"]
+
+
+def test_the_items_api_takes_the_browsers_filters(project, members, items, client_for):
+    rate(items[1], members["annotator"], correct=True)
+    rate(items[1], members["annotator2"], correct=False)
+    annotator2 = Rater.objects.get(user=members["annotator2"])
+    url = f"/api/v1/projects/{project.pk}/items/"
+    manager = client_for(members["manager"])
+    ids = lambda r: [row["external_id"] for row in r.json()["results"]]  # noqa: E731
+    assert ids(manager.get(url, {"disagreement": "high"})) == ["x1"]
+    assert ids(manager.get(url, {"rater": annotator2.pk, "status": "needs_review"})) == ["x1"]
+    assert ids(manager.get(url, {"q": "X4"})) == ["x4"]
+    bad = manager.get(url, {"disagreement": "some", "judge": "agrees"})
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"disagreement", "judge"}
+    assert client_for(members["annotator"]).get(url, {"q": "x"}).status_code == 403
+    assert client_for(members["annotator"]).get(url).status_code == 200
