@@ -32,6 +32,14 @@ class ApprovalPolicy(models.Model):
         default=0.05, help_text="A judge is trusted when its alpha is at least the humans' alpha minus this."
     )
     trust_min_items = models.PositiveIntegerField(default=50, help_text="Items a judge must be measured on.")
+    # A criterion may need more (or less) agreement than the rest: criterion key -> its own
+    # majority share (binary / categorical) or tolerance (ordinal / interval / ratio). A key not
+    # here, or no longer in the rubric, uses the project-wide value above.
+    per_criterion = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Criterion key -> its own majority share or numeric tolerance, instead of the project-wide one.",
+    )
     # Judge-first routing (docs/triage.md, section 2): a trusted judge version's verdicts at or above
     # the threshold decide their items; every other item goes to people, least confident first.
     # The threshold is chosen on gold by quality.services.routing (None: the judge keeps nothing).

@@ -125,6 +125,10 @@ class PolicySerializer(serializers.Serializer):
     judge_may_approve = serializers.BooleanField()
     trust_margin = serializers.FloatField()
     trust_min_items = serializers.IntegerField()
+    per_criterion = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="Criterion key -> its own majority share (binary, categorical) or tolerance (numeric).",
+    )
     routing = serializers.CharField(help_text='"humans_first" or "judge_first" (docs/triage.md).')
     routing_rater = serializers.IntegerField(source="routing_rater_id", allow_null=True)
     routing_threshold = serializers.FloatField(allow_null=True)
@@ -138,6 +142,9 @@ class PolicyInputSerializer(InputSerializer):
     judge_may_approve = serializers.BooleanField(required=False)
     trust_margin = serializers.FloatField(required=False)
     trust_min_items = serializers.IntegerField(required=False)
+    per_criterion = serializers.JSONField(
+        required=False, help_text="Replaces the whole mapping; {} returns every criterion to the project-wide values."
+    )
     routing = serializers.CharField(required=False, help_text='"humans_first" or "judge_first".')
 
 
