@@ -238,3 +238,21 @@ def test_no_update_is_lost_with_32_concurrent_writers(make_user):
     tally = AgreementTally.objects.get(project=project, criterion__key="helpfulness", subset=AgreementTally.HUMANS)
     assert tally.ratings == WRITERS * len(items)
     assert tally.writes >= WRITERS * len(items)
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_the_live_alpha_of_a_large_project(client, project, members, items, large, queued):  # noqa: F811
+    rate(items[0], members["annotator"], helpfulness=5)
+    rate(items[0], members["annotator2"], helpfulness=4)
+    rate(items[1], members["annotator"], helpfulness=2)
+    rate(items[1], members["annotator2"], helpfulness=1)
+    client.force_login(members["reviewer"])
+    html = client.get(f"/projects/{project.pk}/dashboard/").content.decode()
+    assert "Alpha is live" in html and "being computed" in html
+    expected = _full_recompute(project)["helpfulness"].alpha
+    assert f"helpfulness: alpha {expected:.3f}" in html
+    rate(items[2], members["annotator"], helpfulness=1)
+    rate(items[2], members["annotator2"], helpfulness=5)
+    moved = _full_recompute(project)["helpfulness"].alpha
+    assert f"{moved:.3f}" != f"{expected:.3f}"
+    assert f"helpfulness: alpha {moved:.3f}" in client.get(f"/projects/{project.pk}/dashboard/").content.decode()
