@@ -20,9 +20,11 @@ ratings between that read and commit. Hence, in this order and every writer alik
    order, which locks them to commit: every writer of the project (judges' too) and a rebuild
    take turns from here on. Only then are the judge subsets listed, so none can begin (copying
    the humans' cells) while a human rating it would miss is uncommitted;
-3. the judges' headers, then the cells (``count = count + delta``), in (tally, m, c, k) order.
+3. the humans' cells (``count = count + delta``, in (m, c, k) order), then the judges' headers
+   and their cells (a new judge subset copies the humans' cells first).
 
-Locks are always taken items → humans' headers → judges' headers → cells, each in a fixed order,
+Locks are always taken items → humans' headers → humans' cells → judges' headers → judges' cells,
+each in a fixed order,
 so writers cannot deadlock one another. On PostgreSQL each step is one round trip carrying several
 statements (:func:`_batch`): each statement still takes its own snapshot once the one before it
 has finished, which is what the order above relies on. SQLite has one writer at a time.
@@ -204,8 +206,8 @@ def tallies_record(*, rubric_version_id: int, changes: Sequence[Change]) -> None
     """Count ratings just written or changed (``changes``) into their projects' live tallies.
 
     Call inside the writer's transaction, after the write. Every change counts as a write on the
-    humans' headers (a stored report must notice judges' verdicts too). Three round trips on
-    PostgreSQL, whatever the batch: read, humans' headers, judges' headers and cells.
+    humans' headers (a stored report must notice judges' verdicts too). Two round trips on
+    PostgreSQL whatever the batch (read; headers and cells), a third when the project has judges.
     """
     if not changes:
         return
@@ -272,41 +274,50 @@ def _project_record(
         if rater_id not in human_ids:
             judge_items[rater_id].add(item_id)
 
-    def deltas(subset: int, items: set[int], shown: dict[int, set[int]]):
+    def deltas(subset: int, items: set[int], shown: dict[int, set[int]], humans_before: Values):
         cells: dict[int, dict[Cell, int]] = defaultdict(dict)
         counts: dict[int, int] = defaultdict(int)
         for item_id in items:
             after = _subset_values(subset, item_id, now[0], now[1], shown)
-            before = _subset_values(subset, item_id, was[0], was[1], shown)
+            before = _subset_values(subset, item_id, humans_before, was[1], shown)
             for criterion in criteria:
                 old_codes, new_codes = _codes(criterion, before), _codes(criterion, after)
                 cells_merge(cells[criterion.pk], cells_delta(old_codes, new_codes))
                 counts[criterion.pk] += len(new_codes) - len(old_codes)
         return cells, counts
 
-    cells, counts = deltas(HUMANS, human_items, {})
+    # Round trip 1: the humans' headers (the turnstile), the judge subsets, the humans' cells.
+    cells, counts = deltas(HUMANS, human_items, {}, was[0])
     heads = [(c.pk, HUMANS, counts[c.pk], len(mine)) for c in criteria]
-    humans, existing = _batch(
-        [_headers_sql(project_id, rubric_version_id, heads), _judges_sql(project_id, rubric_version_id)]
+    rows = [(cid, HUMANS, m, c, k, d) for cid, delta in cells.items() for (m, c, k), d in delta.items()]
+    humans, existing, *_ = _batch(
+        [
+            _headers_sql(project_id, rubric_version_id, heads),
+            _judges_sql(project_id, rubric_version_id),
+            *_cells_sql(project_id, rows),
+        ]
     )
     humans_ratings = {criterion_id: n for _, criterion_id, _, n in humans}
     shown = {pk: set(_json(items) or []) for pk, items in existing}
     begun = set(shown)
     shown.update((pk, items) for pk, items in writing_judges.items() if pk in judge_items)
-    rows = [(cid, HUMANS, m, c, k, d) for cid, delta in cells.items() for (m, c, k), d in delta.items()]
-    heads = []
+    if not shown:
+        return
+    # Round trip 2 (projects with judges): their headers, new subsets' cells, their cell deltas.
+    rows, heads = [], []
     for judge in sorted(shown):
-        judge_cells, judge_counts = deltas(judge, human_items | judge_items.get(judge, set()), shown)
+        # A new judge subset begins as a copy of the humans' cells, which now hold this writer's
+        # human ratings too: its delta is then the judge's own ratings only.
+        judge_cells, judge_counts = deltas(
+            judge, human_items | judge_items.get(judge, set()), shown, was[0] if judge in begun else now[0]
+        )
         for criterion in criteria:
-            # A new judge subset begins as the humans' committed tally (theirs minus this writer's).
-            base = 0 if judge in begun else humans_ratings[criterion.pk] - counts[criterion.pk]
+            base = 0 if judge in begun else humans_ratings[criterion.pk]
             heads.append((criterion.pk, judge, base + judge_counts[criterion.pk], 0))
         rows += [(cid, judge, m, c, k, d) for cid, delta in judge_cells.items() for (m, c, k), d in delta.items()]
-    statements = [_headers_sql(project_id, rubric_version_id, heads)] if heads else []
+    statements = [_headers_sql(project_id, rubric_version_id, heads)]
     statements += [_copy_sql(project_id, rubric_version_id, judge) for judge in sorted(set(shown) - begun)]
-    statements += _cells_sql(project_id, rows)
-    if statements:
-        _batch(statements)
+    _batch(statements + _cells_sql(project_id, rows))
 
 
 def _headers_bump(project_id: int, rubric_version_id: int, rows: list[tuple[int, int, int, int]]) -> dict:

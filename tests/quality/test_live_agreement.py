@@ -133,12 +133,19 @@ def test_it_keeps_alpha_live_through_submissions_corrections_imports_and_verdict
     for who in (judge, shown):
         _assert_live_equals_full(project, who)
     assert set(live_agreement(project=project).judges["helpfulness"]) == {judge.pk, shown.pk}
+    # One batch with a person's rating and a new judge's first verdicts (its subset begins mid-batch).
+    third = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v3", version=3)
+    mixed = [NewRating(items[4].pk, rater_for_user(user=members["reviewer"]).pk, {"helpfulness": 5}, {})]
+    mixed += [NewRating(item.pk, third.pk, {"helpfulness": 3, "correct": False}, {}) for item in items[3:]]
+    ratings_write(rubric_version_id=project.rubric_version_id, ratings=mixed, source="import")
+    for who in (None, judge, shown, third):
+        _assert_live_equals_full(project, who)
     # A rebuild from the ratings finds exactly the cells kept incrementally.
     kept = _stored_cells(project)
     tallies_rebuild(project=project)
     assert _stored_cells(project) == kept
     _assert_live_equals_full(project)
-    for who in (judge, shown):
+    for who in (judge, shown, third):
         _assert_live_equals_full(project, who)
 
 
