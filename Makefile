@@ -11,8 +11,8 @@ export DEBUG ?= 1
 PORT ?= 8000
 export PORT
 
-.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-agreement-live bench-queue bench-judges bench-export \
-	bench-review bench-triage chaos fuzz xss clean
+.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-agreement-live bench-queue \
+	bench-judges bench-export bench-review bench-items-browser bench-triage bench-make-run chaos fuzz xss clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY_BOOT)" || { echo "Accord needs Python 3.12 or newer; none found." >&2; exit 1; }
@@ -77,12 +77,21 @@ bench-export: install
 bench-review: install
 	$(PY) benchmarks/review_page.py
 
+# Items browser: server time per page at 100,000 items under each filter (its own PostgreSQL database).
+bench-items-browser: install
+	$(PY) benchmarks/items_browser.py
+
 bench-queue: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/accord_bench $(PY) benchmarks/queue_claims.py
 
 # Simulated projects with a known truth (no database): judge-first triage, adaptive overlap, PPI intervals.
 bench-triage: install
 	$(PY) benchmarks/triage.py
+
+# The server `make run` starts (bin/run-local, DEBUG on) on PostgreSQL: idle memory of the process
+# tree, next/submit latency of three annotators over HTTP, export rows/s (10,000 and 100,000 items).
+bench-make-run: install
+	$(PY) benchmarks/make_run_server.py
 
 # Chaos (docs/reliability.md): a 1,000-item judge run with workers SIGKILLed and Redis restarted,
 # then 200,000-row imports cut by a PostgreSQL restart. Needs redis-server, initdb/pg_ctl/postgres

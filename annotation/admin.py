@@ -34,7 +34,22 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
+    """Data and metadata may be corrected here; the decision may not. Status, approved_by,
+    consensus and the rest are written by the approval service (quality/services/approval.py)
+    and its verbs (reject, send to review, reopen on the item page or the API), so a form can
+    never approve an item past the policy."""
+
     list_display = ["external_id", "project", "status", "updated_at"]
+    readonly_fields = [
+        "status",
+        "approved_by",
+        "consensus",
+        "decision_reason",
+        "decided_at",
+        "disagreement",
+        "created_at",
+        "updated_at",
+    ]
     list_filter = ["status", "project"]
     search_fields = ["external_id"]
     raw_id_fields = ["project"]

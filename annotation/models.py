@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from annotation.import_jobs import ImportJob, ImportJobStatus, ImportKind  # noqa: F401 (Django finds models here)
 from config.choices import labelled
 from config.untrusted import EncodableJSONField
 from rubrics.models import RubricVersion
@@ -18,7 +19,15 @@ class Project(models.Model):
     guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators beside every item.")
     # Pinned: a new rubric version reaches a project only when a manager upgrades it.
     rubric_version = models.ForeignKey(RubricVersion, related_name="projects", on_delete=models.PROTECT)
-    annotations_per_item = models.PositiveSmallIntegerField(default=3, help_text="Human ratings each item needs.")
+    annotations_per_item = models.PositiveSmallIntegerField(
+        default=3, help_text="Human ratings each item needs; with adaptive overlap, the most it may get."
+    )
+    # Adaptive overlap (docs/triage.md, section 3): when set, an item starts needing this many human
+    # ratings and gets one more at a time while its raters (or a judge) disagree, up to
+    # annotations_per_item. None: every item needs annotations_per_item.
+    overlap_min = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Adaptive overlap: the fewest human ratings an item needs (empty: fixed)."
+    )
     lease_minutes = models.PositiveIntegerField(default=30, help_text="How long an annotator holds an item.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -32,15 +41,34 @@ class Project(models.Model):
         on_delete=models.SET_NULL,
         help_text="For a project of agent traces: the project holding the tasks they ran.",
     )
+    # The audit sample (docs/triage.md): random items people label whatever the judge said, for an
+    # honest estimate of quality. The seed is fixed at the first draw (redrawing until the audit looks
+    # good would void the interval); quality.services.audit draws it, Item.audit_rank marks it.
+    audit_seed = models.BigIntegerField(null=True, blank=True, editable=False)
+    audit_size = models.PositiveIntegerField(default=0, editable=False)
+    queue_by_confidence = models.BooleanField(default=False, editable=False)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(annotations_per_item__gte=1), name="project_overlap_at_least_one"),
             models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="project_lease_at_least_one_minute"),
+            models.CheckConstraint(
+                condition=Q(overlap_min__isnull=True)
+                | (Q(overlap_min__gte=1) & Q(overlap_min__lte=models.F("annotations_per_item"))),
+                name="project_overlap_min_in_range",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def base_target(self) -> int:
+        """Human ratings an item needs unless approval asked for more: adaptive minimum, or fixed."""
+        return self.overlap_min or self.annotations_per_item
+
+    def target_of(self, item: "Item") -> int:
+        return min(item.overlap_target or self.base_target, self.annotations_per_item)
 
 
 class Membership(models.Model):
@@ -96,6 +124,13 @@ class Item(models.Model):
     # in the same transaction as the rating or lease it counts, under the item's row lock; and
     # re-checked against exact counts before any lease is granted, so drift can never over-assign.
     load = models.PositiveIntegerField(default=0, editable=False)
+    # 1-based place in the project's audit sample, in draw order (None: not audited). Any prefix of
+    # the draw order is itself a uniform sample, so the queue serves audit items in this order.
+    audit_rank = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # Adaptive overlap: human ratings it needs now (None: Project.base_target); never leased beyond.
+    overlap_target = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # Judge-first routing (written by quality): the routing judge's confidence, least confident first.
+    queue_confidence = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "external_id"], name="item_unique_external_id")]
@@ -107,10 +142,57 @@ class Item(models.Model):
                 name="item_queue_order",
                 condition=Q(status__in=["pending", "in_progress"]),
             ),
+            # The queue serves open audit items first, in draw order.
+            models.Index(
+                fields=["project", "audit_rank"],
+                name="item_audit_queue",
+                condition=Q(status__in=["pending", "in_progress"], audit_rank__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.external_id
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+class Invitation(models.Model):
+    """A manager's offer of a role, to an account or an e-mail address (any account with it may
+    answer): nobody becomes a member without accepting; only staff add an account directly."""
+
+    project = models.ForeignKey(Project, related_name="invitations", on_delete=models.CASCADE)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="invitations", on_delete=models.CASCADE
+    )
+    email = models.EmailField(blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    status = models.CharField(max_length=16, choices=InvitationStatus.choices, default=InvitationStatus.PENDING)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(user__isnull=False) | ~Q(email=""), name="invitation_names_someone"),
+            models.UniqueConstraint(
+                fields=["project", "user"], condition=Q(status="pending"), name="invitation_one_pending_per_user"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "email"],
+                condition=Q(status="pending") & ~Q(email=""),
+                name="invitation_one_pending_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user or self.email} to {self.project} as {self.role} ({self.status})"
 
 
 class RaterKind(models.TextChoices):
@@ -129,6 +211,11 @@ class Rater(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="rater", on_delete=models.CASCADE
     )
+    # An external rater: a person named in imported historical labels who has no account here (or
+    # whose account is not a member). Kind human, no user, and its name is scoped to this project.
+    project = models.ForeignKey(
+        Project, null=True, blank=True, related_name="external_raters", on_delete=models.CASCADE
+    )
     name = models.CharField(max_length=200, help_text="Shown to reviewers; judges name their version here.")
     # For judges: the judge version number the verdicts came from (the judges app sets it).
     version = models.PositiveIntegerField(null=True, blank=True)
@@ -139,9 +226,14 @@ class Rater(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(Q(kind="human") & Q(user__isnull=False)) | (Q(kind="judge") & Q(user__isnull=True)),
-                name="rater_human_has_user",
-            )
+                condition=(Q(kind="human") & Q(user__isnull=False) & Q(project__isnull=True))
+                | (Q(kind="human") & Q(user__isnull=True) & Q(project__isnull=False))
+                | (Q(kind="judge") & Q(user__isnull=True) & Q(project__isnull=True)),
+                name="rater_human_has_user_or_project",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "name"], condition=Q(project__isnull=False), name="rater_external_unique_name"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -163,12 +255,19 @@ class Rating(models.Model):
     rationales = EncodableJSONField(default=dict, blank=True)
     seconds_spent = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=8, choices=RatingSource.choices, default=RatingSource.API)
+    # Judge verdicts only (judges/uncertainty.py): {key: {"<point>": p}}, least sure criterion's P(value).
+    confidence = models.FloatField(null=True, blank=True)
+    distribution = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["item", "rater", "rubric_version"], name="rating_one_per_rater_version"),
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True) | (Q(confidence__gte=0) & Q(confidence__lte=1)),
+                name="rating_confidence_probability",
+            ),
             models.CheckConstraint(
                 condition=Q(seconds_spent__isnull=True) | Q(seconds_spent__gte=0), name="rating_seconds_not_negative"
             ),

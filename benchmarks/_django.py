@@ -62,6 +62,8 @@ def judge_env(var_dir: Path, **settings: str) -> dict:
         "SECRET_KEY": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": "localhost",
         "ACCORD_JUDGE_HOSTS": "127.0.0.1",
+        # The benchmarks' throwaway keys may go to the loopback fake provider only, on any port.
+        "ACCORD_JUDGE_KEYS": "BENCH_LLM_KEY=127.0.0.1:*;CHAOS_LLM_KEY=127.0.0.1:*",
         "ACCORD_VAR_DIR": str(var_dir),
         **settings,
     }

@@ -14,6 +14,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from config.judge_keys import env_judge_keys
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ACCORD_VAR_DIR", BASE_DIR / "var"))
 
@@ -386,15 +388,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": JUDGES_STALLED_SWEEP_SECONDS},  # sweeps do not pile up behind a backlog
     },
 }
-# Hosts a judge's base_url may point at (the workers fetch it): names, IP addresses or CIDR
-# networks, comma-separated, e.g. "api.openai.com,api.anthropic.com,vllm.internal,10.20.0.0/16".
-# Anything else is refused when a judge is created or changed, so a project manager cannot turn
-# the workers into a proxy to the cloud metadata service or the internal network. Loopback is
-# allowed by default only with DEBUG on (local vLLM / Ollama, and the tests' fake LLM server);
-# link-local addresses (169.254.0.0/16, fe80::/10: metadata services) are refused even if listed.
-JUDGES_ALLOWED_HOSTS = env_list(
-    "ACCORD_JUDGE_HOSTS",
-    ["api.openai.com", "api.anthropic.com", *(["localhost", "127.0.0.1", "::1"] if DEBUG else [])],
-)
+# Hosts (optionally host:port) a judge's base_url may point at, and which env variables may be a
+# judge's key and where each may go: docs/security.md. Link-local addresses are always refused;
+# loopback is allowed by default only with DEBUG on (local vLLM / Ollama, the fake LLM server).
+_local = ["localhost", "127.0.0.1", "::1"] if DEBUG else []
+JUDGES_ALLOWED_HOSTS = env_list("ACCORD_JUDGE_HOSTS", ["api.openai.com", "api.anthropic.com", *_local])
+JUDGE_KEYS = env_judge_keys("ACCORD_JUDGE_KEYS", "OPENAI_API_KEY=api.openai.com;ANTHROPIC_API_KEY=api.anthropic.com")
 # The SDKs' HTTP client logs every request at INFO: thousands of lines per run, and CPU.
 LOGGING["loggers"].update({name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "httpcore2")})

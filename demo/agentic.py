@@ -19,7 +19,7 @@ from django.db import transaction
 from annotation.models import Project, Role
 from annotation.services.items import items_import
 from annotation.services.projects import membership_set, project_create
-from annotation.services.ratings import ratings_import
+from annotation.services.rating_imports import ratings_import
 from rubrics.models import Rubric
 from rubrics.templates import TEMPLATES, rubric_from_template
 

@@ -14,7 +14,7 @@ from typing import Any
 json_text = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 # Scalar columns first, in this order, in CSV and Parquet.
-SCALAR_COLUMNS = ("external_id", "status", "approved_by", "decided_at", "rubric_id", "rubric_version")
+SCALAR_COLUMNS = ("external_id", "status", "approved_by", "decided_at", "audit_rank", "rubric_id", "rubric_version")
 # Parquet: the nested fields, each one JSON text column (acceptance and ratings only when present).
 JSON_COLUMNS = ("data", "metadata", "consensus", "disagreement", "gold")
 
@@ -75,6 +75,7 @@ def _scalars(record: dict) -> list:
         record["status"],
         record["approved_by"],
         record["decided_at"],
+        record["audit_rank"],
         rubric["id"],
         rubric["version"],
     ]

@@ -101,7 +101,7 @@ class ParquetEncoder:
 
         self.pa = pa
         self.layout = layout
-        types = [pa.string(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64()]
+        types = [pa.string(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.int64()]
         self.schema = pa.schema(
             [*zip(SCALAR_COLUMNS, types, strict=True), *((name, pa.string()) for name in layout.json_columns())]
         )

@@ -85,6 +85,14 @@ FIELDS: tuple[Field, ...] = (
     _text("status"),
     _blank_as_null("approved_by"),
     _instant("decided_at"),
+    # The item's place in the project's audit sample (docs/triage.md), null when not audited: the
+    # audited items are a uniform random sample, so a consumer can re-estimate from them.
+    Field(
+        "audit_rank",
+        ("audit_rank",),
+        lambda row, ctx: row["audit_rank"],
+        _fixed("COALESCE(i.audit_rank::text, 'null')"),
+    ),
     _json("consensus"),
     _json("disagreement"),
     Field(

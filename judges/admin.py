@@ -1,8 +1,9 @@
 from django import forms
 from django.contrib import admin
 
+from judges.endpoints import key_check, key_names
 from judges.models import Judge, JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion
-from judges.services.judges import ENV_NAME, VERSION_FIELDS
+from judges.services.judges import VERSION_FIELDS
 
 
 class JudgeForm(forms.ModelForm):
@@ -16,10 +17,23 @@ class JudgeForm(forms.ModelForm):
             "tokens_per_minute",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only the key variables the operator offers (ACCORD_JUDGE_KEYS), never a free text box.
+        names = key_names()
+        current = self.instance.api_key_env if self.instance.pk else ""
+        choices = [("", "no key (a local server that needs none)"), *((n, n) for n in names)]
+        if current and current not in names:
+            choices.append((current, f"{current} (no longer offered: the judge refuses to run)"))
+        self.fields["api_key_env"] = forms.ChoiceField(choices=choices, required=False, label="API key variable")
+
     def clean_api_key_env(self):
         value = self.cleaned_data["api_key_env"]
-        if value and not ENV_NAME.match(value):
-            raise forms.ValidationError("The NAME of an environment variable (letters, digits, _), never the key.")
+        version = self.instance.current_version() if self.instance.pk else None
+        if value and version is not None:
+            errors = key_check(api_key_env=value, provider=version.provider, base_url=version.base_url)
+            if errors:
+                raise forms.ValidationError(" ".join(m for messages in errors.values() for m in messages))
         return value
 
 

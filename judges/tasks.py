@@ -18,11 +18,19 @@ from celery import shared_task
 from django.conf import settings
 
 from annotation.models import Project
-from judges.services.chunks import judge_chunk_execute
 from judges.services.runs import judge_chunk_abandon, judge_chunk_delivery_count, judge_runs_requeue_stalled
 from quality.services.trust import rater_trust_refresh
 
 logger = logging.getLogger(__name__)
+
+
+def judge_chunk_execute(*, chunk_id: int) -> None:
+    # Imported on first use, not at the top: the provider SDKs (openai, anthropic) cost about 90 MB
+    # in every process that loads them, and a worker that never runs a judge (make run's idle
+    # worker, its beat process) should not carry them.
+    from judges.services.chunks import judge_chunk_execute as execute
+
+    execute(chunk_id=chunk_id)
 
 
 @shared_task(

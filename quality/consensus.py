@@ -4,8 +4,6 @@ A plain function of the ratings' values; the approval service (services/approval
 with it and stores what it returns on the item.
 """
 
-import statistics
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +13,24 @@ import agreement
 from quality.models import ApprovalPolicy
 from rubrics.models import Criterion
 from rubrics.scales import MAX_NUMBER, ScaleKind, number_bounded, scale_points, value_code
+
+
+def consensus_rule(*, criterion: Criterion, policy: ApprovalPolicy) -> agreement.ConsensusRule:
+    """The policy's agreement rule for one criterion: the one rule that approval here and adaptive
+    overlap (``agreement.overlap_next``) both apply, so they cannot drift apart."""
+    scale = criterion.scale
+    if criterion.kind in (ScaleKind.ORDINAL, ScaleKind.INTERVAL):
+        width: float | None = float(scale["max"]) - float(scale["min"])
+    elif criterion.kind == ScaleKind.RATIO:
+        width = float(scale["max"]) if scale.get("max") else None  # else the median's magnitude
+    else:
+        width = None
+    return agreement.ConsensusRule(
+        level=criterion.agreement_level,
+        majority_threshold=policy.majority_threshold,
+        numeric_tolerance=policy.numeric_tolerance,
+        width=width,
+    )
 
 
 def consensus_of(
@@ -49,29 +65,13 @@ def consensus_of(
             disagreement[criterion.key] = round(scores.get(0, 0.0), 6)
         else:
             disagreement[criterion.key] = 0.0
-        if criterion.kind in (ScaleKind.BINARY, ScaleKind.CATEGORICAL):
-            value, count = Counter(given).most_common(1)[0]
-            ties = [v for v, c in Counter(given).items() if c == count]
-            if len(ties) == 1 and count / len(given) >= policy.majority_threshold:
-                consensus[criterion.key] = value
-            else:
-                failing.append(criterion.key)
-            continue
-        # Clamped like the codes: a value stored before the bound existed (1.7e308) would make
-        # the median's sum and the spread overflow to infinity.
-        given = [v if -MAX_NUMBER <= v <= MAX_NUMBER else number_bounded(v) for v in given]
-        spread = max(given) - min(given)
-        if criterion.kind == ScaleKind.ORDINAL:
-            middle = statistics.median_low(given)
-            width = criterion.scale["max"] - criterion.scale["min"]
-        else:
-            middle = statistics.median(given)
-            if criterion.kind == ScaleKind.INTERVAL:
-                width = criterion.scale["max"] - criterion.scale["min"]
-            else:
-                width = criterion.scale.get("max") or abs(middle)
-        if spread <= policy.numeric_tolerance * width + 1e-12:
-            consensus[criterion.key] = middle
-        else:
+        if criterion.kind in (ScaleKind.ORDINAL, ScaleKind.INTERVAL, ScaleKind.RATIO):
+            # Clamped like the codes: a value stored before the bound existed (1.7e308) would make
+            # the median's sum and the spread overflow to infinity.
+            given = [v if -MAX_NUMBER <= v <= MAX_NUMBER else number_bounded(v) for v in given]
+        value = consensus_rule(criterion=criterion, policy=policy).consensus(given)
+        if value is None:
             failing.append(criterion.key)
+        else:
+            consensus[criterion.key] = value
     return consensus, disagreement, failing

@@ -5,10 +5,11 @@ The tables kept the names they had when these models lived in annotation/ (``db_
 moving the code moved no data.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotation.models import Project, Rater
+from annotation.models import Item, Project, Rater
 from rubrics.models import Criterion, RubricVersion
 
 
@@ -31,6 +32,17 @@ class ApprovalPolicy(models.Model):
         default=0.05, help_text="A judge is trusted when its alpha is at least the humans' alpha minus this."
     )
     trust_min_items = models.PositiveIntegerField(default=50, help_text="Items a judge must be measured on.")
+    # Judge-first routing (docs/triage.md, section 2): a trusted judge version's verdicts at or above
+    # the threshold decide their items; every other item goes to people, least confident first.
+    # The threshold is chosen on gold by quality.services.routing (None: the judge keeps nothing).
+    routing = models.CharField(
+        max_length=16,
+        choices=[("humans_first", "humans first"), ("judge_first", "judge first")],
+        default="humans_first",
+    )
+    routing_rater = models.ForeignKey(Rater, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    routing_threshold = models.FloatField(null=True, blank=True)
+    routing_bar = models.FloatField(null=True, blank=True, help_text="Human-human agreement the judge must match.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -115,6 +127,21 @@ class AgreementReport(models.Model):
 
     def __str__(self) -> str:
         return f"agreement of {self.project} ({self.bootstrap_draws} draws)"
+
+
+class ReviewRequest(models.Model):
+    """A reviewer's or manager's "send this item to review": it holds the item in needs_review
+    whatever its ratings say, until a reviewer decides it (gold, which outranks it) or someone
+    reopens it. Kept apart from the item so that re-deciding the project (a policy change, a new
+    rating) sees the request instead of silently approving the item again."""
+
+    item = models.OneToOneField(Item, related_name="review_request", on_delete=models.CASCADE)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"review of {self.item} requested"
 
 
 class AgreementTally(models.Model):

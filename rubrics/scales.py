@@ -378,3 +378,13 @@ def code_label(scale: Mapping, code: float) -> str:
         return scale["choices"][int(code)]
     point = int(code) if float(code).is_integer() else code
     return f"{point} — {labels[str(point)]}" if labels.get(str(point)) else str(point)
+
+
+def point_label(scale: Mapping, value: Any) -> str:
+    """A value as the key of a distribution over the scale's points (Rating.distribution, a judge's
+    log-probabilities): ``"true"`` / ``"false"``, the choice, the number as text (``"4"``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and scale["kind"] == ScaleKind.ORDINAL:
+        return str(int(value))
+    return str(value)

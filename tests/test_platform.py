@@ -77,6 +77,24 @@ def test_it_starts_with_production_settings():
     assert result.returncode == 0, result.stderr
 
 
+def test_an_idle_worker_and_the_web_app_do_not_load_the_provider_sdks():
+    # The openai and anthropic SDKs cost about 90 MB per process; make run's memory budget counts
+    # on only a worker that actually runs a judge loading them.
+    code = (
+        "import sys, django; django.setup();"
+        "from config.celery import app; app.loader.import_default_modules();"
+        "import config.urls;"
+        "print(sorted(m for m in ('openai', 'anthropic') if m in sys.modules))"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env = {**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=settings.BASE_DIR
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_it_renders_the_admin_with_an_annotator_preview(admin_client, rubric_version):
     client = admin_client
     page = client.get(f"/admin/rubrics/rubricversion/{rubric_version.pk}/change/")

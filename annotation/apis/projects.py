@@ -1,4 +1,4 @@
-"""REST API for projects and their members."""
+"""REST API for projects (their members: annotation/apis/members.py)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -7,9 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.apis.access import project_get
-from annotation.models import Membership, Project, Role
+from annotation.models import Project
 from annotation.selectors import MANAGE, RATE, project_role, projects_for_user
-from annotation.services.projects import membership_set, project_create, project_update
+from annotation.services.projects import project_create, project_update
 from config.serializers import InputSerializer
 from rubrics.selectors import rubrics_for_user
 
@@ -21,6 +21,7 @@ class ProjectOutputSerializer(serializers.Serializer):
     rubric = serializers.IntegerField(source="rubric_version.rubric_id")
     rubric_version = serializers.IntegerField(source="rubric_version.number")
     annotations_per_item = serializers.IntegerField()
+    overlap_min = serializers.IntegerField(allow_null=True)
     lease_minutes = serializers.IntegerField()
     tasks_project = serializers.IntegerField(source="tasks_project_id", allow_null=True)
     created_at = serializers.DateTimeField()
@@ -32,6 +33,14 @@ class ProjectInputSerializer(InputSerializer):
     rubric_version = serializers.IntegerField(required=False, help_text="Pin this version number instead.")
     guidelines = serializers.CharField(allow_blank=True, required=False, default="")
     annotations_per_item = serializers.IntegerField(required=False, default=3, min_value=1, max_value=50)
+    overlap_min = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=50,
+        help_text="Adaptive overlap: items start needing this many human ratings and get one more while raters "
+        "(or a judge) disagree, up to annotations_per_item. Empty: fixed overlap.",
+    )
     lease_minutes = serializers.IntegerField(required=False, default=30, min_value=1, max_value=1440)
     tasks_project = serializers.IntegerField(
         required=False,
@@ -102,28 +111,3 @@ class ProjectDetailApi(APIView):
             changes["tasks_project"] = _tasks_project(request, changes["tasks_project"])
         project = project_update(project=project, **changes)
         return Response(ProjectOutputSerializer(project).data)
-
-
-class MemberSerializer(serializers.Serializer):
-    user = serializers.IntegerField(source="user_id")
-    username = serializers.CharField(source="user.username")
-    role = serializers.CharField()
-
-
-class ProjectMembersApi(APIView):
-    class MemberInputSerializer(InputSerializer):
-        user = serializers.JSONField(help_text="User id or username.")
-        role = serializers.ChoiceField(choices=Role.choices)
-
-    @extend_schema(responses=MemberSerializer(many=True))
-    def get(self, request, project_id: int):
-        project = project_get(request, project_id, MANAGE)
-        members = Membership.objects.filter(project=project).select_related("user").order_by("id")
-        return Response(MemberSerializer(members, many=True).data)
-
-    @extend_schema(request=MemberInputSerializer, responses={201: MemberSerializer})
-    def post(self, request, project_id: int):
-        project = project_get(request, project_id, MANAGE)
-        data = self.MemberInputSerializer.parse(request.data)
-        membership = membership_set(project=project, **data)
-        return Response(MemberSerializer(membership).data, status=201)

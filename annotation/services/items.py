@@ -115,8 +115,11 @@ def items_import(
     project: Project,
     rows: Iterable[Any],
     progress: Callable[[int], None] | None = None,
+    dry_run: bool = False,
 ) -> ItemImportResult:
     """Create or update items by external_id. Applies fully or not at all.
+
+    ``dry_run``: every check, then the counts the import would give, and nothing written.
 
     ``rows`` are plain values (a parsed JSON array) or ParsedRow records from a file. Raises
     RowsRejected listing every bad row (see services/rows.py) when any row is bad; nothing
@@ -151,12 +154,24 @@ def items_import(
     rows_reject_if_any(errors, found=len(clean))
 
     if connection.vendor == "postgresql" and not ITEM_IMPORT_LEGACY:
-        with transaction.atomic():
-            created, updated, unchanged = items_merge_postgresql(
-                project=project, clean=clean, first_row=first_row, progress=progress
-            )
+        try:
+            with transaction.atomic():
+                created, updated, unchanged = items_merge_postgresql(
+                    project=project, clean=clean, first_row=first_row, progress=None if dry_run else progress
+                )
+                if dry_run:
+                    # The merge itself is the check (rated items whose data would change), so a
+                    # dry run makes it and rolls it back.
+                    raise _DryRun(ItemImportResult(created=created, updated=updated, unchanged=unchanged))
+        except _DryRun as dry:
+            return dry.result
         return ItemImportResult(created=created, updated=updated, unchanged=unchanged)
-    return _items_merge_orm(project=project, clean=clean, first_row=first_row, progress=progress)
+    return _items_merge_orm(project=project, clean=clean, first_row=first_row, progress=progress, dry_run=dry_run)
+
+
+class _DryRun(Exception):
+    def __init__(self, result: ItemImportResult):
+        self.result = result
 
 
 def _items_merge_orm(
@@ -165,6 +180,7 @@ def _items_merge_orm(
     clean: dict[str, tuple[dict, dict]],
     first_row: dict[str, int],
     progress: Callable[[int], None] | None,
+    dry_run: bool,
 ) -> ItemImportResult:
     """The merge in Python (SQLite): look up existing items in chunks, compare, insert and update."""
     with transaction.atomic():
@@ -207,6 +223,8 @@ def _items_merge_orm(
             ]
             rows_reject_if_any(rows_report, found=len(clean), problem="would change rated items")
 
+        if dry_run:
+            return ItemImportResult(created=len(to_create), updated=len(to_update), unchanged=unchanged)
         done = 0
         for chunk in _chunks(to_create, 10_000):
             _items_insert(project=project, rows=chunk, now=now)

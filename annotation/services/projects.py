@@ -28,8 +28,14 @@ def _rubric_version_resolve(rubric: Any) -> RubricVersion:
         raise ValidationError({"rubric": [f"no rubric (version) {rubric!r}."]}) from None
 
 
-def _settings_clean(*, annotations_per_item: Any, lease_minutes: Any) -> None:
+def _settings_clean(*, annotations_per_item: Any, lease_minutes: Any, overlap_min: Any = None) -> None:
     errors = {}
+    if overlap_min is not None and (
+        not isinstance(overlap_min, int) or isinstance(overlap_min, bool) or not 1 <= overlap_min <= 50
+    ):
+        errors["overlap_min"] = ["must be empty (fixed overlap) or an integer from 1 to annotations_per_item."]
+    elif overlap_min is not None and isinstance(annotations_per_item, int) and overlap_min > annotations_per_item:
+        errors["overlap_min"] = [f"must be at most annotations_per_item ({annotations_per_item}), the maximum."]
     if (
         not isinstance(annotations_per_item, int)
         or isinstance(annotations_per_item, bool)
@@ -52,15 +58,19 @@ def project_create(
     annotations_per_item: int = 3,
     lease_minutes: int = 30,
     tasks_project: Project | None = None,
+    overlap_min: int | None = None,
 ) -> Project:
     """Create a project pinned to a rubric version; the creator becomes its manager.
 
     ``tasks_project``: for a project of agent traces, the project holding the tasks they ran.
+    ``overlap_min``: adaptive overlap (docs/triage.md): items start needing this many human
+    ratings and get one more while raters disagree, up to ``annotations_per_item``.
     """
     if not isinstance(name, str) or not name.strip():
         raise ValidationError({"name": ["name is required."]})
-    _settings_clean(annotations_per_item=annotations_per_item, lease_minutes=lease_minutes)
+    _settings_clean(annotations_per_item=annotations_per_item, lease_minutes=lease_minutes, overlap_min=overlap_min)
     project = Project.objects.create(
+        overlap_min=overlap_min,
         name=name.strip(),
         guidelines=guidelines or "",
         rubric_version=_rubric_version_resolve(rubric),
@@ -77,7 +87,7 @@ def project_create(
 def project_update(*, project: Project, **changes: Any) -> Project:
     """Change a project's name, guidelines, overlap, lease, or (explicitly) its rubric version."""
     project = Project.objects.select_for_update().get(pk=project.pk)
-    old_version, old_overlap = project.rubric_version_id, project.annotations_per_item
+    old_version, old_overlap = project.rubric_version_id, (project.annotations_per_item, project.overlap_min)
     if "name" in changes:
         if not isinstance(changes["name"], str) or not changes["name"].strip():
             raise ValidationError({"name": ["name cannot be empty."]})
@@ -93,11 +103,18 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     _settings_clean(
         annotations_per_item=changes.get("annotations_per_item", project.annotations_per_item),
         lease_minutes=changes.get("lease_minutes", project.lease_minutes),
+        overlap_min=changes.get("overlap_min", project.overlap_min),
     )
+    project.overlap_min = changes.get("overlap_min", project.overlap_min)
     project.annotations_per_item = changes.get("annotations_per_item", project.annotations_per_item)
     project.lease_minutes = changes.get("lease_minutes", project.lease_minutes)
     project.save()
-    if project.rubric_version_id != old_version or project.annotations_per_item != old_overlap:
+    if (project.annotations_per_item, project.overlap_min) != old_overlap:
+        # Targets adaptive overlap raised stay within the (new) maximum.
+        project.items.filter(overlap_target__gt=project.annotations_per_item).update(
+            overlap_target=project.annotations_per_item
+        )
+    if project.rubric_version_id != old_version or (project.annotations_per_item, project.overlap_min) != old_overlap:
         # Overlap counts and decisions are per rubric version: recount, then re-decide every item.
         item_load_recount(project=project)
         project_rules_changed.send(sender=Project, project=project)

@@ -1,8 +1,11 @@
 """The overlap queue: which item an annotator rates next, held under a lease.
 
 The rule that must never break: for every item, human ratings under the project's rubric
-version plus live leases never exceed ``annotations_per_item`` (bulk imports of historical
-labels are exempt). ``tests/annotation/test_queue_concurrency.py`` checks it with 32 annotators.
+version plus live leases never exceed the item's target (bulk imports of historical labels are
+exempt): ``annotations_per_item`` under fixed overlap; under adaptive overlap the project's
+``overlap_min``, raised one at a time by approval (``Item.overlap_target``) while raters
+disagree. ``tests/annotation/test_queue_concurrency.py`` checks it with 32 annotators,
+``tests/quality/test_triage_overlap_concurrency.py`` with adaptive targets.
 
 Locking, in one order everywhere so nothing deadlocks:
 
@@ -101,8 +104,9 @@ def assignment_claim_next(*, project: Project, user) -> Assignment | None:
 
     An item is offered only if it is open (pending or in progress), the user has neither rated it
     under the project's rubric version nor skipped it, and its human ratings plus live leases are
-    below ``annotations_per_item``. Fullest items come first (so items complete rather than all
-    creeping along together), then the oldest. The lease lasts ``project.lease_minutes``.
+    below its target (``Project.target_of``). Items of the project's audit sample come first, in draw
+    order; then the fullest items (so items complete rather than all creeping along together),
+    then the oldest. The lease lasts ``project.lease_minutes``.
     Access checks are the caller's.
     """
     with transaction.atomic():
@@ -140,17 +144,26 @@ _ITEM, _RATING, _RATER = Item._meta.db_table, Rating._meta.db_table, Rater._meta
 _LEASE, _SKIP = Assignment._meta.db_table, Skip._meta.db_table
 
 # Open items of the project with a free slot that this person has not rated, skipped or leased:
-# fullest first, then oldest; walks the partial index item_queue_order.
+# fullest first, then oldest; walks the partial index item_queue_order. The audit pass (a project
+# with an audit sample) first looks among audited items, in draw order (index item_audit_queue):
+# the audit's labelled prefix is what the quality estimate can use, so it is filled in order.
 _CANDIDATE_SQL = f"""
     SELECT i.* FROM {_ITEM} i
-    WHERE i.project_id = %s AND i.status IN (%s, %s) AND i.load < %s
+    WHERE i.project_id = %s AND i.status IN (%s, %s) AND i.load < %s AND i.load < COALESCE(i.overlap_target, %s)
       AND NOT EXISTS (SELECT 1 FROM {_RATING} r WHERE r.item_id = i.id AND r.rater_id = %s AND r.rubric_version_id = %s)
       AND NOT EXISTS (SELECT 1 FROM {_SKIP} s WHERE s.item_id = i.id AND s.user_id = %s)
       AND NOT EXISTS (SELECT 1 FROM {_LEASE} a WHERE a.item_id = i.id AND a.user_id = %s)
-      {{passed}}
-    ORDER BY i.load DESC, i.id
+      {{audit}} {{passed}}
+    ORDER BY {{order}}
     LIMIT 1
 """
+_PASSES = (
+    {"audit": "AND i.audit_rank IS NOT NULL", "order": "i.audit_rank"},
+    {"audit": "", "order": "i.load DESC, i.id"},
+)
+# Judge-first routing (Project.queue_by_confidence): the least confident verdicts first, items
+# without one last. No index serves this order: such projects sort their open items per claim.
+_BY_CONFIDENCE = {"audit": "", "order": "COALESCE(i.queue_confidence, 1.0), i.load DESC, i.id"}
 
 # One item's lease rows, live leases, human ratings, and whether this person rated or skipped it.
 _COUNTS_SQL = f"""
@@ -169,12 +182,19 @@ def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assi
     version_id = project.rubric_version_id
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     passed: list[int] = []
+    passes = [_PASSES[0]] if project.audit_size else []
+    passes.append(_BY_CONFIDENCE if project.queue_by_confidence else _PASSES[1])
     while True:
         not_passed = f"AND i.id NOT IN ({', '.join(['%s'] * len(passed))})" if passed else ""
-        sql = _CANDIDATE_SQL.format(passed=not_passed) + lock
-        params = [project.pk, *QUEUE_STATUSES, project.annotations_per_item, rater.pk, version_id, user.pk, user.pk]
+        sql = _CANDIDATE_SQL.format(passed=not_passed, **passes[0]) + lock
+        # The maximum bounds the index walk (item_queue_order); the item's own target filters it.
+        targets = [project.annotations_per_item, project.base_target]
+        params = [project.pk, *QUEUE_STATUSES, *targets, rater.pk, version_id, user.pk, user.pk]
         found = list(Item.objects.raw(sql, [*params, *passed]))
         if not found:
+            if len(passes) > 1:
+                passes.pop(0)  # no audited item for this person: the rest of the queue
+                continue
             return None
         item = found[0]
         # The item is locked: count exactly, in a fresh statement (the walk's snapshot may be
@@ -192,7 +212,7 @@ def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assi
             lease_rows, leases, ratings, mine, skipped = cursor.fetchone()
         if lease_rows != leases:
             _leases_expire(item_ids=[item.pk], now=now)
-        if mine or skipped or ratings + leases >= project.annotations_per_item:
+        if mine or skipped or ratings + leases >= project.target_of(item):
             Item.objects.filter(pk=item.pk).update(load=ratings + leases)
             passed.append(item.pk)
             continue
@@ -266,7 +286,9 @@ def assignment_consume(*, item: Item, user_id: int) -> None:
         dropped, _ = mine.delete()  # an expired lease: gone, and it holds no slot
         ratings = _human_ratings(item_id=item.pk, rubric_version_id=project.rubric_version_id)
         others = Assignment.objects.filter(item=item, expires_at__gt=now).count()
-        if ratings + others >= project.annotations_per_item:
+        # Read under the item lock: approval may have raised the target since ``item`` was loaded.
+        item.overlap_target = Item.objects.filter(pk=item.pk).values_list("overlap_target", flat=True).get()
+        if ratings + others >= project.target_of(item):
             raise Conflict(
                 "This item already has all the ratings it needs (or they are being made now); "
                 "ask the queue for your next item.",

@@ -9,20 +9,17 @@ of existing labels).
 import functools
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.models import (
     Item,
-    Membership,
-    Project,
     Rater,
     RaterKind,
     Rating,
@@ -30,16 +27,15 @@ from annotation.models import (
     RatingSource,
     SendBack,
 )
-from annotation.selectors import rater_for_user, rating_closed_why
+from annotation.selectors import rating_closed_why
 from annotation.services.drafts import draft_discard
-from annotation.services.queue import assignment_consume, item_load_recount, item_lock
-from annotation.services.rows import rows_numbered, rows_reject_if_any
+from annotation.services.queue import assignment_consume, item_lock
 from annotation.signals import ratings_changed, ratings_written
 from config.errors import Conflict
 from rubrics.scales import values_clean
 
 
-def _seconds_clean(seconds_spent: Any) -> float | None:
+def seconds_clean(seconds_spent: Any) -> float | None:
     if seconds_spent is None:
         return None
     if isinstance(seconds_spent, bool) or not isinstance(seconds_spent, int | float):
@@ -52,7 +48,7 @@ def _seconds_clean(seconds_spent: Any) -> float | None:
 def _rating_clean(version, values: Any, rationales: Any, seconds_spent: Any) -> tuple[dict, dict, float | None]:
     """A person's or judge's rating as the Rating table stores it; ValidationError keyed by field."""
     clean_values, clean_rationales = values_clean(criteria=version.criteria.all(), values=values, rationales=rationales)
-    return clean_values, clean_rationales, _seconds_clean(seconds_spent)
+    return clean_values, clean_rationales, seconds_clean(seconds_spent)
 
 
 @dataclass(frozen=True)
@@ -64,6 +60,8 @@ class NewRating:
     values: dict
     rationales: dict
     seconds_spent: float | None = None
+    confidence: float | None = None  # judges' verdicts: see Rating.confidence
+    distribution: dict | None = None
 
 
 def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
@@ -112,6 +110,8 @@ def _write_orm(rubric_version_id: int, ratings: Sequence[NewRating], source: str
             rationales=r.rationales,
             seconds_spent=r.seconds_spent,
             source=source,
+            confidence=r.confidence,
+            distribution=r.distribution or {},
         )
         for r in ratings
         if (r.item_id, r.rater_id) not in existing
@@ -124,6 +124,7 @@ def _write_orm(rubric_version_id: int, ratings: Sequence[NewRating], source: str
 # but the primary key is here, so a new field cannot silently get no value.
 FAST_PATH_FIELDS = [
     "item", "rater", "rubric_version", "values", "rationales", "seconds_spent", "source", "created_at", "updated_at",
+    "confidence", "distribution",
 ]  # fmt: skip
 
 
@@ -133,8 +134,10 @@ def _insert_sql() -> str:
     columns = ", ".join(quote(Rating._meta.get_field(name).column) for name in FAST_PATH_FIELDS)
     return f"""
 INSERT INTO {quote(Rating._meta.db_table)} ({columns})
-SELECT x.item, x.rater, %(rubric_version)s, x.vals, x.rats, x.secs, %(source)s, now(), now()
-FROM json_to_recordset(%(rows)s::json) AS x(item bigint, rater bigint, vals jsonb, rats jsonb, secs double precision)
+SELECT x.item, x.rater, %(rubric_version)s, x.vals, x.rats, x.secs, %(source)s, now(), now(), x.conf,
+       COALESCE(x.dist, '{{}}'::jsonb)
+FROM json_to_recordset(%(rows)s::json)
+    AS x(item bigint, rater bigint, vals jsonb, rats jsonb, secs double precision, conf double precision, dist jsonb)
 ON CONFLICT DO NOTHING
 RETURNING {quote("item_id")}, {quote("rater_id")}, {quote("id")}
 """
@@ -143,7 +146,15 @@ RETURNING {quote("item_id")}, {quote("rater_id")}, {quote("id")}
 def _write_postgresql(rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
     rows = json.dumps(
         [
-            {"item": r.item_id, "rater": r.rater_id, "vals": r.values, "rats": r.rationales, "secs": r.seconds_spent}
+            {
+                "item": r.item_id,
+                "rater": r.rater_id,
+                "vals": r.values,
+                "rats": r.rationales,
+                "secs": r.seconds_spent,
+                "conf": r.confidence,
+                "dist": r.distribution,
+            }
             for r in ratings
         ]
     )
@@ -258,134 +269,3 @@ def rating_change(
         draft_discard(item=item, user_id=rater.user_id)
     ratings_changed.send(sender=Rating, project=item.project, item_ids=[item.pk])
     return Rating.objects.select_related("rater", "rubric_version").get(pk=rating.pk)
-
-
-@dataclass(frozen=True)
-class RatingImportResult:
-    created: int
-    unchanged: int
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def ratings_import(
-    *, project: Project, rows: Iterable[Any], progress: Callable[[int], None] | None = None
-) -> RatingImportResult:
-    """Import existing human labels ``{external_id, rater: username, values, rationales?, seconds_spent?}``.
-
-    Same validation as a rating made in the UI. All or nothing: any bad row rejects the whole
-    request with a report of every bad row. A row identical to a stored rating is counted as
-    unchanged, so re-running an import is harmless; a different one conflicts.
-    """
-    version = project.rubric_version
-    criteria = list(version.criteria.all())
-    parsed: list[tuple[int, dict]] = []
-    errors: list[dict] = []
-    for line, row in rows_numbered(rows, errors=errors):
-        if not isinstance(row, dict):
-            errors.append({"row": line, "errors": {"row": ["each row must be an object."]}})
-            continue
-        parsed.append((line, row))
-
-    external_ids = {str(r.get("external_id")) for _, r in parsed if r.get("external_id") is not None}
-    usernames = {r.get("rater") for _, r in parsed if isinstance(r.get("rater"), str)}
-    items: dict[str, Item] = {}
-    ext_list = list(external_ids)
-    for start in range(0, len(ext_list), 5_000):
-        items.update(
-            (item.external_id, item)
-            for item in Item.objects.filter(project=project, external_id__in=ext_list[start : start + 5_000]).only(
-                "id", "external_id"
-            )
-        )
-    users = get_user_model().objects.filter(username__in=usernames).in_bulk(field_name="username")
-    members = set(Membership.objects.filter(project=project).values_list("user_id", flat=True))
-
-    first_line: dict[tuple[int, int], int] = {}
-    clean_rows: list[tuple[int, Item, Any, dict, dict, float | None, str]] = []
-    for line, row in parsed:
-        row_errors: dict[str, list[str]] = {}
-        unknown = set(row) - {"external_id", "rater", "values", "rationales", "seconds_spent"}
-        if unknown:
-            row_errors["row"] = [f"unknown fields: {', '.join(sorted(map(str, unknown)))}."]
-        external_id = row.get("external_id")
-        item = items.get(str(external_id)) if external_id is not None else None
-        if item is None:
-            row_errors["external_id"] = [f"no item {external_id!r} in this project."]
-        username = row.get("rater")
-        user = users.get(username) if isinstance(username, str) else None
-        if user is None:
-            row_errors["rater"] = [f"no user {username!r}."]
-        elif user.pk not in members:
-            row_errors["rater"] = [f"{username!r} is not a member of this project."]
-        values: dict[str, Any] = {}
-        rationales: dict[str, str] = {}
-        seconds = None
-        try:
-            values, rationales = values_clean(
-                criteria=criteria, values=row.get("values"), rationales=row.get("rationales")
-            )
-        except ValidationError as exc:
-            for key, messages in exc.message_dict.items():
-                row_errors.setdefault(f"values.{key}" if key not in {"values", "rationales"} else key, []).extend(
-                    messages
-                )
-        try:
-            seconds = _seconds_clean(row.get("seconds_spent"))
-        except ValidationError as exc:
-            row_errors.update(exc.message_dict)
-        if item is not None and user is not None:
-            key = (item.pk, user.pk)
-            if key in first_line:
-                row_errors.setdefault("rater", []).append(f"rates this item twice: first at row {first_line[key]}.")
-            first_line.setdefault(key, line)
-        if row_errors or item is None or user is None:
-            errors.append({"row": line, "external_id": external_id, "errors": row_errors})
-            continue
-        clean_rows.append((line, item, user, values, rationales, seconds, str(username)))
-
-    rows_reject_if_any(errors, found=len(clean_rows))
-
-    with transaction.atomic():
-        raters = {}
-        for user in {row[2] for row in clean_rows}:
-            raters[user.pk] = rater_for_user(user=user)
-        existing = {
-            (r.item_id, r.rater_id): r
-            for r in Rating.objects.filter(
-                rubric_version=version,
-                rater_id__in=[r.pk for r in raters.values()],
-                item_id__in=[row[1].pk for row in clean_rows],
-            )
-        }
-        to_create: list[NewRating] = []
-        unchanged = 0
-        conflicts: list[dict] = []
-        for line, item, user, values, rationales, seconds, username in clean_rows:
-            rater = raters[user.pk]
-            stored = existing.get((item.pk, rater.pk))
-            if stored is not None:
-                if stored.values == values and stored.rationales == rationales:
-                    unchanged += 1
-                else:
-                    conflicts.append(
-                        {
-                            "row": line,
-                            "external_id": item.external_id,
-                            "errors": {"rater": [f"{username!r} already rated this item differently."]},
-                        }
-                    )
-                continue
-            to_create.append(NewRating(item.pk, rater.pk, values, rationales, seconds))
-        if conflicts:
-            rows_reject_if_any(conflicts, found=len(clean_rows), problem="conflict with stored ratings")
-        for start in range(0, len(to_create), 2_000):
-            chunk = to_create[start : start + 2_000]
-            ratings_write(rubric_version_id=version.pk, ratings=chunk, source=RatingSource.IMPORT)
-            if progress:
-                progress(min(start + 2_000, len(to_create)))
-        ratings_changed.send(sender=Rating, project=project, item_ids={r.item_id for r in to_create})
-        # Historical labels ignore overlap, but the queue's counter must still see them.
-        item_load_recount(item_ids={r.item_id for r in to_create})
-    return RatingImportResult(created=len(to_create), unchanged=unchanged)

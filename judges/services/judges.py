@@ -3,20 +3,20 @@ its own annotation.Rater; the rest (name, key variable, prices, rate limits) edi
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from annotation.models import Project, Rater, RaterKind
-from judges.models import Judge, JudgeVersion, Provider
+from judges.endpoints import base_url_check, key_check
+from judges.models import Judge, JudgeVersion, OutputMode, Provider
+
+__all__ = ["base_url_check", "judge_config_clean", "judge_create", "judge_update"]
 
 # Fields of JudgeVersion: changing any of them changes what the judge would answer.
 VERSION_FIELDS = (
@@ -36,6 +36,9 @@ JUDGE_FIELDS = (
     "price_output_per_mtok",
     "requests_per_minute",
     "tokens_per_minute",
+    "max_concurrency",
+    "output_mode",
+    "enabled",
 )
 DEFAULTS: dict[str, Any] = {
     "base_url": "",
@@ -49,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "price_output_per_mtok": Decimal(0),
     "requests_per_minute": None,
     "tokens_per_minute": None,
+    "max_concurrency": None,
+    "output_mode": OutputMode.AUTO,
+    "enabled": True,
 }
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_SAMPLES = 15
@@ -140,59 +146,17 @@ def _field_clean(key: str, value: Any) -> Any:
         return price.quantize(Decimal("0.0001"))
     if key in ("requests_per_minute", "tokens_per_minute"):
         return _int(value, 1, 100_000_000, nullable=True)
+    if key == "max_concurrency":
+        return _int(value, 1, 1000, nullable=True)
+    if key == "output_mode":
+        if value not in OutputMode.values:
+            raise ValueError(f"must be one of {', '.join(OutputMode.values)}.")
+        return value
+    if key == "enabled":
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false.")
+        return value
     raise ValueError("unknown field.")
-
-
-def _host_allowed(host: str) -> bool:
-    """``host`` (lower-case, no brackets) is named by settings.JUDGES_ALLOWED_HOSTS, by name,
-    address or network, and is not a link-local address (metadata services live there)."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is not None:
-        mapped = getattr(address, "ipv4_mapped", None) or address
-        if mapped.is_link_local or mapped.is_multicast or mapped.is_unspecified:
-            return False
-    for entry in settings.JUDGES_ALLOWED_HOSTS:
-        entry = entry.strip().lower().strip("[]").rstrip(".")
-        if address is None:
-            if host == entry:
-                return True
-            continue
-        try:
-            if address in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue  # a host name entry
-    return False
-
-
-# Characters no base URL needs; refusing them keeps a stored URL inert wherever it is shown.
-_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f\"'<>\\^`{|}]")
-
-
-def base_url_check(value: str) -> None:
-    """Refuse a judge base URL the workers must not fetch: not http(s), carrying credentials, or
-    on a host outside settings.JUDGES_ALLOWED_HOSTS. Host names are compared as written, never
-    resolved, so an allowed name is one the operator chose (no DNS-rebinding game), and numeric
-    spellings of an address that are not its canonical form (127.1, 0x7f.0.0.1, 2130706433) are
-    names, hence refused unless listed."""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or _URL_UNSAFE.search(value):
-        raise ValueError("must be an http(s) URL such as https://api.openai.com/v1.")
-    if len(value) > 500 or parts.username is not None or parts.password is not None:
-        raise ValueError("must be an http(s) URL of at most 500 characters, without user:password@.")
-    host = (parts.hostname or "").rstrip(".")
-    if not _host_allowed(host):
-        raise ValueError(
-            f"host {host!r} is not allowed for judges: the server's workers would fetch it. An operator "
-            "can allow it in ACCORD_JUDGE_HOSTS (link-local addresses are never allowed)."
-        )
 
 
 def _requirements_check(config: dict[str, Any]) -> None:
@@ -201,6 +165,10 @@ def _requirements_check(config: dict[str, Any]) -> None:
         errors["api_key_env"] = [f"{config['provider']} needs the name of the environment variable holding its key."]
     if config["provider"] == Provider.OPENAI_COMPATIBLE and not config.get("base_url"):
         errors["base_url"] = ["an OpenAI-compatible server needs its base URL, e.g. http://127.0.0.1:11434/v1."]
+    if config["provider"] == Provider.ANTHROPIC and config["output_mode"] not in (OutputMode.AUTO, OutputMode.TOOLS):
+        errors["output_mode"] = ["an Anthropic judge answers through a forced tool call: use auto or tools."]
+    if not errors:
+        errors = key_check(api_key_env=config["api_key_env"], provider=config["provider"], base_url=config["base_url"])
     if errors:
         raise ValidationError(errors)
 
@@ -255,6 +223,19 @@ def judge_update(*, judge: Judge, **changes: Any) -> Judge:
     if "name" in clean:
         for version in judge.versions.select_related("rater"):
             Rater.objects.filter(pk=version.rater_id).update(name=f"{judge.name} v{version.number}")
+    if any(config[k] != getattr(current, k) for k in ("provider", "model", "base_url")) or "output_mode" in clean:
+        # Another server or model may accept other modes: "auto" looks again at the next call.
+        judge.output_mode_found, judge.output_mode_note, judge.logprobs_refused = "", "", False
+        judge.save(update_fields=["output_mode_found", "output_mode_note", "logprobs_refused"])
     if any(config[k] != getattr(current, k) for k in VERSION_FIELDS):
         _version_create(judge=judge, number=current.number + 1, config=config)
     return judge
+
+
+def judge_output_mode_record(*, judge_id: int, mode: str, logprobs: bool, note: str) -> None:
+    """Remember what "auto" found the judge's server accepts (a run's first call or the test
+    action), so later calls start there; shown on the judge's form and in the API."""
+    changes = {"output_mode_found": mode, "logprobs_refused": not logprobs}
+    if note or not Judge.objects.filter(pk=judge_id, output_mode_found=mode).exists():
+        changes["output_mode_note"] = note[:2000]  # a later call that found the same mode keeps the story
+    Judge.objects.filter(pk=judge_id).update(**changes)

@@ -16,10 +16,10 @@ from django.utils import timezone
 from annotation.models import Item, Project, Rater, Rating
 from config.errors import Conflict
 from judges import dispatch
+from judges.endpoints import endpoint_problem
 from judges.fewshot import fewshot_pool
 from judges.models import ACTIVE_STATUSES, Judge, JudgeRun, JudgeRunChunk, JudgeVerdict, RunStatus
 from judges.selectors import judge_run_counts
-from judges.services.judges import base_url_check
 
 logger = logging.getLogger(__name__)
 MAX_LISTED_ITEMS = 100_000
@@ -58,13 +58,13 @@ def judge_run_start(*, actor: AbstractBaseUser | None, project: Project, judge: 
     Judge.objects.select_for_update().filter(pk=judge.pk).first()  # one start at a time per judge
     version = judge.current_version()
     rubric_version = project.rubric_version
-    if version.base_url:
-        # Checked when the judge was saved, and again now: the operator may have taken its host
-        # off ACCORD_JUDGE_HOSTS since.
-        try:
-            base_url_check(version.base_url)
-        except ValueError as exc:
-            raise ValidationError({"judge": [f"this judge's base_url {exc}"]}) from None
+    if not judge.enabled:
+        raise ValidationError({"judge": ["this judge is disabled: enable it to start a run."]})
+    # Checked when the judge was saved, and again now: the operator may have taken its host or
+    # its key off ACCORD_JUDGE_HOSTS / ACCORD_JUDGE_KEYS since.
+    problem = endpoint_problem(provider=version.provider, base_url=version.base_url, api_key_env=judge.api_key_env)
+    if problem:
+        raise ValidationError({"judge": [f"this judge refuses to run under the server's settings: {problem}"]})
     if JudgeRun.objects.filter(project=project, judge_version=version, status__in=ACTIVE_STATUSES).exists():
         raise Conflict("This judge version already has a queued or running run in this project; cancel it or wait.")
     selection = _item_ids_clean(project=project, items=items)

@@ -31,6 +31,7 @@ from config.untrusted import text_storable
 from judges.aggregation import samples_aggregate
 from judges.executor import Result
 from judges.models import JudgeRun, JudgeSample, JudgeVerdict, Outcome
+from judges.uncertainty import verdict_distribution
 from rubrics.scales import CriterionSpec, values_clean
 
 
@@ -42,6 +43,7 @@ class _Verdict:
     spread: dict | None = None
     # The judge's rating (values, rationales), when most samples were valid and aggregate cleanly.
     rating: tuple[dict, dict] | None = None
+    uncertainty: tuple[dict, float | None] = ({}, None)  # distribution, confidence (judges/uncertainty.py)
 
 
 class ResultWriter:
@@ -76,7 +78,17 @@ class ResultWriter:
             # A judge's verdict is just another rating, written by the one writer of ratings.
             ratings_write(
                 rubric_version_id=self.run.rubric_version_id,
-                ratings=[NewRating(v.item_id, self.version.rater_id, *v.rating) for v in verdicts if v.rating],
+                ratings=[
+                    NewRating(
+                        v.item_id,
+                        self.version.rater_id,
+                        *v.rating,
+                        distribution=v.uncertainty[0],
+                        confidence=v.uncertainty[1],
+                    )
+                    for v in verdicts
+                    if v.rating
+                ],
                 source=RatingSource.JUDGE,
             )
             if connection.vendor == "postgresql":
@@ -99,7 +111,15 @@ class ResultWriter:
                 values, rationales = values_clean(criteria=self.criteria, values=values, rationales=rationales)
             except ValidationError as exc:  # e.g. a required rationale missing from every agreeing sample
                 return _Verdict(item_id, Outcome.FAILED, reason=f"aggregate invalid: {exc.messages}", spread={})
-            return _Verdict(item_id, Outcome.OK, spread={**spread, **counted}, rating=(values, rationales))
+            uncertainty = verdict_distribution(
+                criteria=self.criteria,
+                values=values,
+                samples=[r.values for r in ok],
+                logprobs=[getattr(r, "logprobs", None) for r in ok],  # when the provider returned them
+            )
+            return _Verdict(
+                item_id, Outcome.OK, spread={**spread, **counted}, rating=(values, rationales), uncertainty=uncertainty
+            )
         bad = [r for r in ordered if r.outcome != Outcome.OK]
         refused = [r for r in bad if r.outcome == Outcome.NO_VERDICT]
         outcome = Outcome.NO_VERDICT if len(refused) * 2 >= len(bad) and refused else Outcome.FAILED
@@ -120,6 +140,7 @@ class ResultWriter:
                     rationales=r.rationales,
                     raw_output=r.raw_output,
                     reason=r.reason,
+                    logprobs=r.logprobs,
                     attempts=r.attempts,
                     input_tokens=r.input_tokens,
                     output_tokens=r.output_tokens,
@@ -177,6 +198,7 @@ class ResultWriter:
                         "rats": r.rationales,
                         "raw": r.raw_output,
                         "reason": r.reason,
+                        "lp": r.logprobs,
                         "attempts": r.attempts,
                         "input": r.input_tokens,
                         "output": r.output_tokens,
@@ -218,7 +240,7 @@ def _table(model) -> str:
 FAST_PATH_FIELDS = {
     JudgeSample: [
         "item", "judge_version", "rubric_version", "sample_index", "run", "outcome", "values", "rationales",
-        "raw_output", "reason", "attempts", "input_tokens", "output_tokens", "created_at",
+        "raw_output", "reason", "logprobs", "attempts", "input_tokens", "output_tokens", "created_at",
     ],
     JudgeVerdict: [
         "item", "judge_version", "rubric_version", "run", "outcome", "rating", "spread", "reason", "updated_at",
@@ -245,10 +267,10 @@ def _postgresql_statement() -> str:
 WITH new_samples AS (
     INSERT INTO {_table(s)} ({cols(s)})
     SELECT x.item, %(judge_version)s, %(rubric_version)s, x.index, %(run)s, x.outcome, x.vals, x.rats, x.raw,
-           x.reason, x.attempts, x.input, x.output, now()
+           x.reason, x.lp, x.attempts, x.input, x.output, now()
     FROM json_to_recordset(%(samples)s::json) AS x(item bigint, index smallint, outcome text, vals jsonb, rats jsonb,
-                                                   raw text, reason text, attempts smallint, input integer,
-                                                   output integer)
+                                                   raw text, reason text, lp jsonb, attempts smallint,
+                                                   input integer, output integer)
     ON CONFLICT DO NOTHING
 )
 INSERT INTO {_table(v)} ({cols(v)})

@@ -15,8 +15,9 @@ from quality.reliability import report_with_badges
 from quality.selectors.agreement import items_by_disagreement
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import DEFAULT_DRAWS, agreement_report_read
-from quality.services.approval import Decided, item_reject, project_decide
+from quality.services.approval import Decided, item_reject, item_reopen, item_send_to_review, project_decide
 from quality.services.policy import policy_update
+from quality.services.policy_preview import policy_preview
 from quality.services.trust import rater_trust_refresh
 
 
@@ -116,6 +117,10 @@ class PolicySerializer(serializers.Serializer):
     judge_may_approve = serializers.BooleanField()
     trust_margin = serializers.FloatField()
     trust_min_items = serializers.IntegerField()
+    routing = serializers.CharField(help_text='"humans_first" or "judge_first" (docs/triage.md).')
+    routing_rater = serializers.IntegerField(source="routing_rater_id", allow_null=True)
+    routing_threshold = serializers.FloatField(allow_null=True)
+    routing_bar = serializers.FloatField(allow_null=True)
 
 
 class PolicyInputSerializer(InputSerializer):
@@ -125,6 +130,7 @@ class PolicyInputSerializer(InputSerializer):
     judge_may_approve = serializers.BooleanField(required=False)
     trust_margin = serializers.FloatField(required=False)
     trust_min_items = serializers.IntegerField(required=False)
+    routing = serializers.CharField(required=False, help_text='"humans_first" or "judge_first".')
 
 
 class PolicyUpdatedSerializer(PolicySerializer):
@@ -147,6 +153,33 @@ class ApprovalPolicyApi(APIView):
         data = PolicyInputSerializer.parse(request.data)
         policy, decision = policy_update(project=project, **data)
         return Response({**PolicySerializer(policy).data, "items_reevaluation": decision.outcome.value})
+
+
+class PolicyPreviewSerializer(serializers.Serializer):
+    items = serializers.IntegerField()
+    sampled = serializers.IntegerField(help_text="Items run through the rule; fewer than items on large projects.")
+    estimated = serializers.BooleanField(help_text="True when the counts are scaled up from the sample.")
+    now = serializers.DictField(child=serializers.IntegerField(), help_text="Items per status today.")
+    after = serializers.DictField(child=serializers.IntegerField(), help_text="Items per status under the policy.")
+
+
+class ApprovalPolicyPreviewApi(APIView):
+    """What the given policy changes would do, decided by the same rule as saving them; nothing
+    is written. Same body as PATCH approval-policy/."""
+
+    @extend_schema(request=PolicyInputSerializer, responses=PolicyPreviewSerializer)
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        preview = policy_preview(project=project, changes=PolicyInputSerializer.parse(request.data))
+        return Response(
+            {
+                "items": preview.items,
+                "sampled": preview.sampled,
+                "estimated": preview.estimated,
+                "now": preview.now,
+                "after": preview.after,
+            }
+        )
 
 
 class ApprovalRefreshSerializer(serializers.Serializer):
@@ -205,3 +238,36 @@ class ItemRejectApi(APIView):
         data = self.RejectInputSerializer.parse(request.data)
         item = item_reject(item=item, actor=request.user, reason=data["reason"])
         return Response({"status": item.status, "reason": item.decision_reason})
+
+
+class ItemDecisionSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    reason = serializers.CharField(source="decision_reason")
+
+
+class ItemSendToReviewApi(APIView):
+    """Hold an item for a reviewer whatever its ratings say, until a reviewer decides it or it is
+    reopened. 409 once it is rejected or adjudicated."""
+
+    class SendInputSerializer(InputSerializer):
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(request=SendInputSerializer, responses=ItemDecisionSerializer)
+    def post(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=REVIEW)
+        data = self.SendInputSerializer.parse(request.data)
+        item = item_send_to_review(item=item, actor=request.user, reason=data["reason"])
+        return Response(ItemDecisionSerializer(item).data)
+
+
+class ItemReopenApi(APIView):
+    """Undo a rejection or a request for review; the policy decides the item again. 409 when there
+    is nothing to undo."""
+
+    @extend_schema(request=None, responses=ItemDecisionSerializer)
+    def post(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=REVIEW)
+        item = item_reopen(item=item, actor=request.user)
+        return Response(ItemDecisionSerializer(item).data)

@@ -9,8 +9,13 @@ from django.shortcuts import get_object_or_404, render
 from annotation.models import ItemStatus, Project
 from annotation.selectors import REVIEW, project_require
 from quality.reliability import RELIABILITY_MIN_ITEMS, RELIABLE, TENTATIVE, report_with_badges
+from quality.selectors.calibration import judge_calibration
+from quality.selectors.estimate import project_estimate
+from quality.selectors.overlap import overlap_summary
 from quality.selectors.policy import policy_for
+from quality.selectors.routing import routing_tradeoff
 from quality.services.agreement_reports import agreement_report_read
+from quality.views.estimate_chart import estimate_chart, reliability_diagram, tradeoff_chart
 from rubrics.scales import code_label
 
 # Alpha axis from -0.2 (worse than chance) to 1; the plot is 100 units wide.
@@ -77,6 +82,9 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
                 "judges": [{**j, "matrix": _confusion(j["confusion"], scale)} for j in c["judges"]],
             }
         )
+    estimate = project_estimate(project=project)
+    calibration = judge_calibration(project=project)
+    tradeoff = routing_tradeoff(project=project, policy=policy)
     context = {
         "project": project,
         "report": answer,
@@ -87,5 +95,11 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "reliable_x": _x(RELIABLE),
         "min_items": RELIABILITY_MIN_ITEMS,
         "policy": policy,
+        "estimate": estimate,
+        "overlap": overlap_summary(project=project),
+        "tradeoff": tradeoff,
+        "tradeoff_chart": tradeoff_chart(tradeoff),
+        "calibration": [{**c, "diagram": reliability_diagram(c["overall"])} for c in calibration],
+        "estimate_charts": estimate_chart(estimate),
     }
     return render(request, "quality/dashboard.html", context)

@@ -34,11 +34,13 @@ def test_it_lists_only_my_projects(client_for, project, members, make_user):
     assert client_for(members["outsider"]).get(f"/api/v1/projects/{project.pk}/").status_code == 403
 
 
-def test_it_lets_managers_add_members_and_change_roles(client_for, project, members, make_user):
+def test_it_lets_staff_add_members_and_managers_change_roles(client_for, project, members, make_user, staff):
     newcomer = make_user("newcomer")
     manager = client_for(members["manager"])
     url = f"/api/v1/projects/{project.pk}/members/"
-    response = manager.post(url, {"user": "newcomer", "role": "annotator"}, format="json")
+    # Managers invite; only staff add an account directly (tests/security/test_consent.py).
+    assert manager.post(url, {"user": "newcomer", "role": "annotator"}, format="json").status_code == 403
+    response = client_for(staff).post(url, {"user": "newcomer", "role": "annotator"}, format="json")
     assert response.status_code == 201
     assert manager.post(url, {"user": newcomer.pk, "role": "reviewer"}, format="json").status_code == 201
     assert Membership.objects.get(project=project, user=newcomer).role == Role.REVIEWER

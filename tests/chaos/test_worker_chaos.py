@@ -76,6 +76,7 @@ def _worker_env(redis_url: str, **extra: str) -> dict:
         "JUDGES_BACKOFF_BASE_MS": "10",
         "LOG_LEVEL": "INFO",
         KEY_ENV: "test-key",
+        "ACCORD_JUDGE_KEYS": f"{KEY_ENV}=127.0.0.1:*",
         **extra,
     }
 
@@ -92,6 +93,7 @@ def test_a_run_loses_and_duplicates_nothing_while_workers_are_killed_and_redis_r
 ):
     items = 150
     settings.JUDGES_CHUNK_SIZE = 10
+    settings.JUDGE_KEYS = {KEY_ENV: [("127.0.0.1", "*")]}
     items_import(project=project, rows=[{"external_id": f"c{i}", "data": {"prompt": f"c{i}"}} for i in range(items)])
     env = _worker_env(redis_server.url(), JUDGES_CONCURRENCY="4")
     fleet = WorkerFleet(env, tmp_path / "workers", size=2, concurrency=2)
@@ -133,6 +135,7 @@ def test_a_chunk_that_kills_its_worker_every_time_is_given_up_and_fails_the_run(
     staff, project, settings, tmp_path, redis_server
 ):
     settings.JUDGES_CHUNK_SIZE = 4
+    settings.JUDGE_KEYS = {KEY_ENV: [("127.0.0.1", "*")]}
     rows = [
         {"external_id": f"k{i}", "data": {"prompt": f"k{i}", **({"crash": True} if i == 5 else {})}} for i in range(12)
     ]

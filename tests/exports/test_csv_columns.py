@@ -27,7 +27,7 @@ def test_the_columns_come_in_the_documented_order(client_for, project, dataset, 
     assert response["Content-Type"].startswith("text/csv")
     frame = read(raw)
     assert list(frame.columns) == [
-        "external_id", "status", "approved_by", "decided_at", "rubric_id", "rubric_version",
+        "external_id", "status", "approved_by", "decided_at", "audit_rank", "rubric_id", "rubric_version",
         "data.context", "data.prompt", "data.response",
         "metadata",
         *(f"consensus.{key}" for key in CRITERIA),

@@ -25,6 +25,8 @@ def llm(llm_server):
 
 @pytest.fixture(autouse=True)
 def _judge_settings(settings, monkeypatch):
+    # The tests' key may be sent to the loopback fake server only, whatever port it listens on.
+    settings.JUDGE_KEYS = {**settings.JUDGE_KEYS, KEY_ENV: [("127.0.0.1", "*")]}
     settings.JUDGES_REQUEST_TIMEOUT = 5
     settings.JUDGES_BACKOFF_BASE_SECONDS = 0.01
     settings.JUDGES_BACKOFF_MAX_SECONDS = 0.05

@@ -46,6 +46,7 @@ def test_it_judges_every_item_exactly_once_across_a_killed_worker(staff, project
             "JUDGES_CONCURRENCY": "3",
             "JUDGES_BACKOFF_BASE_MS": "10",
             KEY_ENV: "test-key",
+            "ACCORD_JUDGE_KEYS": f"{KEY_ENV}=127.0.0.1:*",
         }
         worker = worker_start(env, log)
         try:

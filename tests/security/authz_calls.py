@@ -70,12 +70,27 @@ CALLS = {
         body={"name": "Renamed", "instructions": "i", "criteria": CRITERIA}
     ),
     ("PATCH", f"{P}/rubrics/{{rubric_id}}/"): lambda w, s, actor: Call(body={"name": "Renamed"}),
+    ("GET", f"{P}/rubrics/{{rubric_id}}/diff/"): lambda w, s, actor: Call(query={"from": 1, "to": 1}),
+    ("POST", f"{P}/rubrics/{{rubric_id}}/versions/{{number}}/copy/"): lambda w, s, actor: Call(ok=frozenset({201})),
     ("POST", f"{P}/projects/"): lambda w, s, actor: Call(body={"name": "New", "rubric": s.rubric.pk}),
     ("PATCH", f"{P}/projects/{{project_id}}/"): lambda w, s, actor: Call(body={"name": "Renamed", "guidelines": "g"}),
     # Everyone tries to make themselves a manager.
     ("POST", f"{P}/projects/{{project_id}}/members/"): lambda w, s, actor: Call(
         body={"user": (actor or w.users["annotator_a"]).pk, "role": "manager"}, ok=frozenset({201})
     ),
+    # A side's annotator is removed (its only manager cannot be); the other side's invites.
+    ("POST", f"{P}/projects/{{project_id}}/members/{{user_id}}/remove/"): lambda w, s, actor: Call(
+        path={"user_id": w.users[f"annotator_{s.name.lower()}"].pk}, ok=frozenset({204})
+    ),
+    ("POST", f"{P}/projects/{{project_id}}/invitations/"): lambda w, s, actor: Call(
+        body={"invitee": "annotator_b" if s.name == "A" else "annotator_a", "role": "annotator"}, ok=frozenset({201})
+    ),
+    ("POST", f"{P}/projects/{{project_id}}/invitations/{{invitation_id}}/cancel/"): lambda w, s, actor: Call(
+        ok=frozenset({204})
+    ),
+    # Only its invitee answers an invitation; anyone else gets the 404 of an invitation that does not exist.
+    ("POST", f"{P}/invitations/{{invitation_id}}/accept/"): lambda w, s, actor: Call(ok=frozenset({200, 404})),
+    ("POST", f"{P}/invitations/{{invitation_id}}/decline/"): lambda w, s, actor: Call(ok=frozenset({200, 404})),
     ("GET", f"{P}/projects/{{project_id}}/items/"): lambda w, s, actor: Call(query={"status": "pending"}),
     ("POST", f"{P}/projects/{{project_id}}/items/"): lambda w, s, actor: Call(
         body=[{"external_id": "new-1", "data": {"prompt": "p"}}], ok=frozenset({201})
@@ -106,9 +121,20 @@ CALLS = {
     ("POST", f"{P}/items/{{item_id}}/reject/"): lambda w, s, actor: Call(
         path={"item_id": s.items[4].pk}, body={"reason": "off topic"}
     ),
+    # Held for review, then reopened: either may find nothing left to do when called again (409).
+    ("POST", f"{P}/items/{{item_id}}/send-to-review/"): lambda w, s, actor: Call(
+        path={"item_id": s.items[5].pk}, body={"reason": "look again"}, ok=frozenset({200, 409})
+    ),
+    ("POST", f"{P}/items/{{item_id}}/reopen/"): lambda w, s, actor: Call(
+        path={"item_id": s.items[5].pk}, ok=frozenset({200, 409})
+    ),
+    ("POST", f"{P}/projects/{{project_id}}/approval-policy/preview/"): lambda w, s, actor: Call(
+        body={"numeric_tolerance": 0.5}
+    ),
     # Neither project names a tasks project, so an allowed caller gets past the checks to a 400.
     ("GET", f"{P}/projects/{{project_id}}/reports/failure-modes/"): lambda w, s, actor: Call(ok=frozenset({400})),
     ("GET", f"{P}/projects/{{project_id}}/agreement/"): lambda w, s, actor: Call(query={"bootstrap": 0}),
+    ("POST", f"{P}/projects/{{project_id}}/audit/"): lambda w, s, actor: Call(body={"size": 2, "seed": 7}),
     ("PATCH", f"{P}/projects/{{project_id}}/approval-policy/"): lambda w, s, actor: Call(
         body={"judge_may_approve": False}
     ),
@@ -180,6 +206,13 @@ FOREIGN = [
         lambda w, a, b, actor: Call(body={"judge": a.spare_judge.pk, "items": [b.items[0].pk]}),
     ),
     Foreign(
+        "POST",
+        f"{P}/judges/{{judge_id}}/test/",
+        "test judge A on an item of B",
+        NOBODY,
+        lambda w, a, b, actor: Call(body={"item": b.items[0].pk}),
+    ),
+    Foreign(
         "PATCH",
         f"{P}/judges/{{judge_id}}/",
         "move judge A to project B",
@@ -200,8 +233,10 @@ FOREIGN = [
         NOBODY,
         lambda w, a, b, actor: Call(body={"item": b.items[5].pk}),
     ),
+    # Allowed, and no leak: the rating goes to an external rater of A named "annotator_b", never to
+    # B's account, which is not a member of A (consent: tests/security/test_consent.py).
     Foreign(
-        "POST", RATINGS_IMPORT, "import ratings as B's annotator into A", NOBODY, _import_into_a("A", "annotator_b")
+        "POST", RATINGS_IMPORT, "import ratings as B's annotator into A", MANAGE, _import_into_a("A", "annotator_b")
     ),
     Foreign(
         "POST", RATINGS_IMPORT, "import ratings onto B's item ids into A", NOBODY, _import_into_a("B", "annotator_a")
@@ -215,12 +250,12 @@ FOREIGN = [
         # The world's rubric has no gate criteria: a reviewer gets past the check to a 400.
         lambda w, a, b, actor: Call(query={"bucket": "accepted"}, ok=frozenset({400})),
     ),
-    # Managers add whom they like, by id or name: not a leak, but the body names a user of B.
+    # Only staff add an account that is not a member; managers invite (issue 16, point 9).
     Foreign(
         "POST",
         f"{P}/projects/{{project_id}}/members/",
         "add B's annotator to A",
-        MANAGE,
+        STAFF_ONLY,
         lambda w, a, b, actor: Call(body={"user": "annotator_b", "role": "annotator"}, ok=frozenset({201})),
     ),
     Foreign(

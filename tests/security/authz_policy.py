@@ -81,10 +81,20 @@ rubric-templates/                               signed_in       -               
 rubrics/{rubric_id}/                            rubric_readers  -               rubric_writers  rubric_writers
 rubrics/{rubric_id}/versions/                   rubric_readers  -               -               -
 rubrics/{rubric_id}/versions/{number}/          rubric_readers  -               -               -
+rubrics/{rubric_id}/versions/{number}/publish/  -               rubric_writers  -               -
+rubrics/{rubric_id}/versions/{number}/copy/     -               rubric_writers  -               -
+rubrics/{rubric_id}/diff/                       rubric_readers  -               -               -
 # Projects: listed to their members; created by staff (or add_project); managed by managers.
 projects/                                       signed_in       staff_only      -               -
 projects/{project_id}/                          rate            -               -               manage
 projects/{project_id}/members/                  manage          manage          -               -
+# Issue 16, point 9: managers invite and remove; the invited person answers their own invitation.
+projects/{project_id}/members/{user_id}/remove/ -               manage          -               -
+projects/{project_id}/invitations/              manage          manage          -               -
+projects/{project_id}/invitations/{invitation_id}/cancel/ -     manage          -               -
+invitations/                                    signed_in       -               -               -
+invitations/{invitation_id}/accept/             -               signed_in       -               -
+invitations/{invitation_id}/decline/            -               signed_in       -               -
 # Items and ratings: every member rates; annotators see only their own ratings (checked by markers).
 projects/{project_id}/items/                    rate            manage          -               -
 projects/{project_id}/ratings/import/           -               manage          -               -
@@ -100,16 +110,23 @@ projects/{project_id}/review/                   review          -               
 items/{item_id}/gold/                           -               review          -               -
 items/{item_id}/send-back/                      -               review          -               -
 items/{item_id}/reject/                         -               review          -               -
+items/{item_id}/send-to-review/                 -               review          -               -
+items/{item_id}/reopen/                         -               review          -               -
 projects/{project_id}/agreement/                review          -               -               -
 projects/{project_id}/agreement/items/          review          -               -               -
 projects/{project_id}/approval-policy/          review          -               -               manage
+projects/{project_id}/approval-policy/preview/  -               manage          -               -
 projects/{project_id}/approval/refresh/         -               manage          -               -
 projects/{project_id}/trust/refresh/            -               manage          -               -
 # Added while this matrix was written: an aggregate of decisions, like agreement.
 projects/{project_id}/reports/failure-modes/    review          -               -               -
+# Judge-first triage: the quality estimate and its audit sample are read like agreement; managers draw.
+projects/{project_id}/estimate/                 review          -               -               -
+projects/{project_id}/audit/                    review          manage          -               -
 # Judges: every member sees them and their runs; managers create, change, start and cancel.
 judges/                                         signed_in       manage          -               -
 judges/{judge_id}/                              rate            -               manage          manage
+judges/{judge_id}/test/                         -               manage          -               -
 projects/{project_id}/judge-runs/               rate            manage          -               -
 judge-runs/{run_id}/                            rate            -               -               -
 judge-runs/{run_id}/cancel/                     -               manage          -               -

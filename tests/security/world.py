@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from accounts.services import api_token_create
-from annotation.models import Gold, Rater, RaterKind, Rating, Role
+from annotation.models import Gold, Invitation, Rater, RaterKind, Rating, Role
 from annotation.selectors import rater_for_user
 from annotation.services.drafts import draft_save
 from annotation.services.items import items_import
@@ -58,6 +58,7 @@ class Side:
     run: object
     snapshot: object
     manager: object
+    invitation: object = None  # pending, addressed to a member who may see this side's data
 
     def path_ids(self) -> dict:
         """A real id of this side for every path parameter of the API."""
@@ -70,6 +71,7 @@ class Side:
             "number": 1,
             "snapshot_id": self.snapshot.pk,
             "user_id": self.manager.pk,
+            "invitation_id": self.invitation.pk if self.invitation else 0,
             "token_id": ApiToken.objects.filter(user=self.manager).values_list("pk", flat=True).first() or 0,
         }
 
@@ -168,7 +170,11 @@ def world_build(*, llm_base_url: str = "http://127.0.0.1:9/v1") -> World:
         )
         snapshot_run(snapshot_id=snapshot.pk)
         snapshot.refresh_from_db()
-        world.sides[side] = Side(side, project, version.rubric, items, judge, spare, run, snapshot, manager)
+        # Written directly: a member's pending invitation (the service refuses to invite a member), so
+        # that accepting it shows its invitee nothing they may not see already.
+        invitee = users["reviewer_a"] if side == "A" else annotator
+        invitation = Invitation.objects.create(project=project, user=invitee, role=Role.ANNOTATOR, invited_by=manager)
+        world.sides[side] = Side(side, project, version.rubric, items, judge, spare, run, snapshot, manager, invitation)
     draft_save(
         item=world.sides["A"].items[1],
         user=users["reviewer_a"],

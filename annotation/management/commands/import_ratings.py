@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from annotation.management.commands._file_import import project_from_option, run_import
-from annotation.services.ratings import ratings_import
+from annotation.services.rating_imports import ratings_import
 
 
 class Command(BaseCommand):

@@ -17,7 +17,7 @@ def tallies_build(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("annotation", "0009_rating_history_send_back_status_words"),
-        ("quality", "0002_trust_interval"),
+        ("quality", "0003_review_request"),
         ("rubrics", "0002_criterion_gate"),
     ]
 

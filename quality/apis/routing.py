@@ -1,0 +1,45 @@
+"""REST API for judge-first routing: the trade-off on gold, and choosing the threshold."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.apis.access import project_get
+from annotation.selectors import MANAGE, REVIEW
+from quality.apis.approval import PolicySerializer
+from quality.selectors.policy import policy_for
+from quality.selectors.routing import routing_tradeoff
+from quality.services.routing import routing_threshold_choose
+
+
+class RoutingSerializer(serializers.Serializer):
+    judge = serializers.DictField(allow_null=True)
+    bar = serializers.FloatField(allow_null=True, help_text="Human-human agreement (all criteria).")
+    bar_pairs = serializers.IntegerField()
+    gold_items = serializers.IntegerField(help_text="Held-out gold items with a verdict of the judge.")
+    choice = serializers.DictField(allow_null=True, help_text="threshold, accuracy, lower bound and the curve.")
+    reason = serializers.CharField(allow_null=True)
+    policy = PolicySerializer(required=False)
+
+
+class ProjectRoutingApi(APIView):
+    """The routing judge's trade-off on held-out gold: per candidate confidence threshold, the share
+    of gold it would keep and its accuracy there, against the human-human agreement it must match."""
+
+    @extend_schema(responses=RoutingSerializer)
+    def get(self, request, project_id: int):
+        project = project_get(request, project_id, REVIEW)
+        policy = policy_for(project=project)
+        return Response({**routing_tradeoff(project=project, policy=policy), "policy": PolicySerializer(policy).data})
+
+
+class RoutingThresholdApi(APIView):
+    """Choose the routing judge and threshold on gold (managers) and re-decide the items. Set
+    ``routing`` to ``judge_first`` on the approval policy for it to decide items."""
+
+    @extend_schema(request=None, responses=RoutingSerializer)
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        policy, tradeoff, _ = routing_threshold_choose(project=project)
+        return Response({**tradeoff, "policy": PolicySerializer(policy).data})
