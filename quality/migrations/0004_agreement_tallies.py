@@ -4,67 +4,6 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def tallies_build(apps, schema_editor):
-    """Count the ratings stored before live agreement existed, with the models as they are at this
-    migration (later columns do not exist yet) and the pure maths of agreement/live.py. The same
-    counts as quality.services.tallies.tallies_rebuild: per criterion the humans, and per judge
-    the humans with that judge (its few-shot items left out)."""
-    import numpy as np
-
-    from agreement.live import cells_build
-    from rubrics.scales import AGREEMENT_LEVEL, value_code
-
-    Project = apps.get_model("annotation", "Project")
-    Rating = apps.get_model("annotation", "Rating")
-    Criterion = apps.get_model("rubrics", "Criterion")
-    Tally = apps.get_model("quality", "AgreementTally")
-    Cell = apps.get_model("quality", "AgreementCell")
-    for project_id, version_id in (
-        Project.objects.filter(items__ratings__isnull=False).values_list("id", "rubric_version_id").distinct()
-    ):
-        criteria = [
-            c for c in Criterion.objects.filter(version_id=version_id) if AGREEMENT_LEVEL.get(c.scale.get("kind"))
-        ]
-        rows = list(
-            Rating.objects.filter(item__project_id=project_id, rubric_version_id=version_id).values_list(
-                "item_id", "rater_id", "rater__kind", "rater__shown_item_ids", "values"
-            )
-        )
-        if not criteria or not rows:
-            continue
-        units = np.asarray([r[0] for r in rows], dtype=np.int64)
-        raters = np.asarray([r[1] for r in rows], dtype=np.int64)
-        human = np.asarray([r[2] == "human" for r in rows])
-        shown = {r[1]: set(r[3] or []) for r in rows if r[2] != "human"}
-        for criterion in criteria:
-            values = np.asarray(
-                [
-                    np.nan if (v := value_code(criterion.scale, (r[4] or {}).get(criterion.key))) is None else v
-                    for r in rows
-                ]
-            )
-            subsets = {0: human}
-            for judge, items in shown.items():
-                subsets[judge] = human | ((raters == judge) & ~np.isin(units, list(items)))
-            for subset, mask in subsets.items():
-                mask = mask & ~np.isnan(values)
-                tally = Tally.objects.create(
-                    project_id=project_id,
-                    criterion_id=criterion.pk,
-                    rubric_version_id=version_id,
-                    subset=subset,
-                    ratings=int(mask.sum()),
-                )
-                built = cells_build(units[mask], values[mask])
-                Cell.objects.bulk_create(
-                    [
-                        Cell(tally_id=tally.pk, m=int(m), c=float(c), k=float(k), count=int(n))
-                        for m, c, k, n in zip(built.m, built.c, built.k, built.count, strict=True)
-                    ],
-                    batch_size=5_000,
-                )
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("annotation", "0009_rating_history_send_back_status_words"),
@@ -136,5 +75,4 @@ class Migration(migrations.Migration):
             model_name="agreementcell",
             constraint=models.UniqueConstraint(fields=("tally", "m", "c", "k"), name="agreement_cell_unique"),
         ),
-        migrations.RunPython(tallies_build, migrations.RunPython.noop, elidable=True),
     ]
