@@ -6,8 +6,8 @@ fake server; the estimate then uses the verdicts.
     CELERY_BROKER_URL=redis://127.0.0.1:6379/<n> .venv/bin/pytest tests/quality/test_triage_worker.py
 """
 
-import itertools
 import os
+import re
 import threading
 
 import pytest
@@ -27,12 +27,14 @@ ITEMS = 12
 
 
 def _varying_answers():
-    """Every third answer says "not correct": each verdict's three samples split 2 to 1."""
-    counter, lock = itertools.count(), threading.Lock()
+    """Each item's third answer says "not correct": every verdict's three samples split 2 to 1."""
+    seen: dict[str, int] = {}
+    lock = threading.Lock()
 
     def respond(request):
         with lock:
-            n = next(counter)
+            item = re.findall(r'"prompt": "(w\d+)"', request.last_user_text)[-1]  # the item's own data
+            n = seen[item] = seen.get(item, -1) + 1
         return Reply.json(
             {
                 "helpfulness": {"rationale": "fine", "value": 4},
