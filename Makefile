@@ -11,8 +11,8 @@ export DEBUG ?= 1
 PORT ?= 8000
 export PORT
 
-.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-queue bench-judges bench-export \
-	bench-review bench-triage bench-make-run chaos fuzz xss clean
+.PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-agreement-live bench-queue \
+	bench-judges bench-export bench-review bench-items-browser bench-triage bench-make-run chaos fuzz xss clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY_BOOT)" || { echo "Accord needs Python 3.12 or newer; none found." >&2; exit 1; }
@@ -63,6 +63,9 @@ bench-agreement: install
 bench-agreement-api: install
 	$(PY) benchmarks/agreement_api.py
 
+bench-agreement-live: install
+	$(PY) benchmarks/agreement_live.py
+
 bench-judges: install
 	$(PY) benchmarks/judge_run.py --provider openai
 	$(PY) benchmarks/judge_run.py --provider anthropic
@@ -73,6 +76,10 @@ bench-export: install
 # Review page: server time per item with 10,000 items waiting (its own PostgreSQL database).
 bench-review: install
 	$(PY) benchmarks/review_page.py
+
+# Items browser: server time per page at 100,000 items under each filter (its own PostgreSQL database).
+bench-items-browser: install
+	$(PY) benchmarks/items_browser.py
 
 bench-queue: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/accord_bench $(PY) benchmarks/queue_claims.py

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from annotation.import_jobs import ImportJob, ImportJobStatus, ImportKind  # noqa: F401 (Django finds models here)
 from config.choices import labelled
 from config.untrusted import EncodableJSONField
 from rubrics.models import RubricVersion
@@ -161,10 +162,8 @@ class InvitationStatus(models.TextChoices):
 
 
 class Invitation(models.Model):
-    """A manager's offer of a role in a project. Nobody becomes a member without saying yes: the
-    invited person accepts (or declines) on their invitations page or through the API; only staff
-    add an account directly. Addressed to an account (by username) or to an e-mail address, which
-    any account with that address may answer."""
+    """A manager's offer of a role, to an account or an e-mail address (any account with it may
+    answer): nobody becomes a member without accepting; only staff add an account directly."""
 
     project = models.ForeignKey(Project, related_name="invitations", on_delete=models.CASCADE)
     user = models.ForeignKey(
@@ -239,10 +238,6 @@ class Rater(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def is_external(self) -> bool:
-        return self.project_id is not None
 
 
 class RatingSource(models.TextChoices):

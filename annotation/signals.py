@@ -19,3 +19,9 @@ ratings count only once it is trusted, and measuring trust after a run re-decide
 project_rules_changed = Signal()
 """Sent with ``project`` after its rubric version or its overlap changed: every item's counts and
 decision may have changed."""
+
+ratings_written = Signal()
+"""Sent by the two writers of the Rating table, inside their transaction, with
+``rubric_version_id`` and ``changes``: ``(item_id, rater_id, values before)`` per rating
+inserted (values before: None) or changed (``rating_change``), people's and judges' alike.
+Quality keeps its live agreement tallies with it (quality/services/tallies.py)."""

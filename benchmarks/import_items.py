@@ -1,10 +1,15 @@
-"""Import benchmark: 100,000 items in one POST /api/v1/projects/{id}/items/ over HTTP.
+"""Import benchmark: 200,000 items of about 1 KB each in one POST /api/v1/projects/{id}/items/.
 
 Runs once per backend (SQLite file, PostgreSQL) in a fresh database, against gunicorn with one
-worker, timing the request end to end (JSON parse, validation, bulk insert); then posts the same
-body again to time the idempotent path (every row unchanged).
+worker, timing the request end to end (JSON parse, validation, merge); then posts the same body
+again to time the idempotent path (every row unchanged).
 
-    .venv/bin/python benchmarks/import_items.py [--items 100000] [--backends sqlite,postgres]
+On PostgreSQL it then times the service itself (``items_import`` in this process, rows already
+parsed) side by side: the merge through COPY into a staging table and one set-based statement
+(services/item_merge.py, the default) against the earlier path (lookups and comparison in
+Python, COPY of the new rows only), each into a fresh project, first import and re-import.
+
+    .venv/bin/python benchmarks/import_items.py [--items 200000] [--backends sqlite,postgres]
 """
 
 import argparse
@@ -12,6 +17,7 @@ import json
 import os
 import tempfile
 import time
+from pathlib import Path
 
 import _django  # first: puts the checkout on sys.path
 import httpx
@@ -20,19 +26,51 @@ from testbed.django_proc import project_setup
 from testbed.gunicorn import gunicorn
 
 
-def body(n: int) -> bytes:
-    rows = [
+def rows_of(n: int) -> list[dict]:
+    """``n`` rows whose ``data`` is about 1 KB of JSON."""
+    return [
         {
             "external_id": f"item-{i:07d}",
             "data": {
-                "prompt": f"Question {i}: how do I sort a list of {i % 97} tuples by the second field?",
-                "response": "Use sorted(pairs, key=lambda p: p[1]); it is stable and returns a new list. " * 2,
+                "prompt": f"Question {i}: how do I sort a list of {i % 97} tuples by the second field? " * 3,
+                "response": "Use sorted(pairs, key=lambda p: p[1]); it is stable and returns a new list. " * 9,
             },
             "metadata": {"source": "bench", "batch": i // 1000},
         }
         for i in range(n)
     ]
-    return json.dumps(rows).encode()
+
+
+def body(n: int) -> bytes:
+    return json.dumps(rows_of(n)).encode()
+
+
+def in_process(env: dict, n: int) -> list[tuple[str, dict]]:
+    """``items_import`` timed in this process on PostgreSQL: the staging merge, then the earlier path."""
+    _django.setup(env)
+    from django.contrib.auth import get_user_model
+
+    from annotation.services import items as item_services
+    from annotation.services.projects import project_create
+    from rubrics.models import RubricVersion
+
+    staff = get_user_model().objects.get(username="bench")
+    version = RubricVersion.objects.first()
+    out = []
+    for label, legacy in (("COPY into staging + one merge (new)", False), ("lookups + COPY of new rows (old)", True)):
+        item_services.ITEM_IMPORT_LEGACY = legacy
+        project = project_create(actor=staff, name=label, rubric=version)
+        timings = {}
+        for run in ("first", "again"):
+            rows = rows_of(n)  # fresh dicts: nothing cached between runs
+            start = time.perf_counter()
+            result = item_services.items_import(project=project, rows=rows)
+            timings[run] = time.perf_counter() - start
+            timings[f"{run}_result"] = result.as_dict()
+        assert timings["first_result"]["created"] == n and timings["again_result"]["unchanged"] == n, timings
+        out.append((label, timings))
+    item_services.ITEM_IMPORT_LEGACY = False
+    return out
 
 
 def run_backend(name: str, n: int, payload: bytes) -> dict:
@@ -57,12 +95,13 @@ def run_backend(name: str, n: int, payload: bytes) -> dict:
             timings[f"{label}_result"] = response.json()
         assert timings["first_result"]["created"] == n
         assert timings["again_result"]["unchanged"] == n
+        timings["env"] = env
         return timings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     payload = body(args.items)
@@ -72,12 +111,30 @@ def main() -> None:
     )
     print("| backend | first import | items/s | re-import (all unchanged) | items/s |")
     print("|---|---|---|---|---|")
+    pg_env = None
     for backend in args.backends.split(","):
         t = run_backend(backend, args.items, payload)
         print(
-            f"| {backend} | {t['first']:.2f} s | {args.items / t['first']:,.0f} | "
-            f"{t['again']:.2f} s | {args.items / t['again']:,.0f} |"
+            f"| {backend}, HTTP | {t['first']:.2f} s | {args.items / t['first']:,.0f} | "
+            f"{t['again']:.2f} s | {args.items / t['again']:,.0f} |",
+            flush=True,
         )
+        if backend == "postgres":
+            pg_env = t["env"]
+    if pg_env is not None:
+        try:
+            for label, t in in_process(pg_env, args.items):
+                print(
+                    f"| postgres, items_import: {label} | {t['first']:.2f} s | {args.items / t['first']:,.0f} | "
+                    f"{t['again']:.2f} s | {args.items / t['again']:,.0f} |",
+                    flush=True,
+                )
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+            _django.database_drop(pg_env["DATABASE_URL"])
+    print(f"load average {Path('/proc/loadavg').read_text().split()[0]}")
 
 
 if __name__ == "__main__":

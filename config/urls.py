@@ -48,6 +48,8 @@ urlpatterns = [
     path("", include("judges.web_urls")),
     path("", include("annotation.web_urls")),
     path("", include("quality.web_urls")),
+    path("", include("exports.web_urls")),
+    path("", include("rubrics.web_urls")),
 ]
 
 # Under /api/ an unmatched URL (such as a non-numeric id) or a crash answers JSON, not a page.

@@ -13,13 +13,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.apis.access import project_get
-from annotation.models import Project
+from annotation.models import Item, Project
 from annotation.selectors import MANAGE, RATE, project_require
 from config.serializers import InputSerializer
-from judges.models import Judge, JudgeRun, Outcome, Provider
+from judges.models import Judge, JudgeRun, Outcome, OutputMode, Provider
 from judges.selectors import judge_run_problems, judge_run_progress, judges_for_user
 from judges.services.judges import judge_create, judge_update
 from judges.services.runs import judge_run_cancel, judge_run_start
+from judges.services.testing import judge_test
 
 
 class JudgeOutputSerializer(serializers.Serializer):
@@ -41,7 +42,16 @@ class JudgeOutputSerializer(serializers.Serializer):
     price_output_per_mtok = serializers.DecimalField(max_digits=10, decimal_places=4)
     requests_per_minute = serializers.IntegerField(allow_null=True)
     tokens_per_minute = serializers.IntegerField(allow_null=True)
+    max_concurrency = serializers.IntegerField(allow_null=True, help_text="null: the provider's default")
+    concurrency = serializers.SerializerMethodField(help_text="calls in flight allowed, all workers together")
+    output_mode = serializers.CharField()
+    output_mode_found = serializers.CharField(help_text='what "auto" found the server accepts ("" before a call)')
+    output_mode_note = serializers.CharField(help_text="what the server refused on the way")
+    enabled = serializers.BooleanField()
     created_at = serializers.DateTimeField()
+
+    def get_concurrency(self, judge) -> int:
+        return judge.concurrency(judge.current.provider)
 
 
 def _judge_out(judge: Judge) -> dict:
@@ -58,10 +68,14 @@ class JudgeInputSerializer(InputSerializer):
         max_length=500,
         allow_blank=True,
         required=False,
-        help_text="http(s) URL on a host the operator allows (ACCORD_JUDGE_HOSTS); blank for the provider's own.",
+        help_text="http(s) URL on a host the operator allows (ACCORD_JUDGE_HOSTS), without ?query or #fragment; "
+        "blank for the provider's own.",
     )
     api_key_env = serializers.CharField(
-        max_length=100, allow_blank=True, required=False, help_text="Name of the env var holding the key."
+        max_length=100,
+        allow_blank=True,
+        required=False,
+        help_text="Name of the env var holding the key: one the operator offers (ACCORD_JUDGE_KEYS).",
     )
     temperature = serializers.FloatField(required=False)
     max_output_tokens = serializers.IntegerField(required=False)
@@ -72,6 +86,9 @@ class JudgeInputSerializer(InputSerializer):
     price_output_per_mtok = serializers.DecimalField(max_digits=10, decimal_places=4, required=False)
     requests_per_minute = serializers.IntegerField(allow_null=True, required=False)
     tokens_per_minute = serializers.IntegerField(allow_null=True, required=False)
+    max_concurrency = serializers.IntegerField(allow_null=True, required=False)
+    output_mode = serializers.ChoiceField(choices=OutputMode.choices, required=False)
+    enabled = serializers.BooleanField(required=False)
 
 
 class JudgeListCreateApi(APIView):
@@ -127,6 +144,45 @@ class JudgeDetailApi(APIView):
         return Response(_judge_out(judge_update(judge=judge, **changes)))
 
     put = patch
+
+
+class JudgeTestInputSerializer(InputSerializer):
+    item = serializers.IntegerField(required=False, help_text="Item id; default: the project's first item.")
+
+
+class JudgeTestOutputSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    item = serializers.IntegerField(allow_null=True)
+    outcome = serializers.CharField()
+    values = serializers.DictField()
+    rationales = serializers.DictField()
+    reason = serializers.CharField(help_text="why there is no verdict: the provider's error, invalid output, ...")
+    raw_output = serializers.CharField()
+    attempts = serializers.IntegerField()
+    output_mode = serializers.CharField()
+    output_mode_note = serializers.CharField()
+    logprobs = serializers.DictField(allow_null=True)
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+
+
+class JudgeTestApi(APIView):
+    @extend_schema(
+        request=JudgeTestInputSerializer,
+        responses=JudgeTestOutputSerializer,
+        description="Send one real call on one item with the judge's current version and return the verdict "
+        'or the provider\'s error (200 either way; see "ok"). With output_mode "auto" it finds and records the '
+        "mode the server accepts. Nothing is stored as a rating.",
+    )
+    def post(self, request, judge_id: int):
+        judge = _judge_get(request, judge_id, MANAGE)
+        data = JudgeTestInputSerializer.parse(request.data)
+        item = None
+        if "item" in data:
+            item = Item.objects.filter(pk=data["item"], project=judge.project_id).first()
+            if item is None:
+                raise ValidationError({"item": ["no such item in this project."]})
+        return Response(judge_test(judge=judge, item=item).as_dict())
 
 
 class JudgeRunOutputSerializer(serializers.Serializer):

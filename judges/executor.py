@@ -5,10 +5,15 @@ their keep-alive connections) and the rate limiter are built once per process an
 every chunk. The Celery task's own thread stays synchronous: it hands the jobs over, then drains
 finished results from a queue and writes them to the database while the calls continue.
 
+Output modes ("auto" or fixed): judges/modes.py. Calls in flight per judge endpoint, across all
+workers: ``EndpointSlots`` (judges/ratelimit.py), the judge's max_concurrency.
+
 Per call: bounded retries with exponential backoff and full jitter for transient errors (429,
 408/409, 5xx, 529, timeouts, connection errors), honouring ``retry-after-ms`` / ``retry-after``;
-no retry for other 4xx. Invalid, cut-off or off-scale output is asked again (a bounded number
-of times) and then recorded as failed with the raw output. A refusal, a content-filter stop or a
+no retry for other 4xx; a refused request parameter is never retried as transient. Invalid or
+off-scale output gets a repair turn that tells the model what was wrong (a bounded number of
+times; never the same request twice at temperature 0), then is recorded as failed with the raw
+output. A refusal, a content-filter stop or a
 max-tokens stop is recorded as "no verdict" at once: asking again with the same budget and prompt
 would mostly pay for the same stop, and the item stays with people. Nothing is ever coerced into
 a score.
@@ -25,15 +30,17 @@ import random
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from judges.logprobs import score_logprobs
 from judges.models import Outcome
-from judges.prompts import answer_unpack
+from judges.modes import OutputModes, RunStop
+from judges.prompts import answer_unpack, repair_message
 from judges.providers import JudgeProvider, Prompt, call_error, provider_for
-from judges.ratelimit import RateLimiter
+from judges.ratelimit import EndpointSlots, RateLimiter
 from rubrics.scales import CriterionSpec, values_clean
 
 logger = logging.getLogger(__name__)
@@ -58,6 +65,11 @@ class Endpoint:
     max_output_tokens: int
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
+    # "auto" (find the best mode the server accepts, starting at ``first_mode``) or a fixed mode.
+    output_mode: str = "json_schema"
+    first_mode: str = ""
+    logprobs: bool = False
+    max_concurrency: int = 64
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ class Result:
     attempts: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    logprobs: dict | None = None
 
 
 class _Process:
@@ -92,6 +105,7 @@ class _Process:
         self.loop = asyncio.new_event_loop()
         self.clients: dict[tuple, JudgeProvider] = {}
         self.limiters: dict[str, RateLimiter] = {}
+        self.slots: dict[tuple[str, str], EndpointSlots] = {}
         self.thread = threading.Thread(target=self.loop.run_forever, name="judge-loop", daemon=True)
         self.thread.start()
         atexit.register(self.close)
@@ -104,13 +118,14 @@ class _Process:
 
         async def close_all() -> None:
             closers = [c.aclose() for c in self.clients.values()] + [r.aclose() for r in self.limiters.values()]
+            closers += [s.aclose() for s in self.slots.values()]
             await asyncio.gather(*closers, return_exceptions=True)
 
         try:
             asyncio.run_coroutine_threadsafe(close_all(), self.loop).result(timeout)
         except Exception:  # at exit nothing more can be done: the OS closes the sockets
             logger.debug("judge clients not closed cleanly", exc_info=True)
-        self.clients, self.limiters = {}, {}
+        self.clients, self.limiters, self.slots = {}, {}, {}
         self.loop.call_soon_threadsafe(self.loop.stop)
 
     def client_for(self, endpoint: Endpoint) -> JudgeProvider:
@@ -131,6 +146,11 @@ class _Process:
         if redis_url not in self.limiters:
             self.limiters[redis_url] = RateLimiter(redis_url)
         return self.limiters[redis_url]
+
+    def endpoint_slots(self, redis_url: str, slot_dir: str) -> EndpointSlots:
+        if (redis_url, slot_dir) not in self.slots:
+            self.slots[(redis_url, slot_dir)] = EndpointSlots(redis_url, slot_dir)
+        return self.slots[(redis_url, slot_dir)]
 
 
 _process: _Process | None = None
@@ -155,8 +175,10 @@ def jobs_submit(
     redis_url: str,
     results: queue.SimpleQueue,
     stop: threading.Event,
+    slot_dir: str = "",
 ) -> Future:
-    """Start the calls on this process's loop; each Result is put on ``results`` as it is ready."""
+    """Start the calls on this process's loop; each Result is put on ``results`` as it is ready
+    (and, with output_mode "auto", one ModeFound once the server accepted a mode)."""
     process = _current()
     coroutine = _run_all(
         jobs=jobs,
@@ -165,16 +187,19 @@ def jobs_submit(
         policy=policy,
         client_factory=lambda: process.client_for(endpoint),
         limiter=process.limiter(redis_url),
+        slots=process.endpoint_slots(redis_url, slot_dir),
         results=results,
         stop=stop,
     )
     return asyncio.run_coroutine_threadsafe(coroutine, process.loop)
 
 
-async def _run_all(*, jobs, endpoint, criteria, policy, client_factory, limiter, results, stop) -> None:
+async def _run_all(*, jobs, endpoint, criteria, policy, client_factory, limiter, slots, results, stop) -> None:
     client = client_factory()  # built on the loop: the aiohttp session belongs to it
-    semaphore = asyncio.Semaphore(policy.concurrency)
+    semaphore = asyncio.Semaphore(max(1, min(policy.concurrency, endpoint.max_concurrency)))
+    modes = OutputModes(endpoint, getattr(client, "modes", ("json_schema",)))
     fatal: list[str] = []
+    context = _Context(endpoint, criteria, policy, client, limiter, slots, stop, fatal, modes, results)
 
     async def one(job: Job) -> None:
         async with semaphore:
@@ -183,9 +208,27 @@ async def _run_all(*, jobs, endpoint, criteria, policy, client_factory, limiter,
             if fatal:
                 results.put(Result(job.item_id, job.sample_index, Outcome.FAILED, reason=fatal[0]))
                 return
-            results.put(await _judge_one(job, endpoint, criteria, policy, client, limiter, stop, fatal))
+            results.put(await _judge_one(job, context))
 
+    jobs = list(jobs)
+    if not modes.settled and jobs:
+        # The first call finds the mode alone, so the others do not all try the refused ones.
+        await one(jobs.pop(0))
     await asyncio.gather(*(one(job) for job in jobs))
+
+
+@dataclass
+class _Context:
+    endpoint: Endpoint
+    criteria: Sequence[CriterionSpec]
+    policy: Policy
+    client: JudgeProvider
+    limiter: RateLimiter
+    slots: EndpointSlots
+    stop: threading.Event
+    fatal: list[str]
+    modes: OutputModes
+    results: queue.SimpleQueue
 
 
 def _backoff(attempt: int, policy: Policy, retry_after: float | None) -> float:
@@ -195,41 +238,77 @@ def _backoff(attempt: int, policy: Policy, retry_after: float | None) -> float:
     return random.uniform(0, min(policy.backoff_max, policy.backoff_base * 2**attempt))
 
 
-async def _judge_one(job, endpoint, criteria, policy, client, limiter, stop, fatal) -> Result | None:
+async def _call(job: Job, prompt: Prompt, ctx: _Context, mode: str, logprobs: bool):
+    endpoint = ctx.endpoint
+    estimate = (len(prompt.system) + len(prompt.user)) // 4 + endpoint.max_output_tokens
+    await ctx.limiter.acquire(
+        provider=endpoint.provider,
+        base_url=endpoint.base_url,
+        rpm=endpoint.requests_per_minute,
+        tpm=endpoint.tokens_per_minute,
+        tokens=estimate,
+    )
+    async with ctx.slots.hold(
+        endpoint=f"{endpoint.provider}|{endpoint.base_url}|{endpoint.model}",
+        limit=endpoint.max_concurrency,
+        lease_seconds=endpoint.timeout + 30,
+    ):
+        return await ctx.client.answer(
+            prompt=prompt,
+            model=endpoint.model,
+            temperature=endpoint.temperature,
+            max_output_tokens=endpoint.max_output_tokens,
+            mode=mode,
+            logprobs=logprobs,
+        )
+
+
+async def _judge_one(job: Job, ctx: _Context) -> Result | None:
+    """One sample: transient errors retried with backoff; a refused mode moves to the next one
+    (auto) or stops the chunk; invalid output gets a repair turn saying what was wrong, and a
+    request identical to one already sent at temperature 0 is not sent again."""
+    endpoint, policy, criteria, modes = ctx.endpoint, ctx.policy, ctx.criteria, ctx.modes
     result = Result(job.item_id, job.sample_index, Outcome.FAILED)
     transient = invalid = 0
-    estimate = (len(job.prompt.system) + len(job.prompt.user)) // 4 + endpoint.max_output_tokens
+    prompt = job.prompt
+    sent: set[tuple] = set()
     while True:
-        if stop.is_set():
+        if ctx.stop.is_set():
             return None
-        await limiter.acquire(
-            provider=endpoint.provider,
-            base_url=endpoint.base_url,
-            rpm=endpoint.requests_per_minute,
-            tpm=endpoint.tokens_per_minute,
-            tokens=estimate,
-        )
+        mode, logprobs = modes.mode, modes.logprobs
+        if ctx.fatal:
+            result.reason = ctx.fatal[0]
+            return result
+        if endpoint.temperature == 0:
+            sent.add((mode, logprobs, prompt.repair))
         result.attempts += 1
         try:
-            answer = await client.answer(
-                prompt=job.prompt,
-                model=endpoint.model,
-                temperature=endpoint.temperature,
-                max_output_tokens=endpoint.max_output_tokens,
-            )
+            answer = await _call(job, prompt, ctx, mode, logprobs)
         except Exception as exc:
             error = call_error(exc)
+            if error.refused:
+                if modes.refused(mode=mode, logprobs=logprobs, param=error.param, reason=error.reason):
+                    continue
+                if not ctx.fatal:
+                    ctx.fatal.append(f"the server refused the request ({mode} output mode): {error.reason}")
+                    ctx.results.put(RunStop(ctx.fatal[0]))
+                result.reason = ctx.fatal[0]
+                result.raw_output = error.raw[:MAX_RAW_OUTPUT]
+                return result
             if error.retryable and transient < policy.transient_retries:
                 await asyncio.sleep(_backoff(transient, policy, error.retry_after))
                 transient += 1
                 continue
-            if error.fatal and not fatal:
-                fatal.append(f"stopped after a non-retryable error: {error.reason}")
+            if error.fatal and not ctx.fatal:
+                ctx.fatal.append(f"stopped after a non-retryable error: {error.reason}")
             result.reason = (
                 error.reason if not error.retryable else f"gave up after {result.attempts} attempts: {error.reason}"
             )
             result.raw_output = error.raw[:MAX_RAW_OUTPUT]
             return result
+        found = modes.found()
+        if found is not None:
+            ctx.results.put(found)
         result.input_tokens += answer.input_tokens
         result.output_tokens += answer.output_tokens
         result.raw_output = answer.raw[:MAX_RAW_OUTPUT]
@@ -237,6 +316,7 @@ async def _judge_one(job, endpoint, criteria, policy, client, limiter, stop, fat
             result.outcome = Outcome.NO_VERDICT
             result.reason = f"{answer.stop}: {answer.detail}"
             return result
+        errors: dict[str, list[str]] = {}
         if answer.data is None:
             problem = f"invalid output: {answer.detail}"
         else:
@@ -245,14 +325,23 @@ async def _judge_one(job, endpoint, criteria, policy, client, limiter, stop, fat
                 result.values, result.rationales = values_clean(criteria=criteria, values=values, rationales=rationales)
                 result.outcome = Outcome.OK
                 result.reason = ""
+                result.logprobs = score_logprobs(text=answer.raw, tokens=answer.token_logprobs, criteria=criteria)
                 return result
             except ValueError as exc:
                 problem = f"invalid output: {exc}"
             except ValidationError as exc:
-                problem = "invalid output: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-        if invalid < policy.output_retries:
+                errors = exc.message_dict
+                problem = "invalid output: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        turn = (answer.raw[:MAX_RAW_OUTPUT], repair_message(problem=problem, errors=errors, data=answer.data,
+                                                            criteria=criteria))  # fmt: skip
+        # The answer goes back to the server: text JSON cannot carry (a lone surrogate) is replaced.
+        repaired = replace(job.prompt, repair=(tuple(t.encode("utf-8", "replace").decode() for t in turn),))
+        if invalid < policy.output_retries and (modes.mode, modes.logprobs, repaired.repair) not in sent:
             invalid += 1
+            prompt = repaired
             continue
+        if invalid < policy.output_retries:
+            problem += " (the model gave the same answer to the same request; not asked again at temperature 0)"
         result.reason = f"{problem} (after {result.attempts} attempts)"[:2000]
         return result
 

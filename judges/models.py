@@ -22,6 +22,21 @@ class Provider(models.TextChoices):
     OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible (vLLM, Ollama, LM Studio)"
 
 
+class OutputMode(models.TextChoices):
+    """How a judge asks for its structured answer (docs/judges.md, "Output modes")."""
+
+    AUTO = "auto", "auto (find what the server accepts)"
+    JSON_SCHEMA = "json_schema", "JSON schema (strict structured output)"
+    JSON_OBJECT = "json_object", "JSON object (schema in the prompt and the server's schema field)"
+    TOOLS = "tools", "forced tool / function call"
+    PROMPT = "prompt", "plain text, JSON taken from the answer"
+
+
+# Calls in flight per judge across all workers when max_concurrency is not set: a local server
+# often serves one request at a time; hosted providers have their own rate limits.
+DEFAULT_MAX_CONCURRENCY = {"openai_compatible": 4, "openai": 64, "anthropic": 64}
+
+
 class Judge(models.Model):
     project = models.ForeignKey(Project, related_name="judges", on_delete=models.CASCADE)
     name = models.CharField(max_length=150)
@@ -32,6 +47,15 @@ class Judge(models.Model):
     # Shared by every worker through Redis, per provider + base_url; null = no limit.
     requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
     tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    # Calls in flight to this judge's endpoint from all workers together; null = the provider's default.
+    max_concurrency = models.PositiveIntegerField(null=True, blank=True)
+    output_mode = models.CharField(max_length=12, choices=OutputMode.choices, default=OutputMode.AUTO)
+    # What "auto" found the server accepts (the test action or a run's first call), and how.
+    output_mode_found = models.CharField(max_length=12, blank=True)
+    output_mode_note = models.TextField(blank=True)
+    logprobs_refused = models.BooleanField(default=False)  # the server refused logprobs: not asked again
+    # A disabled judge keeps its versions and verdicts but starts no run.
+    enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -40,6 +64,9 @@ class Judge(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def concurrency(self, provider: str) -> int:
+        return self.max_concurrency or DEFAULT_MAX_CONCURRENCY.get(provider, 4)
 
     def current_version(self) -> "JudgeVersion":
         return self.versions.order_by("-number").first()
@@ -167,6 +194,9 @@ class JudgeSample(models.Model):
     rationales = models.JSONField(default=dict, blank=True)
     raw_output = models.TextField(blank=True)
     reason = models.TextField(blank=True)
+    # Log-probabilities of the scale points at each criterion's value token, where the provider
+    # returns them: {criterion_key: {"<scale point>": logprob, ...}} (read by triage as is).
+    logprobs = models.JSONField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=1)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)

@@ -179,3 +179,26 @@ def user_prompt(*, data: Any, examples: Sequence[dict], nonce: str | None = None
 
 def prompt_build(*, system: str, schema: dict, data: Any, examples: Sequence[dict]) -> Prompt:
     return Prompt(system=system, user=user_prompt(data=data, examples=examples), schema=schema, schema_name=SCHEMA_NAME)
+
+
+def repair_message(*, problem: str, errors: dict[str, list[str]], data: Any, criteria: Sequence[CriterionSpec]) -> str:
+    """The follow-up turn after an invalid answer: what was wrong, per criterion, in words the
+    model can act on ("helpfulness must be an integer from 1 to 5; you answered 10")."""
+    by_key = {c.key: c for c in criteria}
+    lines = []
+    for key, messages in errors.items():
+        criterion = by_key.get(key)
+        answered = data.get(key) if isinstance(data, dict) else None
+        value = answered.get("value") if isinstance(answered, dict) else answered
+        if criterion is not None and criterion.scale["kind"] != ScaleKind.TEXT:
+            must = _scale_text(criterion).split("\n")[0]
+            said = f"you answered {json.dumps(value, ensure_ascii=False)}" if key in (data or {}) else "you gave none"
+            lines.append(f"- {key} must be {must}; {said}.")
+        else:
+            lines.append(f"- {key}: {' '.join(messages)}")
+    if not lines:
+        lines.append(f"- {problem}")
+    return (
+        "Your answer was not valid:\n" + "\n".join(lines) + "\nAnswer again with the complete, corrected JSON "
+        "object only: for every criterion key, an object with `rationale` and `value`."
+    )

@@ -1,4 +1,5 @@
-"""A requests-per-minute and tokens-per-minute limit per provider endpoint, shared by every worker.
+"""A requests-per-minute and tokens-per-minute limit per provider endpoint, shared by every worker,
+and a limit of calls in flight per judge endpoint (``EndpointSlots``, a judge's max_concurrency).
 
 With a Redis broker the buckets live in Redis and one Lua script checks and takes from both
 atomically (Redis' own clock, so worker clocks need not agree). With the filesystem broker (one
@@ -12,9 +13,13 @@ short burst and then the steady rate, instead of a whole minute's quota at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import logging
+import os
 import random
+import secrets
 import time
 
 logger = logging.getLogger(__name__)
@@ -112,6 +117,103 @@ class RateLimiter:
                 self._script = None
                 self.redis_url = ""
         return self._local.take(limits)
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+
+# KEYS: the endpoint's holders (a sorted set: token -> lease end); ARGV: limit, lease ms, token.
+_HOLD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+  return 1
+end
+return 0
+"""
+
+
+class EndpointSlots:
+    """At most ``limit`` calls in flight to one endpoint from every worker together.
+
+    With Redis: a sorted set of holders, each with a lease as long as a call may last (a worker
+    killed mid-call frees its slot when the lease ends). Without Redis (the filesystem broker:
+    one machine): ``limit`` lock files, held with ``flock`` while a call is in flight, which the
+    kernel releases when a process dies. Owned by one event loop.
+    """
+
+    POLL_SECONDS = 0.02
+
+    def __init__(self, redis_url: str = "", slot_dir: str = "") -> None:
+        self.redis_url = redis_url
+        self.slot_dir = slot_dir
+        self._redis = None
+        self._script = None
+
+    def _redis_script(self):
+        if self._script is None and self.redis_url:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
+            self._script = self._redis.register_script(_HOLD)
+        return self._script
+
+    @contextlib.asynccontextmanager
+    async def hold(self, *, endpoint: str, limit: int, lease_seconds: float):
+        key = "accord:judges:slots:" + hashlib.sha1(endpoint.encode()).hexdigest()[:16]
+        token = secrets.token_hex(8)
+        held = None
+        wait = self.POLL_SECONDS
+        while held is None:
+            held = await self._take(key, limit, lease_seconds, token)
+            if held is None:
+                await asyncio.sleep(wait * random.uniform(0.5, 1.5))
+                wait = min(wait * 1.5, 0.25)
+        try:
+            yield
+        finally:
+            await self._give(key, held)
+
+    async def _take(self, key: str, limit: int, lease_seconds: float, token: str):
+        script = self._redis_script()
+        if script is not None:
+            try:
+                taken = await script(keys=[key], args=[limit, int(lease_seconds * 1000), token])
+                return ("redis", token) if int(taken) else None
+            except Exception as exc:  # Redis down: fall back to this machine's lock files
+                logger.warning("judge concurrency slots: Redis unavailable (%s); using lock files", exc)
+                self._script = None
+                self.redis_url = ""
+        return self._lock_file(key, limit)
+
+    def _lock_file(self, key: str, limit: int):
+        if not self.slot_dir:
+            return ("none", None)
+        os.makedirs(self.slot_dir, exist_ok=True)
+        for index in range(limit):
+            fd = os.open(os.path.join(self.slot_dir, f"{key.rsplit(':', 1)[-1]}-{index}.lock"), os.O_CREAT | os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            return ("file", fd)
+        return None
+
+    async def _give(self, key: str, held) -> None:
+        kind, value = held
+        if kind == "file":
+            fcntl.flock(value, fcntl.LOCK_UN)
+            os.close(value)
+        elif kind == "redis" and self._redis is not None:
+            try:
+                await self._redis.zrem(key, value)
+            except Exception:  # the lease ends by itself
+                logger.debug("judge concurrency slot not released", exc_info=True)
 
     async def aclose(self) -> None:
         if self._redis is not None:

@@ -5,6 +5,7 @@ from judges import apis
 urlpatterns = [
     path("judges/", apis.JudgeListCreateApi.as_view(), name="judge-list"),
     path("judges/<int:judge_id>/", apis.JudgeDetailApi.as_view(), name="judge-detail"),
+    path("judges/<int:judge_id>/test/", apis.JudgeTestApi.as_view(), name="judge-test"),
     path("projects/<int:project_id>/judge-runs/", apis.ProjectJudgeRunsApi.as_view(), name="project-judge-runs"),
     path("judge-runs/<int:run_id>/", apis.JudgeRunDetailApi.as_view(), name="judge-run-detail"),
     path("judge-runs/<int:run_id>/cancel/", apis.JudgeRunCancelApi.as_view(), name="judge-run-cancel"),

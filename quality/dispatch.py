@@ -31,5 +31,3 @@ def agreement_report_refresh_later(*, report_id: int, countdown: float) -> None:
     from quality.tasks import agreement_report_refresh
 
     agreement_report_refresh.apply_async((report_id,), countdown=countdown)
-
-

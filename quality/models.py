@@ -5,11 +5,12 @@ The tables kept the names they had when these models lived in annotation/ (``db_
 moving the code moved no data.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotation.models import Project, Rater
-from rubrics.models import RubricVersion
+from annotation.models import Item, Project, Rater
+from rubrics.models import Criterion, RubricVersion
 
 
 class ApprovalPolicy(models.Model):
@@ -126,3 +127,67 @@ class AgreementReport(models.Model):
 
     def __str__(self) -> str:
         return f"agreement of {self.project} ({self.bootstrap_draws} draws)"
+
+
+class ReviewRequest(models.Model):
+    """A reviewer's or manager's "send this item to review": it holds the item in needs_review
+    whatever its ratings say, until a reviewer decides it (gold, which outranks it) or someone
+    reopens it. Kept apart from the item so that re-deciding the project (a policy change, a new
+    rating) sees the request instead of silently approving the item again."""
+
+    item = models.OneToOneField(Item, related_name="review_request", on_delete=models.CASCADE)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"review of {self.item} requested"
+
+
+class AgreementTally(models.Model):
+    """Live agreement of one criterion in one project: the header of its coincidence cells.
+
+    Kept current in the same transaction as every rating written or changed
+    (quality.services.tallies), so alpha's point estimate is read, never recomputed. ``subset``
+    0 holds the human raters' ratings. ``ratings`` counts the ratings behind the cells and
+    ``writes`` every rating written or changed since the tally began (a stored report remembers
+    it, so a reader knows by how many ratings the bootstrap interval lags). Every writer
+    updates these rows first, in criterion order, and holds them to commit: that orders the
+    writers of one project, and a rebuild, without deadlocks.
+    """
+
+    HUMANS = 0
+
+    project = models.ForeignKey(Project, related_name="agreement_tallies", on_delete=models.CASCADE)
+    criterion = models.ForeignKey(Criterion, related_name="agreement_tallies", on_delete=models.CASCADE)
+    rubric_version = models.ForeignKey(RubricVersion, related_name="agreement_tallies", on_delete=models.CASCADE)
+    subset = models.BigIntegerField(default=HUMANS, help_text="0: the human raters.")
+    ratings = models.BigIntegerField(default=0)
+    writes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "criterion", "subset"], name="agreement_tally_one_per_subset")
+        ]
+        indexes = [models.Index(fields=["project", "rubric_version"], name="agreement_tally_project")]
+
+    def __str__(self) -> str:
+        return f"tally of {self.criterion_id} in {self.project_id}"
+
+
+class AgreementCell(models.Model):
+    """One cell of a tally (agreement/live.py): over the units with ``m`` ratings, the sum of
+    ``n_uc n_uk`` (``c < k``) or ``n_uc (n_uc - 1)`` (``c == k``). Integers, so adding and
+    subtracting units' contributions never drifts; alpha divides at read time."""
+
+    tally = models.ForeignKey(AgreementTally, related_name="cells", on_delete=models.CASCADE)
+    m = models.PositiveIntegerField()
+    c = models.FloatField()
+    k = models.FloatField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tally", "m", "c", "k"], name="agreement_cell_unique")]
+
+    def __str__(self) -> str:
+        return f"({self.m}, {self.c}, {self.k}) = {self.count}"

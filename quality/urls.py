@@ -12,6 +12,11 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/approval-policy/", approval.ApprovalPolicyApi.as_view(), name="approval-policy"),
     path(
+        "projects/<int:project_id>/approval-policy/preview/",
+        approval.ApprovalPolicyPreviewApi.as_view(),
+        name="approval-policy-preview",
+    ),
+    path(
         "projects/<int:project_id>/approval/refresh/",
         approval.ApprovalRefreshApi.as_view(),
         name="approval-refresh",
@@ -30,4 +35,6 @@ urlpatterns = [
     ),
     path("items/<int:item_id>/", items.ItemDetailApi.as_view(), name="item-detail"),
     path("items/<int:item_id>/reject/", approval.ItemRejectApi.as_view(), name="item-reject"),
+    path("items/<int:item_id>/send-to-review/", approval.ItemSendToReviewApi.as_view(), name="item-send-to-review"),
+    path("items/<int:item_id>/reopen/", approval.ItemReopenApi.as_view(), name="item-reopen"),
 ]

@@ -26,13 +26,13 @@ class CriterionInline(admin.StackedInline):
     ]
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and not (obj and obj.is_used())
+        return super().has_change_permission(request, obj) and not (obj and obj.is_frozen())
 
     def has_add_permission(self, request, obj=None):
-        return super().has_add_permission(request, obj) and not (obj and obj.is_used())
+        return super().has_add_permission(request, obj) and not (obj and obj.is_frozen())
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and not (obj and obj.is_used())
+        return super().has_delete_permission(request, obj) and not (obj and obj.is_frozen())
 
 
 class RubricVersionInline(admin.TabularInline):
@@ -44,7 +44,7 @@ class RubricVersionInline(admin.TabularInline):
     show_change_link = True
 
     def edit(self, obj):
-        return "frozen (has ratings)" if obj.is_used() else "editable"
+        return "frozen (published or rated)" if obj.is_frozen() else "editable"
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -121,11 +121,11 @@ class RubricVersionAdmin(admin.ModelAdmin):
 
     @admin.display(boolean=True)
     def frozen(self, obj):
-        return obj.is_used()
+        return obj.is_frozen()
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        if obj and obj.is_used():
+        if obj and obj.is_frozen():
             fields.append("instructions")
         return fields
 

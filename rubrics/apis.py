@@ -1,13 +1,20 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.serializers import InputSerializer
 from rubrics.models import RubricVersion
-from rubrics.selectors import rubric_require_author, rubric_require_can_create, rubric_versions, rubrics_for_user
-from rubrics.services import rubric_create, rubric_update
+from rubrics.selectors import (
+    rubric_require_author,
+    rubric_require_can_create,
+    rubric_versions,
+    rubric_versions_diff,
+    rubrics_for_user,
+)
+from rubrics.services import rubric_create, rubric_update, rubric_version_copy, rubric_version_publish
 from rubrics.templates import rubric_from_template, template_list
 
 
@@ -33,6 +40,8 @@ class RubricVersionOutputSerializer(serializers.Serializer):
     instructions = serializers.CharField()
     criteria = CriterionSerializer(many=True, source="criteria.all")
     created_at = serializers.DateTimeField()
+    published_at = serializers.DateTimeField(allow_null=True, help_text="Set once published: the version is frozen.")
+    frozen = serializers.BooleanField(source="is_frozen", help_text="Published or rated: edits make a new version.")
 
 
 class RubricInputSerializer(InputSerializer):
@@ -143,3 +152,58 @@ class RubricFromTemplateApi(APIView):
         data = RubricFromTemplateInputSerializer.parse(request.data)
         version = rubric_from_template(actor=request.user, **data)
         return Response(RubricVersionOutputSerializer(version).data, status=201)
+
+
+def _version(request, rubric_id: int, number: int) -> RubricVersion:
+    rubric = get_object_or_404(rubrics_for_user(user=request.user), pk=rubric_id)
+    return get_object_or_404(rubric_versions(rubric=rubric).select_related("rubric"), number=number)
+
+
+class RubricVersionPublishApi(APIView):
+    """Publish (freeze) a version: it never changes again; edits to the rubric make a new version."""
+
+    @extend_schema(request=None, responses=RubricVersionOutputSerializer)
+    def post(self, request, rubric_id: int, number: int):
+        version = _version(request, rubric_id, number)
+        rubric_require_author(user=request.user, rubric=version.rubric)
+        return Response(RubricVersionOutputSerializer(rubric_version_publish(actor=request.user, version=version)).data)
+
+
+class RubricVersionCopyApi(APIView):
+    """A new draft version (the next number) with this version's instructions and criteria."""
+
+    @extend_schema(request=None, responses={201: RubricVersionOutputSerializer})
+    def post(self, request, rubric_id: int, number: int):
+        version = _version(request, rubric_id, number)
+        rubric_require_author(user=request.user, rubric=version.rubric)
+        copy = rubric_version_copy(actor=request.user, version=version)
+        return Response(RubricVersionOutputSerializer(copy).data, status=201)
+
+
+class RubricDiffApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", int, required=True, description="The older version's number."),
+            OpenApiParameter("to", int, required=True, description="The newer version's number."),
+        ],
+        responses=inline_serializer(
+            "RubricDiffOutput",
+            {
+                "instructions": serializers.JSONField(allow_null=True),
+                "criteria": serializers.JSONField(),
+                "same": serializers.BooleanField(),
+            },
+        ),
+        description="What changed between two versions: instructions, and each criterion by key "
+        "(added, removed, changed with each field's before and after, moved, same).",
+    )
+    def get(self, request, rubric_id: int):
+        numbers = {}
+        for name in ("from", "to"):
+            try:
+                numbers[name] = int(request.query_params.get(name, ""))
+            except ValueError:
+                raise ValidationError({name: ["give a version number."]}) from None
+        old = _version(request, rubric_id, numbers["from"])
+        new = _version(request, rubric_id, numbers["to"])
+        return Response(rubric_versions_diff(old=old, new=new))

@@ -25,6 +25,8 @@ class RubricVersion(models.Model):
     instructions = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by rubric_version_publish: from then on the version never changes (edits make a new one).
+    published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["rubric", "number"], name="rubric_version_unique_number")]
@@ -34,8 +36,11 @@ class RubricVersion(models.Model):
         return f"{self.rubric.name} v{self.number}"
 
     def is_used(self) -> bool:
-        """A version with ratings is frozen: editing the rubric makes a new version instead."""
         return self.ratings.exists()
+
+    def is_frozen(self) -> bool:
+        """A published version, or one with ratings, never changes: editing makes a new version."""
+        return self.published_at is not None or self.is_used()
 
 
 class Criterion(models.Model):

@@ -28,3 +28,38 @@ def rubric_require_can_create(*, user: AbstractBaseUser) -> None:
 
 def rubric_versions(*, rubric: Rubric) -> QuerySet[RubricVersion]:
     return rubric.versions.order_by("number").prefetch_related("criteria")
+
+
+_COMPARED = ("title", "description", "scale", "required", "rationale_required", "gate")
+
+
+def rubric_versions_diff(*, old: RubricVersion, new: RubricVersion) -> dict:
+    """What changed from ``old`` to ``new``: instructions, and each criterion by key (added,
+    removed, changed with each field's before and after, or moved), in ``new``'s order."""
+    before = {c.key: (i, c) for i, c in enumerate(old.criteria.all())}
+    after = {c.key: (i, c) for i, c in enumerate(new.criteria.all())}
+    rows = []
+    for key, (position, criterion) in after.items():
+        if key not in before:
+            rows.append({"key": key, "change": "added", "title": criterion.title, "fields": []})
+            continue
+        old_position, previous = before[key]
+        fields = [
+            {"field": name, "before": getattr(previous, name), "after": getattr(criterion, name)}
+            for name in _COMPARED
+            if getattr(previous, name) != getattr(criterion, name)
+        ]
+        change = "changed" if fields else ("moved" if old_position != position else "same")
+        rows.append({"key": key, "change": change, "title": criterion.title, "fields": fields})
+    rows.extend(
+        {"key": key, "change": "removed", "title": previous.title, "fields": []}
+        for key, (_, previous) in before.items()
+        if key not in after
+    )
+    return {
+        "instructions": None
+        if old.instructions == new.instructions
+        else {"before": old.instructions, "after": new.instructions},
+        "criteria": rows,
+        "same": old.instructions == new.instructions and all(r["change"] == "same" for r in rows),
+    }

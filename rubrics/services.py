@@ -7,11 +7,58 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
+from django.utils import timezone
 
 from rubrics.models import Criterion, Rubric, RubricVersion
 from rubrics.scales import scale_clean
 
 MAX_CRITERIA = 100
+
+
+def criterion_clean(raw: Any, *, seen: set[str]) -> tuple[dict | None, dict[str, list[str]]]:
+    """One criterion definition: ``(cleaned, {})`` or ``(None, errors by field)``. ``seen``: the
+    keys of the criteria before it (a key used twice is an error of the second)."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(raw, dict):
+        return None, {"non_field_errors": ["must be an object."]}
+    key = raw.get("key")
+    if not isinstance(key, str) or not key:
+        errors["key"] = ["key is required."]
+    else:
+        try:
+            validate_slug(key)
+        except ValidationError:
+            errors["key"] = ["key must be a slug: letters, digits, hyphens and underscores."]
+        if len(key) > 64:
+            errors["key"] = ["key is at most 64 characters."]
+        if key in seen:
+            errors["key"] = [f"key {key!r} is used twice in this rubric."]
+        seen.add(key)
+    title = raw.get("title") or (key if isinstance(key, str) else "")
+    if not isinstance(title, str) or len(title) > 200:
+        errors["title"] = ["title must be text of at most 200 characters."]
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        errors["description"] = ["description must be text."]
+    flags = {}
+    for flag, default in (("rationale_required", False), ("required", True), ("gate", False)):
+        value = raw.get(flag, default)
+        if not isinstance(value, bool):
+            errors[flag] = [f"{flag} must be true or false."]
+        flags[flag] = value
+    try:
+        scale = scale_clean(raw.get("scale"))
+    except ValidationError as exc:
+        errors["scale"] = exc.messages
+        scale = None
+    if flags["gate"] is True and scale is not None and scale.get("kind") != "binary":
+        errors["gate"] = ["only a binary (yes/no) criterion can be an acceptance gate."]
+    unknown = set(raw) - {"key", "title", "description", "scale", "rationale_required", "required", "gate"}
+    if unknown:
+        errors["non_field_errors"] = [f"unknown fields: {', '.join(sorted(unknown))}."]
+    if errors:
+        return None, errors
+    return {"key": key, "title": title, "description": description, "scale": scale, **flags}, {}
 
 
 def criteria_clean(criteria: Any) -> list[dict]:
@@ -26,50 +73,14 @@ def criteria_clean(criteria: Any) -> list[dict]:
     problems: list[str] = []
     seen: set[str] = set()
     for index, raw in enumerate(criteria):
-        errors: dict[str, list[str]] = {}
-        if not isinstance(raw, dict):
+        definition, errors = criterion_clean(raw, seen=seen)
+        if errors and errors.get("non_field_errors") == ["must be an object."]:
             problems.append(f"criteria[{index}]: must be an object.")
             continue
-        key = raw.get("key")
-        if not isinstance(key, str) or not key:
-            errors["key"] = ["key is required."]
-        else:
-            try:
-                validate_slug(key)
-            except ValidationError:
-                errors["key"] = ["key must be a slug: letters, digits, hyphens and underscores."]
-            if len(key) > 64:
-                errors["key"] = ["key is at most 64 characters."]
-            if key in seen:
-                errors["key"] = [f"key {key!r} is used twice in this rubric."]
-            seen.add(key)
-        title = raw.get("title") or (key if isinstance(key, str) else "")
-        if not isinstance(title, str) or len(title) > 200:
-            errors["title"] = ["title must be text of at most 200 characters."]
-        description = raw.get("description", "")
-        if not isinstance(description, str):
-            errors["description"] = ["description must be text."]
-        flags = {}
-        for flag, default in (("rationale_required", False), ("required", True), ("gate", False)):
-            value = raw.get(flag, default)
-            if not isinstance(value, bool):
-                errors[flag] = [f"{flag} must be true or false."]
-            flags[flag] = value
-        try:
-            scale = scale_clean(raw.get("scale"))
-        except ValidationError as exc:
-            errors["scale"] = exc.messages
-            scale = None
-        if flags["gate"] is True and scale is not None and scale.get("kind") != "binary":
-            errors["gate"] = ["only a binary (yes/no) criterion can be an acceptance gate."]
-        unknown = set(raw) - {"key", "title", "description", "scale", "rationale_required", "required", "gate"}
-        if unknown:
-            errors["non_field_errors"] = [f"unknown fields: {', '.join(sorted(unknown))}."]
-        if errors:
-            for field, messages in errors.items():
-                problems.extend(f"criteria[{index}].{field}: {m}" for m in messages)
-            continue
-        cleaned.append({"key": key, "title": title, "description": description, "scale": scale, **flags})
+        for field, messages in errors.items():
+            problems.extend(f"criteria[{index}].{field}: {m}" for m in messages)
+        if definition is not None:
+            cleaned.append(definition)
     if problems:
         raise ValidationError({"criteria": problems})
     return cleaned
@@ -119,7 +130,7 @@ def rubric_update(
 ) -> RubricVersion:
     """Change a rubric. Returns the version that now carries the change.
 
-    If the latest version has ratings, the change goes into a new version (ratings keep
+    If the latest version is frozen (published, or has ratings), the change goes into a new version (ratings keep
     pointing at the one they were made against); otherwise the latest version is edited in
     place. Projects stay pinned to their version until a manager upgrades them.
     """
@@ -137,7 +148,7 @@ def rubric_update(
     )
     if not content_changes:
         return latest
-    if latest.is_used():
+    if latest.is_frozen():
         version = RubricVersion.objects.create(
             rubric=rubric, number=latest.number + 1, instructions=new_instructions, created_by=actor
         )
@@ -161,3 +172,14 @@ def rubric_version_copy(*, actor: AbstractBaseUser | None, version: RubricVersio
     )
     _criteria_write(version=copy, criteria=_criteria_as_dicts(version))
     return copy
+
+
+@transaction.atomic
+def rubric_version_publish(*, actor: AbstractBaseUser | None, version: RubricVersion) -> RubricVersion:
+    """Freeze a version: from now on it never changes, and editing the rubric makes a new version.
+    Publishing a published version changes nothing."""
+    version = RubricVersion.objects.select_for_update().get(pk=version.pk)
+    if version.published_at is None:
+        version.published_at = timezone.now()
+        version.save(update_fields=["published_at"])
+    return version

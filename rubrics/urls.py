@@ -14,4 +14,15 @@ urlpatterns = [
         apis.RubricVersionDetailApi.as_view(),
         name="rubric-version-detail",
     ),
+    path(
+        "rubrics/<int:rubric_id>/versions/<int:number>/publish/",
+        apis.RubricVersionPublishApi.as_view(),
+        name="rubric-version-publish",
+    ),
+    path(
+        "rubrics/<int:rubric_id>/versions/<int:number>/copy/",
+        apis.RubricVersionCopyApi.as_view(),
+        name="rubric-version-copy",
+    ),
+    path("rubrics/<int:rubric_id>/diff/", apis.RubricDiffApi.as_view(), name="rubric-diff"),
 ]

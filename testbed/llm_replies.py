@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from testbed.llm_quirks import Quirks, schema_in_prompt, token_logprobs, unbounded
 from testbed.llm_schema import example_value
 
 Provider = Literal["openai", "anthropic", "unknown"]
@@ -79,6 +80,23 @@ class FakeRequest:
         return ""
 
     @property
+    def forced_function(self) -> dict[str, Any] | None:
+        """OpenAI ``tools``: the function the request forces (``tool_choice``), else its first."""
+        body = self.json if isinstance(self.json, dict) else {}
+        functions = [t.get("function") for t in body.get("tools") or [] if isinstance(t, dict)]
+        functions = [f for f in functions if isinstance(f, dict)]
+        choice = ((body.get("tool_choice") or {}) if isinstance(body.get("tool_choice"), dict) else {}).get("function")
+        for function in functions:
+            if isinstance(choice, dict) and function.get("name") == choice.get("name"):
+                return function
+        return functions[0] if functions else None
+
+    @property
+    def repaired(self) -> bool:
+        """The conversation already holds an answer of the model (a follow-up turn)."""
+        return any(isinstance(m, dict) and m.get("role") == "assistant" for m in self.messages)
+
+    @property
     def schema(self) -> dict[str, Any] | None:
         """The structured-output schema the caller asked for, if any."""
         body = self.json if isinstance(self.json, dict) else {}
@@ -86,7 +104,12 @@ class FakeRequest:
             fmt = body.get("response_format") or {}
             if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
                 return (fmt.get("json_schema") or {}).get("schema")
-            return None
+            if isinstance(fmt, dict) and fmt.get("type") == "json_object" and isinstance(fmt.get("schema"), dict):
+                return fmt["schema"]  # llama.cpp's extension
+            function = self.forced_function
+            if function is not None:
+                return function.get("parameters")
+            return schema_in_prompt(self.system)  # json_object or plain text: the schema the prompt gives
         tool = forced_tool(body)
         if tool is not None:
             return tool.get("input_schema")
@@ -209,7 +232,7 @@ def default_answer(request: FakeRequest, vary_by_model: bool = False) -> Any:
     return example_value(schema, seed) if isinstance(schema, dict) else {}
 
 
-def render(request: FakeRequest, reply: Reply, vary_by_model: bool = False) -> Rendered:
+def render(request: FakeRequest, reply: Reply, vary_by_model: bool = False, quirks: Quirks | None = None) -> Rendered:
     """Turn ``reply`` into a provider-shaped HTTP response for ``request``."""
     request_id = "req_" + uuid.uuid4().hex[:24]
     headers = {"x-request-id": request_id, "request-id": request_id, **reply.headers}
@@ -227,7 +250,7 @@ def render(request: FakeRequest, reply: Reply, vary_by_model: bool = False) -> R
     if request.provider == "anthropic":
         payload = _anthropic(request, reply, vary_by_model)
     else:
-        payload = _openai(request, reply, vary_by_model)
+        payload = _openai(request, reply, vary_by_model, quirks)
     return Rendered(200, json.dumps(payload).encode(), headers)
 
 
@@ -235,8 +258,9 @@ def _answer(request: FakeRequest, reply: Reply, vary_by_model: bool) -> Any:
     return reply.value if reply.kind == "json" else default_answer(request, vary_by_model)
 
 
-def _openai(request: FakeRequest, reply: Reply, vary_by_model: bool) -> dict[str, Any]:
+def _openai(request: FakeRequest, reply: Reply, vary_by_model: bool, quirks: Quirks | None = None) -> dict[str, Any]:
     body = request.json if isinstance(request.json, dict) else {}
+    function = request.forced_function
     content: str | None
     refusal: str | None = None
     finish = "stop"
@@ -253,18 +277,34 @@ def _openai(request: FakeRequest, reply: Reply, vary_by_model: bool) -> dict[str
         content = reply.value if reply.kind == "json" else "Fake completion."
         content = content if isinstance(content, str) else json.dumps(content)
     else:
-        content = json.dumps(_answer(request, reply, vary_by_model))
+        answer = _answer(request, reply, vary_by_model)
+        if reply.kind != "json":
+            seed = request.last_user_text
+            answer = unbounded(answer, request.schema, seed=seed, repaired=request.repaired, quirks=quirks)
+        content = json.dumps(answer)
+        if function is None and request.json.get("response_format") is None and reply.kind != "json":
+            content = f"Here is my verdict:\n```json\n{content}\n```"  # a model in plain-text mode
+    tool_calls = None
+    if function is not None and content is not None and finish == "stop":
+        call = {"name": function.get("name"), "arguments": content}
+        tool_calls = [{"id": "call_" + uuid.uuid4().hex[:24], "type": "function", "function": call}]
+        content, finish = None, "tool_calls"
     n = body.get("n") if isinstance(body.get("n"), int) and body.get("n", 1) > 0 else 1
     message = {"role": "assistant", "content": content, "refusal": refusal, "annotations": []}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    logprobs = None
+    if body.get("logprobs") and content and (quirks is None or quirks.logprobs):
+        logprobs = {"content": token_logprobs(content), "refusal": None}
     prompt_tokens = _tokens(json.dumps(body.get("messages") or []))
-    completion_tokens = _tokens(content or refusal or "") * n
+    completion_tokens = _tokens(content or refusal or json.dumps(tool_calls or "")) * n
     return {
         "id": "chatcmpl-" + uuid.uuid4().hex[:24],
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model") or "fake-model",
         "choices": [
-            {"index": i, "message": dict(message), "logprobs": None, "finish_reason": finish} for i in range(n)
+            {"index": i, "message": dict(message), "logprobs": logprobs, "finish_reason": finish} for i in range(n)
         ],
         "usage": {
             "prompt_tokens": prompt_tokens,

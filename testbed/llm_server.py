@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from testbed.llm_http import STREAM_LIMIT, read_request, serialize
+from testbed.llm_quirks import LLAMA_CPP, Quirks, refuses
 from testbed.llm_replies import FakeRequest, Provider, Rendered, Reply, render
 
 __all__ = ["FakeLLMServer", "FakeRequest", "Reply", "main"]
@@ -77,6 +78,7 @@ class FakeLLMServer:
         vary_by_model: bool = False,
         responder: Responder | None = None,
         record: bool = True,
+        quirks: Quirks | None = None,
     ) -> None:
         if host not in _LOOPBACK:
             raise ValueError(f"FakeLLMServer only binds to loopback, not {host!r}")
@@ -85,6 +87,9 @@ class FakeLLMServer:
         self.vary_by_model = vary_by_model  # mix the model name into the default-answer hash
         self.responder: Responder | None = responder
         self.record = record  # False: keep only counts (long benchmark / chaos runs)
+        # Behaviours of a real server to imitate (testbed.llm_quirks, e.g. LLAMA_CPP); settable any time.
+        self.quirks: Quirks | None = quirks
+        self._one_at_a_time = asyncio.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self._scripts: dict[Provider | None, collections.deque[Reply]] = collections.defaultdict(collections.deque)
@@ -233,6 +238,7 @@ class FakeLLMServer:
             self._peak_in_flight = self._in_flight
         self.responder = None
         self.latency = 0.0
+        self.quirks = None
 
     # -- recording -------------------------------------------------------------------------------
     @property
@@ -300,17 +306,19 @@ class FakeLLMServer:
             return Rendered(404, json.dumps({"error": {"message": msg, "type": "not_found"}}).encode(), {})
         if not isinstance(body, dict):
             return render(request, Reply.error(400, headers={}, message="Body must be a JSON object"))
-        self._in_flight += 1
+        self._in_flight += 1  # counts requests waiting in a one-at-a-time server's queue too
         self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+        quirks = self.quirks
         try:
-            reply = await self._choose(request)
-            wait = self.latency + reply.sleep
-            if wait > 0:
-                await asyncio.sleep(wait)
+            async with self._one_at_a_time if quirks and quirks.one_at_a_time else contextlib.nullcontext():
+                reply = await self._choose(request)
+                wait = self.latency + reply.sleep
+                if wait > 0:
+                    await asyncio.sleep(wait)
             if reply.kind == "disconnect":
                 return None
             try:
-                return render(request, reply, self.vary_by_model)
+                return render(request, reply, self.vary_by_model, quirks)
             except Exception:
                 err = {"error": {"message": traceback.format_exc(), "type": "fake_server_error"}}
                 return Rendered(500, json.dumps(err).encode(), {})
@@ -323,6 +331,9 @@ class FakeLLMServer:
                 queue = self._scripts.get(key)
                 if queue:
                     return queue.popleft()
+        refusal = refuses(request.json, self.quirks) if request.provider == "openai" else None
+        if refusal is not None:
+            return Reply.error(500, headers={}, message=refusal)
         responder = self.responder
         if responder is not None:
             try:
@@ -350,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retry-after", type=float, default=1.0, help="retry-after seconds on injected faults")
     parser.add_argument("--seed", type=int, default=0, help="seed for --fail-rate")
     parser.add_argument("--vary-by-model", action="store_true", help="mix the model name into answers")
+    parser.add_argument("--like", choices=["llama-cpp"], help="imitate a real server's quirks (testbed.llm_quirks)")
     args = parser.parse_args(argv)
 
     server = FakeLLMServer(
@@ -358,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         latency=args.latency_ms / 1000.0,
         vary_by_model=args.vary_by_model,
         record=False,  # a long-running process keeps counts only
+        quirks=LLAMA_CPP if args.like == "llama-cpp" else None,
     )
     if args.fail_rate > 0:
         server.fault_rate(args.fail_status, args.fail_rate, args.retry_after, seed=args.seed)

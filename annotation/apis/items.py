@@ -1,7 +1,7 @@
 """REST API for item import. The item list on the same URL, with each item's decision, is
 quality/apis/items.py: it extends the import view below."""
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -24,6 +24,18 @@ ImportReport = inline_serializer(
 )
 
 
+DRY_RUN = OpenApiParameter(
+    "dry_run",
+    bool,
+    required=False,
+    description="Check every row and answer 200 with the counts the import would give; nothing is written.",
+)
+
+
+def dry_run_of(request) -> bool:
+    return request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
+
+
 # An import's body: a JSON array of rows, or a .jsonl / .csv / .json file in the `file` field.
 IMPORT_REQUEST = {
     "application/json": {"type": "array", "items": {"type": "object"}},
@@ -38,14 +50,16 @@ class ProjectItemsImportApi(APIView):
 
     @extend_schema(
         request=IMPORT_REQUEST,
-        responses={201: ImportReport},
+        parameters=[DRY_RUN],
+        responses={201: ImportReport, 200: ImportReport},
         description="Create or update items by external_id: a JSON array of {external_id, data, metadata?}, "
         "or a multipart upload of a .jsonl or .csv file in the `file` field. All or nothing.",
     )
     def post(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
-        result = items_import(project=project, rows=rows_from_request(request))
-        return Response(result.as_dict(), status=201)
+        dry_run = dry_run_of(request)
+        result = items_import(project=project, rows=rows_from_request(request), dry_run=dry_run)
+        return Response(result.as_dict(), status=200 if dry_run else 201)
 
 
 def rows_from_request(request):

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.apis.access import project_get
-from annotation.apis.items import IMPORT_REQUEST, rows_from_request
+from annotation.apis.items import DRY_RUN, IMPORT_REQUEST, dry_run_of, rows_from_request
 from annotation.models import Item, Rating
 from annotation.selectors import MANAGE, RATE, project_require, rater_for_user, rating_history, ratings_visible
 from annotation.services.drafts import draft_get, draft_save
@@ -110,11 +110,16 @@ class ProjectRatingsImportApi(APIView):
 
     @extend_schema(
         request=IMPORT_REQUEST,
+        parameters=[DRY_RUN],
         responses={
+            200: inline_serializer(
+                "RatingImportCheck",
+                {"created": serializers.IntegerField(), "unchanged": serializers.IntegerField()},
+            ),
             201: inline_serializer(
                 "RatingImportOutput",
                 {"created": serializers.IntegerField(), "unchanged": serializers.IntegerField()},
-            )
+            ),
         },
         description="Bulk import of existing human labels: {external_id, rater, values, rationales?}. `rater` is a "
         "member's username, or else the name of an external rater of this project (no account, no login). "
@@ -122,8 +127,9 @@ class ProjectRatingsImportApi(APIView):
     )
     def post(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
-        result = ratings_import(project=project, rows=rows_from_request(request))
-        return Response(result.as_dict(), status=201)
+        dry_run = dry_run_of(request)
+        result = ratings_import(project=project, rows=rows_from_request(request), dry_run=dry_run)
+        return Response(result.as_dict(), status=200 if dry_run else 201)
 
 
 class DraftSerializer(serializers.Serializer):

@@ -35,7 +35,7 @@ class RatingImportResult:
 
 
 def ratings_import(
-    *, project: Project, rows: Iterable[Any], progress: Callable[[int], None] | None = None
+    *, project: Project, rows: Iterable[Any], progress: Callable[[int], None] | None = None, dry_run: bool = False
 ) -> RatingImportResult:
     """Import existing human labels ``{external_id, rater: name, values, rationales?, seconds_spent?}``.
 
@@ -43,9 +43,11 @@ def ratings_import(
     is; any other name is an **external rater** of this project (a person without a login here,
     created on first use, named only within the project). An account that is not a member is never
     credited with ratings it did not make (consent: docs/security.md). Same validation as a
-    rating made in the UI. All or nothing: any bad row rejects the whole
-    request with a report of every bad row. A row identical to a stored rating is counted as
-    unchanged, so re-running an import is harmless; a different one conflicts.
+    rating made in the UI. ``dry_run``: every check and the counts, nothing written.
+
+    All or nothing: any bad row rejects the whole request with a report of every bad row. A row
+    identical to a stored rating is counted as unchanged, so re-running an import is harmless; a
+    different one conflicts.
     """
     version = project.rubric_version
     criteria = list(version.criteria.all())
@@ -124,12 +126,15 @@ def ratings_import(
     with transaction.atomic():
         raters: dict[Any, Rater] = {}
         for user in {row[2] for row in clean_rows}:
-            if isinstance(user, _External):
+            if isinstance(user, _External) and dry_run:
+                raters[user] = Rater.objects.filter(project=project, name=user.name).first() or Rater(pk=0)
+            elif isinstance(user, _External):
                 raters[user], _ = Rater.objects.get_or_create(
                     project=project, name=user.name, defaults={"kind": RaterKind.HUMAN}
                 )
             else:
-                raters[user.pk] = rater_for_user(user=user)
+                found = Rater.objects.filter(user=user).first() if dry_run else rater_for_user(user=user)
+                raters[user.pk] = found or Rater(pk=0)  # a dry run creates no rater
         existing = {
             (r.item_id, r.rater_id): r
             for r in Rating.objects.filter(
@@ -159,6 +164,8 @@ def ratings_import(
             to_create.append(NewRating(item.pk, rater.pk, values, rationales, seconds))
         if conflicts:
             rows_reject_if_any(conflicts, found=len(clean_rows), problem="conflict with stored ratings")
+        if dry_run:
+            return RatingImportResult(created=len(to_create), unchanged=unchanged)
         for start in range(0, len(to_create), 2_000):
             chunk = to_create[start : start + 2_000]
             ratings_write(rubric_version_id=version.pk, ratings=chunk, source=RatingSource.IMPORT)

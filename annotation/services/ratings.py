@@ -30,7 +30,7 @@ from annotation.models import (
 from annotation.selectors import rating_closed_why
 from annotation.services.drafts import draft_discard
 from annotation.services.queue import assignment_consume, item_lock
-from annotation.signals import ratings_changed
+from annotation.signals import ratings_changed, ratings_written
 from config.errors import Conflict
 from rubrics.scales import values_clean
 
@@ -82,7 +82,17 @@ def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], sourc
     if not ratings:
         return {}
     if connection.vendor == "postgresql":
-        return _write_postgresql(rubric_version_id, ratings, source)
+        written = _write_postgresql(rubric_version_id, ratings, source)
+    else:
+        written = _write_orm(rubric_version_id, ratings, source)
+    if written:
+        # Live agreement counts them in this same transaction (quality/services/tallies.py).
+        changes = [(item_id, rater_id, None) for item_id, rater_id in written]
+        ratings_written.send(sender=Rating, rubric_version_id=rubric_version_id, changes=changes)
+    return written
+
+
+def _write_orm(rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
     keys = {(r.item_id, r.rater_id) for r in ratings}
     existing = set(
         Rating.objects.filter(
@@ -252,6 +262,7 @@ def rating_change(
     if seconds is not None:
         fields["seconds_spent"] = seconds
     Rating.objects.filter(pk=rating.pk).update(**fields)
+    ratings_written.send(sender=Rating, rubric_version_id=version.pk, changes=[(item.pk, rater.pk, rating.values)])
     # A reviewer who sent the item back asked for exactly this: it returns to review if need be.
     SendBack.objects.filter(item=item).delete()
     if rater.user_id is not None:

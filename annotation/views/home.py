@@ -3,11 +3,12 @@
 import math
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from annotation.models import ItemStatus
+from annotation.models import Item, ItemStatus
 from annotation.selectors import REVIEW, projects_with_progress
 from rubrics.models import Criterion
 
@@ -29,6 +30,14 @@ def home(request: HttpRequest) -> HttpResponse:
             version_id__in={p.rubric_version_id for p in projects}, gate=True, scale__kind="binary"
         ).values_list("version_id", flat=True)
     )
+    # Items waiting for a reviewer, per project (one query), linked to the filtered items list.
+    waiting = dict(
+        Item.objects.filter(project_id__in=[p.pk for p in projects], status=ItemStatus.NEEDS_REVIEW)
+        .values("project_id")
+        .annotate(n=Count("id"))
+        .values_list("project_id", "n")
+        .order_by()
+    )
     rows = []
     for project in projects:
         role_name = "manager" if user.is_staff else project.my_role
@@ -44,6 +53,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 "mine_percent": _percent(mine_count, project.item_count),
                 "done": project.done_count,
                 "done_percent": _percent(project.done_count, project.item_count),
+                "needs_review": waiting.get(project.pk, 0),
             }
         )
     can_create = user.is_staff or user.has_perm("annotation.add_project")

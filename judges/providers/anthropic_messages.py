@@ -13,10 +13,12 @@ import json
 
 import anthropic
 
-from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, post_json, sdk_timeout
+from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, json_body, post_json, sdk_timeout
 
 
 class AnthropicMessages:
+    modes = ("tools",)
+
     def __init__(self, *, base_url: str | None, api_key: str, timeout: float) -> None:
         self.client = anthropic.AsyncAnthropic(
             base_url=base_url or None,
@@ -29,14 +31,19 @@ class AnthropicMessages:
         self.bodies = BodyTemplates()
         self.url = endpoint_url(self.client, "/v1/messages")
 
-    def request_body(self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int) -> bytes:
+    def request_body(
+        self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int, **_: object
+    ) -> bytes:
         name = prompt.schema_name
 
         def build(user: str) -> dict:
+            messages = [{"role": "user", "content": user}]
+            for answer, problem in prompt.repair:
+                messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": problem}]
             return {
                 "model": model,
                 "system": prompt.system,
-                "messages": [{"role": "user", "content": user}],
+                "messages": messages,
                 "max_tokens": max_output_tokens,
                 "temperature": temperature,
                 "tools": [
@@ -45,10 +52,14 @@ class AnthropicMessages:
                 "tool_choice": {"type": "tool", "name": name},
             }
 
+        if prompt.repair:  # rare (an invalid answer): not worth a template
+            return json_body(build(prompt.user))
         key = (prompt.system, name, model, temperature, max_output_tokens)
         return self.bodies.body(key=key, schema=prompt.schema, user=prompt.user, build=build)
 
-    async def answer(self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int) -> Answer:
+    async def answer(
+        self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int, **_: object
+    ) -> Answer:
         name = prompt.schema_name
         payload = self.request_body(
             prompt=prompt, model=model, temperature=temperature, max_output_tokens=max_output_tokens

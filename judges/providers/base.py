@@ -30,6 +30,8 @@ class Prompt:
     user: str
     schema: dict
     schema_name: str = "record_verdict"
+    # Follow-up turns after an invalid answer: (the model's answer, what was wrong with it).
+    repair: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Answer:
     input_tokens: int = 0
     output_tokens: int = 0
     detail: str = ""
+    # OpenAI-shaped ``choices[0].logprobs.content`` (token, logprob, top_logprobs), when returned.
+    token_logprobs: list | None = None
 
 
 def json_body(body: dict) -> bytes:
@@ -100,7 +104,19 @@ def sdk_timeout(seconds: float) -> httpx2.Timeout:
 
 
 class JudgeProvider(Protocol):
-    async def answer(self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int) -> Answer: ...
+    # The output modes this provider can send, best first (judges.models.OutputMode).
+    modes: tuple[str, ...]
+
+    async def answer(
+        self,
+        *,
+        prompt: Prompt,
+        model: str,
+        temperature: float,
+        max_output_tokens: int,
+        mode: str,
+        logprobs: bool = False,
+    ) -> Answer: ...
 
     async def aclose(self) -> None: ...
 
@@ -115,6 +131,10 @@ class CallError:
     # The provider will refuse every request the same way (bad key, unknown model): stop the chunk.
     fatal: bool = False
     raw: str = ""
+    # The server refused a request parameter (a mode's response_format, tools, logprobs): asking
+    # the same way again cannot help; ``param`` is the one its message names, if any.
+    refused: bool = False
+    param: str = ""
 
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
@@ -145,6 +165,25 @@ def retry_after_seconds(headers: Any) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
+# Request parameters a mode or an option adds, most specific first: a 4xx, or a 5xx (llama.cpp's
+# server answers 500 to an unsupported response_format), whose message names one is a refusal.
+REFUSABLE_PARAMS = (
+    "top_logprobs",
+    "logprobs",
+    "json_schema",
+    "json_object",
+    "response_format",
+    "tool_choice",
+    "tools",
+    "schema",
+)
+
+
+def refused_param(text: str) -> str:
+    lowered = text.lower()
+    return next((p for p in REFUSABLE_PARAMS if p in lowered), "")
+
+
 def call_error(exc: BaseException) -> CallError:
     if isinstance(exc, _STATUS_ERRORS):
         status = exc.status_code
@@ -154,6 +193,9 @@ def call_error(exc: BaseException) -> CallError:
         except Exception:  # a streamed or closed response has no text; the status says enough
             body = ""
         reason = f"HTTP {status} from the provider: {getattr(exc, 'message', '') or body}"[:500]
+        param = refused_param(body or reason)
+        if param and status in (400, 422, 500):
+            return CallError(False, reason, raw=body, refused=True, param=param)
         if status in RETRYABLE_STATUSES:
             return CallError(True, reason, retry_after_seconds(exc.response.headers), raw=body)
         return CallError(False, reason, fatal=status in FATAL_STATUSES, raw=body)

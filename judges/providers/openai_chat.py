@@ -1,5 +1,11 @@
-"""OpenAI chat completions with strict JSON-schema output; also vLLM, Ollama and LM Studio, which
-speak the same API (``openai_compatible``: ``max_tokens`` instead of ``max_completion_tokens``).
+"""OpenAI chat completions; also vLLM, Ollama, llama.cpp, LM Studio and TGI, which speak the same
+API (``openai_compatible``: ``max_tokens`` instead of ``max_completion_tokens``).
+
+Four output modes (docs/judges.md), because servers differ in what they accept:
+``json_schema`` (strict structured output), ``json_object`` (the schema in the prompt, plus
+llama.cpp's own ``response_format.schema`` on compatible servers), ``tools`` (a forced function
+call whose parameters are the schema) and ``prompt`` (plain text; the JSON is taken from the
+answer). The executor chooses the mode; this module only builds and reads the bodies.
 
 Through the real ``openai`` SDK, with two choices made for CPU (a run keeps tens of calls in
 flight per process, and the SDK's own request path used to be most of a verdict's cost):
@@ -21,10 +27,12 @@ import json
 
 import openai
 
-from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, post_json, sdk_timeout
+from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, json_body, post_json, sdk_timeout
 
 
 class OpenAIChat:
+    modes = ("json_schema", "json_object", "tools", "prompt")
+
     def __init__(self, *, base_url: str | None, api_key: str, timeout: float, compatible: bool = False) -> None:
         self.compatible = compatible
         self.budget_field = "max_tokens" if compatible else "max_completion_tokens"
@@ -40,25 +48,71 @@ class OpenAIChat:
         )
         self.url = endpoint_url(self.client, "/chat/completions")
 
-    def request_body(self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int) -> bytes:
+    def request_body(
+        self,
+        *,
+        prompt: Prompt,
+        model: str,
+        temperature: float,
+        max_output_tokens: int,
+        mode: str = "json_schema",
+        logprobs: bool = False,
+    ) -> bytes:
+        system = prompt.system + schema_instructions(mode=mode, schema=prompt.schema)
+
         def build(user: str) -> dict:
-            return {
-                "model": model,
-                "messages": [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}],
-                "temperature": temperature,
-                "response_format": {
+            messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+            for answer, problem in prompt.repair:
+                messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": problem}]
+            body: dict = {"model": model, "messages": messages, "temperature": temperature}
+            if mode == "json_schema":
+                body["response_format"] = {
                     "type": "json_schema",
                     "json_schema": {"name": prompt.schema_name, "strict": True, "schema": prompt.schema},
-                },
-                self.budget_field: max_output_tokens,
-            }
+                }
+            elif mode == "json_object":
+                # llama.cpp's server (and llama-cpp-python) constrain the output to ``schema`` here.
+                extension = {"schema": prompt.schema} if self.compatible else {}
+                body["response_format"] = {"type": "json_object", **extension}
+            elif mode == "tools":
+                body["tools"] = [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": prompt.schema_name,
+                            "description": "Record the verdict for the item.",
+                            "parameters": prompt.schema,
+                        },
+                    }
+                ]
+                body["tool_choice"] = {"type": "function", "function": {"name": prompt.schema_name}}
+            if logprobs and mode != "tools":
+                body["logprobs"], body["top_logprobs"] = True, TOP_LOGPROBS
+            body[self.budget_field] = max_output_tokens
+            return body
 
-        key = (prompt.system, prompt.schema_name, model, temperature, max_output_tokens)
+        if prompt.repair:  # rare (an invalid answer): not worth a template
+            return json_body(build(prompt.user))
+        key = (system, prompt.schema_name, model, temperature, max_output_tokens, mode, logprobs)
         return self.bodies.body(key=key, schema=prompt.schema, user=prompt.user, build=build)
 
-    async def answer(self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int) -> Answer:
+    async def answer(
+        self,
+        *,
+        prompt: Prompt,
+        model: str,
+        temperature: float,
+        max_output_tokens: int,
+        mode: str = "json_schema",
+        logprobs: bool = False,
+    ) -> Answer:
         payload = self.request_body(
-            prompt=prompt, model=model, temperature=temperature, max_output_tokens=max_output_tokens
+            prompt=prompt,
+            model=model,
+            temperature=temperature,
+            max_output_tokens=max_output_tokens,
+            mode=mode,
+            logprobs=logprobs,
         )
         body = await post_json(self.client, self.url, payload)
         usage = body.get("usage") or {}
@@ -71,6 +125,20 @@ class OpenAIChat:
             return Answer("refusal", None, message["refusal"], detail="the model refused", **tokens)
         if finish == "content_filter":
             return Answer("content_filter", None, content or "", detail="stopped by the content filter", **tokens)
+        if mode == "tools":
+            calls = message.get("tool_calls") or []
+            arguments = next(
+                (
+                    (c.get("function") or {}).get("arguments")
+                    for c in calls
+                    if (c.get("function") or {}).get("name") == prompt.schema_name
+                ),
+                None,
+            )
+            if isinstance(arguments, str):
+                content = arguments
+            elif isinstance(arguments, dict):
+                content = json.dumps(arguments)
         if finish == "length":
             return Answer(
                 "max_tokens",
@@ -81,11 +149,44 @@ class OpenAIChat:
             )
         if not isinstance(content, str):
             return Answer("complete", None, json.dumps(message)[:20_000], detail="no message content", **tokens)
+        logprob_tokens = choice.get("logprobs")
+        logprob_tokens = logprob_tokens.get("content") if isinstance(logprob_tokens, dict) else None
         try:
             data = json.loads(content)
         except ValueError:
-            return Answer("complete", None, content, detail="the output is not JSON", **tokens)
-        return Answer("complete", data, content, **tokens)
+            data = json_in_text(content) if mode in ("prompt", "json_object", "tools") else None
+            if data is None:
+                return Answer("complete", None, content, detail="the output is not JSON", **tokens)
+        return Answer("complete", data, content, token_logprobs=logprob_tokens, **tokens)
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+TOP_LOGPROBS = 5
+
+
+def schema_instructions(*, mode: str, schema: dict) -> str:
+    """What the system prompt adds when the server does not enforce the schema by itself."""
+    if mode not in ("json_object", "prompt"):
+        return ""
+    return (
+        "\n\nAnswer with one JSON object and nothing else (no prose, no code fence). It must match this "
+        "JSON schema exactly, including the allowed values and ranges:\n" + json.dumps(schema, ensure_ascii=False)
+    )
+
+
+def json_in_text(text: str):
+    """The first JSON object in ``text`` (a fenced block, or prose around it), else None."""
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1:
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except ValueError:
+            start = text.find("{", start + 1)
+            continue
+        if isinstance(value, dict):
+            return value
+        start = text.find("{", start + 1)
+    return None

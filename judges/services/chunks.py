@@ -25,7 +25,9 @@ from judges.endpoints import endpoint_problem
 from judges.executor import Endpoint, Job, Policy, Result, jobs_submit, results_drain
 from judges.fewshot import examples_for
 from judges.models import ACTIVE_STATUSES, JudgeRun, JudgeRunChunk, JudgeSample, JudgeVerdict, Outcome, RunStatus
+from judges.modes import ModeFound, RunStop
 from judges.prompts import prompt_build, system_prompt, verdict_schema
+from judges.services.judges import judge_output_mode_record
 from judges.services.runs import judge_run_finish_if_complete
 from judges.services.verdicts import ResultWriter
 from rubrics.scales import CriterionSpec
@@ -35,7 +37,7 @@ FLUSH_SECONDS = 0.25
 CANCEL_CHECK_SECONDS = 1.0
 
 
-def _policy() -> Policy:
+def policy_from_settings() -> Policy:
     return Policy(
         concurrency=settings.JUDGES_CONCURRENCY,
         transient_retries=settings.JUDGES_TRANSIENT_RETRIES,
@@ -45,7 +47,7 @@ def _policy() -> Policy:
     )
 
 
-def _redis_url() -> str:
+def rate_limit_redis_url() -> str:
     return settings.JUDGES_RATE_LIMIT_REDIS_URL
 
 
@@ -106,6 +108,11 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
         if index not in have.get(item_id, {})
     ]
     refused = _endpoint_refused(version=version)
+    stopped = JudgeRun.objects.filter(pk=run.pk).values_list("error", flat=True).first()
+    if stopped and not refused:
+        # Another chunk found that every call would fail the same way (a refused parameter).
+        writer.add([Result(j.item_id, j.sample_index, Outcome.FAILED, reason=stopped) for j in jobs])
+        jobs = []
     api_key = os.environ.get(judge.api_key_env, "") if judge.api_key_env and not refused else ""
     if refused or (judge.api_key_env and not api_key):
         reason = refused or f"the environment variable {judge.api_key_env} is not set on the worker."
@@ -153,6 +160,7 @@ def _stored_samples(*, run: JudgeRun, item_ids: list[int]) -> dict[int, dict[int
             s.attempts,
             s.input_tokens,
             s.output_tokens,
+            s.logprobs,
         )
     return have
 
@@ -169,6 +177,7 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
         max_output_tokens=version.max_output_tokens,
         requests_per_minute=judge.requests_per_minute,
         tokens_per_minute=judge.tokens_per_minute,
+        **endpoint_modes(judge=judge, provider=version.provider),
     )
     results: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
@@ -176,10 +185,11 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
         jobs=jobs,
         endpoint=endpoint,
         criteria=criteria,
-        policy=_policy(),
-        redis_url=_redis_url(),
+        policy=policy_from_settings(),
+        redis_url=rate_limit_redis_url(),
         results=results,
         stop=stop,
+        slot_dir=slot_dir(),
     )
     next_check = time.monotonic() + CANCEL_CHECK_SECONDS
     try:
@@ -188,7 +198,7 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
             # (BEGIN, two statements, COMMIT) is then shared by the tens of results that arrived
             # meanwhile instead of being paid for every one or two.
             futures.wait([future], timeout=FLUSH_SECONDS)
-            batch = results_drain(results)
+            batch = _modes_record(run, judge, results_drain(results))
             if batch:
                 writer.add(batch)
                 writer.flush()
@@ -201,4 +211,29 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
         stop.set()  # on a soft time limit or a database error, stop sending requests
         if not future.done():
             future.cancel()
-    writer.add(results_drain(results))
+    writer.add(_modes_record(run, judge, results_drain(results)))
+
+
+def _modes_record(run: JudgeRun, judge, batch: list) -> list[Result]:
+    """Results of the batch; a ModeFound among them is remembered on the judge, a RunStop on the run
+    (its other chunks then send nothing)."""
+    for found in (x for x in batch if isinstance(x, ModeFound)):
+        judge_output_mode_record(judge_id=judge.pk, mode=found.mode, logprobs=found.logprobs, note=found.note)
+    for stop in (x for x in batch if isinstance(x, RunStop)):
+        JudgeRun.objects.filter(pk=run.pk, error="").update(error=stop.reason[:2000])
+    return [x for x in batch if isinstance(x, Result)]
+
+
+def endpoint_modes(*, judge, provider: str) -> dict:
+    """The Endpoint fields that come from the judge's output mode and concurrency settings."""
+    return {
+        "output_mode": judge.output_mode,
+        "first_mode": judge.output_mode_found,
+        "logprobs": provider != "anthropic" and not judge.logprobs_refused,
+        "max_concurrency": judge.concurrency(provider),
+    }
+
+
+def slot_dir() -> str:
+    """Lock files for the calls-in-flight limit when there is no Redis (one machine)."""
+    return str(settings.VAR_DIR / "judge-slots")

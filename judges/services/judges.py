@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 
 from annotation.models import Project, Rater, RaterKind
 from judges.endpoints import base_url_check, key_check
-from judges.models import Judge, JudgeVersion, Provider
+from judges.models import Judge, JudgeVersion, OutputMode, Provider
 
 __all__ = ["base_url_check", "judge_config_clean", "judge_create", "judge_update"]
 
@@ -36,6 +36,9 @@ JUDGE_FIELDS = (
     "price_output_per_mtok",
     "requests_per_minute",
     "tokens_per_minute",
+    "max_concurrency",
+    "output_mode",
+    "enabled",
 )
 DEFAULTS: dict[str, Any] = {
     "base_url": "",
@@ -49,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "price_output_per_mtok": Decimal(0),
     "requests_per_minute": None,
     "tokens_per_minute": None,
+    "max_concurrency": None,
+    "output_mode": OutputMode.AUTO,
+    "enabled": True,
 }
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_SAMPLES = 15
@@ -140,6 +146,16 @@ def _field_clean(key: str, value: Any) -> Any:
         return price.quantize(Decimal("0.0001"))
     if key in ("requests_per_minute", "tokens_per_minute"):
         return _int(value, 1, 100_000_000, nullable=True)
+    if key == "max_concurrency":
+        return _int(value, 1, 1000, nullable=True)
+    if key == "output_mode":
+        if value not in OutputMode.values:
+            raise ValueError(f"must be one of {', '.join(OutputMode.values)}.")
+        return value
+    if key == "enabled":
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false.")
+        return value
     raise ValueError("unknown field.")
 
 
@@ -149,6 +165,8 @@ def _requirements_check(config: dict[str, Any]) -> None:
         errors["api_key_env"] = [f"{config['provider']} needs the name of the environment variable holding its key."]
     if config["provider"] == Provider.OPENAI_COMPATIBLE and not config.get("base_url"):
         errors["base_url"] = ["an OpenAI-compatible server needs its base URL, e.g. http://127.0.0.1:11434/v1."]
+    if config["provider"] == Provider.ANTHROPIC and config["output_mode"] not in (OutputMode.AUTO, OutputMode.TOOLS):
+        errors["output_mode"] = ["an Anthropic judge answers through a forced tool call: use auto or tools."]
     if not errors:
         errors = key_check(api_key_env=config["api_key_env"], provider=config["provider"], base_url=config["base_url"])
     if errors:
@@ -205,6 +223,19 @@ def judge_update(*, judge: Judge, **changes: Any) -> Judge:
     if "name" in clean:
         for version in judge.versions.select_related("rater"):
             Rater.objects.filter(pk=version.rater_id).update(name=f"{judge.name} v{version.number}")
+    if any(config[k] != getattr(current, k) for k in ("provider", "model", "base_url")) or "output_mode" in clean:
+        # Another server or model may accept other modes: "auto" looks again at the next call.
+        judge.output_mode_found, judge.output_mode_note, judge.logprobs_refused = "", "", False
+        judge.save(update_fields=["output_mode_found", "output_mode_note", "logprobs_refused"])
     if any(config[k] != getattr(current, k) for k in VERSION_FIELDS):
         _version_create(judge=judge, number=current.number + 1, config=config)
     return judge
+
+
+def judge_output_mode_record(*, judge_id: int, mode: str, logprobs: bool, note: str) -> None:
+    """Remember what "auto" found the judge's server accepts (a run's first call or the test
+    action), so later calls start there; shown on the judge's form and in the API."""
+    changes = {"output_mode_found": mode, "logprobs_refused": not logprobs}
+    if note or not Judge.objects.filter(pk=judge_id, output_mode_found=mode).exists():
+        changes["output_mode_note"] = note[:2000]  # a later call that found the same mode keeps the story
+    Judge.objects.filter(pk=judge_id).update(**changes)

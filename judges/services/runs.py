@@ -58,6 +58,8 @@ def judge_run_start(*, actor: AbstractBaseUser | None, project: Project, judge: 
     Judge.objects.select_for_update().filter(pk=judge.pk).first()  # one start at a time per judge
     version = judge.current_version()
     rubric_version = project.rubric_version
+    if not judge.enabled:
+        raise ValidationError({"judge": ["this judge is disabled: enable it to start a run."]})
     # Checked when the judge was saved, and again now: the operator may have taken its host or
     # its key off ACCORD_JUDGE_HOSTS / ACCORD_JUDGE_KEYS since.
     problem = endpoint_problem(provider=version.provider, base_url=version.base_url, api_key_env=judge.api_key_env)

@@ -140,6 +140,7 @@ class ResultWriter:
                     rationales=r.rationales,
                     raw_output=r.raw_output,
                     reason=r.reason,
+                    logprobs=r.logprobs,
                     attempts=r.attempts,
                     input_tokens=r.input_tokens,
                     output_tokens=r.output_tokens,
@@ -197,6 +198,7 @@ class ResultWriter:
                         "rats": r.rationales,
                         "raw": r.raw_output,
                         "reason": r.reason,
+                        "lp": r.logprobs,
                         "attempts": r.attempts,
                         "input": r.input_tokens,
                         "output": r.output_tokens,
@@ -238,7 +240,7 @@ def _table(model) -> str:
 FAST_PATH_FIELDS = {
     JudgeSample: [
         "item", "judge_version", "rubric_version", "sample_index", "run", "outcome", "values", "rationales",
-        "raw_output", "reason", "attempts", "input_tokens", "output_tokens", "created_at",
+        "raw_output", "reason", "logprobs", "attempts", "input_tokens", "output_tokens", "created_at",
     ],
     JudgeVerdict: [
         "item", "judge_version", "rubric_version", "run", "outcome", "rating", "spread", "reason", "updated_at",
@@ -265,10 +267,10 @@ def _postgresql_statement() -> str:
 WITH new_samples AS (
     INSERT INTO {_table(s)} ({cols(s)})
     SELECT x.item, %(judge_version)s, %(rubric_version)s, x.index, %(run)s, x.outcome, x.vals, x.rats, x.raw,
-           x.reason, x.attempts, x.input, x.output, now()
+           x.reason, x.lp, x.attempts, x.input, x.output, now()
     FROM json_to_recordset(%(samples)s::json) AS x(item bigint, index smallint, outcome text, vals jsonb, rats jsonb,
-                                                   raw text, reason text, attempts smallint, input integer,
-                                                   output integer)
+                                                   raw text, reason text, lp jsonb, attempts smallint,
+                                                   input integer, output integer)
     ON CONFLICT DO NOTHING
 )
 INSERT INTO {_table(v)} ({cols(v)})

@@ -15,8 +15,9 @@ from quality.reliability import report_with_badges
 from quality.selectors.agreement import items_by_disagreement
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import DEFAULT_DRAWS, agreement_report_read
-from quality.services.approval import Decided, item_reject, project_decide
+from quality.services.approval import Decided, item_reject, item_reopen, item_send_to_review, project_decide
 from quality.services.policy import policy_update
+from quality.services.policy_preview import policy_preview
 from quality.services.trust import rater_trust_refresh
 
 
@@ -52,8 +53,16 @@ class ProjectAgreementApi(APIView):
         rubric_version = serializers.IntegerField()
         bootstrap_draws = serializers.IntegerField(help_text="Draws asked for.")
         bootstrap_draws_used = serializers.IntegerField(help_text="Draws made: fewer on large projects.")
-        computed_at = serializers.DateTimeField()
-        stale = serializers.BooleanField(help_text="Ratings, policy or rubric version changed since computed_at.")
+        computed_at = serializers.DateTimeField(allow_null=True)
+        stale = serializers.BooleanField(
+            help_text="The point estimates are not current (a project without live tallies whose ratings, "
+            "policy or rubric version changed since computed_at). Live alpha is never stale."
+        )
+        interval_lag_ratings = serializers.IntegerField(
+            allow_null=True,
+            help_text="Ratings written or changed since the bootstrap intervals, annotator and judge figures "
+            "were computed (computed_at); null when they never were. Alpha itself is live.",
+        )
         refreshing = serializers.BooleanField(help_text="A recompute is queued or running.")
         criteria = serializers.ListField(child=serializers.DictField())
 
@@ -86,6 +95,7 @@ class ProjectAgreementApi(APIView):
                 "computed_at": answer.computed_at,
                 "stale": answer.stale,
                 "refreshing": answer.refreshing,
+                "interval_lag_ratings": answer.interval_lag,
             }
         )
 
@@ -145,6 +155,33 @@ class ApprovalPolicyApi(APIView):
         return Response({**PolicySerializer(policy).data, "items_reevaluation": decision.outcome.value})
 
 
+class PolicyPreviewSerializer(serializers.Serializer):
+    items = serializers.IntegerField()
+    sampled = serializers.IntegerField(help_text="Items run through the rule; fewer than items on large projects.")
+    estimated = serializers.BooleanField(help_text="True when the counts are scaled up from the sample.")
+    now = serializers.DictField(child=serializers.IntegerField(), help_text="Items per status today.")
+    after = serializers.DictField(child=serializers.IntegerField(), help_text="Items per status under the policy.")
+
+
+class ApprovalPolicyPreviewApi(APIView):
+    """What the given policy changes would do, decided by the same rule as saving them; nothing
+    is written. Same body as PATCH approval-policy/."""
+
+    @extend_schema(request=PolicyInputSerializer, responses=PolicyPreviewSerializer)
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        preview = policy_preview(project=project, changes=PolicyInputSerializer.parse(request.data))
+        return Response(
+            {
+                "items": preview.items,
+                "sampled": preview.sampled,
+                "estimated": preview.estimated,
+                "now": preview.now,
+                "after": preview.after,
+            }
+        )
+
+
 class ApprovalRefreshSerializer(serializers.Serializer):
     changed = serializers.IntegerField(allow_null=True, help_text="Items whose decision changed; null when queued.")
     items_reevaluation = serializers.ChoiceField(
@@ -201,3 +238,36 @@ class ItemRejectApi(APIView):
         data = self.RejectInputSerializer.parse(request.data)
         item = item_reject(item=item, actor=request.user, reason=data["reason"])
         return Response({"status": item.status, "reason": item.decision_reason})
+
+
+class ItemDecisionSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    reason = serializers.CharField(source="decision_reason")
+
+
+class ItemSendToReviewApi(APIView):
+    """Hold an item for a reviewer whatever its ratings say, until a reviewer decides it or it is
+    reopened. 409 once it is rejected or adjudicated."""
+
+    class SendInputSerializer(InputSerializer):
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(request=SendInputSerializer, responses=ItemDecisionSerializer)
+    def post(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=REVIEW)
+        data = self.SendInputSerializer.parse(request.data)
+        item = item_send_to_review(item=item, actor=request.user, reason=data["reason"])
+        return Response(ItemDecisionSerializer(item).data)
+
+
+class ItemReopenApi(APIView):
+    """Undo a rejection or a request for review; the policy decides the item again. 409 when there
+    is nothing to undo."""
+
+    @extend_schema(request=None, responses=ItemDecisionSerializer)
+    def post(self, request, item_id: int):
+        item = get_object_or_404(Item.objects.select_related("project"), pk=item_id)
+        project_require(user=request.user, project=item.project, roles=REVIEW)
+        item = item_reopen(item=item, actor=request.user)
+        return Response(ItemDecisionSerializer(item).data)

@@ -47,7 +47,6 @@ class ItemOutputSerializer(serializers.Serializer):
         return acceptance_of(gates=gates, status=item.status, consensus=item.consensus)
 
 
-
 class ProjectItemsApi(ProjectItemsImportApi):
     @extend_schema(
         parameters=[

@@ -18,6 +18,7 @@ from django.db.models import Count, Max
 import agreement
 from annotation.models import Item, Project, Rater, RaterKind, Rating
 from quality.models import ApprovalPolicy
+from quality.selectors.live import LiveAgreement, tally_writes
 from quality.selectors.policy import policy_for
 from rubrics.models import Criterion
 from rubrics.scales import scale_points, value_code_sql
@@ -170,8 +171,15 @@ def bootstrap_draws_used(*, requested: int, ratings: int) -> int:
     return max(BOOTSTRAP_FLOOR, min(requested, BOOTSTRAP_BUDGET // ratings))
 
 
+STAMP_LIMIT = 100_000
+"""Up to this many (human) ratings the state also counts the ratings (milliseconds), which sees
+rows deleted outside the services too; above it the count costs a scan (a second at a million)
+and the tallies' write counter stands alone."""
+
+
 def ratings_state(*, project: Project, policy: ApprovalPolicy, judge_ids: Iterable[int | str] = ()) -> dict:
-    """What an agreement report depends on, cheaply: one COUNT/MAX over the project's ratings.
+    """What an agreement report depends on, cheaply: the live tallies' write counter, or (a
+    project without tallies) one COUNT/MAX over the project's ratings.
 
     The count, the last id and the last update change with any new, edited or deleted rating
     (human or judge; a deleted rating lowers the count, a new one raises the last id), plus
@@ -179,14 +187,23 @@ def ratings_state(*, project: Project, policy: ApprovalPolicy, judge_ids: Iterab
     report (``judge_ids``). Edits made with ``QuerySet.update()`` without ``updated_at`` go
     unseen, as they would by any ``auto_now`` field.
     """
+    common = {
+        "rubric_version": project.rubric_version_id,
+        "policy": policy.updated_at.isoformat(),
+        "judges": _judge_digests(Rater.objects.filter(pk__in=[int(r) for r in judge_ids])),
+    }
+    tally = tally_writes(project=project)
+    if tally is not None and tally[1] > STAMP_LIMIT:
+        # The live tallies count every rating written or changed (quality/services/tallies.py).
+        return {**common, "writes": tally[0], "ratings": tally[1]}
+    if tally is not None:
+        common["writes"] = tally[0]
     stamp = Rating.objects.filter(item__project=project).aggregate(n=Count("id"), last=Max("id"), at=Max("updated_at"))
     return {
-        "rubric_version": project.rubric_version_id,
+        **common,
         "ratings": stamp["n"],
         "last_id": stamp["last"],
         "updated_at": stamp["at"].isoformat() if stamp["at"] else None,
-        "policy": policy.updated_at.isoformat(),
-        "judges": _judge_digests(Rater.objects.filter(pk__in=[int(r) for r in judge_ids])),
     }
 
 
@@ -275,6 +292,46 @@ def _agreement_report(
             }
         )
     return {"project": project.pk, "rubric_version": project.rubric_version.number, "criteria": criteria_out}
+
+
+def live_overlay(*, payload: dict | None, project: Project, figures: LiveAgreement) -> dict:
+    """``payload`` (a stored report, possibly older, or None) with each criterion's human alpha
+    replaced by the live one; its interval, annotators and judges stay as computed. ``judges_live``
+    gives each judge's live alpha together with the humans."""
+    stored = {c["key"]: c for c in (payload or {}).get("criteria", [])}
+    judge_ids = {rater for per_judge in figures.judges.values() for rater in per_judge}
+    names = dict(Rater.objects.filter(pk__in=judge_ids).values_list("pk", "name")) if judge_ids else {}
+    criteria_out = []
+    for criterion in project.rubric_version.criteria.all():
+        result = figures.alphas.get(criterion.key)
+        if result is None:
+            continue
+        entry = dict(stored.get(criterion.key) or {"annotators": [], "judges": []})
+        humans = dict(entry.get("humans") or {"ci": None})
+        humans.update(
+            alpha=result.alpha,
+            units=result.pairable_units,
+            ratings=result.pairable_values,
+            observed_disagreement=result.observed_disagreement,
+            expected_disagreement=result.expected_disagreement,
+            status=reliability_status(result.alpha),
+            reason=result.reason,
+        )
+        entry.update(key=criterion.key, title=criterion.title, level=criterion.agreement_level, humans=humans)
+        # Each judge rated beside the humans, live: alpha of the humans and the judge together.
+        entry["judges_live"] = [
+            {
+                "rater": rater,
+                "name": names.get(rater, ""),
+                "alpha_with_humans": result.alpha,
+                "units": result.pairable_units,
+                "ratings": result.pairable_values,
+            }
+            for rater, result in sorted(figures.judges.get(criterion.key, {}).items())
+        ]
+        criteria_out.append(entry)
+    base = payload or {"bootstrap_draws": 0, "bootstrap_draws_used": 0}
+    return {**base, "project": project.pk, "rubric_version": project.rubric_version.number, "criteria": criteria_out}
 
 
 def items_by_disagreement(*, project: Project, limit: int = 100) -> list[dict]:

@@ -34,7 +34,8 @@ from django.utils import timezone
 from annotation.models import Project
 from quality import dispatch
 from quality.models import AgreementReport
-from quality.selectors.agreement import agreement_for_project, ratings_state
+from quality.selectors.agreement import agreement_for_project, live_overlay, ratings_state
+from quality.selectors.live import live_agreement
 from quality.selectors.policy import policy_for
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class AgreementAnswer:
     computed_at: datetime | None
     stale: bool
     refreshing: bool
+    interval_lag: int | None = 0
 
 
 def computes_inline(*, ratings: int, bootstrap_draws: int) -> bool:
@@ -70,10 +72,13 @@ def computes_inline(*, ratings: int, bootstrap_draws: int) -> bool:
 
 
 def agreement_report_read(*, project: Project, bootstrap_draws: int = DEFAULT_DRAWS) -> AgreementAnswer:
-    """The project's agreement report, at once: current, recomputed here when small, or stale.
+    """The project's agreement report, at once: current, recomputed here when small, or the
+    stored one with the live point estimates (quality/selectors/live.py) laid over it.
 
     A stale or missing report of a large project has a recompute queued (after the current
-    transaction commits); the answer says so with ``refreshing``.
+    transaction commits); the answer says so with ``refreshing``. With live tallies, alpha is
+    never stale: only the bootstrap interval, the per-annotator and the judge figures lag, by
+    ``interval_lag`` ratings (None when no report was ever computed).
     """
     report = AgreementReport.objects.filter(project=project, bootstrap_draws=bootstrap_draws).first()
     read_at = timezone.now()
@@ -89,7 +94,20 @@ def agreement_report_read(*, project: Project, bootstrap_draws: int = DEFAULT_DR
         )
         return AgreementAnswer(payload, computed_at, stale=False, refreshing=False)
     agreement_report_enqueue(report_id=report.pk)
-    return AgreementAnswer(report.payload, report.computed_at, stale=True, refreshing=True)
+    figures = live_agreement(project=project)
+    if figures is None:
+        return AgreementAnswer(report.payload, report.computed_at, stale=True, refreshing=True)
+    lag, stale = None, False
+    if report.payload is not None and "writes" in report.state:
+        lag = max(0, figures.writes - int(report.state["writes"]))
+        # New ratings are live; a change of policy, rubric version or a judge's examples is not.
+        stale = _without_counts(report.state) != _without_counts(live)
+    payload = live_overlay(payload=report.payload, project=project, figures=figures)
+    return AgreementAnswer(payload, report.computed_at, stale=stale, refreshing=True, interval_lag=lag)
+
+
+def _without_counts(state: dict) -> dict:
+    return {k: v for k, v in state.items() if k not in ("writes", "ratings", "last_id", "updated_at")}
 
 
 def agreement_report_current(*, project: Project, min_draws: int = 0) -> dict:

@@ -22,15 +22,18 @@ from django.utils import timezone
 
 import agreement
 from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Project, RaterKind, Rating
+from annotation.services.queue import item_lock
+from config.errors import Conflict
 from quality import dispatch
 from quality.consensus import consensus_of, consensus_rule
-from quality.models import RaterTrust
+from quality.models import RaterTrust, ReviewRequest
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import agreement_reports_refresh_after_change
 from rubrics.models import Criterion
 
-_OPEN_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS, ItemStatus.ANNOTATED)
 JUDGE_FIRST = "judge_first"
+
+_OPEN_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS, ItemStatus.ANNOTATED)
 
 
 def _item_status_refresh(*, item_ids: Iterable[int]) -> None:
@@ -76,7 +79,11 @@ def _decide(
     consensus: dict | None = None,
     disagreement: dict | None = None,
     reason: str = "",
+    overlap_target: int | None = None,
 ) -> bool:
+    if overlap_target is not None and item.overlap_target != overlap_target:
+        item.overlap_target = overlap_target
+        Item.objects.filter(pk=item.pk).update(overlap_target=overlap_target)
     consensus = consensus or {}
     disagreement = disagreement or {}
     unchanged = (
@@ -143,42 +150,47 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
             # NO KEY UPDATE: new ratings (whose foreign key takes KEY SHARE) need not wait for it.
             items = list(project.items.select_for_update(no_key=True).filter(id__in=chunk).order_by("id"))
             policy = policy_for(project=project)
-            judge_first = policy.routing == JUDGE_FIRST and policy.routing_rater_id is not None
-            trusted = _trusted_judges(project, criteria) if policy.judge_may_approve or judge_first else set()
-            golds = {g.item_id: g for g in Gold.objects.filter(item_id__in=chunk, rubric_version=version)}
-            human: dict[int, list[dict]] = {}
-            judged: dict[int, dict] = {}
-            any_judge: dict[int, dict] = {}  # adaptive overlap's check: the first verdict of any judge
-            confidence: dict[int, float | None] = {}  # judge first: the routing judge's, per item
-            for item_id, rater_id, kind, values, conf in (
-                Rating.objects.filter(item_id__in=chunk, rubric_version=version)
-                .values_list("item_id", "rater_id", "rater__kind", "values", "confidence")
-                .order_by("id")
-            ):
-                if kind == RaterKind.HUMAN:
-                    human.setdefault(item_id, []).append(values)
-                    continue
-                any_judge.setdefault(item_id, values)
-                if judge_first:
-                    if rater_id == policy.routing_rater_id:
-                        confidence[item_id] = conf
-                        # Judge first: only a trusted judge's verdicts at or above the threshold decide.
-                        if rater_id in trusted and _confident(conf, policy.routing_threshold):
-                            judged[item_id] = values
-                elif rater_id in trusted:
-                    judged.setdefault(item_id, values)
+            inputs, confidence = _inputs_of(project, criteria, policy, items)
             _queue_confidence_set(items, confidence)
-            for item in items:
-                changed += _evaluate_one(
-                    item,
-                    criteria,
-                    policy,
-                    golds.get(item.pk),
-                    human.get(item.pk, []),
-                    judged.get(item.pk),
-                    any_judge.get(item.pk),
-                )
+            for item, item_inputs in zip(items, inputs, strict=True):
+                changed += _evaluate_one(item, criteria, policy, *item_inputs)
     return changed
+
+
+def _inputs_of(project: Project, criteria, policy, items: Sequence[Item]) -> tuple[list[tuple], dict]:
+    """What decides each of ``items`` (in order): its gold, its human ratings, the values of a
+    judge allowed to decide it, a standing review request, the first verdict of any judge
+    (adaptive overlap's check); and, under judge first, the routing judge's confidence per item.
+    Four queries, whatever the number of items."""
+    version = project.rubric_version
+    chunk = [item.pk for item in items]
+    judge_first = policy.routing == JUDGE_FIRST and policy.routing_rater_id is not None
+    trusted = _trusted_judges(project, criteria) if policy.judge_may_approve or judge_first else set()
+    golds = {g.item_id: g for g in Gold.objects.filter(item_id__in=chunk, rubric_version=version)}
+    requests = dict(ReviewRequest.objects.filter(item_id__in=chunk).values_list("item_id", "reason"))
+    human: dict[int, list[dict]] = {}
+    judged: dict[int, dict] = {}
+    any_judge: dict[int, dict] = {}
+    confidence: dict[int, float | None] = {}
+    for item_id, rater_id, kind, values, conf in (
+        Rating.objects.filter(item_id__in=chunk, rubric_version=version)
+        .values_list("item_id", "rater_id", "rater__kind", "values", "confidence")
+        .order_by("id")
+    ):
+        if kind == RaterKind.HUMAN:
+            human.setdefault(item_id, []).append(values)
+            continue
+        any_judge.setdefault(item_id, values)
+        if judge_first:
+            if rater_id == policy.routing_rater_id:
+                confidence[item_id] = conf
+                # Judge first: only a trusted judge's verdicts at or above the threshold decide.
+                if rater_id in trusted and _confident(conf, policy.routing_threshold):
+                    judged[item_id] = values
+        elif rater_id in trusted:
+            judged.setdefault(item_id, values)
+    inputs = [(golds.get(i), human.get(i, []), judged.get(i), requests.get(i), any_judge.get(i)) for i in chunk]
+    return inputs, confidence
 
 
 def _confident(confidence: float | None, threshold: float | None) -> bool:
@@ -216,28 +228,51 @@ def _one_more_why(item: Item, criteria, policy, human: list[dict], judge: dict |
 
 
 def _evaluate_one(
-    item: Item, criteria, policy, gold: Gold | None, human: list[dict], judged: dict | None, judge: dict | None = None
+    item: Item,
+    criteria,
+    policy,
+    gold: Gold | None,
+    human: list[dict],
+    judged: dict | None,
+    requested: str | None = None,
+    judge: dict | None = None,
+    *,
+    decide=None,
 ) -> bool:
+    """Decide one item; ``decide`` (default ``_decide``, which saves) receives the outcome, so a
+    preview can run this very rule without writing (quality/services/policy_preview.py)."""
+    decide = decide or _decide
     if item.status == ItemStatus.REJECTED and item.approved_by == "":
         return False  # an explicit rejection stands until someone reverses it
     if gold is not None:
-        return _decide(item, status=ItemStatus.APPROVED, approved_by=ApprovedBy.REVIEWER, consensus=gold.values)
+        return decide(item, status=ItemStatus.APPROVED, approved_by=ApprovedBy.REVIEWER, consensus=gold.values)
+    if requested is not None:
+        return decide(
+            item,
+            status=ItemStatus.NEEDS_REVIEW,
+            consensus=item.consensus,
+            disagreement=item.disagreement,
+            reason=requested,
+        )
     adaptive = item.project.overlap_min is not None
     if adaptive and len(human) >= item.project.overlap_min:
         why = _one_more_why(item, criteria, policy, human, judge)
         if why is not None:
-            return _one_more(item, len(human), why)
+            # One more rating than it has: the queue leases it again only below that target.
+            return decide(
+                item, status=ItemStatus.IN_PROGRESS, reason=f"one more rating: {why}", overlap_target=len(human) + 1
+            )
     if len(human) >= item.project.target_of(item) or (adaptive and len(human) >= item.project.overlap_min):
         consensus, disagreement, failing = consensus_of(criteria=criteria, ratings=human, policy=policy)
         if not failing:
-            return _decide(
+            return decide(
                 item,
                 status=ItemStatus.APPROVED,
                 approved_by=ApprovedBy.CONSENSUS,
                 consensus=consensus,
                 disagreement=disagreement,
             )
-        return _decide(
+        return decide(
             item,
             status=ItemStatus.NEEDS_REVIEW,
             consensus=consensus,
@@ -247,7 +282,7 @@ def _evaluate_one(
     if judged is not None and not human and item.audit_rank is None:
         # Audited items are labelled by people only: they measure the judge (services/audit.py).
         values = {c.key: judged[c.key] for c in criteria if c.agreement_level is not None and c.key in judged}
-        return _decide(
+        return decide(
             item,
             status=ItemStatus.APPROVED,
             approved_by=ApprovedBy.JUDGE,
@@ -257,17 +292,8 @@ def _evaluate_one(
     if item.status in (ItemStatus.APPROVED, ItemStatus.NEEDS_REVIEW):
         # Its basis is gone (policy, trust or ratings changed): back to the open states.
         wanted = ItemStatus.IN_PROGRESS if human else ItemStatus.PENDING
-        return _decide(item, status=wanted)
+        return decide(item, status=wanted)
     return False
-
-
-def _one_more(item: Item, ratings: int, why: str) -> bool:
-    """Raise the item's target to one rating more than it has and put it back in the queue. The
-    queue leases it again only below that target (annotation/services/queue.py)."""
-    if item.overlap_target != ratings + 1:
-        item.overlap_target = ratings + 1
-        Item.objects.filter(pk=item.pk).update(overlap_target=ratings + 1)
-    return _decide(item, status=ItemStatus.IN_PROGRESS, reason=f"one more rating: {why}")
 
 
 class Decided(StrEnum):
@@ -313,5 +339,57 @@ def item_reject(*, item: Item, actor: AbstractBaseUser, reason: str) -> Item:
     """Reject an item explicitly (a reviewer's or manager's call), with the reason on record."""
     if not isinstance(reason, str) or not reason.strip():
         raise ValidationError({"reason": ["say why the item is rejected."]})
+    item_lock(item_id=item.pk)
+    item.refresh_from_db()
+    ReviewRequest.objects.filter(item=item).delete()
     _decide(item, status=ItemStatus.REJECTED, reason=reason.strip()[:2000])
     return item
+
+
+@transaction.atomic
+def item_send_to_review(*, item: Item, actor: AbstractBaseUser, reason: str) -> Item:
+    """Hold an item for a reviewer, with the reason on record: it goes to needs_review and stays
+    there, whatever its ratings or the policy say, until a reviewer decides it (a gold) or it is
+    reopened. Conflict if a reviewer has already decided it or it is rejected (reopen it first)."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError({"reason": ["say what the reviewer should look at."]})
+    item_lock(item_id=item.pk)
+    item.refresh_from_db()
+    why = _closed_why(item)
+    if why:
+        raise Conflict(f"This item cannot be sent to review: {why}.", errors={"item": [f"{why}."]})
+    reason = "sent to review: " + reason.strip()[:2000]
+    ReviewRequest.objects.update_or_create(item=item, defaults={"requested_by": actor, "reason": reason})
+    _decide(
+        item, status=ItemStatus.NEEDS_REVIEW, consensus=item.consensus, disagreement=item.disagreement, reason=reason
+    )
+    return item
+
+
+@transaction.atomic
+def item_reopen(*, item: Item, actor: AbstractBaseUser) -> Item:
+    """Undo an explicit decision (a rejection, or a request for review) and let the policy decide
+    the item again from its ratings, as if the decision had never been made. Conflict when
+    there is nothing to undo: the item's state is then already the policy's."""
+    item_lock(item_id=item.pk)
+    item.refresh_from_db()
+    rejected = item.status == ItemStatus.REJECTED and item.approved_by == ""
+    requested = ReviewRequest.objects.filter(item=item).delete()[0] > 0
+    if not (rejected or requested):
+        raise Conflict(
+            "This item has no rejection or review request to undo.",
+            errors={"item": ["only a rejected item or one sent to review can be reopened."]},
+        )
+    if rejected:
+        _decide(item, status=ItemStatus.PENDING)
+    items_decide(project=item.project, item_ids=[item.pk])
+    item.refresh_from_db()
+    return item
+
+
+def _closed_why(item: Item) -> str:
+    if item.status == ItemStatus.REJECTED:
+        return "it has been rejected"
+    if Gold.objects.filter(item=item, rubric_version_id=item.project.rubric_version_id).exists():
+        return "a reviewer has adjudicated it"
+    return ""

@@ -37,7 +37,17 @@ def policy_update(*, project: Project, **changes: Any) -> tuple[ApprovalPolicy, 
     """Change a project's approval policy, then re-decide its items under the new rules (in the
     background for a large project: see project_decide, whose answer this returns)."""
     policy = ApprovalPolicy.objects.select_for_update().get(pk=policy_for(project=project).pk)
+    policy_changes_apply(policy=policy, changes=changes)
+    policy.save()
+    routing_set(policy=policy)
+    return policy, project_decide(project=project)
+
+
+def policy_changes_apply(*, policy: ApprovalPolicy, changes: dict[str, Any]) -> ApprovalPolicy:
+    """Set ``changes`` on ``policy`` in memory (not saved), or raise ValidationError naming every
+    bad field and set nothing. Shared by the update and its preview, so both accept the same."""
     errors = {}
+    clean = {}
     for name, value in changes.items():
         if name not in _POLICY_FIELDS:
             errors[name] = ["unknown policy field."]
@@ -46,9 +56,9 @@ def policy_update(*, project: Project, **changes: Any) -> tuple[ApprovalPolicy, 
         if not _is_kind(value, kind) or not check(value):
             errors[name] = [message]
             continue
-        setattr(policy, name, kind(value))
+        clean[name] = kind(value)
     if errors:
         raise ValidationError(errors)
-    policy.save()
-    routing_set(policy=policy)
-    return policy, project_decide(project=project)
+    for name, value in clean.items():
+        setattr(policy, name, value)
+    return policy

@@ -28,7 +28,7 @@ def test_it_shows_each_role_the_sections_it_may_use(project, members):
     assert "Review" in reviewer and "Dashboard" in reviewer and "Judges" in reviewer
     assert "Export" not in reviewer and "Settings" not in reviewer
     manager = nav_links(page_client(members["manager"]).get(url).content.decode())
-    assert manager[0] == "Annotate" and manager[-1] == "Settings"
+    assert manager[0] == "Annotate" and manager[-2:] == ["Export", "Settings"] and "Items" in manager
     assert "Tasks" not in manager, "no acceptance gates in this rubric, so no tasks page"
 
 

@@ -67,7 +67,7 @@ def test_it_refuses_unknown_judges_and_empty_runs(project, items, make_judge):
 def test_the_page_and_the_command_list_why_items_were_not_rated(
     llm, client, project, items, members, make_judge, eager_tasks
 ):
-    make_judge("openai", name="GPT")
+    make_judge("openai", name="GPT", output_mode="json_schema")  # a fixed mode: a 400 is the item's failure
     llm.script(Reply.error(400, headers={}, message="<b>bad</b> request"))
     out = io.StringIO()
     call_command("run_judge", str(project.id), "GPT", "--items", "all", "--wait", "--poll", "0.05", stdout=out)

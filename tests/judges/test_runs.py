@@ -127,12 +127,12 @@ def test_it_gives_up_after_bounded_transient_retries(llm, project, items, make_j
 
 def test_it_does_not_retry_other_client_errors(llm, project, items, make_judge):
     judge = make_judge("openai")
-    llm.script(Reply.error(400, headers={}, message="bad schema"))
+    llm.script(Reply.error(400, headers={}, message="bad request"))
     run_now(project=project, judge=judge, items=[items[0].id])
 
     assert llm.count() == 1
     sample = JudgeSample.objects.get()
-    assert sample.outcome == Outcome.FAILED and "400" in sample.reason and "bad schema" in sample.raw_output
+    assert sample.outcome == Outcome.FAILED and "400" in sample.reason and "bad request" in sample.raw_output
 
 
 def test_it_stops_the_chunk_on_an_authentication_error(llm, project, items, make_judge, settings):
@@ -174,8 +174,8 @@ def test_a_max_tokens_stop_is_no_verdict_and_not_asked_again(llm, project, items
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_it_fails_cut_off_output_after_bounded_retries(llm, project, items, make_judge, provider):
     judge = make_judge(provider)
-    cut = Reply.text('{"helpfulness": {"rationale": "clear and compl')  # no max-tokens stop: just invalid
-    llm.script(cut, cut, cut)
+    # No max-tokens stop: just invalid (three different answers: an identical one is not asked again).
+    llm.script(*(Reply.text('{"helpfulness": {"rationale": "clear and compl' + "e" * n) for n in range(3)))
     run = run_now(project=project, judge=judge, items=[items[0].id])
 
     assert llm.count() == 3  # JUDGES_OUTPUT_RETRIES = 2
@@ -193,7 +193,7 @@ def test_it_never_coerces_out_of_range_values(llm, project, items, make_judge):
         "tone": {"rationale": "fine", "value": "ok"},
         "notes": {"rationale": "", "value": None},
     }
-    llm.script(Reply.json(bad), Reply.json(bad), Reply.json(bad))
+    llm.script(*(Reply.json({**bad, "tone": {"rationale": f"fine {n}", "value": "ok"}}) for n in range(3)))
     run = run_now(project=project, judge=judge, items=[items[0].id])
 
     sample = JudgeSample.objects.get()

@@ -88,9 +88,11 @@ def test_a_large_report_is_computed_by_the_task_marked_stale_after_a_rating_and_
     reviewer = client_for(members["reviewer"])
     with django_capture_on_commit_callbacks(execute=True):
         pending = reviewer.get(url)
-    assert pending.status_code == 202
-    assert pending["Retry-After"] == "30"
-    assert pending.json()["status"] == "computing"
+    # No report yet: the live point estimates answer at once; intervals come with the report.
+    assert pending.status_code == 200
+    first = pending.json()
+    assert (first["stale"], first["refreshing"], first["interval_lag_ratings"]) == (False, True, None)
+    assert (helpfulness(first)["units"], helpfulness(first)["ci"]) == (2, None)
     report = AgreementReport.objects.get(project=project)
     assert queued == [("report", report.pk)]
 
@@ -106,8 +108,8 @@ def test_a_large_report_is_computed_by_the_task_marked_stale_after_a_rating_and_
         rate(items[3], members["annotator"], helpfulness=5)
     assert queued == [("report", report.pk)], "three ratings, one recompute"
     stale = reviewer.get(url).json()
-    assert (stale["stale"], stale["refreshing"]) == (True, True)
-    assert helpfulness(stale)["units"] == 2, "the stale report is the last one computed"
+    assert (stale["stale"], stale["refreshing"], stale["interval_lag_ratings"]) == (False, True, 3)
+    assert helpfulness(stale)["units"] == 3, "alpha is live; the interval is the last one computed"
     assert stale["computed_at"] == computed_at
 
     assert agreement_report_compute(report_id=report.pk) == ComputeOutcome.DONE

@@ -70,6 +70,8 @@ CALLS = {
         body={"name": "Renamed", "instructions": "i", "criteria": CRITERIA}
     ),
     ("PATCH", f"{P}/rubrics/{{rubric_id}}/"): lambda w, s, actor: Call(body={"name": "Renamed"}),
+    ("GET", f"{P}/rubrics/{{rubric_id}}/diff/"): lambda w, s, actor: Call(query={"from": 1, "to": 1}),
+    ("POST", f"{P}/rubrics/{{rubric_id}}/versions/{{number}}/copy/"): lambda w, s, actor: Call(ok=frozenset({201})),
     ("POST", f"{P}/projects/"): lambda w, s, actor: Call(body={"name": "New", "rubric": s.rubric.pk}),
     ("PATCH", f"{P}/projects/{{project_id}}/"): lambda w, s, actor: Call(body={"name": "Renamed", "guidelines": "g"}),
     # Everyone tries to make themselves a manager.
@@ -118,6 +120,16 @@ CALLS = {
     ),
     ("POST", f"{P}/items/{{item_id}}/reject/"): lambda w, s, actor: Call(
         path={"item_id": s.items[4].pk}, body={"reason": "off topic"}
+    ),
+    # Held for review, then reopened: either may find nothing left to do when called again (409).
+    ("POST", f"{P}/items/{{item_id}}/send-to-review/"): lambda w, s, actor: Call(
+        path={"item_id": s.items[5].pk}, body={"reason": "look again"}, ok=frozenset({200, 409})
+    ),
+    ("POST", f"{P}/items/{{item_id}}/reopen/"): lambda w, s, actor: Call(
+        path={"item_id": s.items[5].pk}, ok=frozenset({200, 409})
+    ),
+    ("POST", f"{P}/projects/{{project_id}}/approval-policy/preview/"): lambda w, s, actor: Call(
+        body={"numeric_tolerance": 0.5}
     ),
     # Neither project names a tasks project, so an allowed caller gets past the checks to a 400.
     ("GET", f"{P}/projects/{{project_id}}/reports/failure-modes/"): lambda w, s, actor: Call(ok=frozenset({400})),
@@ -192,6 +204,13 @@ FOREIGN = [
         "run judge A on items of B",
         NOBODY,
         lambda w, a, b, actor: Call(body={"judge": a.spare_judge.pk, "items": [b.items[0].pk]}),
+    ),
+    Foreign(
+        "POST",
+        f"{P}/judges/{{judge_id}}/test/",
+        "test judge A on an item of B",
+        NOBODY,
+        lambda w, a, b, actor: Call(body={"item": b.items[0].pk}),
     ),
     Foreign(
         "PATCH",

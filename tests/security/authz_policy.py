@@ -81,6 +81,9 @@ rubric-templates/                               signed_in       -               
 rubrics/{rubric_id}/                            rubric_readers  -               rubric_writers  rubric_writers
 rubrics/{rubric_id}/versions/                   rubric_readers  -               -               -
 rubrics/{rubric_id}/versions/{number}/          rubric_readers  -               -               -
+rubrics/{rubric_id}/versions/{number}/publish/  -               rubric_writers  -               -
+rubrics/{rubric_id}/versions/{number}/copy/     -               rubric_writers  -               -
+rubrics/{rubric_id}/diff/                       rubric_readers  -               -               -
 # Projects: listed to their members; created by staff (or add_project); managed by managers.
 projects/                                       signed_in       staff_only      -               -
 projects/{project_id}/                          rate            -               -               manage
@@ -107,9 +110,12 @@ projects/{project_id}/review/                   review          -               
 items/{item_id}/gold/                           -               review          -               -
 items/{item_id}/send-back/                      -               review          -               -
 items/{item_id}/reject/                         -               review          -               -
+items/{item_id}/send-to-review/                 -               review          -               -
+items/{item_id}/reopen/                         -               review          -               -
 projects/{project_id}/agreement/                review          -               -               -
 projects/{project_id}/agreement/items/          review          -               -               -
 projects/{project_id}/approval-policy/          review          -               -               manage
+projects/{project_id}/approval-policy/preview/  -               manage          -               -
 projects/{project_id}/approval/refresh/         -               manage          -               -
 projects/{project_id}/trust/refresh/            -               manage          -               -
 # Added while this matrix was written: an aggregate of decisions, like agreement.
@@ -120,6 +126,7 @@ projects/{project_id}/audit/                    review          manage          
 # Judges: every member sees them and their runs; managers create, change, start and cancel.
 judges/                                         signed_in       manage          -               -
 judges/{judge_id}/                              rate            -               manage          manage
+judges/{judge_id}/test/                         -               manage          -               -
 projects/{project_id}/judge-runs/               rate            manage          -               -
 judge-runs/{run_id}/                            rate            -               -               -
 judge-runs/{run_id}/cancel/                     -               manage          -               -

@@ -17,7 +17,8 @@ VERDICT = {
 
 def test_a_verdict_with_a_lone_surrogate_is_invalid_output_never_a_rating(llm, project, items, make_judge):  # noqa: F811
     judge = make_judge("openai")
-    llm.script(Reply.json(VERDICT), Reply.json(VERDICT), Reply.json(VERDICT))
+    # Three different answers: at temperature 0 the same answer is not asked for again.
+    llm.script(*(Reply.json({**VERDICT, "correct": {"rationale": f"yes {n}", "value": True}}) for n in range(3)))
     run = run_now(project=project, judge=judge, items=[items[0].id])
     sample = JudgeSample.objects.get()
     assert sample.outcome == Outcome.FAILED and sample.attempts == 3
@@ -27,8 +28,8 @@ def test_a_verdict_with_a_lone_surrogate_is_invalid_output_never_a_rating(llm, p
 
 def test_raw_output_that_cannot_be_stored_is_kept_with_replacement_characters(llm, project, items, make_judge):  # noqa: F811
     judge = make_judge("openai")
-    llm.script(*[Reply.text("no JSON here \ud800 \x00")] * 3)
+    llm.script(*[Reply.text(f"no JSON here {n} \ud800 \x00") for n in range(3)])
     run = run_now(project=project, judge=judge, items=[items[0].id])
     sample = JudgeSample.objects.get()
     assert sample.outcome == Outcome.FAILED and run.failed == 1
-    assert sample.raw_output == "no JSON here \ufffd \ufffd"
+    assert sample.raw_output == "no JSON here 2 \ufffd \ufffd"

@@ -59,5 +59,3 @@ class Command(BaseCommand):
                     for pk, fixed in found:
                         model._base_manager.filter(pk=pk).update(**{field.name: fixed})
         return len(found)
-
-

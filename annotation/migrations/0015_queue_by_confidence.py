@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0013_rating_confidence'),
+        ('annotation', '0014_rating_confidence'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0011_audit_sample'),
+        ('annotation', '0012_import_jobs'),
         ('rubrics', '0002_criterion_gate'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

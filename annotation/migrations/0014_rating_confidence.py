@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0012_adaptive_overlap'),
+        ('annotation', '0013_adaptive_overlap'),
         ('rubrics', '0002_criterion_gate'),
     ]
 

@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0014_queue_by_confidence'),
-        ('quality', '0002_trust_interval'),
+        ('annotation', '0015_queue_by_confidence'),
+        ('quality', '0004_agreement_tallies'),
     ]
 
     operations = [

@@ -1,0 +1,121 @@
+"""The judge's "test" action: one real call on one item, before a run pays for hundreds.
+
+It sends exactly what a run would (same prompt, schema, output mode, retries, concurrency slot)
+and returns the verdict or the provider's error; with output mode "auto" it finds the mode the
+server accepts and remembers it on the judge, so the run that follows starts there. Nothing is
+written as a rating: a test verdict is not a verdict.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from dataclasses import asdict, dataclass, field, replace
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from annotation.models import Item
+from judges.endpoints import endpoint_problem
+from judges.executor import Endpoint, Job, Result, jobs_submit, results_drain
+from judges.fewshot import examples_for, fewshot_pool
+from judges.models import Judge
+from judges.modes import ModeFound
+from judges.prompts import prompt_build, system_prompt, verdict_schema
+from judges.services.chunks import endpoint_modes, policy_from_settings, rate_limit_redis_url, slot_dir
+from judges.services.judges import judge_output_mode_record
+from rubrics.scales import CriterionSpec
+
+
+@dataclass
+class JudgeTestResult:
+    ok: bool
+    item: int | None
+    outcome: str = ""
+    values: dict = field(default_factory=dict)
+    rationales: dict = field(default_factory=dict)
+    reason: str = ""
+    raw_output: str = ""
+    attempts: int = 0
+    output_mode: str = ""
+    output_mode_note: str = ""
+    logprobs: dict | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def judge_test(*, judge: Judge, item: Item | None = None) -> JudgeTestResult:
+    """Send one real call for ``item`` (default: the project's first item) with the judge's
+    current version; return the verdict or why there is none. Access checks are the caller's."""
+    project = judge.project
+    version = judge.current_version()
+    if item is None:
+        item = Item.objects.filter(project=project).order_by("id").first()
+    if item is None:
+        raise ValidationError({"item": ["this project has no item to test the judge on."]})
+    if item.project_id != project.pk:
+        raise ValidationError({"item": ["no such item in this project."]})
+    mode = judge.output_mode_found or judge.output_mode
+    problem = endpoint_problem(provider=version.provider, base_url=version.base_url, api_key_env=judge.api_key_env)
+    api_key = os.environ.get(judge.api_key_env, "") if judge.api_key_env and not problem else ""
+    if not problem and judge.api_key_env and not api_key:
+        problem = f"the environment variable {judge.api_key_env} is not set on this server."
+    if problem:
+        return JudgeTestResult(False, item.pk, reason=f"Refused to run, nothing was sent: {problem}", output_mode=mode)
+
+    rubric_version = project.rubric_version
+    criteria_rows = list(rubric_version.criteria.all())
+    criteria = [CriterionSpec(c.key, c.scale, c.rationale_required, c.required) for c in criteria_rows]
+    system = system_prompt(
+        rubric_instructions=rubric_version.instructions,
+        guidelines=project.guidelines,
+        criteria=criteria_rows,
+        extra=version.system_prompt,
+    )
+    pool = fewshot_pool(project=project, k=version.few_shot)
+    prompt = prompt_build(
+        system=system,
+        schema=verdict_schema(criteria),
+        data=item.data,
+        examples=examples_for(item_id=item.pk, pool=pool, k=version.few_shot),
+    )
+    endpoint = Endpoint(
+        provider=version.provider,
+        base_url=version.base_url,
+        api_key=api_key,
+        timeout=float(settings.JUDGES_REQUEST_TIMEOUT),
+        model=version.model,
+        temperature=version.temperature,
+        max_output_tokens=version.max_output_tokens,
+        requests_per_minute=judge.requests_per_minute,
+        tokens_per_minute=judge.tokens_per_minute,
+        **endpoint_modes(judge=judge, provider=version.provider),
+    )
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    future = jobs_submit(
+        jobs=[Job(item.pk, 0, prompt)],
+        endpoint=endpoint,
+        criteria=criteria,
+        # Someone is waiting: one transient retry, not five with minutes of backoff.
+        policy=replace(policy_from_settings(), transient_retries=min(1, settings.JUDGES_TRANSIENT_RETRIES)),
+        redis_url=rate_limit_redis_url(),
+        results=results,
+        stop=threading.Event(),
+        slot_dir=slot_dir(),
+    )
+    future.result(timeout=float(settings.JUDGES_REQUEST_TIMEOUT) * 8)
+    out = JudgeTestResult(False, item.pk, output_mode=mode, output_mode_note=judge.output_mode_note)
+    for got in results_drain(results):
+        if isinstance(got, ModeFound):
+            judge_output_mode_record(judge_id=judge.pk, mode=got.mode, logprobs=got.logprobs, note=got.note)
+            out.output_mode, out.output_mode_note = got.mode, got.note
+        elif isinstance(got, Result):
+            out.ok = got.outcome == "ok"
+            out.outcome, out.values, out.rationales = got.outcome, got.values, got.rationales
+            out.reason, out.raw_output, out.attempts = got.reason, got.raw_output, got.attempts
+            out.logprobs, out.input_tokens, out.output_tokens = got.logprobs, got.input_tokens, got.output_tokens
+    return out

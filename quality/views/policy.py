@@ -1,0 +1,142 @@
+"""The approval policy page: the thresholds, what each does to each criterion, and a preview of
+what a change would do (quality/services/policy_preview.py) before it is saved (policy_update,
+the service the REST API calls). A refused form answers 400 with each field's message beside it
+and saves nothing."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from annotation.models import ItemStatus, Project
+from annotation.selectors import MANAGE, project_require
+from quality.selectors.policy import policy_for
+from quality.services.approval import Decided
+from quality.services.policy import policy_changes_apply, policy_update
+from quality.services.policy_preview import policy_preview
+from rubrics.scales import ScaleKind
+
+FIELDS = {
+    "majority_threshold": (
+        "Majority for yes/no and choice criteria",
+        "The share of raters that must give the same answer for it to be the consensus: 0.67 means two of "
+        "three. Below it, the item goes to review.",
+    ),
+    "numeric_tolerance": (
+        "Tolerance for scored criteria",
+        "The largest spread between raters' scores that still counts as agreement, as a share of the scale's "
+        "range: 0.25 on a 1 to 5 scale allows one point. Wider, and the item goes to review.",
+    ),
+    "judge_may_approve": (
+        "A trusted judge may approve",
+        "When on, an item no person has rated is approved on the verdict of a judge trusted on every scored "
+        "criterion. When off, judges inform but never decide.",
+    ),
+    "trust_margin": (
+        "Trust margin",
+        "A judge is trusted on a criterion when its agreement with the people (alpha) is at least the "
+        "people's own alpha minus this margin.",
+    ),
+    "trust_min_items": (
+        "Items before trust",
+        "How many items a judge must be measured on before it can be trusted at all.",
+    ),
+}
+
+
+def _parse(post) -> tuple[dict, dict]:
+    """The posted values, typed; a value that is not a number at all is refused here, the ranges
+    by the service (so the page and the API give the same messages)."""
+    values, errors = {}, {}
+    for name in ("majority_threshold", "numeric_tolerance", "trust_margin"):
+        try:
+            values[name] = float(post.get(name, "").strip())
+        except ValueError:
+            errors[name] = ["must be a number."]
+    try:
+        values["trust_min_items"] = int(post.get("trust_min_items", "").strip())
+    except ValueError:
+        errors["trust_min_items"] = ["must be a whole number."]
+    values["judge_may_approve"] = post.get("judge_may_approve") == "on"
+    return values, errors
+
+
+def _criteria_rules(project: Project, values: dict) -> list[dict]:
+    """What the thresholds mean for each criterion of the project's rubric, in words."""
+    rows = []
+    for c in project.rubric_version.criteria.all():
+        kind = c.kind
+        if kind in (ScaleKind.BINARY, ScaleKind.CATEGORICAL):
+            share = values.get("majority_threshold")
+            rule = f"consensus when at least {share:.0%} of the raters give the same answer" if share else ""
+        elif kind in (ScaleKind.ORDINAL, ScaleKind.INTERVAL):
+            width = c.scale["max"] - c.scale["min"]
+            tol = values.get("numeric_tolerance")
+            rule = (
+                f"consensus (the median) when the scores are at most {tol * width:g} apart "
+                f"on the {c.scale['min']:g} to {c.scale['max']:g} scale"
+                if tol is not None
+                else ""
+            )
+        elif kind == ScaleKind.RATIO:
+            tol = values.get("numeric_tolerance")
+            rule = f"consensus (the median) when the spread is at most {tol:.0%} of the scale's maximum (or median)"
+        else:
+            rule = "free text: never blocks approval and has no consensus"
+        rows.append({"criterion": c, "kind": kind, "rule": rule, "required": c.required})
+    return rows
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def policy_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = get_object_or_404(Project.objects.select_related("rubric_version__rubric"), pk=project_id)
+    project_require(user=request.user, project=project, roles=MANAGE)
+    policy = policy_for(project=project)
+    values = {name: getattr(policy, name) for name in FIELDS}
+    errors: dict = {}
+    preview = None
+    status = 200
+    if request.method == "POST":
+        values, errors = _parse(request.POST)
+        if errors:
+            # Check what did parse too, on a copy that is never saved, so every error shows at once.
+            try:
+                policy_changes_apply(policy=policy_for(project=project), changes=values)
+            except ValidationError as exc:
+                errors = {**exc.message_dict, **errors}
+        else:
+            try:
+                if request.POST.get("action") == "save":
+                    _, decision = policy_update(project=project, **values)
+                    if decision.outcome == Decided.QUEUED:
+                        messages.success(request, "Policy saved. The items are being re-decided in the background.")
+                    else:
+                        messages.success(request, f"Policy saved: {decision.changed} item(s) changed decision.")
+                    return redirect("project-policy-page", project_id=project.pk)
+                preview = policy_preview(project=project, changes=values)
+            except ValidationError as exc:
+                errors = exc.message_dict
+        if errors:
+            status = 400
+    # Typed back into the form as the manager wrote them when they do not parse.
+    shown = {name: request.POST.get(name, values.get(name)) if name in errors else values.get(name) for name in FIELDS}
+    context = {
+        "project": project,
+        "fields": [
+            {"name": name, "label": label, "help": help_text, "value": shown[name], "errors": errors.get(name, [])}
+            for name, (label, help_text) in FIELDS.items()
+        ],
+        "rules": _criteria_rules(project, {} if errors else values),
+        "preview": preview,
+        "preview_rows": [
+            {"label": label, "now": preview.now.get(value, 0), "after": preview.after.get(value, 0)}
+            for value, label in ItemStatus.choices
+        ]
+        if preview
+        else [],
+        "errors": errors,
+    }
+    return render(request, "quality/policy.html", context, status=status)
