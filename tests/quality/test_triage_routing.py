@@ -115,7 +115,6 @@ def test_the_dashboard_shows_the_tradeoff_curve(project, members, client, world)
 
 
 def test_gold_on_the_audit_prefix_is_the_sample_the_threshold_is_chosen_on(project, members, client, world):
-    world  # noqa: B018 (the fixture builds the project)
     answer = routing_threshold_choose(project=project)[1]
     assert answer["gold_source"] == "all" and answer["gold_items"] == 70
     client.force_login(members["manager"])
