@@ -4,20 +4,6 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def tallies_build(apps, schema_editor):
-    """Count the ratings stored before live agreement existed. Uses the current services (the
-    tally maths is in agreement/live.py, which has no models); a fresh database has nothing here."""
-    # Asked of the historical model first: the current one may have columns later migrations add
-    # (a fresh database, as in the tests, has no ratings and stops here).
-    if not apps.get_model("annotation", "Rating").objects.exists():
-        return
-    from annotation.models import Project
-    from quality.services.tallies import tallies_rebuild
-
-    for project in Project.objects.filter(items__ratings__isnull=False).distinct().select_related("rubric_version"):
-        tallies_rebuild(project=project)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("annotation", "0009_rating_history_send_back_status_words"),
@@ -89,5 +75,4 @@ class Migration(migrations.Migration):
             model_name="agreementcell",
             constraint=models.UniqueConstraint(fields=("tally", "m", "c", "k"), name="agreement_cell_unique"),
         ),
-        migrations.RunPython(tallies_build, migrations.RunPython.noop, elidable=True),
     ]

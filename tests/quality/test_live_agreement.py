@@ -13,7 +13,8 @@ from annotation.models import Rater, RaterKind, Role
 from annotation.selectors import rater_for_user
 from annotation.services.items import items_import
 from annotation.services.projects import membership_set, project_create
-from annotation.services.ratings import NewRating, rating_change, rating_submit, ratings_import, ratings_write
+from annotation.services.rating_imports import ratings_import
+from annotation.services.ratings import NewRating, rating_change, rating_submit, ratings_write
 from quality.models import AgreementCell, AgreementTally
 from quality.selectors.agreement import project_ratings
 from quality.selectors.live import live_agreement
