@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('quality', '0005_judge_first_routing'),
+        ('quality', '0006_judge_rater_status'),
     ]
 
     operations = [
