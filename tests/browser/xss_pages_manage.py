@@ -8,6 +8,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from annotation.models import Rater
+from rubrics.templates import template_list
 from tests.browser.xss_visit import Visit
 from tests.browser.xss_world import World
 
@@ -43,6 +44,7 @@ def manage_visits(world: World) -> list[Visit]:
     return [
         Visit(f"/projects/{t}/settings/", "manager"),
         Visit("/projects/new/", "manager"),
+        Visit("/projects/new/", "staff"),
         Visit(
             "/projects/new/",
             "manager",
@@ -121,6 +123,7 @@ def manage_visits(world: World) -> list[Visit]:
             fill={"[name=majority_threshold]": "0.5", "[name=action]": "preview"},  # the preview itself
         ),
         Visit(f"/projects/{t}/export/", "manager"),
+        Visit(f"/projects/{t}/export/?since=" + quote(typed("export.since_query")), "manager"),
         Visit(
             f"/projects/{t}/export/",
             "manager",
@@ -132,6 +135,7 @@ def manage_visits(world: World) -> list[Visit]:
         Visit("/rubrics/", "manager"),
         Visit("/rubrics/", "staff"),
         Visit("/rubrics/new/", "manager"),
+        Visit(f"/rubrics/new/?template={template_list()[0]['key']}", "manager"),  # a template as the start
         Visit(
             "/rubrics/new/",
             "manager",
