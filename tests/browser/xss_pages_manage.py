@@ -24,7 +24,45 @@ NOT_PAGES_MANAGE = {
     "rubrics/preview/": "POST only, answers JSON: the builder's live preview, fetched by the sweep (builder-input)",
     "rubrics/<int:rubric_id>/v/<int:number>/publish/": "POST only: publishes the version and redirects",
     "rubrics/<int:rubric_id>/v/<int:number>/copy/": "POST only: starts a new version and redirects",
+    "projects/<int:project_id>/judges/<int:judge_id>/toggle/": "POST only: enables or disables the judge, redirects",
 }
+
+
+def _judge_visits(world: World, typed) -> list[Visit]:
+    """The judge form: add, edit (the hostile judge), both refused with hostile fields typed back,
+    and its test (a POST that renders the page: the refusal names the hostile base URL)."""
+    t, j = world.tasks.pk, world.judge.pk
+    hostile = {
+        f"[name={name}]": typed(f"judge_form.{name}")
+        for name in ("name", "model", "base_url", "temperature", "samples", "system_prompt", "provider")
+    }
+    return [
+        Visit(f"/projects/{t}/judges/new/", "manager"),
+        Visit(
+            f"/projects/{t}/judges/new/",
+            "manager",
+            action="form",
+            form="form.manage-form",
+            fill=hostile,
+            statuses=(400,),
+        ),
+        Visit(f"/projects/{t}/judges/{j}/edit/", "manager"),
+        Visit(
+            f"/projects/{t}/judges/{j}/edit/",
+            "manager",
+            action="form",
+            form="form.manage-form",
+            fill=hostile,
+            statuses=(400,),
+        ),
+        Visit(
+            f"/projects/{t}/judges/{j}/edit/",
+            "manager",
+            action="form",
+            form="form[action$='/test/']",
+            lands="projects/<int:project_id>/judges/<int:judge_id>/test/",
+        ),
+    ]
 
 
 def manage_visits(world: World) -> list[Visit]:
@@ -120,7 +158,7 @@ def manage_visits(world: World) -> list[Visit]:
             "manager",
             action="form",
             form="#policy-form",
-            fill={"[name=majority_threshold]": "0.5", "[name=action]": "preview"},  # the preview itself
+            fill={"[name=majority_threshold]": "0.6", "[name=action]": "preview"},  # the preview itself
         ),
         Visit(f"/projects/{t}/export/", "manager"),
         Visit(f"/projects/{t}/export/?since=" + quote(typed("export.since_query")), "manager"),
@@ -132,6 +170,7 @@ def manage_visits(world: World) -> list[Visit]:
             fill={"[name=since]": typed("export.since")},
             statuses=(400,),
         ),
+        *_judge_visits(world, typed),
         Visit("/rubrics/", "manager"),
         Visit("/rubrics/", "staff"),
         Visit("/rubrics/new/", "manager"),

@@ -24,11 +24,12 @@ class Visit:
     statuses: tuple[int, ...] = (200,)
     form: str = ""
     fill: dict[str, str] = field(default_factory=dict)
+    lands: str = ""  # the route of the page a "form" action renders, when its POST goes elsewhere
 
     @property
     def covers(self) -> str:
         """The route of the page the action renders, if not the path's (ACTION_ROUTES)."""
-        return ACTION_ROUTES.get(self.action, "")
+        return self.lands or ACTION_ROUTES.get(self.action, "")
 
     @property
     def route(self) -> str:
