@@ -64,9 +64,9 @@ def test_a_judge_run_stores_the_distribution_and_confidence_on_its_ratings(llm, 
     run_now(project=project, judge=judge, items=[items[0].id])
     rating = Rating.objects.get(rater=judge.current_version().rater)
     assert rating.values == {"helpfulness": 4, "correct": True, "tone": "rude"}
-    # The fake server's log-probabilities (testbed/llm_quirks.py): the token given at -0.05, the
-    # other yes/no at -3.0, reported together a little over 1 and scaled back.
-    given = math.exp(-0.05) / (math.exp(-0.05) + math.exp(-3.0))
+    # The fake server's log-probabilities (testbed/llm_quirks.py): the token given at -0.2, the
+    # other yes/no at -3.0, normalised over the points reported.
+    given = math.exp(-0.2) / (math.exp(-0.2) + math.exp(-3.0))
     assert rating.distribution["correct"]["true"] == pytest.approx((2 * given + (1 - given)) / 3, abs=1e-6)
     for key, probs in rating.distribution.items():
         assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5), key
