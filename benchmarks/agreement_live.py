@@ -21,6 +21,7 @@ import secrets
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import _django  # first: puts the checkout on sys.path
 import httpx
@@ -53,6 +54,10 @@ CRITERIA = [
     {"key": "correct", "title": "Correct", "scale": {"kind": "binary"}},
     {"key": "tone", "title": "Tone", "scale": {"kind": "categorical", "choices": ["ok", "terse", "rude"]}},
 ]
+
+
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -175,7 +180,7 @@ def run(args, env: dict) -> None:
             seen = now_seen
             to_show.append(done - answered)
             full_round.append(done - begin)
-    print(f"| {args.ratings} ratings over HTTP | |")
+    print(f"| {args.ratings} ratings over HTTP (load average {loadavg()}) | |")
     print("|---|---|")
     print(f"| POST a rating (submission, tally included) | {ms(posts)} |")
     print(f"| from the POST's answer to the API showing it (stale: false) | {ms(to_show)} |")
@@ -213,7 +218,7 @@ def run(args, env: dict) -> None:
     total = int(np.sum([cr.units.size for cr in per_criterion]))
     print(f"largest difference live vs full recompute: {worst:.2e} ({total:,} values)")
     assert worst < 1e-9
-    print(f"submission-to-read p50 {statistics.median(to_show) * 1000:.1f} ms")
+    print(f"submission-to-read p50 {statistics.median(to_show) * 1000:.1f} ms; load average {loadavg()}")
 
 
 if __name__ == "__main__":

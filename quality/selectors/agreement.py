@@ -294,21 +294,25 @@ def _agreement_report(
     return {"project": project.pk, "rubric_version": project.rubric_version.number, "criteria": criteria_out}
 
 
-def live_overlay(*, payload: dict | None, project: Project, figures: LiveAgreement) -> dict:
+def live_overlay(*, payload: dict | None, project: Project, figures: LiveAgreement, humans: bool = True) -> dict:
     """``payload`` (a stored report, possibly older, or None) with each criterion's human alpha
-    replaced by the live one; its interval, annotators and judges stay as computed. ``judges_live``
-    gives each judge's live alpha together with the humans."""
+    replaced by the live one (unless ``humans`` is False: a current report's own stand); its
+    interval, annotators and judges stay as computed. ``judges_live`` gives each judge's live alpha
+    together with the humans."""
     stored = {c["key"]: c for c in (payload or {}).get("criteria", [])}
     judge_ids = {rater for per_judge in figures.judges.values() for rater in per_judge}
     names = dict(Rater.objects.filter(pk__in=judge_ids).values_list("pk", "name")) if judge_ids else {}
+    if not humans and payload is not None:  # a report current for every rating: its own figures stand
+        criteria = [{**c, "judges_live": _judges_live(figures, c["key"], names)} for c in payload["criteria"]]
+        return {**payload, "criteria": criteria}
     criteria_out = []
     for criterion in project.rubric_version.criteria.all():
         result = figures.alphas.get(criterion.key)
         if result is None:
             continue
         entry = dict(stored.get(criterion.key) or {"annotators": [], "judges": []})
-        humans = dict(entry.get("humans") or {"ci": None})
-        humans.update(
+        people = dict(entry.get("humans") or {"ci": None})
+        people.update(
             alpha=result.alpha,
             units=result.pairable_units,
             ratings=result.pairable_values,
@@ -317,21 +321,25 @@ def live_overlay(*, payload: dict | None, project: Project, figures: LiveAgreeme
             status=reliability_status(result.alpha),
             reason=result.reason,
         )
-        entry.update(key=criterion.key, title=criterion.title, level=criterion.agreement_level, humans=humans)
-        # Each judge rated beside the humans, live: alpha of the humans and the judge together.
-        entry["judges_live"] = [
-            {
-                "rater": rater,
-                "name": names.get(rater, ""),
-                "alpha_with_humans": result.alpha,
-                "units": result.pairable_units,
-                "ratings": result.pairable_values,
-            }
-            for rater, result in sorted(figures.judges.get(criterion.key, {}).items())
-        ]
+        entry.update(key=criterion.key, title=criterion.title, level=criterion.agreement_level, humans=people)
+        entry["judges_live"] = _judges_live(figures, criterion.key, names)
         criteria_out.append(entry)
     base = payload or {"bootstrap_draws": 0, "bootstrap_draws_used": 0}
     return {**base, "project": project.pk, "rubric_version": project.rubric_version.number, "criteria": criteria_out}
+
+
+def _judges_live(figures: LiveAgreement, key: str, names: dict[int, str]) -> list[dict]:
+    """Each judge rated beside the humans, live: alpha of the humans and the judge together."""
+    return [
+        {
+            "rater": rater,
+            "name": names.get(rater, ""),
+            "alpha_with_humans": result.alpha,
+            "units": result.pairable_units,
+            "ratings": result.pairable_values,
+        }
+        for rater, result in sorted(figures.judges.get(key, {}).items())
+    ]
 
 
 def items_by_disagreement(*, project: Project, limit: int = 100) -> list[dict]:

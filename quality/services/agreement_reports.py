@@ -85,14 +85,14 @@ def agreement_report_read(*, project: Project, bootstrap_draws: int = DEFAULT_DR
     policy = policy_for(project=project)
     live = ratings_state(project=project, policy=policy, judge_ids=report.state.get("judges", {}) if report else ())
     if report is not None and report.payload is not None and report.state == live:
-        return AgreementAnswer(report.payload, report.computed_at, stale=False, refreshing=False)
+        return AgreementAnswer(_live(report.payload, project), report.computed_at, stale=False, refreshing=False)
     if report is None:
         report = _report_row(project=project, bootstrap_draws=bootstrap_draws)
     if computes_inline(ratings=live["ratings"], bootstrap_draws=bootstrap_draws):
         payload, computed_at = _compute_and_store(
             report_id=report.pk, project=project, draws=bootstrap_draws, state=live, read_at=read_at, policy=policy
         )
-        return AgreementAnswer(payload, computed_at, stale=False, refreshing=False)
+        return AgreementAnswer(_live(payload, project), computed_at, stale=False, refreshing=False)
     agreement_report_enqueue(report_id=report.pk)
     figures = live_agreement(project=project)
     if figures is None:
@@ -104,6 +104,13 @@ def agreement_report_read(*, project: Project, bootstrap_draws: int = DEFAULT_DR
         stale = _without_counts(report.state) != _without_counts(live)
     payload = live_overlay(payload=report.payload, project=project, figures=figures)
     return AgreementAnswer(payload, report.computed_at, stale=stale, refreshing=True, interval_lag=lag)
+
+
+def _live(payload: dict, project: Project) -> dict:
+    """A current report with the live figures too (the judges' ``judges_live``), so every answer
+    has the same shape."""
+    figures = live_agreement(project=project)
+    return payload if figures is None else live_overlay(payload=payload, project=project, figures=figures, humans=False)
 
 
 def _without_counts(state: dict) -> dict:

@@ -5,24 +5,35 @@ transaction) reaches :func:`tallies_record` in that same transaction, which adds
 contributions to their project's tallies. The point estimate of alpha is then read from a few rows
 (quality/selectors/live.py) instead of recomputed from every rating.
 
-Concurrency (PostgreSQL, READ COMMITTED): a delta is "this item's human ratings as they are now,
-minus the same without my own changes", so it is exact only if no other transaction changes the
-item's ratings between that read and commit. Hence, in this order and every writer alike:
+Subsets: the humans (``subset`` 0), and per judge the humans with that judge (``subset`` = its
+rater id; its ratings on the items it was shown as examples left out). A judge's tally begins, as
+a copy of the humans', with its first verdict.
 
-1. the changed items' rows are locked (by id; a submission or correction holds its item already);
-2. the items' ratings are read (a fresh snapshot: every earlier writer of these items committed,
-   and no later one can change them before this transaction ends);
-3. the project's tally headers are upserted (``ratings``, ``writes`` + deltas), in criterion
-   order, which locks them to commit: a rebuild (which locks them before it reads the ratings)
-   thus either counted this transaction's ratings or waits for them to be added;
-4. the cells are upserted with ``count = count + delta`` in (tally, m, c, k) order.
+Concurrency (PostgreSQL, READ COMMITTED): a delta is "this item's ratings as they are now, minus
+the same without my own changes", so it is exact only if no other transaction changes the item's
+ratings between that read and commit. Hence, in this order and every writer alike:
 
-Locks are always taken items → headers → cells, each in a fixed order, so writers cannot deadlock
-one another. SQLite has one writer at a time, which gives the same result trivially.
+1. the changed items' rows are locked (by id; a submission or correction holds its item already),
+   then their ratings are read: a later statement, so a fresh snapshot in which every earlier
+   writer of these items has committed, and no later one can change them before we do;
+2. the project's humans' headers are upserted (``ratings``, ``writes`` + deltas), in criterion
+   order, which locks them to commit: every writer of the project (judges' too) and a rebuild
+   take turns from here on. Only then are the judge subsets listed, so none can begin (copying
+   the humans' cells) while a human rating it would miss is uncommitted;
+3. the humans' cells (``count = count + delta``, in (m, c, k) order), then the judges' headers
+   and their cells (a new judge subset copies the humans' cells first).
+
+Locks are always taken items → humans' headers → humans' cells → judges' headers → judges' cells,
+each in a fixed order,
+so writers cannot deadlock one another. On PostgreSQL each step is one round trip carrying several
+statements (:func:`_batch`): each statement still takes its own snapshot once the one before it
+has finished, which is what the order above relies on. SQLite has one writer at a time.
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from django.db import connection, transaction
@@ -32,134 +43,197 @@ from annotation.models import Item, Project, Rater, RaterKind, Rating
 from quality.models import AgreementCell, AgreementTally
 from quality.selectors.agreement import project_ratings
 from rubrics.models import Criterion
-from rubrics.scales import value_code
+from rubrics.scales import AGREEMENT_LEVEL, value_code
 
 Change = tuple[int, int, dict | None]
 """``(item_id, rater_id, values before)``: values before None for a new rating."""
 
-_CHUNK = 5_000
-_CELL_ROWS = 500
-
-
-def _criteria(rubric_version_id: int) -> list[Criterion]:
-    return [c for c in Criterion.objects.filter(version_id=rubric_version_id) if c.agreement_level is not None]
-
-
-def _quote(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _lock_items(item_ids: list[int]) -> dict[int, int]:
-    """Lock the items (by id) and return ``{item_id: project_id}``."""
-    out: dict[int, int] = {}
-    locking = connection.vendor == "postgresql"
-    for start in range(0, len(item_ids), _CHUNK):
-        rows = Item.objects.filter(pk__in=item_ids[start : start + _CHUNK]).order_by("pk")
-        if locking:
-            rows = rows.select_for_update()
-        out.update(rows.values_list("pk", "project_id"))
-    return out
-
-
-def _headers_bump(project_id: int, rubric_version_id: int, rows: list[tuple[int, int, int, int]]) -> dict:
-    """Upsert tally headers: ``rows`` of (criterion id, subset, ratings delta, writes delta).
-    Returns ``{(criterion_id, subset): (tally_id, ratings now)}``. Holds the rows locked to commit."""
-    rows = sorted(rows)
-    table = _quote(AgreementTally._meta.db_table)
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
-    params: list = []
-    for criterion_id, subset, ratings, writes in rows:
-        params += [project_id, criterion_id, rubric_version_id, subset, ratings, writes]
-    sql = (
-        f"INSERT INTO {table} (project_id, criterion_id, rubric_version_id, subset, ratings, writes) "
-        f"VALUES {values} ON CONFLICT (project_id, criterion_id, subset) DO UPDATE SET "
-        f"ratings = {table}.ratings + EXCLUDED.ratings, writes = {table}.writes + EXCLUDED.writes "
-        f"RETURNING id, criterion_id, subset, ratings"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {(criterion_id, subset): (tally_id, n) for tally_id, criterion_id, subset, n in cursor.fetchall()}
-
-
-def _cells_add(rows: list[tuple[int, int, float, float, int]]) -> None:
-    """Upsert cells ``(tally_id, m, c, k, delta)`` as ``count = count + delta``, in key order."""
-    rows = sorted(r for r in rows if r[4])
-    table = _quote(AgreementCell._meta.db_table)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), _CELL_ROWS):
-            chunk = rows[start : start + _CELL_ROWS]
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} (tally_id, m, c, k, count) VALUES {values} "
-                f"ON CONFLICT (tally_id, m, c, k) DO UPDATE SET count = {table}.count + EXCLUDED.count",
-                [x for row in chunk for x in row],
-            )
-
-
 Values = dict[int, dict[int, dict]]
 """``{item_id: {rater_id: values}}``"""
 
+Statement = tuple[str, list]
 
-def _item_ratings(item_ids: list[int], rubric_version_id: int) -> tuple[Values, Values, set[int]]:
-    """The items' ratings as they are now: the humans', the judges', and the ids of the human
-    raters seen. Read after the items are locked: no one else can change them now."""
-    humans: Values = defaultdict(dict)
-    judges: Values = defaultdict(dict)
-    human_ids: set[int] = set()
-    for start in range(0, len(item_ids), _CHUNK):
-        chunk = item_ids[start : start + _CHUNK]
-        rows = Rating.objects.filter(item_id__in=chunk, rubric_version_id=rubric_version_id).values_list(
-            "item_id", "rater_id", "rater__kind", "values"
+_CHUNK = 2_000
+_CELL_ROWS = 500
+HUMANS = AgreementTally.HUMANS
+
+
+class Scored(NamedTuple):
+    """A criterion with an agreement level: what a tally needs of it."""
+
+    pk: int
+    key: str
+    scale: dict
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _batch(statements: list[Statement]) -> list[list[tuple]]:
+    """Run ``statements`` in order and return each one's rows. On PostgreSQL in one round trip:
+    Django's psycopg cursor binds parameters client-side, so several statements go as one query
+    and each still runs (and takes its snapshot) after the one before it has finished."""
+    out: list[list[tuple]] = []
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                out.append(cursor.fetchall() if cursor.description else [])
+            return out
+        cursor.execute("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+        while True:
+            out.append(cursor.fetchall() if cursor.description else [])
+            if not cursor.nextset():
+                return out
+
+
+def _in(values: Sequence) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _chunks(seq: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]
+
+
+def _read_statements(rubric_version_id: int, item_ids: list[int], judge_ids: list[int]) -> list[Statement]:
+    """Criteria; item locks; the items' ratings (after the locks); the writing judges' examples."""
+    item, rating, rater = _q(Item._meta.db_table), _q(Rating._meta.db_table), _q(Rater._meta.db_table)
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    out: list[Statement] = [
+        (
+            f"SELECT id, {_q('key')}, scale FROM {_q(Criterion._meta.db_table)} WHERE version_id = %s "
+            f"ORDER BY position, id",
+            [rubric_version_id],
         )
-        for item_id, rater_id, kind, values in rows:
-            if kind == RaterKind.HUMAN:
-                humans[item_id][rater_id] = values
-                human_ids.add(rater_id)
-            else:
-                judges[item_id][rater_id] = values
-    return humans, judges, human_ids
+    ]
+    for chunk in _chunks(item_ids, _CHUNK):
+        out.append((f"SELECT id, project_id FROM {item} WHERE id IN ({_in(chunk)}) ORDER BY id{lock}", list(chunk)))
+    for chunk in _chunks(item_ids, _CHUNK):
+        out.append(
+            (
+                f"SELECT r.item_id, r.rater_id, a.kind, r.{_q('values')} FROM {rating} r "
+                f"JOIN {rater} a ON a.id = r.rater_id WHERE r.rubric_version_id = %s AND r.item_id IN ({_in(chunk)})",
+                [rubric_version_id, *chunk],
+            )
+        )
+    if judge_ids:
+        out.append((f"SELECT id, shown_item_ids FROM {rater} WHERE id IN ({_in(judge_ids)})", list(judge_ids)))
+    return out
 
 
-def _judge_subsets(project_id: int, rubric_version_id: int, also: set[int]) -> tuple[set[int], dict[int, set[int]]]:
-    """The judges with a tally in the project, and for those and ``also`` the items each was shown
-    (its ratings there are left out, as in the reports)."""
-    existing = set(
-        AgreementTally.objects.filter(project_id=project_id, rubric_version_id=rubric_version_id)
-        .exclude(subset=AgreementTally.HUMANS)
-        .values_list("subset", flat=True)
+def _headers_sql(project_id: int, rubric_version_id: int, rows: list[tuple[int, int, int, int]]) -> Statement:
+    """Upsert tally headers, ``rows`` of (criterion id, subset, ratings delta, writes delta), in key
+    order; returns (id, criterion_id, subset, ratings). Holds the rows locked to commit."""
+    table = _q(AgreementTally._meta.db_table)
+    params: list = []
+    for criterion_id, subset, ratings, writes in sorted(rows):
+        params += [project_id, criterion_id, rubric_version_id, subset, ratings, writes]
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    return (
+        f"INSERT INTO {table} (project_id, criterion_id, rubric_version_id, subset, ratings, writes) "
+        f"VALUES {values} ON CONFLICT (project_id, criterion_id, subset) DO UPDATE SET "
+        f"ratings = {table}.ratings + EXCLUDED.ratings, writes = {table}.writes + EXCLUDED.writes "
+        f"RETURNING id, criterion_id, subset, ratings",
+        params,
     )
-    shown = Rater.objects.filter(pk__in=existing | also).values_list("pk", "shown_item_ids")
-    return existing, {pk: set(items or []) for pk, items in shown}
+
+
+def _judges_sql(project_id: int, rubric_version_id: int) -> Statement:
+    """The judges with a tally in the project (after the humans' headers are locked), and their examples."""
+    table, rater = _q(AgreementTally._meta.db_table), _q(Rater._meta.db_table)
+    return (
+        f"SELECT DISTINCT t.subset, a.shown_item_ids FROM {table} t JOIN {rater} a ON a.id = t.subset "
+        f"WHERE t.project_id = %s AND t.rubric_version_id = %s AND t.subset <> 0",
+        [project_id, rubric_version_id],
+    )
+
+
+def _copy_sql(project_id: int, rubric_version_id: int, judge: int) -> Statement:
+    """A new judge subset's cells: the humans' as committed (this writer's own deltas come after)."""
+    cell, table = _q(AgreementCell._meta.db_table), _q(AgreementTally._meta.db_table)
+    return (
+        f"INSERT INTO {cell} (tally_id, m, c, k, count) SELECT j.id, x.m, x.c, x.k, x.count FROM {cell} x "
+        f"JOIN {table} h ON h.id = x.tally_id JOIN {table} j ON j.project_id = h.project_id "
+        f"AND j.criterion_id = h.criterion_id AND j.subset = %s "
+        f"WHERE h.project_id = %s AND h.rubric_version_id = %s AND h.subset = 0 AND x.count <> 0",
+        [judge, project_id, rubric_version_id],
+    )
+
+
+def _cells_sql(project_id: int, rows: list[tuple[int, int, int, float, float, int]]) -> list[Statement]:
+    """Upsert cells ``(criterion id, subset, m, c, k, delta)`` as ``count = count + delta``, in
+    (tally, m, c, k) order; the tally found by its key, so one round trip can create it first."""
+    cell, table = _q(AgreementCell._meta.db_table), _q(AgreementTally._meta.db_table)
+    out: list[Statement] = []
+    first = "(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS double precision), " \
+        "CAST(%s AS double precision), CAST(%s AS bigint))"  # fmt: skip
+    for chunk in _chunks(sorted(r for r in rows if r[5]), _CELL_ROWS):
+        values = ", ".join([first] + ["(%s, %s, %s, %s, %s, %s)"] * (len(chunk) - 1))
+        out.append(
+            (
+                f"WITH v(criterion_id, subset, m, c, k, d) AS (VALUES {values}) "
+                f"INSERT INTO {cell} (tally_id, m, c, k, count) SELECT t.id, v.m, v.c, v.k, v.d FROM v JOIN {table} t "
+                f"ON t.project_id = %s AND t.criterion_id = v.criterion_id AND t.subset = v.subset "
+                f"WHERE true ORDER BY t.id, v.m, v.c, v.k "
+                f"ON CONFLICT (tally_id, m, c, k) DO UPDATE SET count = {cell}.count + EXCLUDED.count",
+                [x for row in chunk for x in row] + [project_id],
+            )
+        )
+    return out
+
+
+def _codes(criterion: Scored, ratings: Iterable[dict]) -> list[float]:
+    codes = (value_code(criterion.scale, (values or {}).get(criterion.key)) for values in ratings)
+    return [c for c in codes if c is not None]
 
 
 def _subset_values(subset: int, item_id: int, humans: Values, judges: Values, shown: dict[int, set[int]]) -> list:
     values = list(humans.get(item_id, {}).values())
-    if subset != AgreementTally.HUMANS and item_id not in shown[subset]:
+    if subset != HUMANS and item_id not in shown[subset]:
         judged = judges.get(item_id, {}).get(subset)
         if judged is not None:
             values.append(judged)
     return values
 
 
-def _codes(criterion: Criterion, ratings: Iterable[dict]) -> list[float]:
-    codes = (value_code(criterion.scale, (values or {}).get(criterion.key)) for values in ratings)
-    return [c for c in codes if c is not None]
-
-
 def tallies_record(*, rubric_version_id: int, changes: Sequence[Change]) -> None:
     """Count ratings just written or changed (``changes``) into their projects' live tallies.
 
-    Call inside the writer's transaction, after the write. Subsets: the humans (``subset`` 0),
-    and per judge the humans with that judge (its tally begins, as a copy of the humans', with its
-    first verdict). Every change counts as a write on the humans' headers, which every writer of
-    the project therefore locks first.
+    Call inside the writer's transaction, after the write. Every change counts as a write on the
+    humans' headers (a stored report must notice judges' verdicts too). Two round trips on
+    PostgreSQL whatever the batch (read; headers and cells), a third when the project has judges.
     """
-    criteria = _criteria(rubric_version_id)
-    if not criteria or not changes:
+    if not changes:
         return
     item_ids = sorted({item_id for item_id, _, _ in changes})
-    projects = _lock_items(item_ids)
-    humans_now, judges_now, human_ids = _item_ratings(item_ids, rubric_version_id)
+    judge_ids = sorted({rater_id for _, rater_id, _ in changes})  # narrowed to judges below
+    chunks = -(-len(item_ids) // _CHUNK)
+    results = _batch(_read_statements(rubric_version_id, item_ids, judge_ids))
+    criteria = [
+        Scored(pk, key, _json(scale)) for pk, key, scale in results[0] if AGREEMENT_LEVEL.get(_json(scale).get("kind"))
+    ]
+    if not criteria:
+        return
+    projects = {item_id: project_id for rows in results[1 : 1 + chunks] for item_id, project_id in rows}
+    humans_now: Values = defaultdict(dict)
+    judges_now: Values = defaultdict(dict)
+    human_ids: set[int] = set()
+    for rows in results[1 + chunks : 1 + 2 * chunks]:
+        for item_id, rater_id, kind, values in rows:
+            if kind == RaterKind.HUMAN:
+                humans_now[item_id][rater_id] = _json(values)
+                human_ids.add(rater_id)
+            else:
+                judges_now[item_id][rater_id] = _json(values)
+    writing_judges = {
+        pk: set(_json(items) or []) for pk, items in (results[-1] if len(results) > 1 + 2 * chunks else [])
+    }
     humans_was = {item_id: dict(by_rater) for item_id, by_rater in humans_now.items()}
     judges_was = {item_id: dict(by_rater) for item_id, by_rater in judges_now.items()}
     by_project: dict[int, list[Change]] = defaultdict(list)
@@ -170,74 +244,86 @@ def tallies_record(*, rubric_version_id: int, changes: Sequence[Change]) -> None
             was.setdefault(item_id, {}).pop(rater_id, None)
         else:
             was.setdefault(item_id, {})[rater_id] = old
-    rows: list[tuple[int, int, float, float, int]] = []
     for project_id, mine in sorted(by_project.items()):
-        rows += _project_record(
-            project_id, rubric_version_id, criteria, mine, human_ids, (humans_now, judges_now), (humans_was, judges_was)
+        _project_record(
+            project_id,
+            rubric_version_id,
+            criteria,
+            mine,
+            human_ids,
+            {pk: shown for pk, shown in writing_judges.items() if pk not in human_ids},
+            (humans_now, judges_now),
+            (humans_was, judges_was),
         )
-    _cells_add(rows)
 
 
 def _project_record(
     project_id: int,
     rubric_version_id: int,
-    criteria: list[Criterion],
+    criteria: list[Scored],
     mine: list[Change],
     human_ids: set[int],
+    writing_judges: dict[int, set[int]],
     now: tuple[Values, Values],
     was: tuple[Values, Values],
-) -> list[tuple[int, int, float, float, int]]:
-    """Headers of one project bumped (humans first), judge subsets begun; returns its cell deltas."""
+) -> None:
+    """One project's tallies: humans' headers (the turnstile), then judges' headers and all cells."""
     human_items = {item_id for item_id, rater_id, _ in mine if rater_id in human_ids}
     judge_items: dict[int, set[int]] = defaultdict(set)
     for item_id, rater_id, _ in mine:
         if rater_id not in human_ids:
             judge_items[rater_id].add(item_id)
 
-    def deltas(subset: int, items: set[int], shown: dict[int, set[int]]):
+    def deltas(subset: int, items: set[int], shown: dict[int, set[int]], humans_before: Values):
         cells: dict[int, dict[Cell, int]] = defaultdict(dict)
         counts: dict[int, int] = defaultdict(int)
         for item_id in items:
             after = _subset_values(subset, item_id, now[0], now[1], shown)
-            before = _subset_values(subset, item_id, was[0], was[1], shown)
+            before = _subset_values(subset, item_id, humans_before, was[1], shown)
             for criterion in criteria:
                 old_codes, new_codes = _codes(criterion, before), _codes(criterion, after)
                 cells_merge(cells[criterion.pk], cells_delta(old_codes, new_codes))
                 counts[criterion.pk] += len(new_codes) - len(old_codes)
         return cells, counts
 
-    cells, counts = deltas(AgreementTally.HUMANS, human_items, {})
-    heads = [(c.pk, AgreementTally.HUMANS, counts[c.pk], len(mine)) for c in criteria]
-    humans = _headers_bump(project_id, rubric_version_id, heads)  # every writer of the project waits here
-    rows = [(humans[(cid, 0)][0], m, c, k, d) for cid, delta in cells.items() for (m, c, k), d in delta.items()]
-    # Read now, under the humans' locks: no judge subset can begin, or miss a human rating, meanwhile.
-    existing, shown = _judge_subsets(project_id, rubric_version_id, set(judge_items))
-    heads, judge_cells = [], {}
+    # Round trip 1: the humans' headers (the turnstile), the judge subsets, the humans' cells.
+    cells, counts = deltas(HUMANS, human_items, {}, was[0])
+    heads = [(c.pk, HUMANS, counts[c.pk], len(mine)) for c in criteria]
+    rows = [(cid, HUMANS, m, c, k, d) for cid, delta in cells.items() for (m, c, k), d in delta.items()]
+    humans, existing, *_ = _batch(
+        [
+            _headers_sql(project_id, rubric_version_id, heads),
+            _judges_sql(project_id, rubric_version_id),
+            *_cells_sql(project_id, rows),
+        ]
+    )
+    humans_ratings = {criterion_id: n for _, criterion_id, _, n in humans}
+    shown = {pk: set(_json(items) or []) for pk, items in existing}
+    begun = set(shown)
+    shown.update((pk, items) for pk, items in writing_judges.items() if pk in judge_items)
+    if not shown:
+        return
+    # Round trip 2 (projects with judges): their headers, new subsets' cells, their cell deltas.
+    rows, heads = [], []
     for judge in sorted(shown):
-        items = human_items | judge_items.get(judge, set())
-        judge_cells[judge], judge_counts = deltas(judge, items, shown)
-        for criterion in criteria:
-            # A new judge subset begins as the humans' committed tally (theirs minus this writer's).
-            base = 0 if judge in existing else humans[(criterion.pk, 0)][1] - counts[criterion.pk]
-            heads.append((criterion.pk, judge, base + judge_counts[criterion.pk], 0))
-    judges = _headers_bump(project_id, rubric_version_id, heads) if heads else {}
-    for judge in sorted(set(shown) - existing):
-        for criterion in criteria:
-            _cells_copy(source=humans[(criterion.pk, 0)][0], target=judges[(criterion.pk, judge)][0])
-    for judge, per_criterion in judge_cells.items():
-        for cid, delta in per_criterion.items():
-            rows += [(judges[(cid, judge)][0], m, c, k, d) for (m, c, k), d in delta.items()]
-    return rows
-
-
-def _cells_copy(*, source: int, target: int) -> None:
-    table = _quote(AgreementCell._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (tally_id, m, c, k, count) SELECT %s, m, c, k, count FROM {table} "
-            f"WHERE tally_id = %s AND count <> 0",
-            [target, source],
+        # A new judge subset begins as a copy of the humans' cells, which now hold this writer's
+        # human ratings too: its delta is then the judge's own ratings only.
+        judge_cells, judge_counts = deltas(
+            judge, human_items | judge_items.get(judge, set()), shown, was[0] if judge in begun else now[0]
         )
+        for criterion in criteria:
+            base = 0 if judge in begun else humans_ratings[criterion.pk]
+            heads.append((criterion.pk, judge, base + judge_counts[criterion.pk], 0))
+        rows += [(cid, judge, m, c, k, d) for cid, delta in judge_cells.items() for (m, c, k), d in delta.items()]
+    statements = [_headers_sql(project_id, rubric_version_id, heads)]
+    statements += [_copy_sql(project_id, rubric_version_id, judge) for judge in sorted(set(shown) - begun)]
+    _batch(statements + _cells_sql(project_id, rows))
+
+
+def _headers_bump(project_id: int, rubric_version_id: int, rows: list[tuple[int, int, int, int]]) -> dict:
+    """:func:`_headers_sql` run: ``{(criterion_id, subset): (tally_id, ratings)}``."""
+    (returned,) = _batch([_headers_sql(project_id, rubric_version_id, rows)])
+    return {(criterion_id, subset): (tally_id, n) for tally_id, criterion_id, subset, n in returned}
 
 
 @transaction.atomic
@@ -246,10 +332,10 @@ def tallies_rebuild(*, project: Project) -> int:
     the services, or a judge's few-shot items changed). Locks the humans' headers first, like every
     writer, so a rating written meanwhile is counted exactly once. Returns the cells written."""
     version_id = project.rubric_version_id
-    criteria = _criteria(version_id)
+    criteria = [c for c in Criterion.objects.filter(version_id=version_id) if c.agreement_level is not None]
     if not criteria:
         return 0
-    humans = _headers_bump(project.pk, version_id, [(c.pk, AgreementTally.HUMANS, 0, 0) for c in criteria])
+    humans = _headers_bump(project.pk, version_id, [(c.pk, HUMANS, 0, 0) for c in criteria])
     AgreementTally.objects.filter(project=project, rubric_version_id=version_id).exclude(
         subset=AgreementTally.HUMANS
     ).delete()

@@ -40,22 +40,27 @@ def test_a_worker_keeps_the_stored_report_current_and_re_decides_items(
     worker = worker_start(env, log)
     try:
         started = time.monotonic()
-        assert reviewer.get(url).status_code == 202
+        first = reviewer.get(url)
         assert time.monotonic() - started < 2
-        wait_for(lambda: reviewer.get(url).status_code == 200, timeout=60, what="the first report", log=log)
+        # No report yet: live alpha at once, the intervals on their way.
+        assert first.status_code == 200
+        assert (first.json()["interval_lag_ratings"], helpfulness(first.json())["units"]) == (None, 3)
+
+        def report_current():
+            return reviewer.get(url).json()["interval_lag_ratings"] == 0
+
+        wait_for(report_current, timeout=60, what="the first report", log=log)
         body = reviewer.get(url).json()
         assert (body["stale"], helpfulness(body)["units"]) == (False, 3)
+        assert body["computed_at"] is not None
 
         for user in (members["annotator"], members["annotator2"]):  # two ratings: one recompute
             rate(items[3], user, helpfulness=2)
         body = reviewer.get(url).json()
-        assert (body["stale"], body["refreshing"], helpfulness(body)["units"]) == (True, True, 3)
+        assert (body["stale"], body["refreshing"], body["interval_lag_ratings"]) == (False, True, 2)
+        assert helpfulness(body)["units"] == 4, "alpha is live"
 
-        def current_with_four():
-            body = reviewer.get(url).json()
-            return body["stale"] is False and helpfulness(body)["units"] == 4
-
-        wait_for(current_with_four, timeout=60, what="the recomputed report", log=log)
+        wait_for(report_current, timeout=60, what="the recomputed report", log=log)
         assert log.read_text().count(RECOMPUTED) == 2, log.read_text()[-3000:]
 
         response = client_for(members["manager"]).patch(

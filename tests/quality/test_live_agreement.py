@@ -134,12 +134,19 @@ def test_it_keeps_alpha_live_through_submissions_corrections_imports_and_verdict
     for who in (judge, shown):
         _assert_live_equals_full(project, who)
     assert set(live_agreement(project=project).judges["helpfulness"]) == {judge.pk, shown.pk}
+    # One batch with a person's rating and a new judge's first verdicts (its subset begins mid-batch).
+    third = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v3", version=3)
+    mixed = [NewRating(items[4].pk, rater_for_user(user=members["reviewer"]).pk, {"helpfulness": 5}, {})]
+    mixed += [NewRating(item.pk, third.pk, {"helpfulness": 3, "correct": False}, {}) for item in items[3:]]
+    ratings_write(rubric_version_id=project.rubric_version_id, ratings=mixed, source="import")
+    for who in (None, judge, shown, third):
+        _assert_live_equals_full(project, who)
     # A rebuild from the ratings finds exactly the cells kept incrementally.
     kept = _stored_cells(project)
     tallies_rebuild(project=project)
     assert _stored_cells(project) == kept
     _assert_live_equals_full(project)
-    for who in (judge, shown):
+    for who in (judge, shown, third):
         _assert_live_equals_full(project, who)
 
 
@@ -239,3 +246,21 @@ def test_no_update_is_lost_with_32_concurrent_writers(make_user):
     tally = AgreementTally.objects.get(project=project, criterion__key="helpfulness", subset=AgreementTally.HUMANS)
     assert tally.ratings == WRITERS * len(items)
     assert tally.writes >= WRITERS * len(items)
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_the_live_alpha_of_a_large_project(client, project, members, items, large, queued):  # noqa: F811
+    rate(items[0], members["annotator"], helpfulness=5)
+    rate(items[0], members["annotator2"], helpfulness=4)
+    rate(items[1], members["annotator"], helpfulness=2)
+    rate(items[1], members["annotator2"], helpfulness=1)
+    client.force_login(members["reviewer"])
+    html = client.get(f"/projects/{project.pk}/dashboard/").content.decode()
+    assert "Alpha is live" in html and "being computed" in html
+    expected = _full_recompute(project)["helpfulness"].alpha
+    assert f"helpfulness: alpha {expected:.3f}" in html
+    rate(items[2], members["annotator"], helpfulness=1)
+    rate(items[2], members["annotator2"], helpfulness=5)
+    moved = _full_recompute(project)["helpfulness"].alpha
+    assert f"{moved:.3f}" != f"{expected:.3f}"
+    assert f"helpfulness: alpha {moved:.3f}" in client.get(f"/projects/{project.pk}/dashboard/").content.decode()
