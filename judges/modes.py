@@ -26,11 +26,11 @@ class ModeFound:
 class OutputModes:
     """The output mode every call of a chunk uses, shared by its calls.
 
-    A fixed mode not yet seen working goes out on one call first, and a refusal of it stops the
+    A mode not yet seen working goes out on one call first; a refusal of a fixed mode stops the
     chunk. "auto" tries the provider's modes in order (from
     ``first_mode``, what an earlier chunk or the test action found): a refusal of a request
     parameter moves to the next mode once, a refusal naming logprobs drops them, and the first
-    answer the server accepts settles it. A refusal once settled is not retried: the chunk stops.
+    answer the server accepts settles it (and is reported). Past the last mode the chunk stops.
     """
 
     def __init__(self, endpoint: Any, available: Sequence[str]) -> None:
@@ -41,8 +41,9 @@ class OutputModes:
         else:
             self.order = [endpoint.output_mode]
         self.index = 0
-        # A fixed mode not yet seen working is tried on one call before the others are sent.
-        self.settled = not auto and endpoint.first_mode == endpoint.output_mode
+        # A mode seen working before (the test action, an earlier chunk) is used at once; otherwise
+        # the first call goes alone, so the others do not all try what the server refuses.
+        self.settled = bool(endpoint.first_mode) and endpoint.first_mode == self.order[0]
         self.auto = auto
         self.logprobs = endpoint.logprobs
         self.refusals: list[str] = []
@@ -58,13 +59,14 @@ class OutputModes:
                 self.logprobs = False
                 self.refusals.append(f"logprobs refused ({reason[:200]})")
             return True
-        if self.settled or not self.auto:
+        if not self.auto:
             return False
         if mode == self.mode:
             if self.index + 1 >= len(self.order):
                 return False
             self.refusals.append(f"{mode} refused ({reason[:200]})")
             self.index += 1
+            self.settled = False  # the next answer the server accepts is reported again
         return True
 
     def found(self) -> ModeFound | None:

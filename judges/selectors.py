@@ -10,6 +10,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from annotation.models import Project
 from annotation.selectors import projects_for_user
+from judges.endpoints import endpoint_problem
 from judges.models import Judge, JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion, Outcome, RunStatus
 from quality.models import RaterTrust
 
@@ -112,6 +113,8 @@ class JudgeRow:
     trusted: list[RaterTrust]  # criteria its current version may label on its own
     measured: int  # criteria its current version was measured on
     undecided: list[RaterTrust]  # measured, but too few items or too wide an interval to say
+    problem: str = ""  # why it refuses to run under today's settings (judges/endpoints.py)
+    concurrency: int = 0  # calls in flight allowed, all workers together
 
 
 def project_judges_overview(*, project: Project) -> tuple[list[JudgeRow], list[JudgeRun]]:
@@ -143,8 +146,14 @@ def project_judges_overview(*, project: Project) -> tuple[list[JudgeRow], list[J
             undecided=[
                 t for t in trust.get(versions[judge.pk].rater_id, []) if not t.trusted and t.status == "not_enough_data"
             ],
+            problem=_problem(judge, versions[judge.pk]),
+            concurrency=judge.concurrency(versions[judge.pk].provider),
         )
         for judge in judges
         if judge.pk in versions
     ]
     return rows, list(runs[:20])
+
+
+def _problem(judge: Judge, version: JudgeVersion) -> str:
+    return endpoint_problem(provider=version.provider, base_url=version.base_url, api_key_env=judge.api_key_env)

@@ -45,8 +45,14 @@ def _probabilities(logprobs: dict | None, labels: list[str]) -> list[float] | No
     out = []
     for label in labels:
         lp = logprobs.get(label)
-        out.append(math.exp(lp) if isinstance(lp, int | float) and not isinstance(lp, bool) and lp <= 0 else math.nan)
-    return None if all(math.isnan(p) for p in out) else out
+        usable = isinstance(lp, int | float) and not isinstance(lp, bool) and math.isfinite(lp)
+        out.append(math.exp(min(lp, 0.0)) if usable else math.nan)
+    if all(math.isnan(p) for p in out):
+        return None
+    # Providers round log-probabilities (and may list one point twice, "4" and " 4"), so what
+    # they report can add up to a little over 1: scale it back rather than refuse the answer.
+    reported = sum(p for p in out if not math.isnan(p))
+    return [p / reported for p in out] if reported > 1 else out
 
 
 def verdict_distribution(
@@ -89,17 +95,25 @@ def verdict_distribution(
         # An answer that came with probabilities but no value still counts through its vector; one
         # with a value the scale does not know (impossible after values_clean) is dropped.
         fallback = [a if a is not None else codes[0] for a in answers]
-        result = agreement.verdict_uncertainty(
-            points=codes,
-            level=level,
-            samples=fallback,
-            probabilities=vectors if any(v is not None for v in vectors) else None,
-            verdict=value_code(scale, values[key]),
-            method="top",
-        )
+        try:
+            result = _uncertainty(codes, level, fallback, vectors, value_code(scale, values[key]))
+        except ValueError:
+            continue  # malformed provider data never costs the verdict itself
         distribution[key] = {label: round(p, 6) for label, p in zip(labels, result.distribution, strict=True)}
         confidences.append(result.confidence)
     return distribution, (round(min(confidences), 6) if confidences else None)
+
+
+def _uncertainty(codes, level, samples, vectors, verdict) -> agreement.VerdictUncertainty:
+    """From the log-probabilities when usable, else from the sampled values alone."""
+    if any(v is not None for v in vectors):
+        try:
+            return agreement.verdict_uncertainty(
+                points=codes, level=level, samples=samples, probabilities=vectors, verdict=verdict, method="top"
+            )
+        except ValueError:
+            pass
+    return agreement.verdict_uncertainty(points=codes, level=level, samples=samples, verdict=verdict, method="top")
 
 
 def criterion_level(scale: dict) -> str:

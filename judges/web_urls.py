@@ -2,11 +2,15 @@
 
 from django.urls import path
 
-from judges import views
+from judges import form_pages, views
 
 urlpatterns = [
     path("projects/<int:project_id>/judges/", views.project_judges, name="project-judges"),
     path("projects/<int:project_id>/judges/<int:judge_id>/run/", views.project_judge_run, name="project-judge-run"),
+    path("projects/<int:project_id>/judges/new/", form_pages.judge_new, name="judge-new"),
+    path("projects/<int:project_id>/judges/<int:judge_id>/edit/", form_pages.judge_edit, name="judge-edit"),
+    path("projects/<int:project_id>/judges/<int:judge_id>/test/", form_pages.judge_test_page, name="judge-test-page"),
+    path("projects/<int:project_id>/judges/<int:judge_id>/toggle/", form_pages.judge_toggle, name="judge-toggle"),
     path("judge-runs/<int:run_id>/", views.run_progress, name="judge-run-page"),
     path("judge-runs/<int:run_id>/verdicts/", views.run_verdicts, name="judge-run-verdicts"),
 ]

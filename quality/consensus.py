@@ -25,10 +25,13 @@ def consensus_rule(*, criterion: Criterion, policy: ApprovalPolicy) -> agreement
         width = float(scale["max"]) if scale.get("max") else None  # else the median's magnitude
     else:
         width = None
+    # A criterion's own threshold (policy.per_criterion) stands in for the project-wide one.
+    own = (getattr(policy, "per_criterion", None) or {}).get(criterion.key)
+    nominal = criterion.agreement_level == "nominal"
     return agreement.ConsensusRule(
         level=criterion.agreement_level,
-        majority_threshold=policy.majority_threshold,
-        numeric_tolerance=policy.numeric_tolerance,
+        majority_threshold=own if own is not None and nominal else policy.majority_threshold,
+        numeric_tolerance=own if own is not None and not nominal else policy.numeric_tolerance,
         width=width,
     )
 
@@ -40,7 +43,8 @@ def consensus_of(
 
     Nominal: the majority value when its share reaches ``majority_threshold``. Numeric: the
     median (the lower median on ordinal scales, so it is a point of the scale) when the spread
-    is within ``numeric_tolerance`` of the scale's range.
+    is within ``numeric_tolerance`` of the scale's range. ``policy.per_criterion`` may give a
+    criterion its own share or tolerance.
     """
     consensus: dict[str, Any] = {}
     disagreement: dict[str, float] = {}

@@ -32,6 +32,14 @@ class ApprovalPolicy(models.Model):
         default=0.05, help_text="A judge is trusted when its alpha is at least the humans' alpha minus this."
     )
     trust_min_items = models.PositiveIntegerField(default=50, help_text="Items a judge must be measured on.")
+    # A criterion may need more (or less) agreement than the rest: criterion key -> its own
+    # majority share (binary / categorical) or tolerance (ordinal / interval / ratio). A key not
+    # here, or no longer in the rubric, uses the project-wide value above.
+    per_criterion = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Criterion key -> its own majority share or numeric tolerance, instead of the project-wide one.",
+    )
     # Judge-first routing (docs/triage.md, section 2): a trusted judge version's verdicts at or above
     # the threshold decide their items; every other item goes to people, least confident first.
     # The threshold is chosen on gold by quality.services.routing (None: the judge keeps nothing).
@@ -191,3 +199,18 @@ class AgreementCell(models.Model):
 
     def __str__(self) -> str:
         return f"({self.m}, {self.c}, {self.k}) = {self.count}"
+
+
+class JudgeRaterStatus(models.Model):
+    """A judge version's word to agreement, written by the judges app (quality never imports
+    judges): the project it judges for, and why it has no rating yet (not run; or its last run's
+    failure and where to test it). Agreement lists the versions with a note and no rating, so a
+    judge whose runs all failed does not just vanish from the report."""
+
+    rater = models.OneToOneField(Rater, primary_key=True, related_name="judge_status", on_delete=models.CASCADE)
+    project = models.ForeignKey(Project, related_name="+", on_delete=models.CASCADE)
+    note = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.rater_id}: {self.note[:60]}"

@@ -80,8 +80,9 @@ class RubricListCreateApi(APIView):
 
 
 class RubricDetailApi(APIView):
-    """PUT / PATCH edit the latest version in place while it has no ratings; after that they
-    create a new version, and ratings keep pointing at the version they were made against."""
+    """PUT / PATCH edit the latest version in place while it is a draft (unpublished, no ratings);
+    after that they create a new version, and ratings keep pointing at the version they were made
+    against."""
 
     def _rubric(self, request, rubric_id):
         return get_object_or_404(rubrics_for_user(user=request.user), pk=rubric_id)

@@ -4,7 +4,7 @@
 doing with SmolLM2-135M-Instruct (issue 21): it refuses ``response_format`` of type
 ``json_schema`` with an HTTP 500 whose body is a validation message naming the field; it takes
 ``json_object`` with its own ``schema`` field but its grammar ignores integer ``minimum`` /
-``maximum`` (so a model can answer 10 on a 1..5 scale); it serves one request at a time (the
+``maximum`` (so a model can answer 10 on a 1..5 scale; an ``enum`` it honours); it serves one request at a time (the
 rest wait in its queue); and it returns ``logprobs`` / ``top_logprobs`` on chat completions.
 """
 
@@ -54,7 +54,8 @@ def unbounded(answer: Any, schema: Any, *, seed: str, repaired: bool, quirks: Qu
     if isinstance(answer, dict) and isinstance(schema, dict):
         props = schema.get("properties") or {}
         return {k: unbounded(v, props.get(k), seed=seed, repaired=False, quirks=quirks) for k, v in answer.items()}
-    bounded = isinstance(schema, dict) and isinstance(schema.get("maximum"), int)
+    # The grammar honours enum, not minimum/maximum.
+    bounded = isinstance(schema, dict) and isinstance(schema.get("maximum"), int) and "enum" not in schema
     if bounded and isinstance(answer, int) and not isinstance(answer, bool):
         return schema["maximum"] * 2
     return answer
@@ -69,13 +70,13 @@ def token_logprobs(content: str) -> list[dict]:
     tokens = []
     for match in _TOKEN.finditer(content):
         text = match.group()
-        top = [{"token": text, "logprob": -0.05}]
+        top = [{"token": text, "logprob": -0.2}]
         if text.isdigit():
             top += [{"token": str(int(text) + d), "logprob": -2.5 - abs(d)} for d in (-1, 1) if int(text) + d >= 0]
         elif text in ("true", "false"):
             top.append({"token": "false" if text == "true" else "true", "logprob": -3.0})
         spelled = list(text.encode("utf-8", "replace"))
-        tokens.append({"token": text, "logprob": -0.05, "bytes": spelled, "top_logprobs": top})
+        tokens.append({"token": text, "logprob": -0.2, "bytes": spelled, "top_logprobs": top})
     return tokens
 
 

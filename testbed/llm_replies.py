@@ -294,7 +294,8 @@ def _openai(request: FakeRequest, reply: Reply, vary_by_model: bool, quirks: Qui
     if tool_calls:
         message["tool_calls"] = tool_calls
     logprobs = None
-    if body.get("logprobs") and content and (quirks is None or quirks.logprobs):
+    # Scripted JSON is an answer verbatim: it comes without logprobs (tests that need them use the default).
+    if body.get("logprobs") and content and reply.kind != "json" and (quirks is None or quirks.logprobs):
         logprobs = {"content": token_logprobs(content), "refusal": None}
     prompt_tokens = _tokens(json.dumps(body.get("messages") or []))
     completion_tokens = _tokens(content or refusal or json.dumps(tool_calls or "")) * n

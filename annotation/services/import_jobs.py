@@ -53,6 +53,9 @@ def import_job_create(
         raise ValidationError({"kind": ["import items or ratings."]})
     if not name.lower().endswith(_SUFFIXES):
         raise ValidationError({"file": ["upload a .jsonl, .csv or .json file."]})
+    if kind == ImportKind.RATINGS and name.lower().endswith(".csv"):
+        # The CSV reader makes item rows (external_id, data): it has no place for values and rationales.
+        raise ValidationError({"file": ["ratings are imported from JSON Lines (.jsonl) or a .json array."]})
     path = _import_dir() / f"{uuid.uuid4().hex}{Path(name).suffix.lower()}"
     size = lines = 0
     last = b"\n"

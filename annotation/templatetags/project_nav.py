@@ -43,6 +43,10 @@ _SECTION_OF = {
     "project-item-page": ("project-items-page", "Item"),
     "project-judge-run": ("project-judges", "Run"),
     "project-policy-page": ("project-settings", "Approval policy"),
+    "project-members": ("project-settings", "Members"),
+    "project-rubric": ("project-settings", "Rubric"),
+    "project-import": ("project-settings", "Import"),
+    "project-import-job": ("project-settings", "Import"),
 }
 
 

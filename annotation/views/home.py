@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from annotation.models import Item, ItemStatus
 from annotation.selectors import REVIEW, projects_with_progress
+from annotation.services.members import invitations_for_user
 from rubrics.models import Criterion
 
 _DONE = (ItemStatus.ANNOTATED, ItemStatus.NEEDS_REVIEW, ItemStatus.APPROVED, ItemStatus.REJECTED)
@@ -57,4 +58,5 @@ def home(request: HttpRequest) -> HttpResponse:
             }
         )
     can_create = user.is_staff or user.has_perm("annotation.add_project")
-    return render(request, "annotation/home.html", {"rows": rows, "can_create_project": can_create})
+    context = {"rows": rows, "can_create_project": can_create, "invitations": invitations_for_user(user=user).count()}
+    return render(request, "annotation/home.html", context)

@@ -5,11 +5,12 @@ invitations page (accept or decline). Every action calls the service the REST AP
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotation.models import Invitation, InvitationStatus, Membership, Role
+from annotation.models import Invitation, InvitationStatus, Membership, Rater, Role
 from annotation.selectors import MANAGE
 from annotation.services.members import (
     invitation_cancel,
@@ -38,6 +39,8 @@ def _members_render(request, project, *, errors=None, posted=None, status=200) -
         "invitations": Invitation.objects.filter(project=project, status=InvitationStatus.PENDING)
         .select_related("user", "invited_by")
         .order_by("-created_at"),
+        # People named in imported ratings who have no account here (services/rating_imports.py).
+        "external": Rater.objects.filter(project=project).annotate(rated=Count("ratings")).order_by("name"),
         "roles": Role.choices,
         "errors": errors or {},
         "posted": posted or {},

@@ -72,7 +72,7 @@ class OpenAIChat:
                 }
             elif mode == "json_object":
                 # llama.cpp's server (and llama-cpp-python) constrain the output to ``schema`` here.
-                extension = {"schema": prompt.schema} if self.compatible else {}
+                extension = {"schema": grammar_schema(prompt.schema)} if self.compatible else {}
                 body["response_format"] = {"type": "json_object", **extension}
             elif mode == "tools":
                 body["tools"] = [
@@ -190,3 +190,19 @@ def json_in_text(text: str):
             return value
         start = text.find("{", start + 1)
     return None
+
+
+def grammar_schema(schema):
+    """The schema for llama.cpp's grammar: its JSON-schema converter ignores integer ``minimum`` /
+    ``maximum`` (a model then answers 10 on a 1..5 scale) but honours ``enum``, so a bounded
+    integer with at most 100 points also lists them."""
+    if isinstance(schema, list):
+        return [grammar_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: grammar_schema(v) for k, v in schema.items()}
+    types = out.get("type") if isinstance(out.get("type"), list) else [out.get("type")]
+    low, high = out.get("minimum"), out.get("maximum")
+    if "integer" in types and isinstance(low, int) and isinstance(high, int) and 0 <= high - low < 100:
+        out["enum"] = [*range(low, high + 1), *([None] if "null" in types else [])]
+    return out

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from annotation.models import Project, Rater, RaterKind
 from judges.endpoints import base_url_check, key_check
 from judges.models import Judge, JudgeVersion, OutputMode, Provider
+from quality.models import JudgeRaterStatus
 
 __all__ = ["base_url_check", "judge_config_clean", "judge_create", "judge_update"]
 
@@ -58,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
 }
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_SAMPLES = 15
+NOT_RUN_NOTE = "not run yet: start a run on the Judges page, or try one item first with its Test button."
 MAX_FEW_SHOT = 20
 MAX_OUTPUT_TOKENS = 64_000
 
@@ -175,6 +177,9 @@ def _requirements_check(config: dict[str, Any]) -> None:
 
 def _version_create(*, judge: Judge, number: int, config: dict[str, Any]) -> JudgeVersion:
     rater = Rater.objects.create(kind=RaterKind.JUDGE, user=None, name=f"{judge.name} v{number}", version=number)
+    # Earlier versions stop speaking for the judge: only the current one is listed without verdicts.
+    JudgeRaterStatus.objects.filter(rater__judge_version__judge=judge).update(note="")
+    JudgeRaterStatus.objects.create(rater=rater, project_id=judge.project_id, note=NOT_RUN_NOTE)
     return JudgeVersion.objects.create(
         judge=judge, number=number, rater=rater, **{k: config[k] for k in VERSION_FIELDS}
     )

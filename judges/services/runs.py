@@ -18,8 +18,9 @@ from config.errors import Conflict
 from judges import dispatch
 from judges.endpoints import endpoint_problem
 from judges.fewshot import fewshot_pool
-from judges.models import ACTIVE_STATUSES, Judge, JudgeRun, JudgeRunChunk, JudgeVerdict, RunStatus
-from judges.selectors import judge_run_counts
+from judges.models import ACTIVE_STATUSES, Judge, JudgeRun, JudgeRunChunk, JudgeVerdict, JudgeVersion, RunStatus
+from judges.selectors import judge_run_counts, judge_run_problems
+from quality.models import JudgeRaterStatus
 
 logger = logging.getLogger(__name__)
 MAX_LISTED_ITEMS = 100_000
@@ -152,6 +153,7 @@ def judge_run_finish_if_complete(*, run_id: int) -> bool:
         )
     )
     if changed:
+        _rater_note_write(run=run, status=status, done=counts.done)
         logger.info("judge run %s %s: %s", run_id, status, counts)
         dispatch.trust_refresh_later(project_id=run.project_id)
     return bool(changed)
@@ -232,3 +234,21 @@ def judge_runs_requeue_stalled(*, idle_seconds: float) -> int:
         dispatch.chunks_run_later(chunk_ids=chunk_ids)
         sent += len(chunk_ids)
     return sent
+
+
+def _rater_note_write(*, run: JudgeRun, status: str, done: int) -> None:
+    """Tell agreement why this judge version has no verdict (quality lists such raters with the
+    note, never importing judges), or clear the note once it has verdicts."""
+    version = JudgeVersion.objects.filter(pk=run.judge_version_id).only("rater_id", "judge_id").first()
+    if version is None:
+        return
+    note = ""
+    if done == 0:
+        problem = run.error or next((p["reason"] for p in judge_run_problems(run=run)), "") or "no item was rated"
+        note = (
+            f"run {run.pk} ended {status} with no verdict: {problem[:600]} — try one item with the judge's Test "
+            f"button on the Judges page (POST /api/v1/judges/{version.judge_id}/test/) to see the server's answer."
+        )
+    JudgeRaterStatus.objects.update_or_create(
+        rater_id=version.rater_id, defaults={"project_id": run.project_id, "note": note}
+    )

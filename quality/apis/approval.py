@@ -13,6 +13,7 @@ from annotation.selectors import MANAGE, REVIEW, project_require
 from config.serializers import InputSerializer
 from quality.reliability import report_with_badges
 from quality.selectors.agreement import items_by_disagreement
+from quality.selectors.judge_status import judges_without_ratings
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import DEFAULT_DRAWS, agreement_report_read
 from quality.services.approval import Decided, item_reject, item_reopen, item_send_to_review, project_decide
@@ -65,6 +66,11 @@ class ProjectAgreementApi(APIView):
         )
         refreshing = serializers.BooleanField(help_text="A recompute is queued or running.")
         criteria = serializers.ListField(child=serializers.DictField())
+        judges_without_ratings = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="the project's judge versions with no rating yet: {rater, name, status} (why: a failed run's "
+            "reason and where to test the judge)",
+        )
 
     class AgreementPendingSerializer(serializers.Serializer):
         project = serializers.IntegerField()
@@ -96,6 +102,8 @@ class ProjectAgreementApi(APIView):
                 "stale": answer.stale,
                 "refreshing": answer.refreshing,
                 "interval_lag_ratings": answer.interval_lag,
+                # Read fresh: a failed run changes no rating, so the stored report would not show it.
+                "judges_without_ratings": judges_without_ratings(project=project),
             }
         )
 
@@ -117,6 +125,10 @@ class PolicySerializer(serializers.Serializer):
     judge_may_approve = serializers.BooleanField()
     trust_margin = serializers.FloatField()
     trust_min_items = serializers.IntegerField()
+    per_criterion = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="Criterion key -> its own majority share (binary, categorical) or tolerance (numeric).",
+    )
     routing = serializers.CharField(help_text='"humans_first" or "judge_first" (docs/triage.md).')
     routing_rater = serializers.IntegerField(source="routing_rater_id", allow_null=True)
     routing_threshold = serializers.FloatField(allow_null=True)
@@ -130,6 +142,9 @@ class PolicyInputSerializer(InputSerializer):
     judge_may_approve = serializers.BooleanField(required=False)
     trust_margin = serializers.FloatField(required=False)
     trust_min_items = serializers.IntegerField(required=False)
+    per_criterion = serializers.JSONField(
+        required=False, help_text="Replaces the whole mapping; {} returns every criterion to the project-wide values."
+    )
     routing = serializers.CharField(required=False, help_text='"humans_first" or "judge_first".')
 
 

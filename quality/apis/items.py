@@ -4,6 +4,8 @@ The same URL takes item imports (POST): that part is annotation's (annotation/ap
 which this view extends.
 """
 
+from dataclasses import replace
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -14,9 +16,10 @@ from rest_framework.views import APIView
 from annotation.apis.access import project_get
 from annotation.apis.items import ProjectItemsImportApi
 from annotation.models import Item, ItemStatus
-from annotation.selectors import RATE, REVIEW, items_for_project, project_require, project_role
+from annotation.selectors import RATE, REVIEW, project_require, project_role
 from config.pagination import PAGE_PARAMETERS, IdCursorPagination, page_of
-from quality.selectors.acceptance import BUCKETS, acceptance_of, bucket_filter
+from quality.selectors.acceptance import BUCKETS, acceptance_of
+from quality.selectors.items_browser import DISAGREEMENT, ItemFilters, item_filters_parse, items_filtered
 from rubrics.gates import gates_of
 
 
@@ -58,6 +61,21 @@ class ProjectItemsApi(ProjectItemsImportApi):
                 description="Task acceptance bucket (reviewers and managers only; 400 in a project whose rubric "
                 "has no acceptance gates).",
             ),
+            OpenApiParameter(
+                "disagreement",
+                enum=list(DISAGREEMENT),
+                required=False,
+                description="Some criterion's stored rater disagreement above 0 (any) or 0.5 (high). "
+                "Reviewers and managers only, as are judge, rater and q.",
+            ),
+            OpenApiParameter(
+                "judge",
+                enum=["disagrees"],
+                required=False,
+                description="A judge's value differs from the item's consensus on some scored criterion.",
+            ),
+            OpenApiParameter("rater", int, required=False, description="Rated by this rater (person or judge)."),
+            OpenApiParameter("q", str, required=False, description="The external id contains this text (any case)."),
             *PAGE_PARAMETERS,
         ],
         responses=page_of("ItemPage", ItemOutputSerializer(many=True)),
@@ -74,11 +92,17 @@ class ProjectItemsApi(ProjectItemsImportApi):
         if bucket is not None and not reviewer:
             raise PermissionDenied("Filtering by acceptance bucket needs the reviewer or manager role.")
         gates = gates_of(project.rubric_version)
-        items = items_for_project(project=project, status=status)
-        if bucket is not None:
-            if not gates:
-                raise ValidationError({"bucket": ["this project's rubric has no acceptance gates, so no buckets."]})
-            items = items.filter(bucket_filter(gates=gates, bucket=bucket))
+        if bucket is not None and not gates:
+            raise ValidationError({"bucket": ["this project's rubric has no acceptance gates, so no buckets."]})
+        # The items browser's filters (quality/selectors/items_browser.py), so page and API agree.
+        extra = {
+            k: request.query_params[k] for k in ("disagreement", "judge", "rater", "q") if k in request.query_params
+        }
+        if extra and not reviewer:
+            raise PermissionDenied("Filtering by ratings and disagreement needs the reviewer or manager role.")
+        filters = item_filters_parse(extra, has_gates=bool(gates)) if extra else ItemFilters()
+        filters = replace(filters, status=status or "", bucket=bucket or "")
+        items = items_filtered(project=project, filters=filters)
         paginator = IdCursorPagination()
         page = paginator.paginate_queryset(items, request, view=self)
         context = {"gates": gates if reviewer else None}

@@ -18,6 +18,11 @@ class RoutingSerializer(serializers.Serializer):
     bar = serializers.FloatField(allow_null=True, help_text="Human-human agreement (all criteria).")
     bar_pairs = serializers.IntegerField()
     gold_items = serializers.IntegerField(help_text="Held-out gold items with a verdict of the judge.")
+    gold_source = serializers.CharField(
+        allow_null=True,
+        help_text='"audit": gold on a prefix of the audit sample (a uniform sample: the guarantee holds); '
+        '"all": every gold item (mostly disputed ones: indicative only).',
+    )
     choice = serializers.DictField(allow_null=True, help_text="threshold, accuracy, lower bound and the curve.")
     reason = serializers.CharField(allow_null=True)
     policy = PolicySerializer(required=False)

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.db import connection
 from django.db.models import Count
 
 import agreement
 from annotation.models import ApprovedBy, Item, ItemStatus, Project, Rater, RaterKind, Rating
+from quality.selectors import predictions
 from rubrics.gates import gates_of
 from rubrics.scales import ScaleKind, value_code
 
@@ -38,22 +40,9 @@ class Quantity:
     high: float
     value: Callable[[dict], float | None]
     fallback: float  # the prediction for an item without a verdict: fixed, never left out
-    # The judge's soft prediction from its verdict's distribution (Rating.distribution), when it
-    # has one: P(yes), the expected value, P(at or above the level). None: use ``value``.
-    soft: Callable[[dict], float | None] | None = None
-
-
-def _expected(key: str, test: Callable[[float], float] = float) -> Callable[[dict], float | None]:
-    def soft(distribution: dict) -> float | None:
-        probs = distribution.get(key)
-        if not probs:
-            return None
-        try:
-            return sum(test(float(point)) * p for point, p in probs.items())
-        except ValueError:
-            return None
-
-    return soft
+    # The judge's prediction on a verdict (alias ``r``) as SQL, per database vendor
+    # (quality/selectors/predictions.py): soft where the verdict has a distribution.
+    prediction: Callable[[str], predictions.SqlPart]
 
 
 def _share(test: Callable[[Any], bool], key: str) -> Callable[[dict], float | None]:
@@ -79,25 +68,36 @@ def quantities_for(*, project: Project, at_least: tuple[str, float] | None = Non
             found = [values.get(k) for k in gates.keys]
             return None if any(v is None for v in found) else float(all(v is True for v in found))
 
-        out.append(Quantity("accepted", "Share accepted", "share", 0.0, 1.0, accepted, 0.5))
+        out.append(
+            Quantity(
+                "accepted",
+                "Share accepted",
+                "share",
+                0.0,
+                1.0,
+                accepted,
+                0.5,
+                lambda vendor: predictions.hard_all_true(gates.keys, vendor),
+            )
+        )
     for c in criteria:
         scale = c.scale
         if c.kind == ScaleKind.BINARY:
-            def p_yes(distribution: dict, key: str = c.key) -> float | None:
-                probs = distribution.get(key)
-                return None if not probs else float(probs.get("true", 0.0))
 
-            out.append(
-                Quantity(c.key, f"{c.title}: share yes", "share", 0.0, 1.0, _share(bool, c.key), 0.5, soft=p_yes)
-            )
+            def p_yes(vendor: str, key: str = c.key, scale: dict = scale) -> predictions.SqlPart:
+                return predictions.either(predictions.soft_yes(key, vendor), predictions.hard(scale, key, vendor))
+
+            out.append(Quantity(c.key, f"{c.title}: share yes", "share", 0.0, 1.0, _share(bool, c.key), 0.5, p_yes))
         elif c.kind in _NUMERIC and "max" in scale:
             low, high = float(scale.get("min", 0)), float(scale["max"])
 
             def mean(values: dict, key: str = c.key, scale: dict = scale) -> float | None:
                 return value_code(scale, values.get(key))
 
-            soft = _expected(c.key)
-            out.append(Quantity(c.key, f"{c.title}: mean", "mean", low, high, mean, (low + high) / 2, soft=soft))
+            def expected(vendor: str, key: str = c.key, scale: dict = scale) -> predictions.SqlPart:
+                return predictions.either(predictions.soft_sum(key, vendor), predictions.hard(scale, key, vendor))
+
+            out.append(Quantity(c.key, f"{c.title}: mean", "mean", low, high, mean, (low + high) / 2, expected))
     if at_least is not None:
         key, level = at_least
         criterion = next((c for c in criteria if c.key == key and c.kind in _NUMERIC), None)
@@ -112,7 +112,10 @@ def quantities_for(*, project: Project, at_least: tuple[str, float] | None = Non
                 1.0,
                 _share(lambda v, level=level: float(v) >= level, key),
                 0.5,
-                soft=_expected(key, lambda v, level=level: float(v >= level)),
+                lambda vendor, scale=criterion.scale: predictions.either(
+                    predictions.soft_sum(key, vendor, at_least=level),
+                    predictions.hard_at_least(scale, key, level, vendor),
+                ),
             )
         )
     return out
@@ -153,8 +156,13 @@ def project_estimate(
     judges = judges_of(project=project)
     if judge is None and judges:
         judge = Rater.objects.get(pk=judges[0]["rater"])
-    ids = np.fromiter(Item.objects.filter(project=project).values_list("id", flat=True), dtype=np.int64)
-    ids.sort()
+    vendor = connection.vendor
+    ids, predicted = predictions.predictions_read(
+        project_id=project.pk,
+        rater_id=judge.pk if judge is not None else 0,  # no judge: every prediction is the fallback
+        rubric_version_id=version.pk,
+        parts=[q.prediction(vendor) for q in quantities],
+    )
     size = min(project.audit_size, ids.size)
     order = (
         agreement.audit_sample(ids, size=size, seed=project.audit_seed)
@@ -170,24 +178,18 @@ def project_estimate(
         label = _human_label(status, approved_by, consensus)
         if label is not None:
             labels[item_id] = label
-    verdicts: dict[int, dict] = {}
-    distributions: dict[int, dict] = {}
-    if judge is not None:
-        for item_id, values, distribution in Rating.objects.filter(
-            item__project=project, rater=judge, rubric_version=version
-        ).values_list("item_id", "values", "distribution"):
-            verdicts[item_id], distributions[item_id] = values, distribution or {}
     rows = []
-    for q in quantities:
-        coded = {i: _predict(q, v, distributions[i]) for i, v in verdicts.items()}
-        predictions = np.array([_or(coded.get(int(i)), q.fallback) for i in ids], dtype=np.float64)
+    for n, q in enumerate(quantities):
+        column = predicted[:, n]
+        known = ~np.isnan(column)
+        f = np.where(known, column, q.fallback)
         labelled = {i for i, v in labels.items() if q.value(v) is not None}
         prefix = agreement.audit_prefix(order, labelled)
         y = np.array([q.value(labels[int(i)]) for i in prefix], dtype=np.float64)
         row: dict[str, Any] = {"key": q.key, "title": q.title, "kind": q.kind, "axis": [q.low, q.high]}
-        row["verdicts"] = sum(1 for v in coded.values() if v is not None)
+        row["verdicts"] = int(known.sum())
         if ids.size:
-            result = agreement.mean_estimates(item_ids=ids, predictions=predictions, audit_ids=prefix, audit_labels=y)
+            result = agreement.mean_estimates(item_ids=ids, predictions=f, audit_ids=prefix, audit_labels=y)
             row.update(result.as_dict())
             if judge is None:
                 row["estimates"] = [e for e in row["estimates"] if e["method"] == "human"]
@@ -207,13 +209,3 @@ def project_estimate(
         },
         "quantities": rows,
     }
-
-
-def _predict(q: Quantity, values: dict, distribution: dict) -> float | None:
-    """The judge's prediction: soft (from its distribution) when it has one, else its value."""
-    soft = q.soft(distribution) if q.soft is not None and distribution else None
-    return soft if soft is not None else q.value(values)
-
-
-def _or(value: float | None, fallback: float) -> float:
-    return fallback if value is None else value

@@ -226,9 +226,10 @@ def item_summary(data: Any, limit: int = 90) -> str:
 
 
 def raters_of(*, project: Project) -> list[Rater]:
-    """The raters the browser can filter by: the project's members who have a rater, and the
-    judges that rated its items (few, so their EXISTS probes stay cheap)."""
-    humans = Rater.objects.filter(user__memberships__project=project)
+    """The raters the browser can filter by: the project's members who have a rater, its external
+    raters (imported ratings of people without an account here), and the judges that rated its
+    items (few, so their EXISTS probes stay cheap)."""
+    humans = Rater.objects.filter(Q(user__memberships__project=project) | Q(project=project))
     judges = Rater.objects.filter(kind=RaterKind.JUDGE).filter(
         Exists(Rating.objects.filter(rater=OuterRef("pk"), item__project=project))
     )

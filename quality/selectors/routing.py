@@ -11,10 +11,11 @@ criterion's probability of the value given, judges/uncertainty.py).
 from itertools import combinations
 from typing import Any
 
+import numpy as np
 from django.db.models import Count
 
 import agreement
-from annotation.models import Gold, Project, Rater, RaterKind, Rating
+from annotation.models import Gold, Item, Project, Rater, RaterKind, Rating
 from quality.models import ApprovalPolicy, RaterTrust
 
 
@@ -63,6 +64,25 @@ def routing_judge(*, project: Project, policy: ApprovalPolicy) -> Rater | None:
     return None if best is None else Rater.objects.get(pk=best)
 
 
+def _gold_sample(project: Project) -> tuple[dict[int, dict], str]:
+    """The gold the threshold is chosen on, and where it comes from. The guarantee of
+    threshold_choose needs a uniform random sample of the items: the longest prefix of the audit
+    (in draw order) whose items all have gold ("audit"). Without one, every gold item ("all"),
+    which is mostly the items people disagreed on: harder than the rest, so the choice is then
+    only indicative (the page and the API say so)."""
+    golds = Gold.objects.filter(item__project=project, rubric_version=project.rubric_version)
+    audited = list(
+        Item.objects.filter(project=project, audit_rank__isnull=False)
+        .order_by("audit_rank")
+        .values_list("id", flat=True)
+    )
+    audited_gold = dict(golds.filter(item_id__in=audited).values_list("item_id", "values"))
+    prefix = list(agreement.audit_prefix(np.asarray(audited, dtype=np.int64), audited_gold))
+    if prefix:
+        return {int(i): audited_gold[int(i)] for i in prefix}, "audit"
+    return dict(golds.values_list("item_id", "values")), "all"
+
+
 def routing_tradeoff(*, project: Project, policy: ApprovalPolicy, judge: Rater | None = None) -> dict[str, Any]:
     """The judge's verdicts on held-out gold (not its few-shot examples): for each candidate
     threshold, the share of gold it keeps and its accuracy there, and the threshold
@@ -74,6 +94,7 @@ def routing_tradeoff(*, project: Project, policy: ApprovalPolicy, judge: Rater |
         "bar": bar,
         "bar_pairs": pairs,
         "gold_items": 0,
+        "gold_source": None,
         "choice": None,
         "reason": None,
     }
@@ -82,7 +103,7 @@ def routing_tradeoff(*, project: Project, policy: ApprovalPolicy, judge: Rater |
         return answer
     version = project.rubric_version
     keys = [c.key for c in version.criteria.all() if c.agreement_level is not None]
-    golds = dict(Gold.objects.filter(item__project=project, rubric_version=version).values_list("item_id", "values"))
+    golds, answer["gold_source"] = _gold_sample(project)
     shown = set(judge.shown_item_ids or ())
     conf, hit = [], []
     for item_id, values, confidence in Rating.objects.filter(

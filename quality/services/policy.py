@@ -46,9 +46,14 @@ def policy_update(*, project: Project, **changes: Any) -> tuple[ApprovalPolicy, 
 def policy_changes_apply(*, policy: ApprovalPolicy, changes: dict[str, Any]) -> ApprovalPolicy:
     """Set ``changes`` on ``policy`` in memory (not saved), or raise ValidationError naming every
     bad field and set nothing. Shared by the update and its preview, so both accept the same."""
-    errors = {}
-    clean = {}
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, Any] = {}
     for name, value in changes.items():
+        if name == "per_criterion":
+            own, own_errors = _per_criterion_clean(policy, value)
+            errors.update(own_errors)
+            clean[name] = own
+            continue
         if name not in _POLICY_FIELDS:
             errors[name] = ["unknown policy field."]
             continue
@@ -62,3 +67,29 @@ def policy_changes_apply(*, policy: ApprovalPolicy, changes: dict[str, Any]) -> 
     for name, value in clean.items():
         setattr(policy, name, value)
     return policy
+
+
+def _per_criterion_clean(policy: ApprovalPolicy, value: Any) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """``{key: threshold}`` checked against the project's current rubric: each key a scored
+    criterion, each value in the range of the project-wide field it stands in for. Returns the
+    clean mapping and the errors, keyed ``per_criterion`` / ``per_criterion.<key>``."""
+    if not isinstance(value, dict):
+        return {}, {"per_criterion": ["must be an object: criterion key -> number."]}
+    kinds = {c.key: c.agreement_level for c in policy.project.rubric_version.criteria.all()}
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, float] = {}
+    for key, number in value.items():
+        level = kinds.get(key)
+        if level is None:
+            why = (
+                "not a criterion of the project's rubric." if key not in kinds else "a text criterion has no threshold."
+            )
+            errors[f"per_criterion.{key}"] = [why]
+            continue
+        field = "majority_threshold" if level == "nominal" else "numeric_tolerance"
+        _, check, message = _POLICY_FIELDS[field]
+        if not _is_kind(number, float) or not check(number):
+            errors[f"per_criterion.{key}"] = [message]
+            continue
+        clean[key] = float(number)
+    return clean, errors

@@ -11,6 +11,7 @@ from annotation.selectors import REVIEW, project_require
 from quality.reliability import RELIABILITY_MIN_ITEMS, RELIABLE, TENTATIVE, report_with_badges
 from quality.selectors.calibration import judge_calibration
 from quality.selectors.estimate import project_estimate
+from quality.selectors.judge_status import judges_without_ratings
 from quality.selectors.overlap import overlap_summary
 from quality.selectors.policy import policy_for
 from quality.selectors.routing import routing_tradeoff
@@ -101,5 +102,6 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "tradeoff_chart": tradeoff_chart(tradeoff),
         "calibration": [{**c, "diagram": reliability_diagram(c["overall"])} for c in calibration],
         "estimate_charts": estimate_chart(estimate),
+        "judges_without_ratings": judges_without_ratings(project=project),
     }
     return render(request, "quality/dashboard.html", context)

@@ -46,10 +46,21 @@ FIELDS = {
 }
 
 
-def _parse(post) -> tuple[dict, dict]:
+def _parse(post, project: Project) -> tuple[dict, dict]:
     """The posted values, typed; a value that is not a number at all is refused here, the ranges
-    by the service (so the page and the API give the same messages)."""
+    by the service (so the page and the API give the same messages). A criterion's own
+    threshold left blank means the project-wide one."""
     values, errors = {}, {}
+    own = {}
+    for c in project.rubric_version.criteria.all():
+        raw = post.get(f"own-{c.key}", "").strip()
+        if c.agreement_level is None or not raw:
+            continue
+        try:
+            own[c.key] = float(raw)
+        except ValueError:
+            errors[f"per_criterion.{c.key}"] = ["must be a number, or blank for the project-wide value."]
+    values["per_criterion"] = own
     for name in ("majority_threshold", "numeric_tolerance", "trust_margin"):
         try:
             values[name] = float(post.get(name, "").strip())
@@ -63,17 +74,20 @@ def _parse(post) -> tuple[dict, dict]:
     return values, errors
 
 
-def _criteria_rules(project: Project, values: dict) -> list[dict]:
-    """What the thresholds mean for each criterion of the project's rubric, in words."""
+def _criteria_rules(project: Project, values: dict, typed: dict, errors: dict) -> list[dict]:
+    """What the thresholds mean for each criterion of the project's rubric, in words, with the
+    criterion's own threshold (as typed) and its error, if any."""
     rows = []
+    own = values.get("per_criterion") or {}
     for c in project.rubric_version.criteria.all():
         kind = c.kind
+        own_value = own.get(c.key)
         if kind in (ScaleKind.BINARY, ScaleKind.CATEGORICAL):
-            share = values.get("majority_threshold")
+            share = own_value if own_value is not None else values.get("majority_threshold")
             rule = f"consensus when at least {share:.0%} of the raters give the same answer" if share else ""
         elif kind in (ScaleKind.ORDINAL, ScaleKind.INTERVAL):
             width = c.scale["max"] - c.scale["min"]
-            tol = values.get("numeric_tolerance")
+            tol = own_value if own_value is not None else values.get("numeric_tolerance")
             rule = (
                 f"consensus (the median) when the scores are at most {tol * width:g} apart "
                 f"on the {c.scale['min']:g} to {c.scale['max']:g} scale"
@@ -81,11 +95,25 @@ def _criteria_rules(project: Project, values: dict) -> list[dict]:
                 else ""
             )
         elif kind == ScaleKind.RATIO:
-            tol = values.get("numeric_tolerance")
-            rule = f"consensus (the median) when the spread is at most {tol:.0%} of the scale's maximum (or median)"
+            tol = own_value if own_value is not None else values.get("numeric_tolerance")
+            rule = (
+                f"consensus (the median) when the spread is at most {tol:.0%} of the scale's maximum (or median)"
+                if tol is not None
+                else ""
+            )
         else:
             rule = "free text: never blocks approval and has no consensus"
-        rows.append({"criterion": c, "kind": kind, "rule": rule, "required": c.required})
+        rows.append(
+            {
+                "criterion": c,
+                "kind": kind,
+                "rule": rule,
+                "required": c.required,
+                "scored": c.agreement_level is not None,
+                "own": typed.get(c.key, "" if own_value is None else own_value),
+                "errors": errors.get(f"per_criterion.{c.key}", []),
+            }
+        )
     return rows
 
 
@@ -96,11 +124,12 @@ def policy_page(request: HttpRequest, project_id: int) -> HttpResponse:
     project_require(user=request.user, project=project, roles=MANAGE)
     policy = policy_for(project=project)
     values = {name: getattr(policy, name) for name in FIELDS}
+    values["per_criterion"] = policy.per_criterion
     errors: dict = {}
     preview = None
     status = 200
     if request.method == "POST":
-        values, errors = _parse(request.POST)
+        values, errors = _parse(request.POST, project)
         if errors:
             # Check what did parse too, on a copy that is never saved, so every error shows at once.
             try:
@@ -129,7 +158,12 @@ def policy_page(request: HttpRequest, project_id: int) -> HttpResponse:
             {"name": name, "label": label, "help": help_text, "value": shown[name], "errors": errors.get(name, [])}
             for name, (label, help_text) in FIELDS.items()
         ],
-        "rules": _criteria_rules(project, {} if errors else values),
+        "rules": _criteria_rules(
+            project,
+            {} if errors else values,
+            {k[4:]: v for k, v in request.POST.items() if k.startswith("own-")},
+            errors,
+        ),
         "preview": preview,
         "preview_rows": [
             {"label": label, "now": preview.now.get(value, 0), "after": preview.after.get(value, 0)}

@@ -68,6 +68,15 @@ def _posted(request) -> tuple[list[dict], list[dict], bool, str, str]:
     return cards, valid, ok, request.POST.get("name", ""), request.POST.get("instructions", "")
 
 
+def _unsaved(errors: dict, name: str) -> dict:
+    """The page's errors when nothing was saved: the name's too (the service never ran if a card
+    was wrong, so it did not say so), and the banner."""
+    if not name.strip():
+        errors.setdefault("name", ["name is required."])
+    errors.setdefault("non_field_errors", []).append("Nothing was saved: fix the fields marked below.")
+    return errors
+
+
 @login_required
 @require_GET
 def rubric_list(request: HttpRequest) -> HttpResponse:
@@ -98,7 +107,7 @@ def rubric_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Saved as a draft (version 1). Publish it when it is ready.")
             return redirect("rubric-version-page", rubric_id=version.rubric_id, number=version.number)
-    errors.setdefault("non_field_errors", []).append("Nothing was saved: fix the fields marked below.")
+    errors = _unsaved(errors, name)
     return _builder(request, cards=cards, name=name, instructions=instructions, errors=errors, status=400)
 
 
@@ -139,7 +148,7 @@ def rubric_version_page(request: HttpRequest, rubric_id: int, number: int) -> Ht
         else:
             messages.success(request, f"Draft saved (version {saved.number}).")
             return redirect("rubric-version-page", rubric_id=rubric.pk, number=saved.number)
-    errors.setdefault("non_field_errors", []).append("Nothing was saved: fix the fields marked below.")
+    errors = _unsaved(errors, name)
     return _builder(
         request,
         rubric=rubric,

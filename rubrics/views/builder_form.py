@@ -97,13 +97,38 @@ def card_of(uid: str, definition: dict, errors: dict | None = None) -> dict:
     }
 
 
+# Which field of a card a message of scale_clean is about (checked in order; else "scale").
+_SCALE_FIELDS = (
+    ("choice", "choices"),
+    ("anchor", "anchors"),
+    ("labels", "anchors"),
+    ("step", "step"),
+    ("unit", "unit"),
+    ("max_length", "max_length"),
+    ("points", "range"),
+    ("min", "range"),
+)
+
+
+def _scale_errors_by_field(errors: dict[str, list[str]], kind: str) -> dict[str, list[str]]:
+    """The scale's messages beside the field they are about (min and max share one place)."""
+    out = {name: list(messages) for name, messages in errors.items() if name != "scale"}
+    for message in errors.get("scale", []):
+        field = next((f for word, f in _SCALE_FIELDS if word in message), "scale")
+        if field == "scale" and kind == ScaleKind.RATIO and message.startswith("max"):
+            field = "rmax"
+        out.setdefault(field, []).append(message)
+    return out
+
+
 def cards_checked(cards: list[dict]) -> tuple[list[dict], list[dict], bool]:
     """The cards with each one's errors by field, the definitions that are valid, and whether all are."""
     seen: set[str] = set()
     out, valid = [], []
     for card in cards:
         cleaned, errors = criterion_clean(card["definition"], seen=seen)
-        out.append(card_of(card["uid"], card["definition"], errors))
+        kind = (card["definition"].get("scale") or {}).get("kind", "")
+        out.append(card_of(card["uid"], card["definition"], _scale_errors_by_field(errors, kind)))
         if cleaned is not None:
             valid.append(cleaned)
     return out, valid, len(valid) == len(cards)

@@ -11,6 +11,7 @@
   var template = document.getElementById("criterion-template");
   var preview = document.getElementById("preview");
   var counter = 0;
+  var dragging = null;
   var timer = null;
 
   function slug(text) {
@@ -84,11 +85,17 @@
     var grip = card.querySelector('[data-role="grip"]');
     grip.addEventListener("dragstart", function (e) {
       card.classList.add("is-dragging");
+      dragging = card;
       e.dataTransfer.effectAllowed = "move";
       e.dataTransfer.setData("text/plain", card.dataset.uid);
     });
-    grip.addEventListener("dragend", function () { card.classList.remove("is-dragging"); clearDrop(); });
+    grip.addEventListener("dragend", function () {
+      card.classList.remove("is-dragging");
+      dragging = null;
+      clearDrop();
+    });
     card.addEventListener("dragover", function (e) {
+      if (!dragging) return;  // a file or text dragged in from elsewhere
       e.preventDefault();
       clearDrop();
       card.classList.add("drop-before");
@@ -96,7 +103,7 @@
     card.addEventListener("drop", function (e) {
       e.preventDefault();
       clearDrop();
-      var moving = cards.querySelector('[data-uid="' + CSS.escape(e.dataTransfer.getData("text/plain")) + '"]');
+      var moving = dragging;
       if (moving && moving !== card) {
         cards.insertBefore(moving, card);
         changed();

@@ -64,6 +64,20 @@ def test_an_upload_is_previewed_with_its_fields_and_imports_nothing(project, mem
     assert not Item.objects.exists()
 
 
+def test_a_file_that_cannot_be_imported_is_refused_at_upload(project, members):
+    client = page_client(members["manager"])
+    for name, content, kind, message in (
+        ("notes.txt", b"x", "items", "upload a .jsonl, .csv or .json file."),
+        ("empty.jsonl", b"", "items", "the file is empty."),
+        ("ratings.csv", b"external_id,rater\nx0,a\n", "ratings", "ratings are imported from JSON Lines"),
+    ):
+        response = upload(client, project, name, content, kind=kind)
+        assert response.status_code == 400
+        assert response.json()["errors"]["file"][0].startswith(message)
+    assert upload(client, project, "a.jsonl", b"{}", kind="labels").json()["errors"]["kind"]
+    assert not ImportJob.objects.exists()
+
+
 def test_a_dry_run_lists_every_bad_row_and_the_import_changes_nothing(project, members, items):
     client = page_client(members["manager"])
     content = (

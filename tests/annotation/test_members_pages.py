@@ -114,3 +114,16 @@ def test_forms_are_csrf_protected(project, members):
     assert client.post(url, {"action": "invite", "invitee": "outsider", "role": "annotator"}).status_code == 403
     assert not Invitation.objects.exists()
     assert 'name="csrfmiddlewaretoken"' in client.get(url).content.decode()
+
+
+def test_the_members_page_lists_external_raters_escaped(client_for, project, members, items):
+    row = {
+        "external_id": "x0",
+        "rater": "<b>Dr. Old</b>",
+        "values": {"helpfulness": 4, "correct": True, "tone": "ok"},
+        "rationales": {"helpfulness": "fine"},
+    }
+    client_for(members["manager"]).post(f"/api/v1/projects/{project.pk}/ratings/import/", [row], format="json")
+    html = page_client(members["manager"]).get(f"/projects/{project.pk}/members/").content.decode()
+    section = html[html.index('id="external-raters"') :]
+    assert "&lt;b&gt;Dr. Old&lt;/b&gt;</td><td>1</td>" in section and "<b>Dr. Old</b>" not in html

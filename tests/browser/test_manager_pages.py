@@ -21,6 +21,23 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
+def manager_page(open_page, members):
+    """A tab as the project's (non-staff) manager that fails the test on any CSP violation."""
+    pages = []
+
+    def make():
+        page = open_page(members["manager"])
+        page.csp = []
+        page.on("console", lambda m: page.csp.append(m.text) if "Content Security Policy" in m.text else None)
+        pages.append(page)
+        return page
+
+    yield make
+    for page in pages:
+        assert page.csp == [], page.csp
+
+
+@pytest.fixture
 def rated(project, members):
     """Twelve items: x0-x3 approved (two people agree), x4-x5 in review (they disagree on helpfulness
     by 3 points), x6 rated once, the rest untouched; a judge on x0 that disagrees with the humans."""
@@ -48,10 +65,10 @@ def rated(project, members):
     return items
 
 
-def test_the_navigation_bar_works_by_keyboard(open_page, members, project, staff, rubric_version, screenshots):
+def test_the_navigation_bar_works_by_keyboard(manager_page, members, project, staff, rubric_version, screenshots):
     other = project_create(actor=staff, name="Second project", rubric=rubric_version, annotations_per_item=2)
     membership_set(project=other, user=members["manager"], role=Role.MANAGER)
-    page = open_page(members["manager"])
+    page = manager_page()
     page.goto(f"/projects/{project.pk}/dashboard/")
     assert page.locator(".project-links a.current").inner_text() == "Dashboard"
     page.locator(".project-links a", has_text="Settings").focus()
@@ -63,6 +80,11 @@ def test_the_navigation_bar_works_by_keyboard(open_page, members, project, staff
     # The switcher: a disclosure that opens with Enter and keeps you on the same page.
     page.locator(".switcher summary").focus()
     page.keyboard.press("Enter")
+    assert page.locator(".switcher-menu").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator(".switcher-menu").is_visible(), "Escape closes the menu"
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    page.keyboard.press("Enter")
     page.locator(".switcher-menu a", has_text="Second project").focus()
     with page.expect_navigation():
         page.keyboard.press("Enter")
@@ -72,8 +94,8 @@ def test_the_navigation_bar_works_by_keyboard(open_page, members, project, staff
     assert page.evaluate("document.activeElement.className") == "skip-link"
 
 
-def test_the_items_browser_filters_and_the_item_page_acts(open_page, members, project, rated, screenshots):
-    page = open_page(members["manager"])
+def test_the_items_browser_filters_and_the_item_page_acts(manager_page, members, project, rated, screenshots):
+    page = manager_page()
     page.goto(f"/projects/{project.pk}/items/")
     assert page.locator("#items-table tbody tr").count() == 12
     assert page.locator("#items-table").get_by_text("<b>not bold</b>").first.is_visible(), "escaped, shown as text"
@@ -111,8 +133,8 @@ def test_the_items_browser_filters_and_the_item_page_acts(open_page, members, pr
     assert rated[0].status == ItemStatus.APPROVED
 
 
-def test_the_policy_preview_then_save(open_page, members, project, rated, screenshots):
-    page = open_page(members["manager"])
+def test_the_policy_preview_then_save(manager_page, members, project, rated, screenshots):
+    page = manager_page()
     page.goto(f"/projects/{project.pk}/settings/policy/")
     page.fill("#id_numeric_tolerance", "0.75")
     with page.expect_navigation():
@@ -128,11 +150,11 @@ def test_the_policy_preview_then_save(open_page, members, project, rated, screen
     assert project.items.filter(status=ItemStatus.APPROVED).count() == 6
 
 
-def test_an_export_is_started_and_downloaded(open_page, members, project, rated, screenshots, settings, tmp_path):
+def test_an_export_is_started_and_downloaded(manager_page, members, project, rated, screenshots, settings, tmp_path):
     settings.VAR_DIR = tmp_path / "var"
     celery_app.conf.task_always_eager = True
     try:
-        page = open_page(members["manager"])
+        page = manager_page()
         page.goto(f"/projects/{project.pk}/export/")
         page.check("input[name=format][value=csv]")
         page.check("input[name=format][value=jsonl]")
@@ -154,3 +176,26 @@ def test_an_export_is_started_and_downloaded(open_page, members, project, rated,
     records = [json.loads(line) for line in body.splitlines()]
     assert sorted(r["external_id"] for r in records) == ["x0", "x1", "x2", "x3", "x4", "x5"]
     assert all(len(r["ratings"]) == 2 for r in records), "the two people's ratings; judges not asked for"
+
+
+def test_the_export_page_follows_a_snapshot_until_it_is_written(
+    manager_page, members, project, rated, settings, tmp_path, monkeypatch
+):
+    """No worker picks the snapshot up until the page shows it queued; then it is written (as the
+    worker's task would, by snapshot_run) and the page's polling brings up the download."""
+    from exports import dispatch
+    from exports.services import snapshot_run
+
+    settings.VAR_DIR = tmp_path / "var"
+    queued = []
+    monkeypatch.setattr(dispatch, "snapshot_write_later", lambda *, snapshot_id: queued.append(snapshot_id))
+    page = manager_page()
+    page.goto(f"/projects/{project.pk}/export/")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Start export").click()
+    row = page.locator("#snapshots tbody tr").first
+    assert row.get_attribute("data-status") == "queued"
+    assert row.get_by_role("link", name="Download").count() == 0
+    snapshot_run(snapshot_id=queued[0])
+    page.locator("#snapshots tbody tr[data-status=succeeded]").get_by_role("link", name="Download").wait_for()
+    assert page.locator("#snapshots .snapshot-status").first.inner_text() == "succeeded"

@@ -12,6 +12,8 @@ from django.contrib.auth.models import Group
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from accounts.models import ApiToken
+from annotation.models import Invitation
+from tests.browser.xss_pages_manage import NOT_PAGES_MANAGE, manage_visits
 from tests.browser.xss_payloads import payload
 from tests.browser.xss_world import World
 
@@ -56,6 +58,7 @@ NOT_PAGES = {
     "api/schema/": "OpenAPI YAML, not HTML (checked below: never served as text/html)",
     "api/v1/projects/<int:project_id>/export/": "a download (JSON Lines / CSV / Parquet), not HTML",
     "api/v1/export-snapshots/<int:snapshot_id>/download/": "a download, not HTML",
+    **NOT_PAGES_MANAGE,
 }
 
 
@@ -100,6 +103,7 @@ def api_visits(world: World) -> list[Visit]:
         "number": world.rubric_version.number,
         "user_id": world.users["annotator"].pk,
         "token_id": ApiToken.objects.filter(user=world.users["staff"]).values_list("pk", flat=True).first(),
+        "invitation_id": Invitation.objects.values_list("pk", flat=True).first() or 0,
     }
     visits = []
     for route in all_routes():
@@ -151,6 +155,15 @@ def site_visits(world: World) -> list[Visit]:
         Visit(f"/judge-runs/{world.run.pk}/", "manager"),
         Visit(f"/judge-runs/{world.run.pk}/verdicts/", "manager"),
         Visit(f"/projects/{t}/judges/", "manager"),
+        # The manager's pages of issue 17 (part A): items browser, item page, settings, policy, export.
+        Visit(f"/projects/{t}/items/", "manager"),
+        Visit(f"/projects/{t}/items/?q=" + quote(payload(3, "items.q")), "manager"),
+        Visit(f"/projects/{t}/items/?status=" + quote(payload(5, "items.status")), "manager", statuses=(400,)),
+        Visit(f"/projects/{t}/items/{world.items['disputed'].pk}/", "manager"),
+        Visit(f"/projects/{t}/settings/", "manager"),
+        Visit(f"/projects/{t}/settings/policy/", "manager"),
+        Visit(f"/projects/{t}/export/", "manager"),
+        Visit(f"/projects/{t}/export/?since=" + quote(payload(6, "export.since")), "manager"),
         Visit(f"/accounts/login/?next={hostile_next}", None),
         Visit("/accounts/login/", None, action="login-fail"),
         Visit("/account/", "annotator"),
@@ -172,7 +185,7 @@ def site_visits(world: World) -> list[Visit]:
 
 
 def all_visits(world: World) -> list[Visit]:
-    return site_visits(world) + admin_visits(world) + api_visits(world)
+    return site_visits(world) + manage_visits(world, Visit) + admin_visits(world) + api_visits(world)
 
 
 def _routes(resolver: URLResolver, prefix: str = ""):

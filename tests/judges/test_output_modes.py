@@ -66,7 +66,8 @@ def test_every_output_mode_gets_verdicts(llm, project, items, make_judge, mode):
 
 def test_an_out_of_scale_answer_gets_a_repair_turn_that_says_what_was_wrong(llm, project, items, make_judge):
     llm.quirks = Quirks(out_of_bounds=1.0)  # every first answer says 10 on a 1..5 scale
-    judge = make_judge("openai_compatible", output_mode="json_object")
+    # OpenAI's json_object has no schema field: the bounds are only in the prompt.
+    judge = make_judge("openai", output_mode="json_object")
     run = run_now(project=project, judge=judge)
 
     assert run.done == 5 and llm.count() == 10
@@ -76,6 +77,15 @@ def test_an_out_of_scale_answer_gets_a_repair_turn_that_says_what_was_wrong(llm,
     assert '"value": 10' in repairs[0].messages[2]["content"]
     assert "helpfulness must be an integer from 1 to 5; you answered 10." in repairs[0].messages[3]["content"]
     assert set(JudgeSample.objects.values_list("attempts", flat=True)) == {2}
+
+
+def test_llama_cpps_schema_field_lists_the_points_its_grammar_would_not_bound(llm, project, items, make_judge):
+    llm.quirks = LLAMA_CPP
+    judge = make_judge("openai_compatible")
+    run = run_now(project=project, judge=judge)
+    assert run.done == 5 and not any(r.repaired for r in llm.requests)  # no answer out of bounds
+    sent = llm.requests[-1].json["response_format"]["schema"]["properties"]
+    assert sent["helpfulness"]["properties"]["value"]["enum"] == [1, 2, 3, 4, 5]
 
 
 def test_the_same_request_is_never_sent_twice_at_temperature_zero(llm, project, items, make_judge):
@@ -137,7 +147,7 @@ def test_score_logprobs_are_stored_per_criterion_and_scale_point(llm, project, i
     assert llm.requests[0].json["logprobs"] is True and llm.requests[0].json["top_logprobs"] == 5
     value = sample.values["helpfulness"]
     lp = sample.logprobs
-    assert lp["helpfulness"][str(value)] == pytest.approx(-0.05)
+    assert lp["helpfulness"][str(value)] == pytest.approx(-0.2)
     assert set(lp["helpfulness"]) <= {"1", "2", "3", "4", "5"} and len(lp["helpfulness"]) >= 2
     assert set(lp["correct"]) == {"true", "false"}
     assert "notes" not in lp  # free text has no scale points

@@ -17,6 +17,7 @@ from judges.models import JudgeRun, JudgeSample, JudgeVerdict, RunStatus
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from testbed import FakeLLMServer
+from testbed.llm_quirks import LLAMA_CPP
 from tests.judges.conftest import KEY_ENV
 from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
 
@@ -74,3 +75,39 @@ def test_it_judges_every_item_exactly_once_across_a_killed_worker(staff, project
     assert JudgeSample.objects.filter(run=run).count() == ITEMS
     assert JudgeVerdict.objects.filter(run=run).count() == ITEMS
     assert llm.count() >= ITEMS
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_keep_a_judges_calls_in_flight_within_its_max_concurrency(
+    staff, project, settings, tmp_path
+):
+    """Two pool processes run two chunks at once, each wanting 8 calls in flight; the judge's
+    max_concurrency (2) holds for both together (the Redis slots), and the one-at-a-time server's
+    queue never holds more than that."""
+    broker = worker_services_or_skip()
+    settings.JUDGES_CHUNK_SIZE = 8
+    items_import(project=project, rows=[{"external_id": f"c{i}", "data": {"prompt": f"c{i}"}} for i in range(32)])
+    log = tmp_path / "worker.log"
+    with FakeLLMServer(latency=0.05, quirks=LLAMA_CPP) as llm:
+        judge = judge_create(
+            actor=staff, project=project, name="C", provider="openai_compatible", model="m",
+            base_url=llm.openai_base_url, max_concurrency=2,
+        )  # fmt: skip
+        env = {
+            **os.environ, "DEBUG": "1", "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker,
+            "JUDGES_CONCURRENCY": "8", "JUDGES_BACKOFF_BASE_MS": "10",
+        }  # fmt: skip
+        worker = worker_start(env, log, concurrency=2)
+        try:
+            run = judge_run_start(actor=staff, project=project, judge=judge, items="all")
+            wait_for(
+                lambda: JudgeRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING),
+                timeout=120, what="the run to finish", log=log,
+            )  # fmt: skip
+        finally:
+            worker_kill(worker)
+        peak = llm.peak_in_flight
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED and run.done == 32, log.read_text()[-3000:]
+    assert peak == 2

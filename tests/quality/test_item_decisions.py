@@ -83,3 +83,23 @@ def test_the_preview_samples_a_large_project_and_scales(project, members, items,
     preview = policy_preview(project=project, changes={})
     assert preview.items == 5 and preview.sampled == 2 and preview.estimated
     assert abs(sum(preview.after.values()) - 5) <= 1, "scaled by 5 / 2, rounded per status"
+
+
+def test_a_criterion_can_have_its_own_threshold(project, members, items, client_for):
+    rate(items[0], members["annotator"], helpfulness=2)
+    rate(items[0], members["annotator2"], helpfulness=4)  # 2 apart: over the default 1 point
+    items[0].refresh_from_db()
+    assert items[0].status == ItemStatus.NEEDS_REVIEW
+    url = f"/api/v1/projects/{project.pk}/approval-policy/"
+    manager = client_for(members["manager"])
+    bad = manager.patch(url, {"per_criterion": {"helpfulness": -1, "notes": 0.5, "nope": 0.9}}, format="json")
+    assert bad.status_code == 400
+    assert set(bad.json()["errors"]) == {"per_criterion.helpfulness", "per_criterion.notes", "per_criterion.nope"}
+    assert manager.patch(url, {"per_criterion": {"correct": 0.4}}, format="json").status_code == 400, "(0.5, 1]"
+    ok = manager.patch(url, {"per_criterion": {"helpfulness": 0.5}}, format="json")
+    assert ok.status_code == 200 and ok.json()["per_criterion"] == {"helpfulness": 0.5}
+    items[0].refresh_from_db()
+    assert items[0].status == ItemStatus.APPROVED, "half the 1-5 range: 2 points allowed for helpfulness"
+    assert manager.patch(url, {"per_criterion": {}}, format="json").json()["per_criterion"] == {}
+    items[0].refresh_from_db()
+    assert items[0].status == ItemStatus.NEEDS_REVIEW

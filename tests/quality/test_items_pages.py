@@ -153,3 +153,37 @@ def test_dashboard_and_home_counts_link_to_the_filtered_list(project, members, i
     dashboard = client.get(f"/projects/{project.pk}/dashboard/").content.decode()
     assert f'href="/projects/{project.pk}/items/?status=needs_review"' in dashboard
     assert "needs review" not in page_client(members["annotator"]).get("/").content.decode()
+
+
+def test_external_raters_can_be_filtered_by(project, members, items):
+    from annotation.models import RaterKind
+
+    external = Rater.objects.create(kind=RaterKind.HUMAN, name="vendor-7", project=project)
+    Rating.objects.create(
+        item=items[2],
+        rater=external,
+        rubric_version=project.rubric_version,
+        values={"helpfulness": 3, "correct": True, "tone": "ok"},
+        rationales={"helpfulness": "imported"},
+        source="import",
+    )
+    client = page_client(members["manager"])
+    html = client.get(f"/projects/{project.pk}/items/").content.decode()
+    assert f'<option value="{external.pk}">vendor-7</option>' in html
+    assert listed(client.get(f"/projects/{project.pk}/items/?rater={external.pk}").content.decode()) == ["x2"]
+
+
+def test_the_items_api_takes_the_browsers_filters(project, members, items, client_for):
+    rate(items[1], members["annotator"], correct=True)
+    rate(items[1], members["annotator2"], correct=False)
+    annotator2 = Rater.objects.get(user=members["annotator2"])
+    url = f"/api/v1/projects/{project.pk}/items/"
+    manager = client_for(members["manager"])
+    ids = lambda r: [row["external_id"] for row in r.json()["results"]]  # noqa: E731
+    assert ids(manager.get(url, {"disagreement": "high"})) == ["x1"]
+    assert ids(manager.get(url, {"rater": annotator2.pk, "status": "needs_review"})) == ["x1"]
+    assert ids(manager.get(url, {"q": "X4"})) == ["x4"]
+    bad = manager.get(url, {"disagreement": "some", "judge": "agrees"})
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"disagreement", "judge"}
+    assert client_for(members["annotator"]).get(url, {"q": "x"}).status_code == 403
+    assert client_for(members["annotator"]).get(url).status_code == 200

@@ -75,3 +75,23 @@ def test_bad_values_are_refused_field_by_field_and_nothing_is_saved(project, mem
     csrf = Client(enforce_csrf_checks=True)
     csrf.force_login(members["manager"])
     assert csrf.post(url, {**FORM, "action": "save"}).status_code == 403
+
+
+def test_a_criterion_gets_its_own_threshold_on_the_page(project, members, items):
+    rate(items[0], members["annotator"], helpfulness=2)
+    rate(items[0], members["annotator2"], helpfulness=4)
+    client = page_client(members["manager"])
+    url = f"/projects/{project.pk}/settings/policy/"
+    bad = client.post(url, {**FORM, "own-helpfulness": "lots", "own-correct": "0.3", "action": "save"})
+    assert bad.status_code == 400
+    html = bad.content.decode()
+    assert re.search(r'id="error_own-helpfulness">must be a number, or blank', html)
+    assert re.search(r'id="error_own-correct">must be a number in \(0.5, 1\]', html)
+    assert policy_for(project=project).per_criterion == {}
+    preview = client.post(url, {**FORM, "own-helpfulness": "0.5", "action": "preview"}).content.decode()
+    assert "at most 2 apart on the 1 to 5 scale" in preview
+    assert "Under this policy, <strong>1</strong> item would be approved" in preview
+    assert client.post(url, {**FORM, "own-helpfulness": "0.5", "action": "save"}).status_code == 302
+    assert policy_for(project=project).per_criterion == {"helpfulness": 0.5}
+    items[0].refresh_from_db()
+    assert items[0].status == ItemStatus.APPROVED

@@ -8,7 +8,7 @@ import pytest
 from annotation.models import Gold, Rater, RaterKind, Rating
 from judges.uncertainty import verdict_distribution
 from quality.selectors.calibration import judge_calibration
-from rubrics.scales import CriterionSpec
+from rubrics.scales import CriterionSpec, point_label
 from testbed.llm_replies import Reply
 from tests.conftest import CRITERIA
 from tests.judges.conftest import _judge_settings, llm, llm_server, make_judge, run_now  # noqa: F401 (fixtures)
@@ -64,9 +64,18 @@ def test_a_judge_run_stores_the_distribution_and_confidence_on_its_ratings(llm, 
     run_now(project=project, judge=judge, items=[items[0].id])
     rating = Rating.objects.get(rater=judge.current_version().rater)
     assert rating.values == {"helpfulness": 4, "correct": True, "tone": "rude"}
-    assert rating.distribution["correct"] == {"false": round(1 / 3, 6), "true": round(2 / 3, 6)}
-    assert rating.distribution["helpfulness"]["4"] == round(1 / 3, 6)
-    assert rating.confidence == round(1 / 3, 6)
+    # The fake server's log-probabilities (testbed/llm_quirks.py): the token given at -0.05, the
+    # other yes/no at -3.0, reported together a little over 1 and scaled back.
+    given = math.exp(-0.05) / (math.exp(-0.05) + math.exp(-3.0))
+    assert rating.distribution["correct"]["true"] == pytest.approx((2 * given + (1 - given)) / 3, abs=1e-6)
+    for key, probs in rating.distribution.items():
+        assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5), key
+    assert rating.confidence == min(
+        probs[point_label(scale, rating.values[key])]
+        for key, probs in rating.distribution.items()
+        for scale in [next(c["scale"] for c in CRITERIA if c["key"] == key)]
+    )
+    assert rating.confidence < 0.5, "the three answers disagree on helpfulness (2, 5, 4)"
 
 
 @pytest.mark.django_db
@@ -101,3 +110,14 @@ def test_the_dashboard_shows_each_judges_calibration(project, items, members, cl
     html = client.get(f"/projects/{project.pk}/dashboard/").content.decode()
     assert 'id="calibration"' in html and 'data-field="ece">0.150<' in html
     assert html.count('class="pt est-human"><title>4 verdicts') == 1, "one bin, at 0.9"
+
+
+def test_rounded_log_probabilities_that_add_up_to_more_than_one_are_scaled_back():
+    samples = [{"helpfulness": 4, "correct": True, "tone": "ok"}]
+    logprobs = [{"correct": {"true": math.log(0.9), "false": math.log(0.12)}, "helpfulness": {"4": "garbage"}}]
+    distribution, confidence = verdict_distribution(
+        criteria=SPECS, values=samples[0], samples=samples, logprobs=logprobs
+    )
+    assert distribution["correct"]["true"] == pytest.approx(0.9 / 1.02, abs=1e-6)
+    assert distribution["helpfulness"]["4"] == 1.0, "unusable log-probabilities: the sample's value"
+    assert confidence == pytest.approx(0.9 / 1.02, abs=1e-6)

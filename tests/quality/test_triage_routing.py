@@ -112,3 +112,17 @@ def test_the_dashboard_shows_the_tradeoff_curve(project, members, client, world)
     html = client.get(f"/projects/{project.pk}/dashboard/").content.decode()
     assert 'data-field="routing">judge first<' in html and 'data-field="threshold">0.970<' in html
     assert html.count("<title>threshold ") == 2 and 'class="chosen"' in html
+
+
+def test_gold_on_the_audit_prefix_is_the_sample_the_threshold_is_chosen_on(project, members, client, world):
+    answer = routing_threshold_choose(project=project)[1]
+    assert answer["gold_source"] == "all" and answer["gold_items"] == 70
+    client.force_login(members["manager"])
+    assert 'data-field="gold-warning"' in client.get(f"/projects/{project.pk}/dashboard/").content.decode()
+    # An audit of the 80 items: its prefix with gold is what counts, up to the first item without.
+    audit_sample_draw(project=project, size=80, seed=3)
+    order = list(project.items.filter(audit_rank__isnull=False).order_by("audit_rank").values_list("id", flat=True))
+    first_without = next(n for n, i in enumerate(order) if not Gold.objects.filter(item_id=i).exists())
+    answer = routing_threshold_choose(project=project)[1]
+    assert answer["gold_source"] == "audit" and answer["gold_items"] == first_without
+    assert 'data-field="gold-warning"' not in client.get(f"/projects/{project.pk}/dashboard/").content.decode()

@@ -6,8 +6,9 @@ fake server; the estimate then uses the verdicts.
     CELERY_BROKER_URL=redis://127.0.0.1:6379/<n> .venv/bin/pytest tests/quality/test_triage_worker.py
 """
 
-import itertools
+import math
 import os
+import re
 import threading
 
 import pytest
@@ -27,12 +28,14 @@ ITEMS = 12
 
 
 def _varying_answers():
-    """Every third answer says "not correct": each verdict's three samples split 2 to 1."""
-    counter, lock = itertools.count(), threading.Lock()
+    """Each item's third answer says "not correct": every verdict's three samples split 2 to 1."""
+    seen: dict[str, int] = {}
+    lock = threading.Lock()
 
     def respond(request):
         with lock:
-            n = next(counter)
+            item = re.findall(r'"prompt": "(w\d+)"', request.last_user_text)[-1]  # the item's own data
+            n = seen[item] = seen.get(item, -1) + 1
         return Reply.json(
             {
                 "helpfulness": {"rationale": "fine", "value": 4},
@@ -79,10 +82,11 @@ def test_a_worker_run_stores_confidence_on_every_verdict(staff, project, setting
     assert run.status == RunStatus.SUCCEEDED, log.read_text()[-3000:]
     ratings = list(Rating.objects.filter(rater=judge.current_version().rater))
     assert len(ratings) == ITEMS
+    # The fake server's log-probabilities: the token given at -0.05, the other yes/no at -3.0.
+    given = math.exp(-0.05) / (math.exp(-0.05) + math.exp(-3.0))
     for rating in ratings:
-        assert rating.distribution["helpfulness"]["4"] == 1.0
-        assert sorted(rating.distribution["correct"].values()) == [round(1 / 3, 6), round(2 / 3, 6)]
-        assert rating.confidence == round(2 / 3, 6), "the verdict's value had two of the three samples"
+        assert rating.distribution["correct"]["true"] == pytest.approx((2 * given + (1 - given)) / 3, abs=1e-6)
+        assert rating.confidence == rating.distribution["correct"]["true"], "the least sure criterion"
     estimate = project_estimate(project=project)
     assert estimate["judge"]["rater"] == judge.current_version().rater_id
     correct = next(q for q in estimate["quantities"] if q["key"] == "correct")

@@ -65,10 +65,12 @@ def test_a_new_rubric_keeps_only_the_fields_of_each_kind(author):
 def test_errors_show_beside_their_fields_and_nothing_is_saved(author):
     data = three_criteria()
     data |= card("a", key="bad key", max="0") | card("c", gate="on", title="<script>alert(1)</script>")
+    data["name"] = " "
     response = page_client(author).post("/rubrics/new/", data)
     assert response.status_code == 400
     html = response.content.decode()
     assert "key must be a slug" in html and "Nothing was saved" in html
+    assert 'id="name-errors"' in html, "the name's error shows even though the service never ran"
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
     assert not Rubric.objects.exists()
 
@@ -78,7 +80,11 @@ def test_the_preview_renders_the_annotator_form_and_each_cards_errors(author):
     answer = page_client(author).post("/rubrics/preview/", data).json()
     assert 'name="value-helpful"' in answer["html"] and "Useless" in answer["html"]
     assert 'name="value-tone"' not in answer["html"], "a card with errors is left out of the preview"
-    assert list(answer["errors"]) == ["c"] and answer["errors"]["c"]["scale"]
+    assert answer["errors"] == {"c": {"range": ["min must be less than max."]}}, "beside min and max"
+    choices = page_client(author).post("/rubrics/preview/", three_criteria() | card("c", choices="only one")).json()
+    assert choices["errors"]["c"]["choices"][0].startswith("a categorical scale needs choices")
+    step = three_criteria() | card("b", kind="interval", min="0", max="1", step="5")
+    assert "step" in page_client(author).post("/rubrics/preview/", step).json()["errors"]["b"]
 
 
 def test_publish_freezes_and_a_new_version_starts_from_it(author, make_user):
@@ -117,7 +123,7 @@ def test_pinning_a_project_says_what_happens_to_existing_ratings(project, member
     url = f"/projects/{project.pk}/rubric/"
     assert page_client(members["annotator"]).get(url).status_code == 403
     confirm = client.get(url, {"version": v2.pk}).content.decode()
-    assert "The 1 rating made under Quality v1 stay stored" in confirm and "annotators rate them again" in confirm
+    assert "The 1 rating made under Quality v1 stays stored" in confirm and "annotators rate them again" in confirm
     project.refresh_from_db()
     assert project.rubric_version.number == 1, "asking changes nothing"
     assert client.post(url, {"version": v2.pk, "confirm": "yes"}).status_code == 302

@@ -123,6 +123,8 @@ projects/{project_id}/reports/failure-modes/    review          -               
 # Judge-first triage: the quality estimate and its audit sample are read like agreement; managers draw.
 projects/{project_id}/estimate/                 review          -               -               -
 projects/{project_id}/audit/                    review          manage          -               -
+projects/{project_id}/routing/                  review          -               -               -
+projects/{project_id}/routing/threshold/        -               manage          -               -
 # Judges: every member sees them and their runs; managers create, change, start and cancel.
 judges/                                         signed_in       manage          -               -
 judges/{judge_id}/                              rate            -               manage          manage

@@ -179,3 +179,27 @@ def test_the_run_page_says_why_a_judge_refused(keys, settings, staff, project, m
     assert f"{ALLOWED!r} is not a key this server offers to judges".replace("'", "&#x27;") in page
     assert recorder.count() == 0
     assert JudgeRun.objects.get(pk=run.pk).status == RunStatus.FAILED
+
+
+@pytest.mark.django_db
+def test_the_admin_and_the_judges_page_offer_only_the_operators_keys(keys, staff, project, members, recorder, client):
+    judge = judge_create(
+        actor=staff, project=project, name="ok", provider="openai_compatible", model="m",
+        base_url=recorder.openai_base_url, api_key_env=ALLOWED,
+    )  # fmt: skip
+    root = type(staff).objects.create_superuser("root", "root@example.org", "a-long-root-password-1")
+    client.force_login(root)
+    page = client.get(f"/admin/judges/judge/{judge.pk}/change/").content.decode()
+    assert f'<option value="{ALLOWED}" selected>' in page and '<option value="SECRET_KEY"' not in page
+    response = client.post(
+        f"/admin/judges/judge/{judge.pk}/change/",
+        {"api_key_env": "SECRET_KEY", "price_input_per_mtok": "0", "price_output_per_mtok": "0",
+         "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"},
+    )  # fmt: skip
+    assert response.status_code == 200 and Judge.objects.get(pk=judge.pk).api_key_env == ALLOWED
+
+    Judge.objects.filter(pk=judge.pk).update(api_key_env="SECRET_KEY")  # edited behind the services' back
+    client.force_login(members[Role.MANAGER])
+    page = client.get(f"/projects/{project.pk}/judges/").content.decode()
+    assert "Refuses to run" in page and "&#x27;SECRET_KEY&#x27; is not a key this server offers" in page
+    assert recorder.count() == 0
