@@ -5,8 +5,9 @@ annotators (they accept) → add a judge on the loopback fake LLM → test it �
 approval policy after its preview → the two annotators rate → export and download the file,
 whose records are checked.
 
-Every step goes through a page. Celery runs eagerly, in the live server's thread, so the import and the export finish within
-their request; the pages' progress polling is covered by their own tests.
+Every step goes through a page. Celery runs eagerly, in the live server's thread, so the import
+and the export finish within their request; the pages' progress polling is covered by their own
+tests.
 """
 
 import hashlib
