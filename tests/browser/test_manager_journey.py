@@ -169,16 +169,14 @@ def test_a_manager_runs_the_whole_job(open_page, manager, make_user, fake_llm, e
         invite(page, project, user.username)
     annotator_pages = [accept(open_page, user, project) for user in annotators]
 
-    # The judge form (the Anthropic SDK against the fake server: its OpenAI side's log-probabilities
-    # currently sum to just over 1, which agreement/uncertainty.py refuses, the same failure as
-    # tests/quality/test_triage_confidence.py), then one real test call from its page.
+    # The judge form (the OpenAI SDK against the loopback fake server), then one real test call.
     page.goto(f"/projects/{project.pk}/judges/")
     with page.expect_navigation():
         page.get_by_role("link", name="Add a judge").first.click()
-    page.fill("#name", "Fake Claude")
-    page.select_option("#provider", "anthropic")
-    page.fill("#model", "anthropic-judge")
-    page.fill("#base_url", fake_llm.anthropic_base_url)
+    page.fill("#name", "Fake GPT")
+    page.select_option("#provider", "openai")
+    page.fill("#model", "openai-judge")
+    page.fill("#base_url", fake_llm.openai_base_url)
     page.select_option("#api_key_env", KEY_ENV)
     with page.expect_navigation():
         page.locator('[data-role="save"]').click()
