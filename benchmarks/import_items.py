@@ -15,6 +15,7 @@ Python, COPY of the new rows only), each into a fresh project, first import and 
 import argparse
 import json
 import os
+import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -46,8 +47,9 @@ def body(n: int) -> bytes:
 
 
 def in_process(env: dict, n: int) -> list[tuple[str, dict]]:
-    """``items_import`` timed in this process on PostgreSQL: the staging merge, then the earlier path."""
-    _django.setup(env)
+    """``items_import`` timed in this process on PostgreSQL: the staging merge, then the earlier path.
+    Production settings (DEBUG off: no query log kept in memory), as a server runs them."""
+    _django.setup({**env, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "localhost"})
     from django.contrib.auth import get_user_model
 
     from annotation.services import items as item_services
@@ -103,6 +105,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--service-only", action="store_true", help="PostgreSQL: only the in-process service figures, no HTTP runs"
+    )
     args = parser.parse_args()
     payload = body(args.items)
     print(
@@ -112,7 +117,11 @@ def main() -> None:
     print("| backend | first import | items/s | re-import (all unchanged) | items/s |")
     print("|---|---|---|---|---|")
     pg_env = None
-    for backend in args.backends.split(","):
+    if args.service_only:
+        pg_env = {**os.environ, "DEBUG": "1", "CELERY_BROKER_URL": "memory://", "ACCORD_VAR_DIR": tempfile.mkdtemp()}
+        pg_env["DATABASE_URL"] = _django.database_recreate(_django.database_url("accord_bench_import"))
+        project_setup(pg_env, name="bench")
+    for backend in [] if args.service_only else args.backends.split(","):
         t = run_backend(backend, args.items, payload)
         print(
             f"| {backend}, HTTP | {t['first']:.2f} s | {args.items / t['first']:,.0f} | "

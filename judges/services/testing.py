@@ -18,12 +18,9 @@ from django.core.exceptions import ValidationError
 
 from annotation.models import Item
 from judges.endpoints import endpoint_problem
-from judges.executor import Endpoint, Job, Result, jobs_submit, results_drain
 from judges.fewshot import examples_for, fewshot_pool
 from judges.models import Judge
 from judges.modes import ModeFound
-from judges.prompts import prompt_build, system_prompt, verdict_schema
-from judges.services.chunks import endpoint_modes, policy_from_settings, rate_limit_redis_url, slot_dir
 from judges.services.judges import judge_output_mode_record
 from rubrics.scales import CriterionSpec
 
@@ -51,6 +48,12 @@ class JudgeTestResult:
 def judge_test(*, judge: Judge, item: Item | None = None) -> JudgeTestResult:
     """Send one real call for ``item`` (default: the project's first item) with the judge's
     current version; return the verdict or why there is none. Access checks are the caller's."""
+    # Here, not at the top: they load the provider SDKs (about 90 MB), which the web process
+    # needs only when someone presses Test (tests/test_platform.py checks the start-up imports).
+    from judges.executor import Endpoint, Job, Result, jobs_submit, results_drain
+    from judges.prompts import prompt_build, system_prompt, verdict_schema
+    from judges.services.chunks import endpoint_modes, policy_from_settings, rate_limit_redis_url, slot_dir
+
     project = judge.project
     version = judge.current_version()
     if item is None:

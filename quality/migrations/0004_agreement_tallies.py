@@ -8,8 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("annotation", "0009_rating_history_send_back_status_words"),
         ("quality", "0003_review_request"),
-        # The data step uses the current models (RubricVersion.published_at included): after them.
-        ("rubrics", "0003_version_published_at"),
+        ("rubrics", "0002_criterion_gate"),
     ]
 
     operations = [

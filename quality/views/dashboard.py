@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from annotation.models import ItemStatus, Project
-from annotation.selectors import REVIEW, project_require
+from annotation.selectors import MANAGE, REVIEW, project_require
 from quality.reliability import RELIABILITY_MIN_ITEMS, RELIABLE, TENTATIVE, report_with_badges
 from quality.selectors.calibration import judge_calibration
 from quality.selectors.estimate import project_estimate
@@ -63,7 +63,7 @@ def _confusion(confusion: dict | None, scale: dict) -> dict | None:
 def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_object_or_404(Project.objects.select_related("rubric_version__rubric"), pk=project_id)
     try:
-        project_require(user=request.user, project=project, roles=REVIEW)
+        role = project_require(user=request.user, project=project, roles=REVIEW)
     except PermissionDenied:
         raise PermissionDenied("The dashboard is for reviewers and managers.") from None
     answer = agreement_report_read(project=project)
@@ -99,6 +99,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "estimate": estimate,
         "overlap": overlap_summary(project=project),
         "tradeoff": tradeoff,
+        "manager": role in MANAGE,
         "tradeoff_chart": tradeoff_chart(tradeoff),
         "calibration": [{**c, "diagram": reliability_diagram(c["overall"])} for c in calibration],
         "estimate_charts": estimate_chart(estimate),

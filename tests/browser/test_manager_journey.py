@@ -5,10 +5,9 @@ annotators (they accept) → add a judge on the loopback fake LLM → test it �
 approval policy after its preview → the two annotators rate → export and download the file,
 whose records are checked.
 
-Where no page exists yet, the step goes through the service the page would call, and says so:
-adding and testing a judge (the judge form of issue 17, point 4, is another change).
-Celery runs eagerly, in the live server's thread, so the import and the export finish within
-their request; the pages' progress polling is covered by their own tests.
+Every step goes through a page. Celery runs eagerly, in the live server's thread, so the import
+and the export finish within their request; the pages' progress polling is covered by their own
+tests.
 """
 
 import hashlib
@@ -22,8 +21,6 @@ from annotation.models import Item, ItemStatus, Membership, Project, Rating
 from config.celery import app as celery_app
 from exports.models import ExportSnapshot
 from judges.models import Judge
-from judges.services.judges import judge_create
-from judges.services.testing import judge_test
 from rubrics.models import RubricVersion
 from testbed import FakeLLMServer
 
@@ -172,21 +169,22 @@ def test_a_manager_runs_the_whole_job(open_page, manager, make_user, fake_llm, e
         invite(page, project, user.username)
     annotator_pages = [accept(open_page, user, project) for user in annotators]
 
-    # No judge form page yet: added and tested through the services that page will call. The
-    # Anthropic SDK against the fake server: its OpenAI side's log-probabilities currently sum to
-    # just over 1, which agreement/uncertainty.py refuses (the same failure as
-    # tests/quality/test_triage_confidence.py on main).
-    judge = judge_create(
-        actor=manager,
-        project=project,
-        name="Fake Claude",
-        provider="anthropic",
-        model="anthropic-judge",
-        base_url=fake_llm.anthropic_base_url,
-        api_key_env=KEY_ENV,
-    )
-    tested = judge_test(judge=judge)
-    assert tested.as_dict()["ok"] is True, tested.as_dict()
+    # The judge form (the OpenAI SDK against the loopback fake server), then one real test call.
+    page.goto(f"/projects/{project.pk}/judges/")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Add a judge").first.click()
+    page.fill("#name", "Fake GPT")
+    page.select_option("#provider", "openai")
+    page.fill("#model", "openai-judge")
+    page.fill("#base_url", fake_llm.openai_base_url)
+    page.select_option("#api_key_env", KEY_ENV)
+    with page.expect_navigation():
+        page.locator('[data-role="save"]').click()
+    judge = Judge.objects.get(project=project)
+    with page.expect_navigation():
+        page.locator('[data-role="test-button"]').click()
+    result = page.locator('[data-role="test-result"]')
+    assert "Verdict" in result.inner_text() and "helpful" in result.inner_text(), result.inner_text()
     page.goto(f"/projects/{project.pk}/judges/")
     with page.expect_navigation(timeout=120_000):
         page.locator(f'tr[data-judge="{judge.pk}"]').get_by_role("button", name="Run").click()

@@ -207,3 +207,24 @@ def test_the_judges_distribution_gives_soft_predictions(project, members, client
     assert judge_only["correct"]["estimate"] == pytest.approx(0.7), "P(yes), not the verdict's yes"
     assert judge_only["helpfulness"]["estimate"] == pytest.approx(3.5)
     assert judge_only["helpfulness>=4"]["estimate"] == pytest.approx(0.5)
+
+
+def test_a_manager_draws_the_audit_from_the_dashboard_and_a_reviewer_may_not(project, members, client):
+    many_items(project, 20)
+    url = f"/projects/{project.pk}/dashboard/audit/"
+    client.force_login(members["reviewer"])
+    assert 'data-role="audit-form"' not in client.get(f"/projects/{project.pk}/dashboard/").content.decode()
+    assert client.post(url, {"size": "5"}).status_code == 403
+    client.force_login(members["manager"])
+    assert 'data-role="audit-form"' in client.get(f"/projects/{project.pk}/dashboard/").content.decode()
+    response = client.post(url, {"size": "5"}, follow=True)
+    assert (
+        response.status_code == 200
+        and "The audit sample is now 5 items (5 added, 0 removed)." in response.content.decode()
+    )
+    assert project.items.filter(audit_rank__isnull=False).count() == 5
+    response = client.post(url, {"size": "500"}, follow=True)
+    assert (
+        "Audit not drawn" in response.content.decode() and project.items.filter(audit_rank__isnull=False).count() == 5
+    )
+    assert client.get(url).status_code == 405

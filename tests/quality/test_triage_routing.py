@@ -126,3 +126,11 @@ def test_gold_on_the_audit_prefix_is_the_sample_the_threshold_is_chosen_on(proje
     answer = routing_threshold_choose(project=project)[1]
     assert answer["gold_source"] == "audit" and answer["gold_items"] == first_without
     assert 'data-field="gold-warning"' not in client.get(f"/projects/{project.pk}/dashboard/").content.decode()
+
+
+def test_a_manager_chooses_the_threshold_from_the_dashboard(project, members, client, world):
+    client.force_login(members["manager"])
+    response = client.post(f"/projects/{project.pk}/dashboard/routing/", follow=True)
+    assert "Threshold 0.970 chosen on 70 gold items." in response.content.decode()
+    client.force_login(members["reviewer"])
+    assert client.post(f"/projects/{project.pk}/dashboard/routing/").status_code == 403
