@@ -25,6 +25,12 @@ NOT_PAGES_MANAGE = {
     "rubrics/<int:rubric_id>/v/<int:number>/publish/": "POST only: publishes the version and redirects",
     "rubrics/<int:rubric_id>/v/<int:number>/copy/": "POST only: starts a new version and redirects",
     "projects/<int:project_id>/judges/<int:judge_id>/toggle/": "POST only: enables or disables the judge, redirects",
+    "projects/<int:project_id>/dashboard/audit/": (
+        "POST only: draws the audit sample and redirects to the dashboard (posted by the sweep, which lands there)"
+    ),
+    "projects/<int:project_id>/dashboard/routing/": (
+        "POST only: chooses the routing threshold and redirects to the dashboard (posted by the sweep)"
+    ),
 }
 
 
@@ -171,6 +177,17 @@ def manage_visits(world: World) -> list[Visit]:
             statuses=(400,),
         ),
         *_judge_visits(world, typed),
+        # The dashboard's triage forms: each redirects back with its message (a refused size, the
+        # threshold or why there is none) beside the estimate and the trade-off.
+        Visit(
+            f"/projects/{t}/dashboard/",
+            "manager",
+            action="form",
+            form="[data-role=audit-form]",
+            fill={"[name=size]": typed("audit.size")},
+        ),
+        Visit(f"/projects/{t}/dashboard/", "manager", action="form", form="[data-role=routing-form]"),
+        Visit(f"/projects/{t}/dashboard/", "reviewer"),
         Visit("/rubrics/", "manager"),
         Visit("/rubrics/", "staff"),
         Visit("/rubrics/new/", "manager"),
