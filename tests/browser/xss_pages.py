@@ -4,42 +4,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.contrib import admin
 from django.contrib.auth.models import Group
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.models import ApiToken
-from annotation.models import Invitation
 from tests.browser.xss_pages_manage import NOT_PAGES_MANAGE, manage_visits
 from tests.browser.xss_payloads import payload
+from tests.browser.xss_visit import Visit, route_of
 from tests.browser.xss_world import World
 
-# The route of the page a form action renders (the form's POST target), where it is not the path's.
-ACTION_ROUTES = {
-    "review-submit": "projects/<int:project_id>/review/<int:item_id>/",
-}
-
-
-@dataclass
-class Visit:
-    path: str
-    user: str | None  # key of World.users, or None for anonymous
-    action: str = ""  # "" (just load) | "annotate-submit" | "review-submit" | "login-fail"
-    content_type: str = "text/html"
-    statuses: tuple[int, ...] = (200,)
-
-    @property
-    def covers(self) -> str:
-        """The route of the page the action renders, if not the path's (ACTION_ROUTES)."""
-        return ACTION_ROUTES.get(self.action, "")
-
-    @property
-    def route(self) -> str:
-        return self.covers or route_of(self.path)
-
+__all__ = ["NOT_PAGES", "Visit", "all_routes", "all_visits", "route_of"]
 
 # Routes that are not pages a browser renders, with the reason. Everything else must be visited.
 NOT_PAGES = {
@@ -102,8 +79,8 @@ def api_visits(world: World) -> list[Visit]:
         "rubric_id": world.rubric_version.rubric_id,
         "number": world.rubric_version.number,
         "user_id": world.users["annotator"].pk,
+        "invitation_id": world.manage["invitation"].pk,
         "token_id": ApiToken.objects.filter(user=world.users["staff"]).values_list("pk", flat=True).first(),
-        "invitation_id": Invitation.objects.values_list("pk", flat=True).first() or 0,
     }
     visits = []
     for route in all_routes():
@@ -119,6 +96,8 @@ def api_visits(world: World) -> list[Visit]:
         Visit(f"/api/v1/projects/{world.traces.pk}/reports/failure-modes/", "manager", content_type="application/json")
     )
     visits.append(Visit(f"/api/v1/items/{world.items['open'].pk}/draft/", "annotator", content_type="application/json"))
+    # The outsider's own invitations: hostile project names, invited by the hostile manager.
+    visits.append(Visit("/api/v1/invitations/", "outsider", content_type="application/json"))
     mine = f"/api/v1/items/{world.items['disputed'].pk}/ratings/mine/"
     visits.append(Visit(mine, "annotator2", content_type="application/json"))
     return visits
@@ -155,15 +134,6 @@ def site_visits(world: World) -> list[Visit]:
         Visit(f"/judge-runs/{world.run.pk}/", "manager"),
         Visit(f"/judge-runs/{world.run.pk}/verdicts/", "manager"),
         Visit(f"/projects/{t}/judges/", "manager"),
-        # The manager's pages of issue 17 (part A): items browser, item page, settings, policy, export.
-        Visit(f"/projects/{t}/items/", "manager"),
-        Visit(f"/projects/{t}/items/?q=" + quote(payload(3, "items.q")), "manager"),
-        Visit(f"/projects/{t}/items/?status=" + quote(payload(5, "items.status")), "manager", statuses=(400,)),
-        Visit(f"/projects/{t}/items/{world.items['disputed'].pk}/", "manager"),
-        Visit(f"/projects/{t}/settings/", "manager"),
-        Visit(f"/projects/{t}/settings/policy/", "manager"),
-        Visit(f"/projects/{t}/export/", "manager"),
-        Visit(f"/projects/{t}/export/?since=" + quote(payload(6, "export.since")), "manager"),
         Visit(f"/accounts/login/?next={hostile_next}", None),
         Visit("/accounts/login/", None, action="login-fail"),
         Visit("/account/", "annotator"),
@@ -185,7 +155,7 @@ def site_visits(world: World) -> list[Visit]:
 
 
 def all_visits(world: World) -> list[Visit]:
-    return site_visits(world) + manage_visits(world, Visit) + admin_visits(world) + api_visits(world)
+    return site_visits(world) + manage_visits(world) + admin_visits(world) + api_visits(world)
 
 
 def _routes(resolver: URLResolver, prefix: str = ""):
@@ -200,7 +170,3 @@ def _routes(resolver: URLResolver, prefix: str = ""):
 
 def all_routes() -> list[str]:
     return sorted(set(_routes(get_resolver())))
-
-
-def route_of(path: str) -> str:
-    return resolve(path.split("?", 1)[0]).route

@@ -71,6 +71,29 @@ def _session_cookie(user, url: str) -> dict:
     return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}
 
 
+# Fill a form's fields (CSS selector -> value) and submit it, bypassing the browser's own checks
+# (maxlength, required, number inputs) as a hostile client would. A selector [name=x] that
+# matches no field, or only buttons, becomes a hidden field (a submit() sends no button).
+FORM_FILL = r"""(form, fill) => {
+  for (const [selector, value] of Object.entries(fill)) {
+    let field = form.querySelector(selector);
+    if (!field || field.tagName === "BUTTON") {
+      const name = (selector.match(/^\[name=([\w-]+)\]$/) || [])[1];
+      if (!name) throw new Error("no field " + selector);
+      form.querySelectorAll(`button[name="${name}"]`).forEach((b) => b.removeAttribute("name"));
+      form.querySelectorAll(`input[type=hidden][name="${name}"]`).forEach((i) => i.remove());
+      field = document.createElement("input");
+      field.type = "hidden";
+      field.name = name;
+      form.appendChild(field);
+    }
+    if (field.tagName === "SELECT") field.add(new Option(value, value));
+    field.value = value;
+  }
+  HTMLFormElement.prototype.submit.call(form);
+}"""
+
+
 def _act(page, visit: Visit, world: World):
     """Load the page, or do the action that renders it; returns the last main-frame response."""
     if visit.action == "annotate-submit":
@@ -101,6 +124,28 @@ def _act(page, visit: Visit, world: World):
         with page.expect_navigation() as nav:
             page.locator("form[action$='/login/'] button[type=submit]").click()
         return nav.value
+    if visit.action == "form":
+        page.goto(visit.path)
+        with page.expect_navigation() as nav:
+            page.locator(visit.form).first.evaluate(FORM_FILL, visit.fill)
+        return nav.value
+    if visit.action == "import-upload":
+        # The page's script renders the preview, then the check's bad rows, from the job's JSON.
+        response = page.goto(visit.path)
+        section = page.locator("[data-import][data-kind=ratings]")
+        section.locator("[data-role=file]").set_input_files(world.manage["upload"])
+        section.locator("[data-role=preview]").wait_for(state="visible")
+        section.locator("[data-role=check]").click()
+        section.locator("[data-role=bad]").wait_for(state="visible")
+        return response
+    if visit.action == "builder-input":
+        # The builder's live preview: the server's rendering of the cards, set as HTML.
+        response = page.goto(visit.path)
+        with page.expect_response(lambda r: urlsplit(r.url).path == "/rubrics/preview/") as answer:
+            page.locator("#builder [data-role=title]").first.fill(payload(1, "builder.preview"))
+        assert answer.value.status == 200, answer.value.status
+        page.wait_for_timeout(300)
+        return response
     return page.goto(visit.path)
 
 

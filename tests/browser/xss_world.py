@@ -24,6 +24,7 @@ from judges.services.judges import judge_create
 from quality.services.approval import item_reject
 from rubrics.services import rubric_create
 from tests.browser.xss_payloads import PAYLOADS, Corpus
+from tests.browser.xss_world_manage import manage_world_build
 
 
 @dataclass
@@ -39,6 +40,7 @@ class World:
     snapshot: object
     rubric_version: object
     tokens: list[str]
+    manage: dict  # the manager pages' objects: xss_world_manage.py
 
 
 def _user(corpus: Corpus, name: str, index: int, **extra):
@@ -374,6 +376,8 @@ def world_build() -> World:
         error=c.text("export_snapshot.error", markdown=False),
     )
     Group.objects.create(name=c.text("group.name", limit=150, markdown=False))
+    items = {"disputed": disputed, "open": open_item, "accepted": accepted, "rejected": rejected, "skipped": skipped}
+    manage = manage_world_build(c, users=users, tasks=tasks, traces=traces, version=version, items=items)
     token_name = c.text("api_token.name", limit=100, markdown=False)  # listed on the account page
     tokens = [api_token_create(user=u, name=token_name)[1] for u in users.values()]
     return World(
@@ -382,10 +386,11 @@ def world_build() -> World:
         tasks=tasks,
         traces=traces,
         empty=empty,
-        items={"disputed": disputed, "open": open_item, "accepted": accepted, "rejected": rejected, "skipped": skipped},
+        items=items,
         judge=judge,
         run=run,
         snapshot=snapshot,
         rubric_version=version,
         tokens=tokens,
+        manage=manage,
     )
