@@ -25,6 +25,7 @@ which takes SQLite's single database write lock at once (instead of upgrading a 
 later, which fails with "database is locked"); the transactions then simply run one at a time.
 """
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -109,16 +110,46 @@ def assignment_claim_next(*, project: Project, user) -> Assignment | None:
     then the oldest. The lease lasts ``project.lease_minutes``.
     Access checks are the caller's.
     """
+    for attempt in range(_CLAIM_ATTEMPTS):
+        lease, rater = _claim_once(project=project, user=user)
+        if lease is not None:
+            return lease
+        # The walk passes over items other people are claiming or rating right now (SKIP LOCKED),
+        # so "nothing" may only mean "nothing unlocked": the queue is empty for this person only
+        # when no open item is left for them, locked or not. Otherwise look again once those
+        # transactions end (outside a caller's transaction only: never sleep holding locks).
+        if connection.in_atomic_block or not _candidate_exists(project=project, user=user, rater=rater):
+            return None
+        time.sleep(_CLAIM_RETRY_SECONDS * (attempt + 1))
+    return None
+
+
+# About 1.4 s of waiting in all, far longer than a rating's transaction holds its item.
+_CLAIM_ATTEMPTS = 8
+_CLAIM_RETRY_SECONDS = 0.05
+
+
+def _claim_once(*, project: Project, user) -> tuple[Assignment | None, Rater]:
     with transaction.atomic():
         rater = _rater_lock(user=user)
         if rater is not None:
-            return _lease_held_or_new(project=project, user=user, rater=rater)
+            return _lease_held_or_new(project=project, user=user, rater=rater), rater
     # A person's first claim: create their rater outside, as the transaction must begin with the lock.
     rater_for_user(user=user)
     with transaction.atomic():
         rater = _rater_lock(user=user)
         assert rater is not None  # created just above, and raters are never deleted
-        return _lease_held_or_new(project=project, user=user, rater=rater)
+        return _lease_held_or_new(project=project, user=user, rater=rater), rater
+
+
+def _candidate_exists(*, project: Project, user, rater: Rater) -> bool:
+    """Whether the walk of ``_lease_grant`` has an item for this person, locked or not."""
+    sql = _CANDIDATE_SQL.format(passed="", **_PASSES[1])
+    targets = [project.annotations_per_item, project.base_target]
+    params = [project.pk, *QUEUE_STATUSES, *targets, rater.pk, project.rubric_version_id, user.pk, user.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
 
 
 def _lease_held_or_new(*, project: Project, user, rater: Rater) -> Assignment | None:
