@@ -28,8 +28,6 @@ NOT_PAGES = {
     "projects/<int:project_id>/annotate/<int:item_id>/unskip/": "POST only: takes the skip back and redirects",
     "projects/<int:project_id>/review/<int:item_id>/send-back/": "POST only: sends the item back and redirects",
     "projects/<int:project_id>/judges/<int:judge_id>/run/": "POST only: starts a judge run and redirects",
-    "projects/<int:project_id>/dashboard/audit/": "POST only: draws the audit sample and redirects to the dashboard",
-    "projects/<int:project_id>/dashboard/routing/": "POST only: chooses the routing threshold and redirects",
     "admin/jsi18n/": "JavaScript catalogue, no user data",
     "admin/autocomplete/": "JSON for autocomplete widgets (no model declares autocomplete_fields)",
     "admin/r/<path:content_type_id>/<path:object_id>/": "view-on-site redirect (no model has get_absolute_url)",
