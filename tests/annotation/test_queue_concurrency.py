@@ -21,6 +21,7 @@ from annotation.services.queue import assignment_claim_next, assignment_skip
 from annotation.services.ratings import rating_submit
 from config.errors import Conflict
 from rubrics.services import rubric_create
+from tests.concurrency import annotators_run
 from tests.conftest import CRITERIA, GOOD_RATIONALES, GOOD_VALUES
 
 ANNOTATORS = 36
@@ -61,7 +62,6 @@ def test_it_never_over_assigns_with_many_concurrent_annotators(make_user):
 
     failures: list[str] = []
     done_by_user: dict[int, set[int]] = {u.pk: set() for u in users}
-    stop = threading.Event()
     start = threading.Barrier(ANNOTATORS + 1)
     deadline = time.monotonic() + TIME_LIMIT
     counts = {"ratings": 0, "skips": 0, "abandoned": 0, "unleased": 0, "refused": 0}
@@ -125,28 +125,14 @@ def test_it_never_over_assigns_with_many_concurrent_annotators(make_user):
         finally:
             connections.close_all()
 
-    def watch() -> None:
-        try:
-            while not stop.is_set():
-                if bad := _overfull(project.pk):
-                    failures.append(f"over-assigned during the run: items {bad}")
-                    return
-                time.sleep(0.01)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=annotate, args=(u, n)) for n, u in enumerate(users)]
-    watcher = threading.Thread(target=watch)
-    for thread in threads:
-        thread.start()
-    watcher.start()
-    start.wait()
-    began = time.monotonic()
-    for thread in threads:
-        thread.join(TIME_LIMIT + 15)
-    stop.set()
-    watcher.join(5)
-    elapsed = time.monotonic() - began
+    elapsed = annotators_run(
+        users=users,
+        annotate=annotate,
+        start=start,
+        overfull=lambda: _overfull(project.pk),
+        failures=failures,
+        time_limit=TIME_LIMIT,
+    )
 
     assert not failures, failures[:10]
     assert _overfull(project.pk) == []

@@ -19,6 +19,7 @@ from annotation.services.queue import assignment_claim_next, assignment_skip
 from annotation.services.ratings import rating_submit
 from config.errors import Conflict
 from rubrics.services import rubric_create
+from tests.concurrency import annotators_run
 from tests.conftest import CRITERIA, GOOD_RATIONALES
 
 ANNOTATORS = 24
@@ -61,7 +62,6 @@ def test_adaptive_targets_are_never_over_assigned_under_concurrency(make_user):
 
     failures: list[str] = []
     done_by_user: dict[int, set[int]] = {u.pk: set() for u in users}
-    stop = threading.Event()
     start = threading.Barrier(ANNOTATORS + 1)
     deadline = time.monotonic() + TIME_LIMIT
     counts = {"ratings": 0, "skips": 0, "refused": 0}
@@ -102,26 +102,14 @@ def test_adaptive_targets_are_never_over_assigned_under_concurrency(make_user):
         finally:
             connections.close_all()
 
-    def watch() -> None:
-        try:
-            while not stop.is_set():
-                if bad := _overfull(project.pk):
-                    failures.append(f"over-assigned during the run: items {bad}")
-                    return
-                time.sleep(0.01)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=annotate, args=(u, n)) for n, u in enumerate(users)]
-    watcher = threading.Thread(target=watch)
-    for thread in threads:
-        thread.start()
-    watcher.start()
-    start.wait()
-    for thread in threads:
-        thread.join(TIME_LIMIT + 15)
-    stop.set()
-    watcher.join(5)
+    annotators_run(
+        users=users,
+        annotate=annotate,
+        start=start,
+        overfull=lambda: _overfull(project.pk),
+        failures=failures,
+        time_limit=TIME_LIMIT,
+    )
 
     assert not failures, failures[:10]
     assert _overfull(project.pk) == []
