@@ -79,6 +79,16 @@ def run_cost(*, run: JudgeRun, input_tokens: int, output_tokens: int) -> Decimal
     return cost.quantize(Decimal("0.000001"))
 
 
+# The batch states in words (the run page's script shows them as the server names them).
+BATCH_STATE_WORDS = {
+    "submitting": "submitting to the provider",
+    "submitted": "submitted; the provider is validating it",
+    "in_progress": "the provider is working on it",
+    "ingesting": "reading the results",
+    "done": "results read",
+}
+
+
 def judge_run_batch_progress(*, run: JudgeRun) -> dict | None:
     """Where a batch-mode run's provider batches are: ``state`` "submitting", "submitted" (the
     provider is validating), "in_progress" (with the provider's counts), "ingesting" or "done"

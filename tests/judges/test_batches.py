@@ -246,3 +246,25 @@ def test_batch_mode_needs_a_provider_with_a_batch_api(llm, project, items, make_
     assert response.status_code == 400
     assert "batch API" in response.json()["errors"]["mode"][0]
     assert not JudgeBatch.objects.exists()
+
+
+def test_a_manager_starts_a_batch_run_from_the_judges_page_and_watches_its_state(
+    client, llm, project, items, members, make_judge
+):
+    judge = make_judge("anthropic", name="Claude")
+    local = make_judge("openai_compatible", name="Local", api_key_env="")
+    client.force_login(members["manager"])
+    page = client.get(f"/projects/{project.pk}/judges/").content.decode()
+    # The batch choice is offered only where the provider has a batch API.
+    assert page.count('name="mode"') == 1 and f"/judges/{local.pk}/run/" in page
+
+    response = client.post(f"/projects/{project.pk}/judges/{judge.pk}/run/", {"items": "all", "mode": "batch"})
+    run = JudgeRun.objects.get()
+    assert response.status_code == 302 and run.mode == RunMode.BATCH
+    html = client.get(f"/judge-runs/{run.pk}/").content.decode()
+    assert "Batch mode" in html and "submitting to the provider" in html
+
+    _drive(run)
+    html = client.get(f"/judge-runs/{run.pk}/").content.decode()
+    assert "results read" in html
+    assert "batch" in client.get(f"/projects/{project.pk}/judges/").content.decode()
