@@ -268,3 +268,28 @@ def test_a_manager_starts_a_batch_run_from_the_judges_page_and_watches_its_state
     html = client.get(f"/judge-runs/{run.pk}/").content.decode()
     assert "results read" in html
     assert "batch" in client.get(f"/projects/{project.pk}/judges/").content.decode()
+
+
+def test_the_stalled_sweep_revives_a_lost_poll_and_never_sends_the_chunks_early(
+    llm, project, items, make_judge, monkeypatch
+):
+    from judges import dispatch
+    from judges.services.runs import judge_runs_requeue_stalled
+
+    judge = make_judge("openai")
+    run = _start(project, judge)
+    batch = run.batches.get()
+    judge_batch_submit(batch_id=batch.pk)
+    sent = {"chunks": [], "batches": []}
+    monkeypatch.setattr(dispatch, "chunks_run_later", lambda *, chunk_ids: sent["chunks"].extend(chunk_ids))
+    monkeypatch.setattr(dispatch, "batches_submit_later", lambda *, batch_ids: sent["batches"].extend(batch_ids))
+    past = run.created_at - timedelta(hours=3)
+    JudgeRun.objects.filter(pk=run.pk).update(created_at=past)
+
+    assert judge_runs_requeue_stalled(idle_seconds=3600) == 0  # submitted just now: alive
+    JudgeBatch.objects.filter(pk=batch.pk).update(submit_started_at=past, submitted_at=past)
+    assert judge_runs_requeue_stalled(idle_seconds=3600) == 1  # its poll chain was lost with the broker
+
+    assert sent == {"chunks": [], "batches": [batch.pk]}
+    assert judge_batch_submit(batch_id=batch.pk).kind == "poll"  # a submitted batch passes on to polling
+    assert len(llm.batches.created()) == 1
