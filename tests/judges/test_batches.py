@@ -293,3 +293,38 @@ def test_the_stalled_sweep_revives_a_lost_poll_and_never_sends_the_chunks_early(
     assert sent == {"chunks": [], "batches": [batch.pk]}
     assert judge_batch_submit(batch_id=batch.pk).kind == "poll"  # a submitted batch passes on to polling
     assert len(llm.batches.created()) == 1
+
+
+def test_a_run_split_into_several_batches_goes_live_only_once_every_batch_is_read(
+    llm, project, items, make_judge, settings, monkeypatch
+):
+    from judges import dispatch
+
+    settings.JUDGES_BATCH_MAX_REQUESTS = 4  # 5 items x 2 samples: 2 items per batch, 3 batches
+    judge = make_judge("anthropic", samples=2)
+    run = _start(project, judge)
+    batches = list(run.batches.order_by("index"))
+    assert [len(b.item_ids) for b in batches] == [2, 2, 1]
+    sent = []
+    monkeypatch.setattr(dispatch, "chunks_run_later", lambda *, chunk_ids: sent.append(list(chunk_ids)))
+    marker = batches[2].marker[:12]
+    llm.batches.line_faults = {f"{marker}-item-{items[4].id}-s1": "expired"}
+    for batch in batches:
+        judge_batch_submit(batch_id=batch.pk)
+    judge_batch_poll(batch_id=batches[2].pk)
+    judge_batch_poll(batch_id=batches[0].pk)
+    run.refresh_from_db()
+    assert sent == [] and run.batch_released_at is None, "a batch is still at the provider"
+
+    judge_batch_poll(batch_id=batches[1].pk)
+
+    run.refresh_from_db()
+    assert run.batch_released_at is not None
+    unfinished = list(run.chunks.filter(finished_at__isnull=True).values_list("id", flat=True))
+    assert sent == [unfinished] and len(unfinished) == 1, "only the chunk holding the expired line goes live"
+    assert len(llm.batches.created()) == 3 and JudgeVerdict.objects.filter(run=run).count() == 4
+    assert JudgeSample.objects.filter(run=run, item=items[4]).count() == 1  # s0 kept, s1 asked again live
+    run_chunks(run)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED and run.done == 5
+    assert len(_live_requests(llm)) == 1, "one live call: the missing sample only"
