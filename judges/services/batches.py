@@ -13,8 +13,9 @@ worker, a restarted broker, the sweeper) does nothing the second time:
   live path's one writer, keyed: a line written twice is stored once). Items that already have a
   verdict from the run are skipped. Lines that failed, expired or came back invalid are not
   stored: the live chunks retry them (with repair turns) after the release.
-- ``judge_run_batches_release``: once no batch of the run is open, exactly once, the run's
-  chunks are sent for what the batches left; the run then ends the usual way.
+- ``judge_run_batches_release`` (in runs.py, so the beat sweep can call it too): once no batch
+  of the run is open, exactly once, the run's chunks are sent for what the batches left; the
+  run then ends the usual way.
 """
 
 from __future__ import annotations
@@ -26,19 +27,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from annotation.models import Item
-from judges import dispatch
 from judges.executor import Result, answer_judge
 from judges.models import (
     BATCH_OPEN_STATUSES,
     BatchStatus,
     JudgeBatch,
     JudgeRun,
-    JudgeRunChunk,
-    JudgeSample,
     JudgeVerdict,
     Outcome,
     RunStatus,
@@ -51,7 +49,7 @@ from judges.providers.batches_anthropic import AnthropicBatches
 from judges.providers.batches_openai import OpenAIBatches
 from judges.providers.openai_chat import ChatBodies
 from judges.services.chunks import endpoint_modes, endpoint_refused, run_prompter, stored_samples
-from judges.services.runs import judge_run_finish_if_complete
+from judges.services.runs import judge_run_batches_release
 from judges.services.verdicts import ResultWriter
 from rubrics.scales import CriterionSpec
 
@@ -363,35 +361,3 @@ def _close(batch: JudgeBatch, status: str, *, error: str = "") -> None:
         if error:
             logger.warning("judge batch %s %s: %s", batch.pk, status, error)
         judge_run_batches_release(run_id=batch.run_id)
-
-
-def judge_run_batches_release(*, run_id: int) -> bool:
-    """Once no batch of the run is open: record the batch-priced tokens, then send the run's
-    chunks for the items the batches left (a chunk whose items all have a verdict is finished
-    here). Exactly once, by a conditional UPDATE; True for the caller that did it."""
-    open_batches = JudgeBatch.objects.filter(run_id=OuterRef("pk"), status__in=BATCH_OPEN_STATUSES)
-    if JudgeBatch.objects.filter(run_id=run_id, status__in=BATCH_OPEN_STATUSES).exists():
-        return False
-    # Before the release only batch lines wrote samples for this run.
-    tokens = JudgeSample.objects.filter(run_id=run_id).aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
-    now = timezone.now()
-    released = (
-        JudgeRun.objects.filter(
-            pk=run_id, batch_released_at__isnull=True, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
-        )
-        .exclude(Exists(open_batches))
-        .update(batch_released_at=now, batch_input_tokens=tokens["i"] or 0, batch_output_tokens=tokens["o"] or 0)
-    )
-    if not released:
-        return False
-    finished = set(JudgeVerdict.objects.filter(run_id=run_id).values_list("item_id", flat=True))
-    chunk_ids = []
-    for chunk in JudgeRunChunk.objects.filter(run_id=run_id, finished_at__isnull=True).order_by("index"):
-        if set(chunk.item_ids) <= finished:
-            JudgeRunChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(finished_at=now)
-        else:
-            chunk_ids.append(chunk.pk)
-    logger.info("judge run %s: batches done; %s chunks sent for what they left", run_id, len(chunk_ids))
-    dispatch.chunks_run_later(chunk_ids=chunk_ids)
-    judge_run_finish_if_complete(run_id=run_id)
-    return True

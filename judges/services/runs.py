@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, Max, OuterRef, Sum
 from django.utils import timezone
 
 from annotation.models import Item, Project, Rater, Rating
@@ -27,6 +27,7 @@ from judges.models import (
     JudgeBatch,
     JudgeRun,
     JudgeRunChunk,
+    JudgeSample,
     JudgeVerdict,
     JudgeVersion,
     RunMode,
@@ -277,6 +278,8 @@ def _batches_resend_stalled(*, run: JudgeRun, cutoff) -> int:
     broker lost would leave the run waiting for ever. Open batches with no sign of life since
     ``cutoff`` get their step sent again (each step is idempotent)."""
     stalled = []
+    if judge_run_batches_release(run_id=run.pk):  # its last batch closed, but the release never ran
+        return 0
     for batch in JudgeBatch.objects.filter(run=run, status__in=BATCH_OPEN_STATUSES):
         seen = [at for at in (batch.submit_started_at, batch.submitted_at, batch.polled_at, batch.ended_at) if at]
         if not seen or max(seen) < cutoff:
@@ -286,6 +289,38 @@ def _batches_resend_stalled(*, run: JudgeRun, cutoff) -> int:
         dispatch.batches_submit_later(batch_ids=stalled)
         return len(stalled)
     return 0
+
+
+def judge_run_batches_release(*, run_id: int) -> bool:
+    """Once no batch of the run is open: record the batch-priced tokens, then send the run's
+    chunks for the items the batches left (a chunk whose items all have a verdict is finished
+    here). Exactly once, by a conditional UPDATE; True for the caller that did it."""
+    open_batches = JudgeBatch.objects.filter(run_id=OuterRef("pk"), status__in=BATCH_OPEN_STATUSES)
+    if JudgeBatch.objects.filter(run_id=run_id, status__in=BATCH_OPEN_STATUSES).exists():
+        return False
+    # Before the release only batch lines wrote samples for this run.
+    tokens = JudgeSample.objects.filter(run_id=run_id).aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
+    now = timezone.now()
+    released = (
+        JudgeRun.objects.filter(
+            pk=run_id, batch_released_at__isnull=True, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
+        )
+        .exclude(Exists(open_batches))
+        .update(batch_released_at=now, batch_input_tokens=tokens["i"] or 0, batch_output_tokens=tokens["o"] or 0)
+    )
+    if not released:
+        return False
+    finished = set(JudgeVerdict.objects.filter(run_id=run_id).values_list("item_id", flat=True))
+    chunk_ids = []
+    for chunk in JudgeRunChunk.objects.filter(run_id=run_id, finished_at__isnull=True).order_by("index"):
+        if set(chunk.item_ids) <= finished:
+            JudgeRunChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(finished_at=now)
+        else:
+            chunk_ids.append(chunk.pk)
+    logger.info("judge run %s: batches done; %s chunks sent for what they left", run_id, len(chunk_ids))
+    dispatch.chunks_run_later(chunk_ids=chunk_ids)
+    judge_run_finish_if_complete(run_id=run_id)
+    return True
 
 
 def _rater_note_write(*, run: JudgeRun, status: str, done: int) -> None:

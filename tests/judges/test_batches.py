@@ -328,3 +328,26 @@ def test_a_run_split_into_several_batches_goes_live_only_once_every_batch_is_rea
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED and run.done == 5
     assert len(_live_requests(llm)) == 1, "one live call: the missing sample only"
+
+
+def test_the_stalled_sweep_releases_a_run_whose_last_batch_closed_without_releasing_it(
+    llm, project, items, make_judge, monkeypatch
+):
+    from judges import dispatch
+    from judges.services.runs import judge_runs_requeue_stalled
+
+    judge = make_judge("openai")
+    run = _start(project, judge)
+    batch = run.batches.get()
+    judge_batch_submit(batch_id=batch.pk)
+    sent = []
+    monkeypatch.setattr(dispatch, "chunks_run_later", lambda *, chunk_ids: sent.extend(chunk_ids))
+    # The worker died right after closing the batch, before the release.
+    past = run.created_at - timedelta(hours=3)
+    JudgeBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.FAILED, error="refused")
+    JudgeRun.objects.filter(pk=run.pk).update(created_at=past)
+
+    judge_runs_requeue_stalled(idle_seconds=3600)
+
+    run.refresh_from_db()
+    assert run.batch_released_at is not None and len(sent) == run.chunks.count() == 2
