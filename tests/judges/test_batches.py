@@ -351,3 +351,16 @@ def test_the_stalled_sweep_releases_a_run_whose_last_batch_closed_without_releas
 
     run.refresh_from_db()
     assert run.batch_released_at is not None and len(sent) == run.chunks.count() == 2
+
+
+def test_a_batch_the_provider_refuses_for_good_sends_its_items_live(llm, project, items, make_judge):
+    """A 404 on the batch API (a server without it, a wrong path): the task gives the batch up at
+    once, and the live path records the same error on every item, as a live run would."""
+    judge = make_judge("openai", base_url=f"{llm.url}/elsewhere/v1")
+    run = _drive(_start(project, judge))
+
+    batch = run.batches.get()
+    assert batch.status == BatchStatus.FAILED and "HTTP 404" in batch.error
+    assert llm.batches.created() == []
+    assert run.status == RunStatus.FAILED and run.failed == 5
+    assert all("HTTP 404" in v.reason for v in JudgeVerdict.objects.filter(run=run))
