@@ -228,6 +228,9 @@ class JudgeBatch(models.Model):
     failed = models.PositiveIntegerField(default=0)
     ingested = models.PositiveIntegerField(default=0)  # lines stored as samples
     sent_live = models.PositiveIntegerField(default=0)  # lines left to the live path (failed, invalid)
+    # Paid for but stored in no sample: answers that were not a valid verdict (asked again live).
+    invalid_input_tokens = models.PositiveBigIntegerField(default=0)
+    invalid_output_tokens = models.PositiveBigIntegerField(default=0)
     error = models.TextField(blank=True)
     polls = models.PositiveIntegerField(default=0)
     submit_started_at = models.DateTimeField(null=True, blank=True)

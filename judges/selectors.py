@@ -124,6 +124,11 @@ def judge_run_counts(*, run: JudgeRun) -> RunProgress:
     )
     tokens = JudgeSample.objects.filter(run=run).aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
     i, o = tokens["i"] or 0, tokens["o"] or 0
+    if run.mode == RunMode.BATCH:  # batch answers that were not a valid verdict: paid, in no sample
+        invalid = JudgeBatch.objects.filter(run=run).aggregate(
+            i=Sum("invalid_input_tokens"), o=Sum("invalid_output_tokens")
+        )
+        i, o = i + (invalid["i"] or 0), o + (invalid["o"] or 0)
     return RunProgress(
         run.total,
         verdicts["done"],

@@ -311,7 +311,7 @@ def judge_batch_ingest(*, batch_id: int) -> int:
     if client is None:
         _close(batch, BatchStatus.FAILED, error=f"cannot read the results: {problem}")
         return 0
-    stored = left = 0
+    stored = left = invalid_in = invalid_out = 0
     state = BatchState(
         id=batch.provider_batch_id,
         status=batch.provider_status,
@@ -334,6 +334,7 @@ def judge_batch_ingest(*, batch_id: int) -> int:
             answer = bodies.answer_read(line.body, prompt=prompt, mode=mode, max_output_tokens=budget)
             if answer_judge(result=result, answer=answer, criteria=criteria) is not None:
                 left += 1  # invalid output: the live path asks again, with a repair turn
+                invalid_in, invalid_out = invalid_in + result.input_tokens, invalid_out + result.output_tokens
                 continue
             writer.add([result])
             stored += 1
@@ -343,7 +344,13 @@ def judge_batch_ingest(*, batch_id: int) -> int:
         client.close()
     writer.flush()
     JudgeBatch.objects.filter(pk=batch.pk, status=BatchStatus.INGESTING).update(
-        status=BatchStatus.DONE, ingested=F("ingested") + stored, sent_live=left, ingested_at=timezone.now()
+        status=BatchStatus.DONE,
+        ingested=F("ingested") + stored,
+        sent_live=left,
+        # Invalid lines are never stored, so a redone ingestion sees them all again: set, not add.
+        invalid_input_tokens=invalid_in,
+        invalid_output_tokens=invalid_out,
+        ingested_at=timezone.now(),
     )
     judge_run_batches_release(run_id=run.pk)
     return stored

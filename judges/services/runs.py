@@ -300,13 +300,20 @@ def judge_run_batches_release(*, run_id: int) -> bool:
         return False
     # Before the release only batch lines wrote samples for this run.
     tokens = JudgeSample.objects.filter(run_id=run_id).aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
+    invalid = JudgeBatch.objects.filter(run_id=run_id).aggregate(
+        i=Sum("invalid_input_tokens"), o=Sum("invalid_output_tokens")
+    )
     now = timezone.now()
     released = (
         JudgeRun.objects.filter(
             pk=run_id, batch_released_at__isnull=True, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
         )
         .exclude(Exists(open_batches))
-        .update(batch_released_at=now, batch_input_tokens=tokens["i"] or 0, batch_output_tokens=tokens["o"] or 0)
+        .update(
+            batch_released_at=now,
+            batch_input_tokens=(tokens["i"] or 0) + (invalid["i"] or 0),
+            batch_output_tokens=(tokens["o"] or 0) + (invalid["o"] or 0),
+        )
     )
     if not released:
         return False

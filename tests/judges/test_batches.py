@@ -111,8 +111,12 @@ def test_failed_and_invalid_lines_go_down_the_live_path(llm, project, items, mak
     assert len(_live_requests(llm)) == 3, "one live call for each line that failed"
     assert _ratings(judge).count() == 5
     assert JudgeSample.objects.filter(run=run).count() == 5
-    # Live retries are at the list price; only the batch lines are discounted.
-    assert run.batch_input_tokens < run.input_tokens
+    # Live retries are at the list price; only the batch lines are discounted, the invalid one too
+    # (paid for, though stored in no sample).
+    assert batch.invalid_input_tokens > 0 and batch.invalid_output_tokens > 0
+    samples_in = sum(JudgeSample.objects.filter(run=run).values_list("input_tokens", flat=True))
+    assert run.input_tokens == samples_in + batch.invalid_input_tokens
+    assert batch.invalid_input_tokens < run.batch_input_tokens < run.input_tokens
 
 
 def test_a_provider_error_on_every_line_is_recorded_like_a_live_failure(llm, project, items, make_judge):
