@@ -175,7 +175,11 @@ def judge_batch_submit(*, batch_id: int) -> BatchStep | None:
         return None
     run, now = batch.run, timezone.now()
     if batch.status == BatchStatus.SUBMITTED:
-        return BatchStep("poll", 0)  # a poll chain lost with a broker
+        # Its poll chain is alive unless it has been silent for a while (lost with a broker): a
+        # second chain would double the polling for nothing.
+        last = batch.polled_at or batch.submitted_at
+        alive = last is not None and now - last < timedelta(seconds=2 * settings.JUDGES_BATCH_POLL_SECONDS + 30)
+        return None if alive else BatchStep("poll", 0)
     if batch.status not in (BatchStatus.PENDING, BatchStatus.SUBMITTING):
         return None
     if not run.is_active():
@@ -224,13 +228,22 @@ def judge_batch_submit(*, batch_id: int) -> BatchStep | None:
             state = client.submit(marker=batch.marker, lines=lines)
     finally:
         client.close()
-    JudgeBatch.objects.filter(pk=batch.pk, status=BatchStatus.SUBMITTING).update(
+    if not JudgeBatch.objects.filter(pk=batch.pk, status=BatchStatus.SUBMITTING).update(
         status=BatchStatus.SUBMITTED,
         provider_batch_id=state.id,
         provider_status=state.status,
         requests=len(lines),
         submitted_at=timezone.now(),
-    )
+    ):
+        # Closed meanwhile (its run was cancelled): the provider would work and bill for nothing.
+        logger.warning("judge batch %s closed while it was submitted; cancelling %s", batch.pk, state.id)
+        client, _ = _client(batch)
+        if client is not None:
+            try:
+                client.cancel(batch_id=state.id)
+            finally:
+                client.close()
+        return None
     return BatchStep("poll", settings.JUDGES_BATCH_POLL_SECONDS)
 
 

@@ -295,7 +295,7 @@ def test_the_stalled_sweep_revives_a_lost_poll_and_never_sends_the_chunks_early(
     assert judge_runs_requeue_stalled(idle_seconds=3600) == 1  # its poll chain was lost with the broker
 
     assert sent == {"chunks": [], "batches": [batch.pk]}
-    assert judge_batch_submit(batch_id=batch.pk).kind == "poll"  # a submitted batch passes on to polling
+    assert judge_batch_submit(batch_id=batch.pk).kind == "poll"  # a silent submitted batch is polled again
     assert len(llm.batches.created()) == 1
 
 
