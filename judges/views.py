@@ -32,6 +32,9 @@ def project_judges(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_object_or_404(Project.objects.select_related("rubric_version__rubric"), pk=project_id)
     role = project_require(user=request.user, project=project, roles=REVIEW)
     rows, runs = project_judges_overview(project=project)
+    for run in runs:  # where an active batch run stands (its progress bar moves only once it is read)
+        if run.mode == RunMode.BATCH and run.is_active():
+            run.batch_word = BATCH_STATE_WORDS[judge_run_batch_progress(run=run)["state"]]
     return render(
         request,
         "judges/project_judges.html",

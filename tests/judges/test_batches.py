@@ -267,6 +267,7 @@ def test_a_manager_starts_a_batch_run_from_the_judges_page_and_watches_its_state
     assert response.status_code == 302 and run.mode == RunMode.BATCH
     html = client.get(f"/judge-runs/{run.pk}/").content.decode()
     assert "Batch mode" in html and "submitting to the provider" in html
+    assert "batch: submitting to the provider" in client.get(f"/projects/{project.pk}/judges/").content.decode()
 
     _drive(run)
     html = client.get(f"/judge-runs/{run.pk}/").content.decode()
