@@ -21,6 +21,8 @@ METADATA_KEY = "accord_batch"
 ENDED = ("completed", "expired", "cancelled", "failed")
 # How far back ``find`` lists (seconds before the submission began): clocks differ a little.
 CLOCK_SLACK = 300
+# The input file expires after the batch's 24 h window plus a margin (OpenAI accepts 1 h to 30 days).
+INPUT_FILE_SECONDS = 3 * 86400
 
 
 class OpenAIBatches:
@@ -41,7 +43,12 @@ class OpenAIBatches:
             + b'","body":' + body + b"}\n"
             for custom_id, body in lines
         )  # fmt: skip
-        upload = self.client.files.create(file=(f"{marker}.jsonl", content), purpose="batch")
+        # The prompts hold item content: the provider keeps the file no longer than needed.
+        upload = self.client.files.create(
+            file=(f"{marker}.jsonl", content),
+            purpose="batch",
+            expires_after={"anchor": "created_at", "seconds": INPUT_FILE_SECONDS},
+        )
         batch = self.client.batches.create(
             input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h", metadata={METADATA_KEY: marker}
         )
@@ -62,9 +69,11 @@ class OpenAIBatches:
         for file_id in (state.output_file_id, state.error_file_id):
             if not file_id:
                 continue
-            for text in self.client.files.content(file_id).text.splitlines():
-                if text.strip():
-                    yield _line(json.loads(text))
+            # Streamed line by line: an output file of a large batch is tens of megabytes.
+            with self.client.files.with_streaming_response.content(file_id) as response:
+                for text in response.iter_lines():
+                    if text.strip():
+                        yield _line(json.loads(text))
 
     def cancel(self, *, batch_id: str) -> None:
         self.client.batches.cancel(batch_id)
