@@ -206,11 +206,13 @@ BATCH_OPEN_STATUSES = (BatchStatus.PENDING, BatchStatus.SUBMITTING, BatchStatus.
 
 class JudgeBatch(models.Model):
     """One provider batch of a batch-mode run (judges/services/batches.py). Each request's
-    custom_id is "item-<item id>-s<sample index>", so results map back to items without a table.
+    custom_id is "<marker[:12]>-item-<item id>-s<sample index>", so results map back to items
+    without a table, and a line of any other batch is never taken for ours.
 
     ``marker`` is written with the row, before anything is sent: the OpenAI batch carries it in
-    its metadata and the Anthropic batch is recognised by it too (see batches_anthropic.py), so a
-    submission interrupted after the provider accepted it is found again instead of sent twice."""
+    its metadata (an Anthropic batch, which has none, is recognised by time and size: see
+    batches_anthropic.py), so a submission interrupted after the provider accepted it is found
+    again instead of sent twice."""
 
     run = models.ForeignKey(JudgeRun, related_name="batches", on_delete=models.CASCADE)
     index = models.PositiveIntegerField()
