@@ -366,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed for --fail-rate")
     parser.add_argument("--vary-by-model", action="store_true", help="mix the model name into answers")
     parser.add_argument("--like", choices=["llama-cpp"], help="imitate a real server's quirks (testbed.llm_quirks)")
+    parser.add_argument("--batch-delay", type=float, default=0.0, help="seconds before a batch ends (batch APIs)")
     args = parser.parse_args(argv)
 
     server = FakeLLMServer(
@@ -376,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         record=False,  # a long-running process keeps counts only
         quirks=LLAMA_CPP if args.like == "llama-cpp" else None,
     )
+    server.batches.delay = args.batch_delay
     if args.fail_rate > 0:
         server.fault_rate(args.fail_status, args.fail_rate, args.retry_after, seed=args.seed)
     done = threading.Event()
