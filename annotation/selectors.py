@@ -53,9 +53,21 @@ def project_role(*, user: AbstractBaseUser, project: Project) -> str | None:
     return Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
 
 
-def project_require(*, user: AbstractBaseUser, project: Project, roles: frozenset[str]) -> str:
-    """Return the user's role in the project, or raise PermissionDenied if it is not among ``roles``."""
-    role = project_role(user=user, project=project)
+def membership_role(*, user: AbstractBaseUser, project_ref: str = "pk") -> Subquery:
+    """``user``'s role in the project whose id is ``project_ref`` of the outer query (None if not a
+    member): annotate a query with it, and pass it to project_require to save it a query."""
+    mine = Membership.objects.filter(project_id=OuterRef(project_ref), user_id=user.pk).order_by("id")
+    return Subquery(mine.values("role")[:1])
+
+
+_UNREAD = object()
+
+
+def project_require(*, user: AbstractBaseUser, project: Project, roles: frozenset[str], role=_UNREAD) -> str:
+    """Return the user's role in the project, or raise PermissionDenied if it is not among ``roles``.
+    ``role``: their membership's role read already (``membership_role``), None for none."""
+    if role is _UNREAD or not user.is_authenticated or user.is_staff:
+        role = project_role(user=user, project=project)
     if role is None:
         raise PermissionDenied("You are not a member of this project.")
     if role not in roles:
@@ -66,6 +78,29 @@ def project_require(*, user: AbstractBaseUser, project: Project, roles: frozense
 def rater_for_user(*, user: AbstractBaseUser) -> Rater:
     rater, _ = Rater.objects.get_or_create(user=user, defaults={"kind": RaterKind.HUMAN, "name": user.get_username()})
     return rater
+
+
+def item_to_rate(*, user: AbstractBaseUser, item_id: int, roles: frozenset[str]) -> tuple[Item, Rater] | None:
+    """The item (with its project and rubric version) and ``user``'s rater, once they are known to
+    hold one of ``roles`` in its project (else PermissionDenied); None for no such item. One
+    query, the hot path of every submission (a second for someone's very first rating)."""
+    rater = Rater.objects.filter(user_id=user.pk).order_by()
+    item = (
+        Item.objects.select_related("project__rubric_version")
+        .annotate(
+            role=membership_role(user=user, project_ref="project_id"),
+            rater_pk=Subquery(rater.values("pk")[:1]),
+            rater_name=Subquery(rater.values("name")[:1]),
+        )
+        .filter(pk=item_id)
+        .first()
+    )
+    if item is None:
+        return None
+    project_require(user=user, project=item.project, roles=roles, role=item.role)
+    if item.rater_pk is None:
+        return item, rater_for_user(user=user)
+    return item, Rater(pk=item.rater_pk, kind=RaterKind.HUMAN, user=user, name=item.rater_name)
 
 
 def items_for_project(*, project: Project, status: str | None = None) -> QuerySet[Item]:

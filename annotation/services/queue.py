@@ -301,31 +301,37 @@ def assignment_unskip(*, project: Project, user, item: Item) -> bool:
     return bool(deleted)
 
 
-def assignment_consume(*, item: Item, user_id: int) -> None:
-    """For ``rating_submit``, inside its transaction and after ``item_lock``: account for the
-    rating the user is about to add and use up their lease on ``item``.
+def lease_use(*, item: Item, user_id: int) -> bool:
+    """For ``rating_submit``, inside its transaction and after ``item_lock``: use up ``user_id``'s
+    live lease on ``item`` for the rating they are adding; whether they held one. The rating takes
+    the lease's place, so ``Item.load`` ("ratings + lease rows") is unchanged. Without one, call
+    :func:`assignment_consume`."""
+    live = Assignment.objects.filter(item=item, user_id=user_id, expires_at__gt=timezone.now())
+    return live.delete()[0] > 0
 
-    Without a live lease the rating is still welcome unless the item is already full (human
-    ratings plus other people's live leases reach the overlap): then Conflict, and nothing is
-    written. An expired lease counts as no lease.
+
+def assignment_consume(*, item: Item, user_id: int) -> None:
+    """For ``rating_submit`` by a person without a live lease on ``item`` (see :func:`lease_use`),
+    inside its transaction and after ``item_lock``: account for the rating they are about to add.
+
+    The rating is still welcome unless the item is already full (human ratings plus other
+    people's live leases reach the overlap): then Conflict, and nothing is written. An expired
+    lease counts as no lease (and is deleted).
     """
     project = item.project
     now = timezone.now()
-    mine = Assignment.objects.filter(item=item, user_id=user_id)
-    dropped, _ = mine.filter(expires_at__gt=now).delete()
-    if not dropped:
-        dropped, _ = mine.delete()  # an expired lease: gone, and it holds no slot
-        ratings = _human_ratings(item_id=item.pk, rubric_version_id=project.rubric_version_id)
-        others = Assignment.objects.filter(item=item, expires_at__gt=now).count()
-        # Read under the item lock: approval may have raised the target since ``item`` was loaded.
-        item.overlap_target = Item.objects.filter(pk=item.pk).values_list("overlap_target", flat=True).get()
-        if ratings + others >= project.target_of(item):
-            raise Conflict(
-                "This item already has all the ratings it needs (or they are being made now); "
-                "ask the queue for your next item.",
-                errors={"item": ["this item is full."]},
-            )
-    # Plus the rating, minus the lease row: load stays "ratings + lease rows".
+    dropped, _ = Assignment.objects.filter(item=item, user_id=user_id).delete()  # an expired lease holds no slot
+    ratings = _human_ratings(item_id=item.pk, rubric_version_id=project.rubric_version_id)
+    others = Assignment.objects.filter(item=item, expires_at__gt=now).count()
+    # Read under the item lock: approval may have raised the target since ``item`` was loaded.
+    item.overlap_target = Item.objects.filter(pk=item.pk).values_list("overlap_target", flat=True).get()
+    if ratings + others >= project.target_of(item):
+        raise Conflict(
+            "This item already has all the ratings it needs (or they are being made now); "
+            "ask the queue for your next item.",
+            errors={"item": ["this item is full."]},
+        )
+    # Plus the rating, minus the expired lease's row: load stays "ratings + lease rows".
     Item.objects.filter(pk=item.pk).update(load=F("load") + 1 - dropped)
 
 

@@ -29,10 +29,11 @@ from annotation.models import (
 )
 from annotation.selectors import rating_closed_why
 from annotation.services.drafts import draft_discard
-from annotation.services.queue import assignment_consume, item_lock
+from annotation.services.queue import assignment_consume, item_lock, lease_use
 from annotation.signals import ratings_changed, ratings_written
 from config.errors import Conflict
 from rubrics.scales import values_clean
+from rubrics.selectors import criteria_of, criteria_remember
 
 
 def seconds_clean(seconds_spent: Any) -> float | None:
@@ -45,9 +46,9 @@ def seconds_clean(seconds_spent: Any) -> float | None:
     return float(seconds_spent)
 
 
-def _rating_clean(version, values: Any, rationales: Any, seconds_spent: Any) -> tuple[dict, dict, float | None]:
+def _rating_clean(criteria, values: Any, rationales: Any, seconds_spent: Any) -> tuple[dict, dict, float | None]:
     """A person's or judge's rating as the Rating table stores it; ValidationError keyed by field."""
-    clean_values, clean_rationales = values_clean(criteria=version.criteria.all(), values=values, rationales=rationales)
+    clean_values, clean_rationales = values_clean(criteria=criteria, values=values, rationales=rationales)
     return clean_values, clean_rationales, seconds_clean(seconds_spent)
 
 
@@ -190,12 +191,17 @@ def rating_submit(
         # First, lock the item: submissions and queue claims on one item take turns (services/queue.py).
         item_lock(item_id=item.pk)
     version = item.project.rubric_version
-    clean_values, clean_rationales, seconds = _rating_clean(version, values, rationales, seconds_spent)
-    if Rating.objects.filter(item=item, rater=rater, rubric_version=version).exists():
+    criteria = criteria_of(version=version)
+    clean_values, clean_rationales, seconds = _rating_clean(criteria, values, rationales, seconds_spent)
+    # A person with a live lease on the item has not rated it (the queue never leases an item to
+    # someone who rated it): the common case skips the check; the insert refuses a duplicate anyway.
+    leased = human and lease_use(item=item, user_id=rater.user_id)
+    if not leased and Rating.objects.filter(item=item, rater=rater, rubric_version=version).exists():
         raise Conflict("You have already rated this item under this rubric version.")
     if human:
-        # Uses up the rater's lease; refuses (409) a rating without a live lease on a full item.
-        assignment_consume(item=item, user_id=rater.user_id)
+        if not leased:
+            # Refuses (409) a rating without a live lease on a full item.
+            assignment_consume(item=item, user_id=rater.user_id)
         draft_discard(item=item, user_id=rater.user_id)
     written = ratings_write(
         rubric_version_id=version.pk,
@@ -204,6 +210,7 @@ def rating_submit(
     )
     if not written:  # another request of the same rater got there between the check and now
         raise Conflict("You have already rated this item under this rubric version.")
+    criteria_remember(version_id=version.pk, criteria=criteria)  # rated, so frozen once this commits
     ratings_changed.send(sender=Rating, project=item.project, item_ids=[item.id])
     return Rating.objects.select_related("rater", "rubric_version").get(pk=written[(item.pk, rater.pk)])
 
@@ -234,7 +241,9 @@ def rating_change(
     """
     item_lock(item_id=item.pk)
     version = item.project.rubric_version
-    clean_values, clean_rationales, seconds = _rating_clean(version, values, rationales, seconds_spent)
+    clean_values, clean_rationales, seconds = _rating_clean(
+        criteria_of(version=version), values, rationales, seconds_spent
+    )
     rating = Rating.objects.filter(item=item, rater=rater, rubric_version=version).first()
     if rating is None:
         raise Rating.DoesNotExist("You have not rated this item under its current rubric version.")
