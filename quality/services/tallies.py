@@ -47,6 +47,7 @@ from django.db import connection, transaction
 
 from agreement.live import Cell, cells_build, cells_delta, cells_merge
 from annotation.models import Item, Project, Rater, RaterKind, Rating
+from config.round_trips import Statement, statements_run
 from quality.models import AgreementCell, AgreementTally
 from quality.selectors.agreement import project_ratings
 from rubrics.models import Criterion
@@ -57,8 +58,6 @@ Change = tuple[int, int, dict | None]
 
 Values = dict[int, dict[int, dict]]
 """``{item_id: {rater_id: values}}``"""
-
-Statement = tuple[str, list]
 
 _CHUNK = 2_000
 _CELL_ROWS = 500
@@ -83,21 +82,9 @@ def _json(value: Any) -> Any:
 
 
 def _batch(statements: list[Statement]) -> list[list[tuple]]:
-    """Run ``statements`` in order and return each one's rows. On PostgreSQL in one round trip:
-    Django's psycopg cursor binds parameters client-side, so several statements go as one query
-    and each still runs (and takes its snapshot) after the one before it has finished."""
-    out: list[list[tuple]] = []
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            for sql, params in statements:
-                cursor.execute(sql, params)
-                out.append(cursor.fetchall() if cursor.description else [])
-            return out
-        cursor.execute("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
-        while True:
-            out.append(cursor.fetchall() if cursor.description else [])
-            if not cursor.nextset():
-                return out
+    """Run ``statements`` in order and return each one's rows; one round trip on PostgreSQL, where
+    each statement still runs (and takes its snapshot) after the one before it has finished."""
+    return statements_run(statements)
 
 
 def _in(values: Sequence) -> str:
