@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from annotation.models import Assignment, Item, ItemStatus, Project, Rater, RaterKind, Rating, Skip
+from annotation.models import Assignment, Draft, Item, ItemStatus, Project, Rater, RaterKind, Rating, Skip
 from annotation.selectors import rater_for_user
 from config.errors import Conflict
 from config.round_trips import statements_run
@@ -350,13 +350,29 @@ def assignment_unskip(*, project: Project, user, item: Item) -> bool:
     return bool(deleted)
 
 
-def lease_use(*, item: Item, user_id: int) -> bool:
-    """For ``rating_submit``, inside its transaction and after ``item_lock``: use up ``user_id``'s
-    live lease on ``item`` for the rating they are adding; whether they held one. The rating takes
-    the lease's place, so ``Item.load`` ("ratings + lease rows") is unchanged. Without one, call
-    :func:`assignment_consume`."""
-    live = Assignment.objects.filter(item=item, user_id=user_id, expires_at__gt=timezone.now())
-    return live.delete()[0] > 0
+def item_lock_for_rating(*, item: Item, user_id: int) -> bool:
+    """For ``rating_submit`` by a person, first thing in its transaction: lock the item
+    (:func:`item_lock`), then use up their live lease on it and delete their draft, both replaced
+    by the rating; returns whether they held a live lease. The rating takes the lease's place, so
+    ``Item.load`` ("ratings + lease rows") is unchanged; without a lease, call
+    :func:`assignment_consume`. One round trip on PostgreSQL (config/round_trips.py)."""
+    now = timezone.now()
+    if not _row_locks():
+        item_lock(item_id=item.pk)
+        dropped = Assignment.objects.filter(item=item, user_id=user_id, expires_at__gt=now).delete()[0]
+        Draft.objects.filter(item=item, user_id=user_id).delete()
+        return dropped > 0
+    _, dropped, _ = statements_run(
+        [
+            (f"SELECT id FROM {_ITEM} WHERE id = %s FOR UPDATE", [item.pk]),
+            (
+                f"DELETE FROM {_LEASE} WHERE item_id = %s AND user_id = %s AND expires_at > %s RETURNING id",
+                [item.pk, user_id, connection.ops.adapt_datetimefield_value(now)],
+            ),
+            (f"DELETE FROM {Draft._meta.db_table} WHERE item_id = %s AND user_id = %s", [item.pk, user_id]),
+        ]
+    )
+    return bool(dropped)
 
 
 def assignment_consume(*, item: Item, user_id: int) -> None:

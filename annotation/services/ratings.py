@@ -29,7 +29,7 @@ from annotation.models import (
 )
 from annotation.selectors import rating_closed_why
 from annotation.services.drafts import draft_discard
-from annotation.services.queue import assignment_consume, item_lock, lease_use
+from annotation.services.queue import assignment_consume, item_lock, item_lock_for_rating
 from annotation.signals import ratings_changed, ratings_written
 from config.errors import Conflict
 from rubrics.scales import values_clean
@@ -187,22 +187,19 @@ def rating_submit(
     Access checks are the caller's (the API, the UI).
     """
     human = rater.kind == RaterKind.HUMAN
-    if human:
-        # First, lock the item: submissions and queue claims on one item take turns (services/queue.py).
-        item_lock(item_id=item.pk)
+    # First, lock the item: submissions and queue claims on one item take turns (services/queue.py).
+    # With it go the person's lease and draft: an error below rolls all of it back.
+    leased = human and item_lock_for_rating(item=item, user_id=rater.user_id)
     version = item.project.rubric_version
     criteria = criteria_of(version=version)
     clean_values, clean_rationales, seconds = _rating_clean(criteria, values, rationales, seconds_spent)
     # A person with a live lease on the item has not rated it (the queue never leases an item to
     # someone who rated it): the common case skips the check; the insert refuses a duplicate anyway.
-    leased = human and lease_use(item=item, user_id=rater.user_id)
     if not leased and Rating.objects.filter(item=item, rater=rater, rubric_version=version).exists():
         raise Conflict("You have already rated this item under this rubric version.")
-    if human:
-        if not leased:
-            # Refuses (409) a rating without a live lease on a full item.
-            assignment_consume(item=item, user_id=rater.user_id)
-        draft_discard(item=item, user_id=rater.user_id)
+    if human and not leased:
+        # Refuses (409) a rating without a live lease on a full item.
+        assignment_consume(item=item, user_id=rater.user_id)
     written = ratings_write(
         rubric_version_id=version.pk,
         ratings=[NewRating(item.pk, rater.pk, clean_values, clean_rationales, seconds)],
