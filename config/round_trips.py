@@ -8,9 +8,14 @@ transaction that held the lock as committed, exactly as if it had been sent on i
 databases (SQLite) run the statements one by one.
 """
 
+from collections.abc import Sequence
+
 from django.db import connection
 
 Statement = tuple[str, list]
+
+# What a bigint id can be: bind nothing beyond to a hand-written query (PostgreSQL refuses it).
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 def statements_run(statements: list[Statement]) -> list[list[tuple]]:
@@ -28,3 +33,27 @@ def statements_run(statements: list[Statement]) -> list[list[tuple]]:
             out.append(cursor.fetchall() if cursor.description else [])
             if not cursor.nextset():
                 return out
+
+
+def columns(model, alias: str) -> str:
+    """``alias.col1, alias.col2, …``: every concrete column of ``model``, in field order, for a
+    hand-written SELECT whose rows :func:`instance` turns back into models."""
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+
+
+def instance(model, values: Sequence):
+    """A ``model`` instance from the values of :func:`columns` (the JSON fields parsed as the ORM
+    parses them), as if loaded by a queryset. PostgreSQL only: psycopg already returns dates,
+    times and booleans as Python values, which SQLite leaves to Django's converters."""
+    fields = model._meta.concrete_fields
+    converted = [
+        field.from_db_value(value, None, connection) if value is not None and hasattr(field, "from_db_value") else value
+        for field, value in zip(fields, values, strict=True)
+    ]
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+
+
+def width(model) -> int:
+    """How many values :func:`columns` selects for ``model``."""
+    return len(model._meta.concrete_fields)
