@@ -209,7 +209,11 @@ def rating_submit(
         raise Conflict("You have already rated this item under this rubric version.")
     criteria_remember(version_id=version.pk, criteria=criteria)  # rated, so frozen once this commits
     ratings_changed.send(sender=Rating, project=item.project, item_ids=[item.id])
-    return Rating.objects.select_related("rater", "rubric_version").get(pk=written[(item.pk, rater.pk)])
+    # The row as stored (its timestamps are the database's), with the rater and version in hand.
+    rating_id = written[(item.pk, rater.pk)]
+    (rating,) = Rating.objects.raw(f"SELECT * FROM {Rating._meta.db_table} WHERE id = %s", [rating_id])
+    rating.rater, rating.rubric_version = rater, version
+    return rating
 
 
 @transaction.atomic
