@@ -108,3 +108,18 @@ def tally_writes(*, project: Project) -> tuple[int, int] | None:
         .values_list("w", "n")
     )
     return per_criterion.first()
+
+
+def tally_counts(*, project: Project) -> dict[str, tuple[int, int]]:
+    """Per criterion key: the humans' ``(ratings, writes)`` in the live tallies, their shards added
+    up (one query). Read the tallies' counters through this, never one AgreementTally row."""
+    rows = (
+        AgreementTally.objects.filter(
+            project=project, rubric_version_id=project.rubric_version_id, subset=AgreementTally.HUMANS
+        )
+        .order_by()
+        .values("criterion__key")
+        .annotate(n=Sum("ratings"), w=Sum("writes"))
+        .values_list("criterion__key", "n", "w")
+    )
+    return {key: (int(n), int(w)) for key, n, w in rows}
