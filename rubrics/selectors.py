@@ -86,6 +86,12 @@ def criteria_of(*, version: RubricVersion) -> list[Criterion]:
     return criteria
 
 
+def criteria_cached(*, version_id: int) -> list[Criterion] | None:
+    """The version's criteria if this process has them cached (see :func:`criteria_of`), else None."""
+    cached = _FROZEN_CRITERIA.get(version_id)
+    return None if cached is None else list(cached)
+
+
 def criteria_remember(*, version_id: int, criteria: list[Criterion]) -> None:
     """After a rating of ``version_id`` committed (so the version is frozen): cache its criteria."""
     transaction.on_commit(lambda: _FROZEN_CRITERIA.setdefault(version_id, tuple(criteria)))

@@ -52,6 +52,7 @@ from quality.models import AgreementCell, AgreementTally
 from quality.selectors.agreement import project_ratings
 from rubrics.models import Criterion
 from rubrics.scales import AGREEMENT_LEVEL, value_code
+from rubrics.selectors import criteria_cached
 
 Change = tuple[int, int, dict | None]
 """``(item_id, rater_id, values before)``: values before None for a new rating."""
@@ -96,17 +97,22 @@ def _chunks(seq: Sequence, size: int) -> Iterable[Sequence]:
         yield seq[start : start + size]
 
 
-def _read_statements(rubric_version_id: int, item_ids: list[int], judge_ids: list[int]) -> list[Statement]:
-    """Criteria; item locks; the items' ratings (after the locks); the writing judges' examples."""
+def _read_statements(
+    rubric_version_id: int, item_ids: list[int], judge_ids: list[int], *, criteria: bool
+) -> list[Statement]:
+    """Criteria (unless cached); item locks; the items' ratings (after the locks); the writing
+    judges' examples."""
     item, rating, rater = _q(Item._meta.db_table), _q(Rating._meta.db_table), _q(Rater._meta.db_table)
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
-    out: list[Statement] = [
-        (
-            f"SELECT id, {_q('key')}, scale FROM {_q(Criterion._meta.db_table)} WHERE version_id = %s "
-            f"ORDER BY position, id",
-            [rubric_version_id],
+    out: list[Statement] = []
+    if criteria:
+        out.append(
+            (
+                f"SELECT id, {_q('key')}, scale FROM {_q(Criterion._meta.db_table)} WHERE version_id = %s "
+                f"ORDER BY position, id",
+                [rubric_version_id],
+            )
         )
-    ]
     for chunk in _chunks(item_ids, _CHUNK):
         out.append((f"SELECT id, project_id FROM {item} WHERE id IN ({_in(chunk)}) ORDER BY id{lock}", list(chunk)))
     for chunk in _chunks(item_ids, _CHUNK):
@@ -214,26 +220,25 @@ def tallies_record(*, rubric_version_id: int, changes: Sequence[Change]) -> None
     item_ids = sorted({item_id for item_id, _, _ in changes})
     judge_ids = sorted({rater_id for _, rater_id, _ in changes})  # narrowed to judges below
     chunks = -(-len(item_ids) // _CHUNK)
-    results = _batch(_read_statements(rubric_version_id, item_ids, judge_ids))
-    criteria = [
-        Scored(pk, key, _json(scale)) for pk, key, scale in results[0] if AGREEMENT_LEVEL.get(_json(scale).get("kind"))
-    ]
+    cached = criteria_cached(version_id=rubric_version_id)  # else read in the same round trip
+    results = _batch(_read_statements(rubric_version_id, item_ids, judge_ids, criteria=cached is None))
+    rows = [(c.pk, c.key, c.scale) for c in cached] if cached is not None else results.pop(0)
+    scored = (Scored(pk, key, _json(scale)) for pk, key, scale in rows)
+    criteria = [c for c in scored if AGREEMENT_LEVEL.get(c.scale.get("kind"))]
     if not criteria:
         return
-    projects = {item_id: project_id for rows in results[1 : 1 + chunks] for item_id, project_id in rows}
+    projects = {item_id: project_id for rows in results[:chunks] for item_id, project_id in rows}
     humans_now: Values = defaultdict(dict)
     judges_now: Values = defaultdict(dict)
     human_ids: set[int] = set()
-    for rows in results[1 + chunks : 1 + 2 * chunks]:
+    for rows in results[chunks : 2 * chunks]:
         for item_id, rater_id, kind, values in rows:
             if kind == RaterKind.HUMAN:
                 humans_now[item_id][rater_id] = _json(values)
                 human_ids.add(rater_id)
             else:
                 judges_now[item_id][rater_id] = _json(values)
-    writing_judges = {
-        pk: set(_json(items) or []) for pk, items in (results[-1] if len(results) > 1 + 2 * chunks else [])
-    }
+    writing_judges = {pk: set(_json(items) or []) for pk, items in (results[-1] if len(results) > 2 * chunks else [])}
     humans_was = {item_id: dict(by_rater) for item_id, by_rater in humans_now.items()}
     judges_was = {item_id: dict(by_rater) for item_id, by_rater in judges_now.items()}
     by_shard: dict[tuple[int, int], list[Change]] = defaultdict(list)
