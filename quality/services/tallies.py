@@ -224,7 +224,7 @@ def tallies_record(*, rubric_version_id: int, changes: Sequence[Change]) -> None
     results = _batch(_read_statements(rubric_version_id, item_ids, judge_ids, criteria=cached is None))
     rows = [(c.pk, c.key, c.scale) for c in cached] if cached is not None else results.pop(0)
     scored = (Scored(pk, key, _json(scale)) for pk, key, scale in rows)
-    criteria = [c for c in scored if AGREEMENT_LEVEL.get(c.scale.get("kind"))]
+    criteria = [c for c in scored if AGREEMENT_LEVEL.get(c.scale.get("kind", ""))]
     if not criteria:
         return
     projects = {item_id: project_id for rows in results[:chunks] for item_id, project_id in rows}
