@@ -161,21 +161,30 @@ class AgreementTally(models.Model):
     ``writes`` every rating written or changed since the tally began (a stored report remembers
     it, so a reader knows by how many ratings the bootstrap interval lags). Every writer
     updates these rows first, in criterion order, and holds them to commit: that orders the
-    writers of one project, and a rebuild, without deadlocks.
+    writers of one shard of a project, and a rebuild, without deadlocks.
+
+    ``shard``: each tally is split in SHARDS rows by item id (``item_id % SHARDS``), each with its
+    own cells, and readers add them up. Writers of items in different shards then touch
+    different rows and do not wait for one another; in one unsplit tally every rating of a project
+    waited for the one before it to commit.
     """
 
     HUMANS = 0
+    SHARDS = 16
 
     project = models.ForeignKey(Project, related_name="agreement_tallies", on_delete=models.CASCADE)
     criterion = models.ForeignKey(Criterion, related_name="agreement_tallies", on_delete=models.CASCADE)
     rubric_version = models.ForeignKey(RubricVersion, related_name="agreement_tallies", on_delete=models.CASCADE)
     subset = models.BigIntegerField(default=HUMANS, help_text="0: the human raters.")
+    shard = models.PositiveSmallIntegerField(default=0, help_text="item id % SHARDS of the items counted here.")
     ratings = models.BigIntegerField(default=0)
     writes = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "criterion", "subset"], name="agreement_tally_one_per_subset")
+            models.UniqueConstraint(
+                fields=["project", "criterion", "subset", "shard"], name="agreement_tally_one_per_shard"
+            )
         ]
         indexes = [models.Index(fields=["project", "rubric_version"], name="agreement_tally_project")]
 

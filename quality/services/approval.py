@@ -30,6 +30,7 @@ from quality.models import RaterTrust, ReviewRequest
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import agreement_reports_refresh_after_change
 from rubrics.models import Criterion
+from rubrics.selectors import criteria_of
 
 JUDGE_FIRST = "judge_first"
 
@@ -140,12 +141,13 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
         return 0
     agreement_reports_refresh_after_change(project_id=project.pk)
     _item_status_refresh(item_ids=item_ids)
-    version = project.rubric_version
-    criteria = list(version.criteria.all())
+    criteria = criteria_of(version=project.rubric_version)
     changed = 0
     for start in range(0, len(item_ids), 2_000):
         chunk = item_ids[start : start + 2_000]
-        with transaction.atomic():
+        # No savepoint: nothing here catches a failure, and inside a rating's transaction a
+        # savepoint would cost two round trips per rating.
+        with transaction.atomic(savepoint=False):
             # Through the project's manager, so item.project is this instance (no query per item).
             # NO KEY UPDATE: new ratings (whose foreign key takes KEY SHARE) need not wait for it.
             items = list(project.items.select_for_update(no_key=True).filter(id__in=chunk).order_by("id"))
