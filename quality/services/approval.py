@@ -24,6 +24,7 @@ from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Project, Rater
 from annotation.services.queue import item_lock
 from config.errors import Conflict
 from quality import dispatch
+from quality.audit_gold import audit_decide, audit_review_requests_make
 from quality.consensus import consensus_of
 from quality.models import RaterTrust, ReviewRequest
 from quality.selectors.policy import policy_for
@@ -100,17 +101,8 @@ def _decide(
     item.decided_at = (
         timezone.now() if status in (ItemStatus.APPROVED, ItemStatus.REJECTED, ItemStatus.NEEDS_REVIEW) else None
     )
-    item.save(
-        update_fields=[
-            "status",
-            "approved_by",
-            "consensus",
-            "disagreement",
-            "decision_reason",
-            "decided_at",
-            "updated_at",
-        ]
-    )
+    fields = ["status", "approved_by", "consensus", "disagreement", "decision_reason", "decided_at", "updated_at"]
+    item.save(update_fields=fields)
     return True
 
 
@@ -154,6 +146,7 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
             _queue_confidence_set(items, confidence)
             for item, item_inputs in zip(items, inputs, strict=True):
                 changed += _evaluate_one(item, criteria, policy, *item_inputs)
+            audit_review_requests_make(items=items)
     return changed
 
 
@@ -237,6 +230,7 @@ def _evaluate_one(
         return False  # an explicit rejection stands until someone reverses it
     if gold is not None:
         return decide(item, status=ItemStatus.APPROVED, approved_by=ApprovedBy.REVIEWER, consensus=gold.values)
+    decide = audit_decide(item, decide)  # people's consensus on an audited item waits for gold
     if requested is not None:
         return decide(
             item,
