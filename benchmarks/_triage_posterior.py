@@ -31,7 +31,6 @@ from agreement import (
     audit_sample,
     calibrate_distribution,
     calibration_map_fit,
-    majority_accuracy,
     overlap_next_posterior,
     posterior_target_choose,
     rater_model_fit,
@@ -59,24 +58,27 @@ class _Labeller:
         self.final: dict[int, tuple[float, int]] = {}  # item: (posterior of its label, ratings)
         self.judge_dists: np.ndarray | None = None  # the calibrated distributions the target is chosen for
         self.mins: np.ndarray | int = 1
-        self.reference = float("nan")
+        self.reference = self.plain_target = float("nan")
         k = len(self.points)
         self.model = RaterModel(points=tuple(self.points), level=self.level, prior=tuple([1.0 / k] * k),
                                 pooled=INITIAL_ACCURACY, error_decay=0.25)  # fmt: skip
         self.target = self._target()
 
     def _target(self) -> float:
+        """The target for items with the judge's distribution; ``plain_target`` for those without
+        (flagged slices, the audit): each matches fixed overlap 3 on items like them."""
         if self.target_spec != "match":
+            self.plain_target = float(self.target_spec)
             return float(self.target_spec)
         m = self.model
-        self.reference = majority_accuracy(points=self.points, n=3, level=self.level, prior=m.prior,
-                                           rater_accuracy=m.pooled, error_decay=m.error_decay)  # fmt: skip
         accuracies = list(m.accuracy.values()) or [m.pooled]
-        choice = posterior_target_choose(points=self.points, rater_accuracies=accuracies, level=self.level,
-                                         prior=m.prior, judge_dists=self.judge_dists, min_overlap=self.mins,
-                                         max_overlap=MAX_OVERLAP, error_decay=m.error_decay)  # fmt: skip
-        self.reference = choice.reference_accuracy
-        return choice.target
+        common = {"points": self.points, "rater_accuracies": accuracies, "level": self.level, "prior": m.prior,
+                  "max_overlap": MAX_OVERLAP, "error_decay": m.error_decay}  # fmt: skip
+        plain = posterior_target_choose(**common)
+        self.plain_target, self.reference = plain.target, plain.reference_accuracy
+        if self.judge_dists is None:
+            return plain.target
+        return posterior_target_choose(**common, judge_dists=self.judge_dists, min_overlap=self.mins).target
 
     def refit(self) -> None:
         self.model = rater_model_fit(units=self.units, raters=self.raters, values=self.values, points=self.points,
@@ -90,7 +92,8 @@ class _Labeller:
         n = 0
         while True:
             decision = overlap_next_posterior(
-                points=self.points, level=self.level, target=self.target, min_overlap=min_overlap,
+                points=self.points, level=self.level, min_overlap=min_overlap,
+                target=self.target if judge_dist is not None else self.plain_target,
                 max_overlap=MAX_OVERLAP, prior=m.prior, judge_dist=judge_dist,
                 ratings=w.ratings[i, :n].tolist(), rater_accuracy=[m.accuracy_of(int(r)) for r in w.raters[i, :n]],
                 error_decay=m.error_decay,

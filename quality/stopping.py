@@ -67,9 +67,11 @@ def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, val
     fit = (policy.posterior_model or {}).get("criteria", {}).get(criterion.key, {})
     accuracy = fit.get("accuracy", {})
     pooled = fit.get("pooled", DEFAULT_ACCURACY)
-    target = policy.stopping_target or fit.get("target") or DEFAULT_TARGET
     points = criterion_points(criterion)
     assert points is not None
+    calibrated = judge_distribution(criterion, judge_dist, fit)
+    fitted = fit.get("target") if calibrated is not None else fit.get("target_without_judge")
+    target = policy.stopping_target or fitted or DEFAULT_TARGET
     return agreement.overlap_next_posterior(
         points=points,
         level=posterior_level(criterion),
@@ -77,7 +79,7 @@ def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, val
         min_overlap=project.overlap_min or 1,
         max_overlap=project.annotations_per_item,
         prior=fit.get("prior"),
-        judge_dist=judge_distribution(criterion, judge_dist, fit),
+        judge_dist=calibrated,
         ratings=values,
         rater_accuracy=[float(accuracy.get(str(r), pooled)) for r in raters],
         error_decay=float(fit.get("error_decay", agreement.posterior.DEFAULT_ERROR_DECAY)),

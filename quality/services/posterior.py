@@ -11,7 +11,8 @@ What the rule needs, per scored criterion with a finite scale, from what the pro
   calibrated verdict starting from it (``agreement.rater_model_fit``);
 * **the target**: ``stopping_target`` when the manager set one, else the lowest probability whose
   expected accuracy under the fitted model matches fixed overlap (``annotations_per_item``
-  ratings) on the project's own verdicts (``agreement.posterior_target_choose``).
+  ratings) on items like the project's own (``agreement.posterior_target_choose``): one for items
+  that start from a calibrated verdict (``target``), one for items without (``target_without_judge``).
 
 The judge version is the routing judge when one is chosen, else the judge version with the most
 verdicts carrying a distribution. The fit is stored on the policy and the project re-decided.
@@ -98,12 +99,16 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human) ->
         unit_prior=dists,
     )  # fmt: skip
     sample = random.Random(project.pk).sample(sorted(dists), min(len(dists), TARGET_SAMPLE))
-    choice = agreement.posterior_target_choose(
-        points=points, level=level, rater_accuracies=list(model.accuracy.values()) or [model.pooled],
-        prior=model.prior, judge_dists=[dists[i] for i in sample] if sample else None,
-        min_overlap=project.overlap_min or 1, max_overlap=project.annotations_per_item,
-        error_decay=model.error_decay, reference_overlap=project.annotations_per_item,
-    )  # fmt: skip
+    common = {"points": points, "level": level, "rater_accuracies": list(model.accuracy.values()) or [model.pooled],
+              "prior": model.prior, "max_overlap": project.annotations_per_item, "error_decay": model.error_decay,
+              "reference_overlap": project.annotations_per_item}  # fmt: skip
+    # Items without a calibrated verdict start from the base rate: they need their own target.
+    plain = agreement.posterior_target_choose(**common, min_overlap=project.overlap_min or 1)
+    choice = plain
+    if sample:
+        choice = agreement.posterior_target_choose(
+            **common, judge_dists=[dists[i] for i in sample], min_overlap=project.overlap_min or 1
+        )
     return {
         **fit,
         "prior": list(model.prior),
@@ -112,6 +117,7 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human) ->
         "accuracy": {str(r): a for r, a in model.accuracy.items()},
         "ratings": model.ratings,
         "target": choice.target,
+        "target_without_judge": plain.target,
         "expected_accuracy": choice.expected_accuracy,
         "expected_ratings": choice.expected_ratings,
         "reference_accuracy": choice.reference_accuracy,

@@ -70,6 +70,7 @@ def test_the_fit_calibrates_the_judge_and_measures_the_raters_on_gold(fitted):
     assert correct["calibration"]["values"] == [pytest.approx(58 / 62)]
     assert correct["accuracy"][str(rater_for_user(user=users[0]).pk)] > 0.9
     assert 0.5 < correct["target"] < 1 and correct["expected_accuracy"] >= correct["reference_accuracy"]
+    assert 0.5 < correct["target_without_judge"] < 1, "items without a calibrated verdict have their own target"
 
 
 def test_a_confident_calibrated_judge_and_one_agreeing_human_settle_an_item(fitted):
