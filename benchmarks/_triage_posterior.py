@@ -173,6 +173,7 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
         alone += out.human_ratings == before
     out.extra = {
         "target": people.target,
+        "plain_target": people.plain_target,
         "reference": people.reference,
         "threshold": choice.threshold,
         "alone_share": alone / ids.size,
@@ -182,3 +183,15 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
         "final": people.final,
     }
     return out
+
+
+def posterior_summary(out: Outcome, world: World) -> str:
+    """One line on a posterior judge-first run: its targets, what the judge decided alone."""
+    x = out.extra
+    alone = [i for i, (_, n) in x["final"].items() if n == 0]
+    kept = "judge alone on nothing"
+    if alone:
+        right = float(np.mean([out.labels[i] == world.truth[i] for i in alone]))
+        kept = f"judge alone from {x['threshold']:.3f} on {len(alone) / world.truth.size:.0%} at {right:.3f}"
+    return (f"targets {x['target']:.3f} with the judge, {x['plain_target']:.3f} without (fixed 3 under the model: "
+            f"{x['reference']:.3f}); {kept}; flagged {', '.join(x['flagged']) or 'nothing'}")  # fmt: skip

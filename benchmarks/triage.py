@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 import _django  # noqa: F401  (puts the checkout on sys.path, for ``agreement``)
 import numpy as np
 from _triage_policies import Outcome, adaptive, fixed, judge_first, judge_output, rule_for
-from _triage_posterior import posterior_adaptive, posterior_judge_first
+from _triage_posterior import posterior_adaptive, posterior_judge_first, posterior_summary
 from _triage_world import WRONG_SLICE, World, world_make
 
 from agreement import audit_sample, mean_estimates
@@ -97,6 +97,7 @@ def part_one(seeds: int) -> list[str]:
     for kind, tolerance in SCENARIOS:
         rows: dict[str, dict[str, list]] = {}
         details: dict[str, list] = {"typical": [], "strong": []}
+        posterior: dict[str, list[str]] = {"typical": [], "strong": []}
         for seed in range(1, seeds + 1):
             outcomes, worlds = _policies(kind, seed, tolerance)
             world = worlds["typical"]  # the truth and the humans are the same in both
@@ -115,6 +116,9 @@ def part_one(seeds: int) -> list[str]:
             for judge in details:
                 pair = (outcomes[f"{judge} judge: {JUDGE_FIRST}"], outcomes[f"{judge} judge: {JUDGE_FIRST_RATER}"])
                 details[judge].append((seed, world, pair))
+                posterior[judge].append(
+                    f"    seed {seed}: {posterior_summary(outcomes[f'{judge} judge: {POSTERIOR_JF}'], world)}"
+                )
         title = "binary, majority 2/3" if kind == "binary" else f"ordinal 1-5, spread tolerance {tolerance:g}"
         print(f"\n== {title}: {world.truth.size:,} items, seeds 1-{seeds}: mean [min-max] ==")
         within = [("within 1 point", 22)] if kind == "ordinal" else []
@@ -133,6 +137,8 @@ def part_one(seeds: int) -> list[str]:
             print(_line([*cells, (_span(row["open"], "{:.1f}"), 18), (_span(row["alpha"], "{:.2f}"), 0)]))
         for judge, runs in details.items():
             _details(judge, runs)
+            print(f"  {judge} judge, posterior judge-first (log-probs), per seed:")
+            print("\n".join(posterior[judge]))
         verdicts += _verdicts(title, rows, details)
     return verdicts
 
