@@ -63,15 +63,20 @@ def judge_distribution(criterion: Criterion, distribution: dict | None, fit: dic
 
 def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, values: list, raters: list,
                    judge_dist: dict | None) -> agreement.PosteriorDecision:  # fmt: skip
-    project = item.project
-    fit = (policy.posterior_model or {}).get("criteria", {}).get(criterion.key, {})
-    accuracy = fit.get("accuracy", {})
-    pooled = fit.get("pooled", DEFAULT_ACCURACY)
     points = criterion_points(criterion)
     assert points is not None
+    project = item.project
+    model = policy.posterior_model or {}
+    # A fit of another rubric version may have another scale: ignore it until the next fit.
+    fitted = model.get("rubric_version") == project.rubric_version_id
+    fit = model.get("criteria", {}).get(criterion.key, {}) if fitted else {}
+    if len(fit.get("prior") or points) != len(points):
+        fit = {}
+    accuracy = fit.get("accuracy", {})
+    pooled = fit.get("pooled", DEFAULT_ACCURACY)
     calibrated = judge_distribution(criterion, judge_dist, fit)
-    fitted = fit.get("target") if calibrated is not None else fit.get("target_without_judge")
-    target = policy.stopping_target or fitted or DEFAULT_TARGET
+    fitted_target = fit.get("target") if calibrated is not None else fit.get("target_without_judge")
+    target = policy.stopping_target or fitted_target or DEFAULT_TARGET
     return agreement.overlap_next_posterior(
         points=points,
         level=posterior_level(criterion),
@@ -112,7 +117,8 @@ def stop_decide(item: Item, criteria: Sequence[Criterion], policy: ApprovalPolic
         if not pairs:
             continue  # a required one is missing: consensus_of fails it, review decides
         values, who = [v for v, _ in pairs], [w for _, w in pairs]
-        if posterior and criterion_points(criterion) is not None:
+        points = criterion_points(criterion)
+        if posterior and points is not None and all(v in points for v in values):
             p = _posterior_one(criterion, policy, item, values, who, judge_dist)
             labels[criterion.key] = p.label
             decision = agreement.OverlapDecision(p.action, p.label, p.ratings, p.reason)

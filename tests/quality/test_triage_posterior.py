@@ -144,3 +144,14 @@ def test_the_policy_api_checks_the_rule_and_the_fit_is_for_managers(fitted, clie
     fit = client.post(f"/api/v1/projects/{project.pk}/posterior/fit/")
     assert fit.status_code == 200
     assert set(fit.json()["policy"]["posterior_model"]["criteria"]) == {"helpfulness", "correct", "tone"}
+
+
+def test_a_fit_for_another_rubric_version_is_ignored_not_fatal(fitted):
+    project, new, users, _judge = fitted
+    policy = policy_for(project=project)
+    policy.posterior_model = {**policy.posterior_model, "rubric_version": -1}
+    policy.save()
+    rate(new[0], users[0])
+    new[0].refresh_from_db()
+    # Unfitted defaults: no calibrated judge, everyone 0.8 accurate on a uniform prior: 0.8 < 0.95.
+    assert (new[0].status, new[0].overlap_target) == (ItemStatus.IN_PROGRESS, 2)
