@@ -1,5 +1,6 @@
 """The audit sample gets gold: once people have decided an audited item, a reviewer is asked for
-its gold (a ReviewRequest), instead of the item being approved on the raters' consensus.
+its gold (a ReviewRequest), instead of the item being approved on the raters' consensus; or, when
+the policy says a reviewer labels the audit alone (``audit_labelled_by = "reviewer"``), at once.
 
 Why: everything the audit is for needs gold on a uniform sample (the judge-first threshold and
 the judge's calibration, the raters' accuracies of the posterior rule, the estimate's interval),
@@ -31,6 +32,12 @@ def audit_decide(item: Item, decide: Callable[..., bool]) -> Callable[..., bool]
         return decide(target, status=status, approved_by=approved_by, **kwargs)
 
     return held
+
+
+def audit_to_reviewer_only(item: Item, policy: Any) -> bool:
+    """Whether ``item`` is audited under a policy whose audit a reviewer labels alone: it then goes
+    to review at once, without people's ratings."""
+    return item.audit_rank is not None and getattr(policy, "audit_labelled_by", "people") == "reviewer"
 
 
 def audit_review_requests_make(*, items: Iterable[Item]) -> int:

@@ -68,6 +68,13 @@ class ApprovalPolicy(models.Model):
         "which matches fixed overlap's accuracy under the model.",
     )
     posterior_model = models.JSONField(default=dict, blank=True, editable=False)
+    # Who labels the audit sample (quality/audit_gold.py): people first, then a reviewer's gold (the
+    # audit then also measures the raters against gold), or a reviewer alone (cheaper: no people).
+    audit_labelled_by = models.CharField(
+        max_length=16,
+        choices=[("people", "people, then a reviewer"), ("reviewer", "a reviewer only")],
+        default="people",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -139,6 +139,9 @@ class PolicySerializer(serializers.Serializer):
     )
     stopping_target = serializers.FloatField(allow_null=True, help_text="null: the fitted target.")
     posterior_model = serializers.JSONField(help_text="The posterior rule's fitted model ({} before a fit).")
+    audit_labelled_by = serializers.CharField(
+        help_text='"people": audited items go to people, then to a reviewer for gold; "reviewer": to a reviewer only.'
+    )
 
 
 class PolicyInputSerializer(InputSerializer):
@@ -154,6 +157,7 @@ class PolicyInputSerializer(InputSerializer):
     routing = serializers.CharField(required=False, help_text='"humans_first" or "judge_first".')
     stopping_rule = serializers.CharField(required=False, help_text='"agreement" or "posterior".')
     stopping_target = serializers.FloatField(required=False, allow_null=True)
+    audit_labelled_by = serializers.CharField(required=False, help_text='"people" or "reviewer".')
 
 
 class PolicyUpdatedSerializer(PolicySerializer):

@@ -24,7 +24,7 @@ from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Project, Rater
 from annotation.services.queue import item_lock
 from config.errors import Conflict
 from quality import dispatch
-from quality.audit_gold import audit_decide, audit_review_requests_make
+from quality.audit_gold import AUDIT_REASON, audit_decide, audit_review_requests_make, audit_to_reviewer_only
 from quality.consensus import consensus_of
 from quality.models import RaterTrust, ReviewRequest
 from quality.selectors.policy import policy_for
@@ -230,6 +230,8 @@ def _evaluate_one(
         return False  # an explicit rejection stands until someone reverses it
     if gold is not None:
         return decide(item, status=ItemStatus.APPROVED, approved_by=ApprovedBy.REVIEWER, consensus=gold.values)
+    if audit_to_reviewer_only(item, policy):
+        return decide(item, status=ItemStatus.NEEDS_REVIEW, consensus=item.consensus, reason=AUDIT_REASON)
     decide = audit_decide(item, decide)  # people's consensus on an audited item waits for gold
     if requested is not None:
         return decide(

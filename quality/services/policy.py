@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Project
+from quality.audit_gold import audit_review_requests_drop
 from quality.models import ApprovalPolicy
 from quality.selectors.policy import policy_for
 from quality.services.approval import ProjectDecision, project_decide
@@ -21,6 +22,7 @@ _POLICY_FIELDS = {
     "trust_min_items": (int, lambda v: 1 <= v <= 1_000_000, "must be an integer ≥ 1."),
     "routing": (str, lambda v: v in ("humans_first", "judge_first"), 'must be "humans_first" or "judge_first".'),
     "stopping_rule": (str, lambda v: v in ("agreement", POSTERIOR), 'must be "agreement" or "posterior".'),
+    "audit_labelled_by": (str, lambda v: v in ("people", "reviewer"), 'must be "people" or "reviewer".'),
     "stopping_target": (float, lambda v: 0.5 < v < 1, "must be a probability in (0.5, 1), or null for the fitted one."),
 }
 
@@ -41,8 +43,12 @@ def policy_update(*, project: Project, **changes: Any) -> tuple[ApprovalPolicy, 
     """Change a project's approval policy, then re-decide its items under the new rules (in the
     background for a large project: see project_decide, whose answer this returns)."""
     policy = ApprovalPolicy.objects.select_for_update().get(pk=policy_for(project=project).pk)
+    before = policy.audit_labelled_by
     policy_changes_apply(policy=policy, changes=changes)
     policy.save()
+    if policy.audit_labelled_by != before:
+        # The audit's requests were made under the other rule: re-deciding makes the ones still due.
+        audit_review_requests_drop(item_ids=project.items.filter(audit_rank__isnull=False).values_list("id", flat=True))
     routing_set(policy=policy)
     return policy, project_decide(project=project)
 

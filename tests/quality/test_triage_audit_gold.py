@@ -6,11 +6,13 @@ import pytest
 from annotation.models import ApprovedBy, ItemStatus, Role
 from annotation.selectors import rater_for_user
 from annotation.services.items import items_import
+from annotation.services.queue import assignment_claim_next
 from annotation.services.ratings import rating_submit
 from annotation.services.review import gold_set
 from quality.audit_gold import AUDIT_REASON
 from quality.models import ReviewRequest
 from quality.services.audit import audit_sample_draw
+from quality.services.policy import policy_update
 from quality.services.policy_preview import policy_preview
 from tests.conftest import GOOD_RATIONALES
 
@@ -59,3 +61,24 @@ def test_an_item_that_leaves_the_audit_loses_the_request_and_is_decided_by_its_r
     item.refresh_from_db()
     assert not ReviewRequest.objects.filter(item=item).exists()
     assert item.status == ItemStatus.APPROVED and item.approved_by == ApprovedBy.CONSENSUS
+
+
+def test_a_reviewer_alone_can_label_the_audit_and_people_never_see_it(project, members):
+    items_import(project=project, rows=[{"external_id": f"e{i}", "data": {"prompt": f"p{i}"}} for i in range(8)])
+    policy_update(project=project, audit_labelled_by="reviewer")
+    audit_sample_draw(project=project, size=2, seed=7)
+    audited = list(project.items.filter(audit_rank__isnull=False).order_by("audit_rank"))
+    for item in audited:
+        item.refresh_from_db()
+        assert item.status == ItemStatus.NEEDS_REVIEW and ReviewRequest.objects.get(item=item).reason == AUDIT_REASON
+    lease = assignment_claim_next(project=project, user=members[Role.ANNOTATOR])
+    assert lease.item.audit_rank is None, "audited items wait for the reviewer, not for people"
+    gold_set(item=audited[0], reviewer=members[Role.REVIEWER], values=VALUES, rationales=GOOD_RATIONALES)
+    audited[0].refresh_from_db()
+    assert audited[0].approved_by == ApprovedBy.REVIEWER
+
+    policy_update(project=project, audit_labelled_by="people")
+    audited[1].refresh_from_db()
+    assert audited[1].status == ItemStatus.PENDING and not ReviewRequest.objects.filter(item=audited[1]).exists()
+    lease = assignment_claim_next(project=project, user=members["annotator2"])
+    assert lease.item_id == audited[1].pk, "back with people, the audit is served first"
