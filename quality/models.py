@@ -51,6 +51,30 @@ class ApprovalPolicy(models.Model):
     routing_rater = models.ForeignKey(Rater, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
     routing_threshold = models.FloatField(null=True, blank=True)
     routing_bar = models.FloatField(null=True, blank=True, help_text="Human-human agreement the judge must match.")
+    # Adaptive overlap's stopping rule (docs/triage.md, section 3b): "agreement" asks for one more
+    # rating while raters disagree; "posterior" while the most probable label's posterior, given the
+    # judge's calibrated distribution and each rater's accuracy, is below the target. The model the
+    # posterior needs (raters' accuracies, calibration, the chosen target) is fitted on the project's
+    # ratings and gold by quality.services.posterior and stored here.
+    stopping_rule = models.CharField(
+        max_length=16,
+        choices=[("agreement", "raters agree"), ("posterior", "posterior probability")],
+        default="agreement",
+    )
+    stopping_target = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Posterior rule: the probability the label must reach; empty: the fitted target, "
+        "which matches fixed overlap's accuracy under the model.",
+    )
+    posterior_model = models.JSONField(default=dict, blank=True, editable=False)
+    # Who labels the audit sample (quality/audit_gold.py): people first, then a reviewer's gold (the
+    # audit then also measures the raters against gold), or a reviewer alone (cheaper: no people).
+    audit_labelled_by = models.CharField(
+        max_length=16,
+        choices=[("people", "people, then a reviewer"), ("reviewer", "a reviewer only")],
+        default="people",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -62,6 +86,10 @@ class ApprovalPolicy(models.Model):
             ),
             models.CheckConstraint(condition=Q(numeric_tolerance__gte=0), name="policy_tolerance_not_negative"),
             models.CheckConstraint(condition=Q(trust_margin__gte=0), name="policy_margin_not_negative"),
+            models.CheckConstraint(
+                condition=Q(stopping_target__isnull=True) | (Q(stopping_target__gt=0.5) & Q(stopping_target__lt=1)),
+                name="policy_stopping_target_range",
+            ),
         ]
 
     def __str__(self) -> str:
