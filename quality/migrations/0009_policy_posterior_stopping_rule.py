@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('annotation', '0015_queue_by_confidence'),
-        ('quality', '0007_policy_per_criterion'),
+        ('quality', '0008_agreement_tally_shards'),
     ]
 
     operations = [

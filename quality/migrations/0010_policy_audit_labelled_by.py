@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('quality', '0008_policy_posterior_stopping_rule'),
+        ('quality', '0009_policy_posterior_stopping_rule'),
     ]
 
     operations = [
