@@ -9,6 +9,7 @@ urlpatterns = [
     path("projects/<int:project_id>/tasks/", reports.tasks, name="tasks"),
     path("projects/<int:project_id>/report/", reports.report, name="report"),
     path("projects/<int:project_id>/settings/policy/", policy.policy_page, name="project-policy-page"),
+    path("projects/<int:project_id>/settings/policy/posterior-fit/", triage.posterior_fit, name="policy-posterior-fit"),
     path("projects/<int:project_id>/items/", items.items_browser, name="project-items-page"),
     path("projects/<int:project_id>/items/<int:item_id>/", items.item_page, name="project-item-page"),
 ]

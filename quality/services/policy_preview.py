@@ -25,6 +25,8 @@ class PolicyPreview:
     now: dict[str, int]  # items per status today
     after: dict[str, int]  # items per status under the proposed policy (scaled when sampled)
     moves: dict[tuple[str, str], int] = field(default_factory=dict)  # (from, to) -> items (scaled)
+    audited: int = 0  # audit sample items run through the rule (never scaled: all of them are run)
+    audit_to_review: int = 0  # of them, those that would wait for a reviewer
 
     @property
     def estimated(self) -> bool:
@@ -51,6 +53,13 @@ def policy_preview(*, project: Project, changes: dict[str, Any]) -> PolicyPrevie
     if total > PREVIEW_SAMPLE:
         step = total / PREVIEW_SAMPLE
         ids = [ids[int(i * step)] for i in range(PREVIEW_SAMPLE)]
+    # The audit sample is small and who labels it is a policy choice: its items are always run,
+    # counted apart, and left out of the scaled counts when the rest is sampled.
+    sampled = set(ids)
+    audit_ids = list(all_items.filter(audit_rank__isnull=False).order_by("id").values_list("id", flat=True))
+    audit_extra = [i for i in audit_ids if i not in sampled]
+    audit_set = set(audit_ids)
+    audited = audit_to_review = 0
     after: Counter[str] = Counter()
     moves: Counter[tuple[str, str]] = Counter()
     outcome: dict[int, str] = {}
@@ -59,12 +68,18 @@ def policy_preview(*, project: Project, changes: dict[str, Any]) -> PolicyPrevie
         outcome[item.pk] = status
         return True
 
-    for start in range(0, len(ids), _CHUNK):
-        items = list(project.items.filter(id__in=ids[start : start + _CHUNK]).order_by("id"))
+    run = ids + audit_extra
+    for start in range(0, len(run), _CHUNK):
+        items = list(project.items.filter(id__in=run[start : start + _CHUNK]).order_by("id"))
         inputs_list, _confidence = _inputs_of(project, criteria, policy, items)
         for item, inputs in zip(items, inputs_list, strict=True):
             _evaluate_one(item, criteria, policy, *inputs, decide=record)
             status = outcome.pop(item.pk, item.status)
+            if item.pk in audit_set:
+                audited += 1
+                audit_to_review += status == ItemStatus.NEEDS_REVIEW
+            if item.pk not in sampled:
+                continue
             after[str(status)] += 1
             if status != item.status:
                 moves[(str(item.status), str(status))] += 1
@@ -75,4 +90,6 @@ def policy_preview(*, project: Project, changes: dict[str, Any]) -> PolicyPrevie
         now=now,
         after={s: round(n * scale) for s, n in after.items()},
         moves={m: round(n * scale) for m, n in moves.items()},
+        audited=audited,
+        audit_to_review=audit_to_review,
     )

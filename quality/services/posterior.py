@@ -67,7 +67,8 @@ def posterior_model_compute(*, project: Project, policy: ApprovalPolicy) -> dict
         elif judge is not None and rater_id == judge.pk and dist:
             verdicts[item_id] = (values, dist)
     out: dict[str, Any] = {"judge": judge.pk if judge else None, "fitted_at": timezone.now().isoformat(),
-                           "rubric_version": version.pk, "criteria": {}}  # fmt: skip
+                           "rubric_version": version.pk, "gold_items": len(golds), "human_ratings": len(human),
+                           "criteria": {}}  # fmt: skip
     for criterion in criteria:
         out["criteria"][criterion.key] = _criterion_fit(project, policy, criterion, golds, shown, verdicts, human)
     return out

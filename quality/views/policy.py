@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from annotation.models import ItemStatus, Project
 from annotation.selectors import MANAGE, project_require
 from quality.selectors.policy import policy_for
+from quality.selectors.posterior import posterior_fit_summary
 from quality.services.approval import Decided
 from quality.services.policy import policy_changes_apply, policy_update
 from quality.services.policy_preview import policy_preview
@@ -53,7 +54,19 @@ FIELDS = {
         "Target probability (posterior rule)",
         "How sure the label must be, e.g. 0.95. Blank: the target fitted to match fixed overlap's accuracy.",
     ),
+    "audit_labelled_by": (
+        "Who labels the audit sample",
+        "The audit's gold always comes from a reviewer; the choice is whether people rate its items first.",
+    ),
 }
+
+# One line per choice of audit_labelled_by, shown beside its radio button.
+AUDIT_CHOICES = [
+    ("people", "People, then a reviewer", "people rate each audited item first, then a reviewer sets its gold: "
+     "the audit also measures the raters against gold (needed to fit the posterior rule's rater accuracies)."),
+    ("reviewer", "A reviewer only", "audited items go straight to review and people never see them: cheaper, "
+     "but the audit then says nothing about the raters."),
+]  # fmt: skip
 
 
 def _parse(post, project: Project) -> tuple[dict, dict]:
@@ -83,6 +96,8 @@ def _parse(post, project: Project) -> tuple[dict, dict]:
     values["judge_may_approve"] = post.get("judge_may_approve") == "on"
     if "stopping_rule" in post:
         values["stopping_rule"] = post.get("stopping_rule", "")
+    if "audit_labelled_by" in post:
+        values["audit_labelled_by"] = post.get("audit_labelled_by", "")
     if "stopping_target" in post:
         raw = post.get("stopping_target", "").strip()
         try:
@@ -190,5 +205,9 @@ def policy_page(request: HttpRequest, project_id: int) -> HttpResponse:
         if preview
         else [],
         "errors": errors,
+        "audit_choices": AUDIT_CHOICES,
+        "audit_size": project.audit_size,
+        "fit": posterior_fit_summary(policy=policy),
+        "policy": policy,
     }
     return render(request, "quality/policy.html", context, status=status)

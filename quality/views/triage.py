@@ -1,6 +1,7 @@
-"""The dashboard's triage actions for managers: draw (or resize) the audit sample, and choose the
-judge-first threshold on gold. Plain form posts that call the same services as the API, then go
-back to the dashboard with a message."""
+"""The triage actions for managers: draw (or resize) the audit sample and choose the judge-first
+threshold on gold (from the dashboard), fit the posterior stopping rule (from the policy page).
+Plain form posts that call the same services as the API, then go back to their page with a
+message (Post/Redirect/Get)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,7 +12,9 @@ from django.views.decorators.http import require_POST
 
 from annotation.models import Project
 from annotation.selectors import MANAGE, project_require
+from quality.services.approval import Decided
 from quality.services.audit import audit_sample_draw
+from quality.services.posterior import posterior_model_fit
 from quality.services.routing import routing_threshold_choose
 
 
@@ -20,7 +23,7 @@ def _managed(request: HttpRequest, project_id: int) -> Project:
     try:
         project_require(user=request.user, project=project, roles=MANAGE)
     except PermissionDenied:
-        raise PermissionDenied("Only the project's managers draw the audit and choose the threshold.") from None
+        raise PermissionDenied("Only the project's managers draw the audit, choose the threshold and fit.") from None
     return project
 
 
@@ -58,3 +61,24 @@ def routing_threshold(request: HttpRequest, project_id: int) -> HttpResponse:
             request, f"Threshold {policy.routing_threshold:.3f} chosen on {tradeoff['gold_items']} gold items."
         )
     return _back(project)
+
+
+@login_required
+@require_POST
+def posterior_fit(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = _managed(request, project_id)
+    try:
+        policy, decision = posterior_model_fit(project=project)
+    except ValidationError as exc:
+        messages.warning(request, "Not fitted: " + " ".join(exc.messages))
+    else:
+        model = policy.posterior_model
+        then = "the items are being re-decided in the background" if decision.outcome == Decided.QUEUED else (
+            f"{decision.changed} item(s) changed decision"
+        )  # fmt: skip
+        messages.success(
+            request,
+            f"Posterior rule fitted on {model.get('gold_items', 0)} gold item(s) and "
+            f"{model.get('human_ratings', 0)} human rating(s); {then}.",
+        )
+    return redirect("project-policy-page", project_id=project.pk)

@@ -1,0 +1,48 @@
+"""What the posterior stopping rule's stored fit says, for a manager to read on the policy page:
+when it was fitted, on how much, how accurate it found the raters, and the target it chose
+(quality/services/posterior.py writes the fit; docs/triage.md, section 3b)."""
+
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+from annotation.models import Rater
+from quality.models import ApprovalPolicy
+
+
+def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
+    """The stored fit in words and numbers, or None before the first fit. Per criterion: the
+    gold items the judge was calibrated on, the ratings the raters were measured on, the lowest,
+    median and highest rater accuracy, and the target in force (the manager's, else the fitted one)."""
+    model = policy.posterior_model or {}
+    if not model.get("fitted_at"):
+        return None
+    judge = Rater.objects.filter(pk=model.get("judge")).first() if model.get("judge") else None
+    criteria = []
+    for key, fit in (model.get("criteria") or {}).items():
+        accuracies = sorted(float(a) for a in (fit.get("accuracy") or {}).values())
+        criteria.append(
+            {
+                "key": key,
+                "calibration_items": fit.get("calibration_items", 0),
+                "calibrated": bool(fit.get("calibration")),
+                "ratings": fit.get("ratings"),
+                "raters": len(accuracies),
+                "accuracy_low": accuracies[0] if accuracies else None,
+                "accuracy_median": median(accuracies) if accuracies else None,
+                "accuracy_high": accuracies[-1] if accuracies else None,
+                "pooled": fit.get("pooled"),
+                "fitted_target": fit.get("target"),
+                "target_without_judge": fit.get("target_without_judge"),
+                "expected_accuracy": fit.get("expected_accuracy"),
+            }
+        )
+    return {
+        "fitted_at": datetime.fromisoformat(model["fitted_at"]),
+        "judge": judge,
+        "gold_items": model.get("gold_items"),
+        "human_ratings": model.get("human_ratings"),
+        "stale": model.get("rubric_version") != policy.project.rubric_version_id,
+        "target": policy.stopping_target,
+        "criteria": criteria,
+    }
