@@ -166,7 +166,7 @@ def rating_history(*, rating: Rating) -> QuerySet[RatingChange]:
     return RatingChange.objects.filter(rating=rating).select_related("changed_by").order_by("id")
 
 
-def _review_parts(*, project: Project) -> tuple[QuerySet[Item], Q, Q | None]:
+def _review_parts(*, project: Project, audit_only: bool = False) -> tuple[QuerySet[Item], Q, Q | None]:
     """The items a reviewer may still decide, and the two conditions that put one in the review
     list: sent to review by the approval gate; or open, rated by two or more people who disagree
     on some non-text criterion (None when every criterion is free text). Two conditions rather
@@ -177,6 +177,8 @@ def _review_parts(*, project: Project) -> tuple[QuerySet[Item], Q, Q | None]:
     # left and walks the (project, status, id) index in id order instead of sorting them all.
     items = Item.objects.filter(project=project).exclude(Exists(Gold.objects.filter(item=OuterRef("pk"))))
     items = items.exclude(Exists(SendBack.objects.filter(item=OuterRef("pk"))))
+    if audit_only:
+        items = items.filter(audit_rank__isnull=False)  # the audit sample's items (quality/services/audit.py)
     sent = Q(status=ItemStatus.NEEDS_REVIEW)
     if not keys:
         return items, sent, None
@@ -202,27 +204,27 @@ def _review_parts(*, project: Project) -> tuple[QuerySet[Item], Q, Q | None]:
     return items, sent, Q(status__in=open_statuses) & Q(load__gte=2) & Q(human_ratings__gte=2) & disagree
 
 
-def items_for_review(*, project: Project) -> QuerySet[Item]:
+def items_for_review(*, project: Project, audit_only: bool = False) -> QuerySet[Item]:
     """Items a reviewer should adjudicate, oldest first: those sent to review, and undecided
     items where two or more people rated and disagree on some non-text criterion. Items that
     already have gold are done; items sent back to their raters wait for them. Reviewers and
-    managers only (the caller checks)."""
-    items, sent, disagreeing = _review_parts(project=project)
+    managers only (the caller checks). ``audit_only``: only the audit sample's items."""
+    items, sent, disagreeing = _review_parts(project=project, audit_only=audit_only)
     return items.filter(sent | disagreeing if disagreeing is not None else sent).order_by("id")
 
 
-def review_next(*, project: Project, after: int | None = None) -> Item | None:
+def review_next(*, project: Project, after: int | None = None, audit_only: bool = False) -> Item | None:
     """The first item of ``items_for_review`` (after the item ``after``), in two index walks."""
-    items, sent, disagreeing = _review_parts(project=project)
+    items, sent, disagreeing = _review_parts(project=project, audit_only=audit_only)
     if after is not None:
         items = items.filter(id__gt=after)
     found = [items.filter(condition).order_by("id").first() for condition in (sent, disagreeing) if condition]
     return min((item for item in found if item is not None), key=lambda item: item.pk, default=None)
 
 
-def review_left(*, project: Project) -> int:
+def review_left(*, project: Project, audit_only: bool = False) -> int:
     """How many items wait for a reviewer (``items_for_review``): two counts, one per condition."""
-    items, sent, disagreeing = _review_parts(project=project)
+    items, sent, disagreeing = _review_parts(project=project, audit_only=audit_only)
     return items.filter(sent).count() + (items.filter(disagreeing).count() if disagreeing is not None else 0)
 
 

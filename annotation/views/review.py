@@ -1,7 +1,8 @@
 """The review page, built for speed: one item at a time, every rater side by side (judges marked
 as machine), the disagreement highlighted, and one key per decision: accept the majority (A),
 take one rater's answer (1-9), edit the values (E), send the item back to its raters (B), or
-move on (N). A decision stores the reviewer's gold and shows the next item.
+move on (N). A decision stores the reviewer's gold and shows the next item. ``?audit=1`` keeps
+to the audit sample's items (the dashboard's link), on every page of the round.
 
 Forms post to the item's own page; a refused one answers there with status 400 and what was
 typed, a stored one redirects to the next item (Post/Redirect/Get).
@@ -96,20 +97,28 @@ def _review_render(
         "source": source,
         "errors": errors,
         "general_errors": errors.get("values", []) + errors.get("non_field_errors", []),
-        "left": _left(project),
+        "left": _left(project, _audit_only(request)),
         "wrapped": wrapped,
-        "config": {"refused": posted is not None, "nextUrl": _next_url(project, item)},
+        "audit_only": _audit_only(request),
+        "filter_query": "?audit=1" if _audit_only(request) else "",
+        "config": {"refused": posted is not None, "nextUrl": _next_url(project, item, _audit_only(request))},
     }
     return render(request, "annotation/review.html", context, status=400 if posted is not None else 200)
 
 
-def _left(project: Project) -> int:
+def _left(project: Project, audit_only: bool) -> int:
     with without_jit():
-        return review_left(project=project)
+        return review_left(project=project, audit_only=audit_only)
 
 
-def _next_url(project: Project, item: Item) -> str:
-    return f"{reverse('review', kwargs={'project_id': project.pk})}?after={item.pk}"
+def _audit_only(request: HttpRequest) -> bool:
+    return request.GET.get("audit") == "1"
+
+
+def _next_url(project: Project, item: Item, audit_only: bool = False) -> str:
+    return f"{reverse('review', kwargs={'project_id': project.pk})}?after={item.pk}" + (
+        "&audit=1" if audit_only else ""
+    )
 
 
 def _after(request: HttpRequest) -> int | None:
@@ -125,14 +134,14 @@ def review(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _ = project_get(request, project_id, REVIEW)
     # The criteria once for the whole page (the review list's conditions read them too).
     prefetch_related_objects([project.rubric_version], "criteria")
-    after = _after(request)
+    after, audit_only = _after(request), _audit_only(request)
     with without_jit():
-        item = review_next(project=project, after=after) if after is not None else None
+        item = review_next(project=project, after=after, audit_only=audit_only) if after is not None else None
         wrapped = after is not None and item is None
         if item is None:
-            item = review_next(project=project)
+            item = review_next(project=project, audit_only=audit_only)
     if item is None:
-        return render(request, "annotation/review_empty.html", {"project": project})
+        return render(request, "annotation/review_empty.html", {"project": project, "audit_only": audit_only})
     item.project = project
     return _review_render(request, project, item, wrapped=wrapped)
 
@@ -173,7 +182,7 @@ def review_gold(request: HttpRequest, project_id: int, item_id: int) -> HttpResp
         posted = {"values": values, "rationales": rationales, "note": note, "errors": validation_errors(exc)}
         return _review_render(request, project, item, posted=posted)
     messages.success(request, f"Saved the adjudicated values for {item.external_id}.")
-    return redirect(_next_url(project, item))
+    return redirect(_next_url(project, item, _audit_only(request)))
 
 
 @login_required
@@ -186,6 +195,7 @@ def review_send_back(request: HttpRequest, project_id: int, item_id: int) -> Htt
         item_send_back(item=item, reviewer=request.user, note=request.POST.get("note", "")[:20_000])
     except Conflict as exc:
         messages.warning(request, exc.message)
-        return redirect("review-gold", project_id=project.pk, item_id=item.pk)
+        back = reverse("review-gold", kwargs={"project_id": project.pk, "item_id": item.pk})
+        return redirect(back + ("?audit=1" if _audit_only(request) else ""))
     messages.info(request, f"Sent {item.external_id} back to its raters.")
-    return redirect(_next_url(project, item))
+    return redirect(_next_url(project, item, _audit_only(request)))

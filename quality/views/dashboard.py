@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from annotation.models import ItemStatus, Project
 from annotation.selectors import MANAGE, REVIEW, project_require
 from quality.reliability import RELIABILITY_MIN_ITEMS, RELIABLE, TENTATIVE, report_with_badges
+from quality.selectors.audit import audit_progress
 from quality.selectors.calibration import judge_calibration
 from quality.selectors.estimate import project_estimate
 from quality.selectors.judge_status import judges_without_ratings
@@ -97,6 +98,7 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "min_items": RELIABILITY_MIN_ITEMS,
         "policy": policy,
         "estimate": estimate,
+        "audit": audit_progress(project=project),
         "overlap": overlap_summary(project=project),
         "tradeoff": tradeoff,
         "manager": role in MANAGE,
