@@ -12,7 +12,7 @@ PORT ?= 8000
 export PORT
 
 .PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-agreement-live bench-queue \
-	bench-judges bench-export bench-review bench-items-browser bench-triage bench-make-run chaos fuzz xss clean \
+	bench-judges bench-export bench-review bench-items-browser bench-triage bench-triage-pages bench-make-run chaos fuzz xss clean \
 	test-real-llm
 
 $(VENV)/.installed: pyproject.toml
@@ -88,6 +88,10 @@ bench-queue: install
 # Simulated projects with a known truth (no database): judge-first triage, adaptive overlap, PPI intervals.
 bench-triage: install
 	$(PY) benchmarks/triage.py
+
+# The dashboard's triage selectors and page on a large project (PostgreSQL; ITEMS, default 10,000).
+bench-triage-pages: install
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/accord_bench_triage_pages $(PY) benchmarks/triage_pages.py --items $${ITEMS:-10000}
 
 # The server `make run` starts (bin/run-local, DEBUG on) on PostgreSQL: idle memory of the process
 # tree, next/submit latency of three annotators over HTTP, export rows/s (10,000 and 100,000 items).

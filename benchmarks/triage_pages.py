@@ -7,7 +7,8 @@ The database named in DATABASE_URL is dropped and recreated (its name must conta
 One project of N items, a judge verdict with a distribution and a confidence on every item, an
 audit of 1,000 items decided by people, gold on 500 of them, two human ratings on 2,000 items.
 Times each selector the dashboard calls (the estimate, calibration, the routing trade-off, the
-ratings-per-item summary), best of three, and one audit draw.
+ratings-per-item summary, the audit's progress), best of three, one audit draw, and the whole
+dashboard page as a (non-staff) manager gets it through Django's test client (server time).
 """
 
 import argparse
@@ -42,15 +43,17 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     settings.DEBUG = False
-    from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Rater, RaterKind, Rating
+    from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Rater, RaterKind, Rating, Role
     from annotation.selectors import rater_for_user
     from annotation.services.items import items_import
-    from annotation.services.projects import project_create
+    from annotation.services.projects import membership_set, project_create
+    from quality.selectors.audit import audit_progress
     from quality.selectors.calibration import judge_calibration
     from quality.selectors.estimate import project_estimate
     from quality.selectors.overlap import overlap_summary
     from quality.selectors.policy import policy_for
     from quality.selectors.routing import routing_tradeoff
+    from quality.selectors.triage_cache import triage_fingerprint
     from quality.services.audit import audit_sample_draw
     from rubrics.services import rubric_create
 
@@ -109,8 +112,28 @@ def main() -> None:
         ("judge_calibration", lambda: judge_calibration(project=project)),
         ("routing_tradeoff", lambda: routing_tradeoff(project=project, policy=policy)),
         ("overlap_summary", lambda: overlap_summary(project=project)),
+        ("audit_progress", lambda: audit_progress(project=project)),
+        ("triage_fingerprint (the cache key)", lambda: triage_fingerprint(project=project, policy=policy)),
     ):
         print(f"{name}: {_best(fn) * 1000:.0f} ms (best of 3)")
+    from django.test import Client
+
+    manager = get_user_model().objects.create_user("bench-manager")
+    membership_set(project=project, user=manager, role=Role.MANAGER)
+    client = Client()
+    client.force_login(manager)
+    page = f"/projects/{project.pk}/dashboard/"
+    assert client.get(page).status_code == 200
+    from django.core.cache import cache
+
+    def cold() -> None:
+        cache.clear()
+        client.get(page)
+
+    print(f"dashboard page (GET, cache emptied first): {_best(cold, 5) * 1000:.0f} ms (best of 5)")
+    print(
+        f"dashboard page (GET, nothing changed since the last view): {_best(lambda: client.get(page), 5) * 1000:.0f} ms"
+    )
     from django.db import connections
 
     if os.environ.get("TRIAGE_BENCH_PROFILE"):

@@ -10,12 +10,10 @@ from annotation.models import ItemStatus, Project
 from annotation.selectors import MANAGE, REVIEW, project_require
 from quality.reliability import RELIABILITY_MIN_ITEMS, RELIABLE, TENTATIVE, report_with_badges
 from quality.selectors.audit import audit_progress
-from quality.selectors.calibration import judge_calibration
-from quality.selectors.estimate import project_estimate
 from quality.selectors.judge_status import judges_without_ratings
 from quality.selectors.overlap import overlap_summary
 from quality.selectors.policy import policy_for
-from quality.selectors.routing import routing_tradeoff
+from quality.selectors.triage_cache import triage_numbers
 from quality.services.agreement_reports import agreement_report_read
 from quality.views.estimate_chart import estimate_chart, reliability_diagram, tradeoff_chart
 from rubrics.scales import code_label
@@ -84,9 +82,8 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
                 "judges": [{**j, "matrix": _confusion(j["confusion"], scale)} for j in c["judges"]],
             }
         )
-    estimate = project_estimate(project=project)
-    calibration = judge_calibration(project=project)
-    tradeoff = routing_tradeoff(project=project, policy=policy)
+    numbers = triage_numbers(project=project, policy=policy)
+    estimate, calibration, tradeoff = numbers["estimate"], numbers["calibration"], numbers["tradeoff"]
     context = {
         "project": project,
         "report": answer,
