@@ -119,6 +119,10 @@ def routing_tradeoff(*, project: Project, policy: ApprovalPolicy, judge: Rater |
         answer["reason"] = "no item has two human ratings yet: no human-human agreement to match"
     elif not conf:
         answer["reason"] = "no gold item has a verdict of this judge"
+    elif bar >= 1.0:
+        # No finite gold shows an accuracy of 1 with confidence: the judge keeps nothing (and the
+        # dashboard must not fail on a project whose few pairs of people all agree).
+        answer["reason"] = "the people agree on every pair so far: no judge can be shown on finite gold to match that"
     else:
-        answer["choice"] = agreement.threshold_choose(conf, hit, target=min(bar, 1.0)).as_dict()
+        answer["choice"] = agreement.threshold_choose(conf, hit, target=bar).as_dict()
     return answer

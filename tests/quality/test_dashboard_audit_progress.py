@@ -76,3 +76,24 @@ def test_the_audit_review_round_keeps_to_the_audit(
     assert f"/review/{other.pk}/" in client.get(f"/projects/{project.pk}/review/").content.decode(), (
         "the disputed item outside the audit still waits in the full round"
     )
+
+
+def test_the_dashboard_stands_when_people_agree_on_every_pair(project, members):
+    """Human-human agreement of 1 is a bar no finite gold can show a judge clears: the judge keeps
+    nothing, the page says why, and the dashboard and the threshold action do not fail."""
+    from annotation.models import Gold, Rater, RaterKind, Rating
+
+    items_import(project=project, rows=[{"external_id": f"e{i}", "data": {"prompt": f"p{i}"}} for i in range(4)])
+    judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
+    for item in project.items.all():
+        Rating.objects.create(item=item, rater=judge, rubric_version=project.rubric_version, values=VALUES,
+                              source="judge", confidence=0.9)  # fmt: skip
+        rate(item, members[Role.ANNOTATOR])
+        rate(item, members["annotator2"])
+        Gold.objects.create(item=item, rubric_version=project.rubric_version, values=VALUES)
+    client = page_client(members[Role.MANAGER])
+    response = client.get(f"/projects/{project.pk}/dashboard/")
+    assert response.status_code == 200
+    assert "the people agree on every pair so far" in response.content.decode()
+    chosen = client.post(f"/projects/{project.pk}/dashboard/routing/", follow=True)
+    assert chosen.status_code == 200 and "No threshold: the people agree on every pair" in chosen.content.decode()
