@@ -119,3 +119,13 @@ def test_fit_now_with_a_target_set_shows_the_managers_target(project, members, g
     client.post(f"{url}posterior-fit/")
     html = client.get(url).content.decode()
     assert re.search(r'data-field="fit-target">0\.900</strong> \(set above\)', html)
+
+
+def test_fit_now_on_a_project_with_nothing_to_fit_on_says_so_and_stands(project, members, items):
+    response = page_client(members["manager"]).post(
+        f"/projects/{project.pk}/settings/policy/posterior-fit/", follow=True
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Posterior rule fitted on 0 gold item(s) and 0 human rating(s)" in html
+    assert "on 0 gold items and 0 human ratings" in _text(html, "fit-when")
