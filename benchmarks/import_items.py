@@ -75,14 +75,14 @@ def in_process(env: dict, n: int) -> list[tuple[str, dict]]:
     return out
 
 
-def run_backend(name: str, n: int, payload: bytes) -> dict:
+def run_backend(name: str, n: int, payload: bytes, db: str) -> dict:
     env = {**os.environ, "DEBUG": "1", "CELERY_BROKER_URL": "memory://"}
     tmp = tempfile.mkdtemp(prefix="accord-bench-")
     env["ACCORD_VAR_DIR"] = tmp
     if name == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
     else:
-        env["DATABASE_URL"] = _django.database_recreate(_django.database_url("accord_bench_import"))
+        env["DATABASE_URL"] = _django.database_recreate(_django.database_url(db))
     token, project_id = project_setup(env, name="bench")  # migrated, a staff user, a rubric, a project
     with gunicorn(env) as (url, _server):
         headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
@@ -108,6 +108,7 @@ def main() -> None:
     parser.add_argument(
         "--service-only", action="store_true", help="PostgreSQL: only the in-process service figures, no HTTP runs"
     )
+    parser.add_argument("--db", default="accord_bench_import", help="PostgreSQL database to create and drop")
     args = parser.parse_args()
     payload = body(args.items)
     print(
@@ -119,10 +120,10 @@ def main() -> None:
     pg_env = None
     if args.service_only:
         pg_env = {**os.environ, "DEBUG": "1", "CELERY_BROKER_URL": "memory://", "ACCORD_VAR_DIR": tempfile.mkdtemp()}
-        pg_env["DATABASE_URL"] = _django.database_recreate(_django.database_url("accord_bench_import"))
+        pg_env["DATABASE_URL"] = _django.database_recreate(_django.database_url(args.db))
         project_setup(pg_env, name="bench")
     for backend in [] if args.service_only else args.backends.split(","):
-        t = run_backend(backend, args.items, payload)
+        t = run_backend(backend, args.items, payload, args.db)
         print(
             f"| {backend}, HTTP | {t['first']:.2f} s | {args.items / t['first']:,.0f} | "
             f"{t['again']:.2f} s | {args.items / t['again']:,.0f} |",
