@@ -89,6 +89,11 @@ class DrawSums:
     sums: np.ndarray  # (draws, values, values)
     seed: int
 
+    @classmethod
+    def empty(cls, *, draws: int, seed: int) -> DrawSums:
+        """No unit yet: the value axis grows as changes bring values."""
+        return cls(values=np.zeros(0), sums=np.zeros((draws, 0, 0)), seed=seed)
+
     @property
     def draws(self) -> int:
         return int(self.sums.shape[0])
@@ -106,25 +111,28 @@ class DrawSums:
         return np.searchsorted(self.values, array)
 
     def _counts(self, units: Sequence[Sequence[float]]) -> np.ndarray:
-        counts = np.zeros((len(units), self.values.size))
-        for row, unit in enumerate(units):
-            if len(unit):
-                np.add.at(counts[row], self._codes_of(unit), 1.0)
-        return counts
+        sizes = np.fromiter((len(unit) for unit in units), dtype=np.int64, count=len(units))
+        flat = np.fromiter((v for unit in units for v in unit), dtype=np.float64, count=int(sizes.sum()))
+        row = np.repeat(np.arange(len(units)), sizes)
+        size = self.values.size
+        codes = np.searchsorted(self.values, flat)
+        return np.bincount(row * size + codes, minlength=len(units) * size).reshape(len(units), size).astype(float)
 
     def units_changed(self, changes: Sequence[tuple[int, Sequence[float], Sequence[float]]]) -> None:
         """Units ``(id, ratings before, ratings after)`` changed (a new unit has no ratings before,
         a removed one none after): every draw moves by the unit's weight times its change."""
         if not changes:
             return
-        for _, before, after in changes:  # widen the value axis first, once
-            self._codes_of([*before, *after])
-        ids = np.array([unit for unit, _, _ in changes], dtype=np.int64)
-        delta = unit_matrix(self._counts([after for _, _, after in changes]))
-        delta -= unit_matrix(self._counts([before for _, before, _ in changes]))
-        weights = poisson_weights(ids, self.draws, self.seed)
+        self._codes_of([v for _, before, after in changes for v in (*before, *after)])  # widen the axis once
         size = self.values.size
-        self.sums += (weights @ delta.reshape(len(changes), size * size)).reshape(self.draws, size, size)
+        flat = self.sums.reshape(self.draws, size * size)
+        for start in range(0, len(changes), _UNITS_PER_BLOCK):
+            block = changes[start : start + _UNITS_PER_BLOCK]
+            ids = np.array([unit for unit, _, _ in block], dtype=np.int64)
+            delta = unit_matrix(self._counts([after for _, _, after in block]))
+            delta -= unit_matrix(self._counts([before for _, before, _ in block]))
+            flat += poisson_weights(ids, self.draws, self.seed) @ delta.reshape(len(block), size * size)
+        self.sums = flat.reshape(self.draws, size, size)
 
     def alphas(self, level: Level) -> np.ndarray:
         """Alpha of each draw; NaN where the draw has no variation (or no pairable unit)."""
