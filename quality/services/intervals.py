@@ -7,12 +7,15 @@ per-draw sums of every criterion (``AgreementInterval``) and what each item cont
 written or changed since the last one (the ``rating_updated`` index), compares them with what
 was counted, and moves the sums by the difference: its cost follows the change, not the project.
 
-Which items changed is found by ``updated_at`` (``now()`` of the writing transaction), looking
-back :data:`LOOK_BACK` further than the last refresh, so a write that committed late is still
-seen; an item seen twice changes nothing the second time. As a check, the ratings counted must
+Which items changed is found by ``updated_at`` (the writing transaction's ``now()``, which
+can be earlier than its commit). A refresh remembers a watermark that no later commit can
+stamp below: on PostgreSQL the start of the oldest transaction open just before its snapshot
+(``pg_stat_activity``; the app's connections share one role, so it sees them all), elsewhere
+:data:`LOOK_BACK` before it. The next refresh re-reads the items with a rating stamped at or after
+it; an item seen twice changes nothing the second time. As a check, the ratings counted must
 equal the live tallies' count read in the same snapshot (REPEATABLE READ on PostgreSQL); when
-they do not (a write transaction longer than LOOK_BACK), the refresh rebuilds from every rating.
-A new rubric version or a different number of draws rebuilds too.
+they do not, the refresh rebuilds from every rating. A new rubric version or a different
+number of draws rebuilds too.
 """
 
 import io
@@ -39,6 +42,7 @@ DRAWS = 1000
 REFRESH_DELAY_SECONDS = 1
 """A queued refresh waits this long, so a burst of ratings is counted once."""
 LOOK_BACK = timedelta(minutes=20)
+"""SQLite: how far before a refresh the next one looks (a write transaction's longest run)."""
 LOST_AFTER = timedelta(minutes=15)
 """A claim older than this is taken for a worker that died while refreshing."""
 
@@ -114,22 +118,34 @@ def agreement_interval_refresh(*, project_id: int) -> str:
     cache.delete(_queued_key(project_id))
     try:
         started = time.perf_counter()
+        watermark = _watermark()  # before the snapshot: see the module's docstring
         outer = connection.in_atomic_block
         with transaction.atomic():
             if connection.vendor == "postgresql" and not outer:
                 # One snapshot for the tallies and the ratings, so that their counts compare.
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            outcome = _refresh(project=project, interval_id=interval.pk)
+            outcome = _refresh(project=project, interval_id=interval.pk, watermark=watermark)
         AgreementInterval.objects.filter(pk=interval.pk).update(refresh_seconds=round(time.perf_counter() - started, 3))
         return outcome
     finally:
         AgreementInterval.objects.filter(pk=interval.pk, computing_since=now).update(computing_since=None)
 
 
-def _refresh(*, project: Project, interval_id: int) -> str:
+def _watermark():
+    """A time no rating committed after this moment can carry in ``updated_at``."""
+    if connection.vendor != "postgresql":
+        return timezone.now() - LOOK_BACK
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT least(clock_timestamp(), now(), (SELECT min(xact_start) FROM pg_stat_activity"
+            " WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()))"
+        )
+        return cursor.fetchone()[0]
+
+
+def _refresh(*, project: Project, interval_id: int, watermark) -> str:
     interval = AgreementInterval.objects.get(pk=interval_id)
-    read_at = timezone.now()
     tallies = _tallies(project)
     criteria = [c for c in criteria_with_levels(project) if c.key in tallies]
     if not criteria:
@@ -149,7 +165,7 @@ def _refresh(*, project: Project, interval_id: int) -> str:
     interval.rubric_version_id = project.rubric_version_id
     interval.draws = DRAWS
     interval.writes = max(writes for _, writes in tallies.values())
-    interval.seen_until = read_at
+    interval.seen_until = watermark
     interval.refreshed_at = timezone.now()
     interval.save(
         update_fields=["rubric_version", "draws", "sums", "ratings", "writes", "seen_until", "refreshed_at", "seed"]
@@ -170,7 +186,7 @@ def _count(*, interval: AgreementInterval, project: Project, criteria: list, reb
         sums = sums_load(interval.sums)
         counted = dict(interval.ratings)
         assert interval.seen_until is not None  # not a rebuild
-        current = _human_values(project=project, criteria=criteria, since=interval.seen_until - LOOK_BACK)
+        current = _human_values(project=project, criteria=criteria, since=interval.seen_until)
         before = {u.item_id: u for u in AgreementIntervalUnit.objects.filter(interval=interval, item_id__in=current)}
     changed = {
         item_id: values

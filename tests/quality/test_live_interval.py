@@ -75,7 +75,7 @@ def test_a_write_older_than_the_look_back_is_caught_by_the_count_and_rebuilt(pro
     assert agreement_interval_refresh(project_id=project.pk) == "rebuilt"
     late = rate(items[1], members["annotator"], helpfulness=1)
     rate(items[1], members["annotator2"], helpfulness=2)
-    # As if their transaction had begun long before it committed: stamped before the look-back.
+    # As if their transaction had begun long before it committed: stamped before any watermark.
     Rating.objects.filter(item=items[1]).update(updated_at=timezone.now() - intervals.LOOK_BACK - timedelta(hours=1))
     assert late.pk
     assert agreement_interval_refresh(project_id=project.pk) == "rebuilt"
