@@ -25,7 +25,7 @@ callers keep the full bootstrap.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,12 +40,16 @@ MAX_VALUES = 64
 
 _UNITS_PER_BLOCK = 4_096
 
+Change = tuple[int, Sequence[float], Sequence[float]]
+"""A unit's id, its ratings' values before and after."""
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 # Poisson(1) CDF up to where it reaches 1 in double precision: a weight is how many thresholds
 # a uniform number passes.
 _POISSON_CDF = np.cumsum([np.exp(-1.0) / np.prod(np.arange(1, k + 1, dtype=np.float64)) for k in range(20)])
+_THRESHOLDS = np.ceil(np.minimum(_POISSON_CDF, 1.0) * 2.0**53).astype(np.uint64)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -65,8 +69,16 @@ def poisson_weights(unit_ids: npt.ArrayLike, draws: int, seed: int) -> np.ndarra
         key = _mix(units * _GOLDEN + np.uint64(seed & 0xFFFFFFFFFFFFFFFF))
         counters = np.arange(1, draws + 1, dtype=np.uint64)[:, None] * _GOLDEN
         bits = _mix(key[None, :] + counters)
-    uniform = (bits >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
-    return np.searchsorted(_POISSON_CDF, uniform, side="right").astype(np.float64)
+    # A 53-bit uniform u = top / 2^53; the weight counts the CDF values at or below u, compared as
+    # integers. Four comparisons settle 98 % of the weights; the rest look up the tail.
+    top = bits >> np.uint64(11)
+    weights = (top >= _THRESHOLDS[0]).astype(np.float64)
+    for threshold in _THRESHOLDS[1:4]:
+        weights += top >= threshold
+    tail = np.flatnonzero(top >= _THRESHOLDS[3])
+    if tail.size:
+        weights.flat[tail] += np.searchsorted(_THRESHOLDS[4:], top.flat[tail], side="right")
+    return weights
 
 
 def unit_matrix(counts: np.ndarray) -> np.ndarray:
@@ -118,21 +130,17 @@ class DrawSums:
         codes = np.searchsorted(self.values, flat)
         return np.bincount(row * size + codes, minlength=len(units) * size).reshape(len(units), size).astype(float)
 
-    def units_changed(self, changes: Sequence[tuple[int, Sequence[float], Sequence[float]]]) -> None:
+    def units_changed(self, changes: Sequence[Change]) -> None:
         """Units ``(id, ratings before, ratings after)`` changed (a new unit has no ratings before,
         a removed one none after): every draw moves by the unit's weight times its change."""
-        if not changes:
-            return
-        self._codes_of([v for _, before, after in changes for v in (*before, *after)])  # widen the axis once
+        units_changed_together({"": self}, {"": changes})
+
+    def _add(self, block: Sequence[Change], weights: np.ndarray) -> None:
+        """Add ``weights`` (draws x len(block)) times the block's changes to every draw."""
         size = self.values.size
-        flat = self.sums.reshape(self.draws, size * size)
-        for start in range(0, len(changes), _UNITS_PER_BLOCK):
-            block = changes[start : start + _UNITS_PER_BLOCK]
-            ids = np.array([unit for unit, _, _ in block], dtype=np.int64)
-            delta = unit_matrix(self._counts([after for _, _, after in block]))
-            delta -= unit_matrix(self._counts([before for _, before, _ in block]))
-            flat += poisson_weights(ids, self.draws, self.seed) @ delta.reshape(len(block), size * size)
-        self.sums = flat.reshape(self.draws, size, size)
+        delta = unit_matrix(self._counts([after for _, _, after in block]))
+        delta -= unit_matrix(self._counts([before for _, before, _ in block]))
+        self.sums += (weights @ delta.reshape(len(block), size * size)).reshape(self.draws, size, size)
 
     def alphas(self, level: Level) -> np.ndarray:
         """Alpha of each draw; NaN where the draw has no variation (or no pairable unit)."""
@@ -151,6 +159,31 @@ class DrawSums:
     def from_bytes(cls, data: bytes) -> DrawSums:
         with np.load(io.BytesIO(data)) as stored:
             return cls(values=stored["values"], sums=stored["sums"], seed=int(stored["seed"][0]))
+
+
+def units_changed_together(kept: Mapping[str, DrawSums], changes: Mapping[str, Sequence[Change]]) -> None:
+    """:meth:`DrawSums.units_changed` of several data sets that share their draws and seed (the
+    criteria of one project): each changed unit's weights are drawn once for all of them."""
+    first = next(iter(kept.values()))
+    for key, sums in kept.items():  # widen each value axis once
+        sums._codes_of([v for _, before, after in changes.get(key, ()) for v in (*before, *after)])
+    ordered = {key: sorted(changes.get(key, ()), key=lambda change: change[0]) for key in kept}
+    ids = np.unique(np.fromiter((c[0] for rows in ordered.values() for c in rows), dtype=np.int64))
+    starts = dict.fromkeys(kept, 0)
+    for begin in range(0, ids.size, _UNITS_PER_BLOCK):
+        block_ids = ids[begin : begin + _UNITS_PER_BLOCK]
+        weights = poisson_weights(block_ids, first.draws, first.seed)
+        last = int(block_ids[-1])
+        for key, sums in kept.items():
+            rows = ordered[key]
+            stop = starts[key]
+            while stop < len(rows) and rows[stop][0] <= last:
+                stop += 1
+            block = rows[starts[key] : stop]
+            starts[key] = stop
+            if block:
+                columns = np.searchsorted(block_ids, [unit for unit, _, _ in block])
+                sums._add(block, weights[:, columns])
 
 
 def draw_sums_build(

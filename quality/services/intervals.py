@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from agreement.live_bootstrap import MAX_VALUES, DrawSums
+from agreement.live_bootstrap import MAX_VALUES, DrawSums, units_changed_together
 from annotation.models import Item, Project, Rater, RaterKind, Rating
 from quality import dispatch
 from quality.models import AgreementInterval, AgreementIntervalUnit, AgreementTally
@@ -193,17 +193,18 @@ def _count(*, interval: AgreementInterval, project: Project, criteria: list, reb
         for item_id, values in current.items()
         if item_id not in before or before[item_id].values != values
     }
+    changes = {}
     for criterion in criteria:
         key = criterion.key
-        changes = [
+        rows = [
             (item_id, before[item_id].values.get(key, []) if item_id in before else [], values.get(key, []))
             for item_id, values in changed.items()
         ]
-        changes = [change for change in changes if change[1] != change[2]]
-        sums[key].units_changed(changes)
-        if sums[key].values.size > MAX_VALUES:
-            return "none"  # free-valued numbers: the report's full bootstrap keeps this one
-        counted[key] += sum(len(after) - len(was) for _, was, after in changes)
+        changes[key] = [row for row in rows if row[1] != row[2]]
+        counted[key] += sum(len(after) - len(was) for _, was, after in changes[key])
+    units_changed_together(sums, changes)
+    if any(kept.values.size > MAX_VALUES for kept in sums.values()):
+        return "none"  # free-valued numbers: the report's full bootstrap keeps these
     for item_id, values in changed.items():
         if item_id in before:
             before[item_id].values = values

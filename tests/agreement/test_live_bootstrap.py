@@ -10,7 +10,7 @@ import pytest
 from agreement._data import as_ratings
 from agreement._stats import draw_alphas
 from agreement.alpha import prepare
-from agreement.live_bootstrap import DrawSums, draw_sums_build, poisson_weights, sums_alphas
+from agreement.live_bootstrap import DrawSums, draw_sums_build, poisson_weights, sums_alphas, units_changed_together
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 DRAWS = 60
@@ -94,3 +94,16 @@ def test_it_round_trips_through_bytes_and_says_when_no_interval_can_be_drawn():
     same = draw_sums_build([1, 1, 2, 2], [3.0, 3.0, 3.0, 3.0], draws=DRAWS, seed=SEED)
     assert np.isnan(sums_alphas(same.sums, same.values, "interval")).all()
     assert same.interval("interval")[0] is None
+
+
+def test_several_data_sets_changed_together_equal_each_changed_alone():
+    rng = np.random.default_rng(11)
+    worlds = {key: _world(rng, 150) for key in ("a", "b")}
+    together = {key: DrawSums.empty(draws=DRAWS, seed=SEED) for key in worlds}
+    alone = {key: DrawSums.empty(draws=DRAWS, seed=SEED) for key in worlds}
+    changes = {key: [(u, [], values) for u, values in world.items()] for key, world in worlds.items()}
+    units_changed_together(together, changes)
+    for key, rows in changes.items():
+        alone[key].units_changed(rows[::-1])  # order does not matter either
+        assert np.array_equal(together[key].values, alone[key].values)
+        assert np.allclose(together[key].sums, alone[key].sums, rtol=0, atol=1e-9)
