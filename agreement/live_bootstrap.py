@@ -181,7 +181,9 @@ def units_changed_together(kept: Mapping[str, DrawSums], changes: Mapping[str, S
                 stop += 1
             block = rows[starts[key] : stop]
             starts[key] = stop
-            if block:
+            if len(block) == block_ids.size:  # every unit of the block: no copy of the weights
+                sums._add(block, weights)
+            elif block:
                 columns = np.searchsorted(block_ids, [unit for unit, _, _ in block])
                 sums._add(block, weights[:, columns])
 

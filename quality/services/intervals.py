@@ -19,6 +19,7 @@ number of draws rebuilds too.
 """
 
 import io
+import json
 import logging
 import time
 from datetime import timedelta
@@ -209,10 +210,7 @@ def _count(*, interval: AgreementInterval, project: Project, criteria: list, reb
         if item_id in before:
             before[item_id].values = values
     AgreementIntervalUnit.objects.bulk_update([u for i, u in before.items() if i in changed], ["values"], 2_000)
-    AgreementIntervalUnit.objects.bulk_create(
-        [AgreementIntervalUnit(interval=interval, item_id=i, values=v) for i, v in changed.items() if i not in before],
-        batch_size=5_000,
-    )
+    _units_insert(interval=interval, units={i: v for i, v in changed.items() if i not in before})
     interval.sums = _sums_dump(sums, interval.seed)
     interval.ratings = counted
     return "rebuilt" if rebuild else "refreshed"
@@ -243,3 +241,25 @@ def _publish(project_id: int) -> None:
     except Exception:
         cache.delete(_queued_key(project_id))  # the broker is unreachable: the next change tries again
         raise
+
+
+def _units_insert(*, interval: AgreementInterval, units: Values) -> None:
+    """New unit rows: COPY on PostgreSQL (a rebuild writes one per rated item), else bulk_create."""
+    if connection.vendor != "postgresql":
+        rows = [AgreementIntervalUnit(interval=interval, item_id=i, values=v) for i, v in units.items()]
+        AgreementIntervalUnit.objects.bulk_create(rows, batch_size=5_000)
+        return
+    table, values_column = (connection.ops.quote_name(n) for n in (AgreementIntervalUnit._meta.db_table, "values"))
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {table} (interval_id, item_id, {values_column}) FROM STDIN") as copy,
+    ):
+        batch = []
+        for item_id, values in units.items():
+            # Keys are criterion keys and values numbers: JSON with nothing COPY must escape.
+            batch.append(f"{interval.pk}\t{item_id}\t{json.dumps(values)}\n")
+            if len(batch) == 5_000:
+                copy.write("".join(batch))
+                batch.clear()
+        copy.write("".join(batch))
