@@ -46,7 +46,7 @@ def body(n: int) -> bytes:
     return json.dumps(rows_of(n)).encode()
 
 
-def in_process(env: dict, n: int) -> list[tuple[str, dict]]:
+def in_process(env: dict, n: int, rounds: int = 2) -> list[tuple[str, dict]]:
     """``items_import`` timed in this process on PostgreSQL: the staging merge, then the earlier path.
     Production settings (DEBUG off: no query log kept in memory), as a server runs them."""
     _django.setup({**env, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "localhost"})
@@ -59,9 +59,11 @@ def in_process(env: dict, n: int) -> list[tuple[str, dict]]:
     staff = get_user_model().objects.get(username="bench")
     version = RubricVersion.objects.first()
     out = []
-    for label, legacy in (("COPY into staging + one merge (new)", False), ("lookups + COPY of new rows (old)", True)):
+    paths = (("COPY (empty project) or staging + one merge (new)", False), ("lookups + COPY of new rows (old)", True))
+    # Each path twice, alternating, so that a change of the machine's load falls on both.
+    for round_, (label, legacy) in enumerate(paths * rounds):
         item_services.ITEM_IMPORT_LEGACY = legacy
-        project = project_create(actor=staff, name=label, rubric=version)
+        project = project_create(actor=staff, name=f"{label} {round_}", rubric=version)
         timings = {}
         for run in ("first", "again"):
             rows = rows_of(n)  # fresh dicts: nothing cached between runs
