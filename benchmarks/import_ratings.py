@@ -39,12 +39,11 @@ def main() -> None:
         from annotation.services.items import items_import
         from annotation.services.projects import project_create
         from annotation.services.rating_imports import ratings_import
+        from quality.services import decision_writes
         from rubrics.services import rubric_create
 
         staff = get_user_model().objects.create_user("bench", is_staff=True)
         version = rubric_create(actor=staff, name="Bench", criteria=CRITERIA)
-        project = project_create(actor=staff, name="Bench", rubric=version, annotations_per_item=3)
-        items_import(project=project, rows=[{"external_id": f"i{n}", "data": {"n": n}} for n in range(args.items)])
         tones = ["polite", "neutral", "rude"]
         rows = [
             {"external_id": f"i{n}", "rater": f"rater-{r}",
@@ -52,24 +51,40 @@ def main() -> None:
             for n in range(args.items)
             for r in range(3)
         ]  # fmt: skip
-        profile = cProfile.Profile()
-        start = time.perf_counter()
-        profile.enable()
-        result = ratings_import(project=project, rows=rows)
-        profile.disable()
-        seconds = time.perf_counter() - start
-        stats = pstats.Stats(profile)
-        phases = {
-            name: next((v[3] for k, v in stats.stats.items() if k[2] == name), 0.0)  # type: ignore[attr-defined]
-            for name in ("ratings_write", "tallies_record", "items_decide", "item_load_recount")
-        }
+        bulk_write = decision_writes.items_values_update
+
+        def one_by_one(*, items, fields):  # the earlier write: one UPDATE per decided item
+            for item in items:
+                item.save(update_fields=fields)
+
         machine = f"{_django.cpu_model()}, {os.cpu_count()} cores"
         print(f"# {len(rows):,} ratings ({args.items:,} items x 3 raters); {machine}")
-        print(f"ratings_import: {seconds:.2f} s ({len(rows) / seconds:,.0f} ratings/s), {result.as_dict()}")
-        print("under cProfile, cumulative: " + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()))
-        if os.environ.get("BENCH_PROFILE"):
-            stats.sort_stats("tottime").print_stats(12)
-        print(f"load average {Path('/proc/loadavg').read_text().split()[0]}")
+        # Each way twice, alternating, so that a change of the machine's load falls on both.
+        ways = [("one UPDATE per item (old)", one_by_one), ("UPDATE … FROM VALUES per chunk (new)", bulk_write)]
+        for round_, (label, write) in enumerate(ways * 2):
+            decision_writes.items_values_update = write
+            project = project_create(actor=staff, name=f"Bench {round_}", rubric=version, annotations_per_item=3)
+            items_import(project=project, rows=[{"external_id": f"i{n}", "data": {"n": n}} for n in range(args.items)])
+            profile = cProfile.Profile()
+            start = time.perf_counter()
+            profile.enable()
+            result = ratings_import(project=project, rows=[dict(row) for row in rows])
+            profile.disable()
+            seconds = time.perf_counter() - start
+            stats = pstats.Stats(profile)
+            phases = {
+                name: next((v[3] for k, v in stats.stats.items() if k[2] == name), 0.0)  # type: ignore[attr-defined]
+                for name in ("ratings_write", "tallies_record", "items_decide", "consensus_of")
+            }
+            load = Path("/proc/loadavg").read_text().split()[0]
+            print(
+                f"{label}: {seconds:.2f} s ({len(rows) / seconds:,.0f} ratings/s), {result.as_dict()}, load {load}; "
+                "under cProfile, cumulative: " + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()),
+                flush=True,
+            )
+            if os.environ.get("BENCH_PROFILE"):
+                stats.sort_stats("tottime").print_stats(12)
+        decision_writes.items_values_update = bulk_write
     finally:
         from django.db import connections
 
