@@ -162,6 +162,9 @@ def _refresh(*, project: Project, interval_id: int, watermark) -> str:
         logger.warning("live interval of project %s missed a write; rebuilding", project.pk)
         outcome = _count(interval=interval, project=project, criteria=criteria, rebuild=True)
     if outcome == "none":
+        # Nothing kept: readers fall back to the report's interval, and the next refresh rebuilds.
+        AgreementIntervalUnit.objects.filter(interval=interval).delete()
+        AgreementInterval.objects.filter(pk=interval.pk).update(sums=b"", ratings={}, seen_until=None)
         return outcome
     interval.rubric_version_id = project.rubric_version_id
     interval.draws = DRAWS

@@ -10,15 +10,17 @@ import pytest
 from django.utils import timezone
 
 from agreement.live_bootstrap import draw_sums_build
-from annotation.models import RaterKind, Rating
+from annotation.models import RaterKind, Rating, Role
 from annotation.selectors import rater_for_user
 from annotation.services.items import items_import
-from annotation.services.ratings import rating_change
+from annotation.services.projects import membership_set, project_create
+from annotation.services.ratings import rating_change, rating_submit
 from quality.models import AgreementInterval, AgreementIntervalUnit
 from quality.selectors.agreement import project_ratings
-from quality.selectors.intervals import sums_load
+from quality.selectors.intervals import interval_read, sums_load
 from quality.services import agreement_reports, intervals
 from quality.services.intervals import agreement_interval_refresh
+from rubrics.services import rubric_create
 from tests.quality.test_agreement_reports import helpfulness, large, queued  # noqa: F401  fixtures
 from tests.quality.test_approval import rate
 from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
@@ -143,3 +145,24 @@ def test_a_worker_refreshes_the_kept_interval_after_new_ratings(
         assert_sums_equal_a_full_build(project)
     finally:
         worker_kill(worker)
+
+
+SCORE = {"kind": "interval", "min": 0, "max": 100}
+
+
+@pytest.mark.django_db
+def test_free_valued_numbers_keep_no_interval_and_readers_fall_back_to_the_report(staff, make_user):
+    version = rubric_create(actor=staff, name="Scores", criteria=[{"key": "score", "title": "Score", "scale": SCORE}])
+    project = project_create(actor=staff, name="Scores", rubric=version, annotations_per_item=2)
+    raters = []
+    for name in ("s1", "s2"):
+        user = make_user(name)
+        membership_set(project=project, user=user, role=Role.ANNOTATOR)
+        raters.append(rater_for_user(user=user))
+    items_import(project=project, rows=[{"external_id": f"s{n}", "data": {"n": n}} for n in range(40)])
+    for n, item in enumerate(project.items.order_by("id")):  # 80 distinct values: more than MAX_VALUES
+        for k, rater in enumerate(raters):
+            rating_submit(item=item, rater=rater, values={"score": n * 2 + k * 1.5})
+    assert agreement_interval_refresh(project_id=project.pk) == "none"
+    assert interval_read(project=project) is None
+    assert not AgreementIntervalUnit.objects.filter(interval__project=project).exists()
