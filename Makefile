@@ -56,6 +56,7 @@ check: install
 
 bench-import: install
 	$(PY) benchmarks/import_items.py
+	$(PY) benchmarks/import_ratings.py
 
 bench-agreement: install
 	$(PY) benchmarks/agreement_alpha.py
