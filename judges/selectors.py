@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
 from annotation.models import Project
 from annotation.selectors import projects_for_user
 from judges.endpoints import endpoint_problem
-from judges.models import Judge, JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion, Outcome, RunStatus
+from judges.models import (
+    Judge,
+    JudgeBudget,
+    JudgeRun,
+    JudgeSample,
+    JudgeSpend,
+    JudgeVerdict,
+    JudgeVersion,
+    Outcome,
+    RunStatus,
+)
 from quality.models import RaterTrust
 
 
@@ -157,3 +169,30 @@ def project_judges_overview(*, project: Project) -> tuple[list[JudgeRow], list[J
 
 def _problem(judge: Judge, version: JudgeVersion) -> str:
     return endpoint_problem(provider=version.provider, base_url=version.base_url, api_key_env=judge.api_key_env)
+
+
+def month_start(now: datetime.datetime | None = None) -> datetime.date:
+    """The ledger's month for ``now`` (UTC): its first day."""
+    now = now or timezone.now()
+    return now.astimezone(datetime.UTC).date().replace(day=1)
+
+
+def project_spend_month(*, project_id: int, month: datetime.date | None = None) -> dict:
+    """This month's figures in micro-dollars: spent, reserved, cap (None) and what is left."""
+    month = month or month_start()
+    row = JudgeSpend.objects.filter(project_id=project_id, month=month).first()
+    cap = JudgeBudget.objects.filter(project_id=project_id).values_list("monthly_cap_micros", flat=True).first()
+    spent = row.spent_micros if row else 0
+    reserved = row.reserved_micros if row else 0
+    return {
+        "month": month,
+        "spent_micros": spent,
+        "reserved_micros": reserved,
+        "cap_micros": cap,
+        "left_micros": None if cap is None else max(0, cap - spent - reserved),
+    }
+
+
+def judge_spent_micros(*, judge: Judge) -> int:
+    """What every run of every version of the judge has spent (micro-dollars)."""
+    return JudgeRun.objects.filter(judge_version__judge=judge).aggregate(s=Sum("cost_spent_micros"))["s"] or 0

@@ -27,9 +27,11 @@ from judges.fewshot import examples_for
 from judges.models import ACTIVE_STATUSES, JudgeRun, JudgeRunChunk, JudgeSample, JudgeVerdict, Outcome, RunStatus
 from judges.modes import ModeFound, RunStop
 from judges.prompts import prompt_build, system_prompt, verdict_schema
+from judges.services.budgets import judge_run_stop_at_budget
 from judges.services.judges import judge_output_mode_record
 from judges.services.runs import judge_run_finish_if_complete
 from judges.services.verdicts import ResultWriter
+from judges.spending import RunBudget
 from rubrics.scales import CriterionSpec
 
 logger = logging.getLogger(__name__)
@@ -181,6 +183,10 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
     )
     results: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
+    missing: dict[int, list[int]] = defaultdict(list)
+    for job in jobs:
+        missing[job.item_id].append(job.sample_index)
+    budget = RunBudget(run=run, max_output_tokens=version.max_output_tokens, samples_missing=missing)
     future = jobs_submit(
         jobs=jobs,
         endpoint=endpoint,
@@ -190,6 +196,7 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
         results=results,
         stop=stop,
         slot_dir=slot_dir(),
+        budget=budget,
     )
     next_check = time.monotonic() + CANCEL_CHECK_SECONDS
     try:
@@ -197,11 +204,15 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
             # Write every FLUSH_SECONDS, not as soon as a result arrives: a transaction's fixed cost
             # (BEGIN, two statements, COMMIT) is then shared by the tens of results that arrived
             # meanwhile instead of being paid for every one or two.
-            futures.wait([future], timeout=FLUSH_SECONDS)
+            if budget.capped:
+                budget.serve(seconds=FLUSH_SECONDS, done=future.done)
+            else:
+                futures.wait([future], timeout=FLUSH_SECONDS)
             batch = _modes_record(run, judge, results_drain(results))
             if batch:
                 writer.add(batch)
                 writer.flush()
+            budget.flush()
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + CANCEL_CHECK_SECONDS
                 if not JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exists():
@@ -211,7 +222,11 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
         stop.set()  # on a soft time limit or a database error, stop sending requests
         if not future.done():
             future.cancel()
+        budget.close()
     writer.add(_modes_record(run, judge, results_drain(results)))
+    if budget.refused:
+        writer.flush()  # the verdicts finished before the stop are the run's, whole
+        judge_run_stop_at_budget(run_id=run.pk, cap=budget.refused)
 
 
 def _modes_record(run: JudgeRun, judge, batch: list) -> list[Result]:

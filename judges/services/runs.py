@@ -20,6 +20,7 @@ from judges.endpoints import endpoint_problem
 from judges.fewshot import fewshot_pool
 from judges.models import ACTIVE_STATUSES, Judge, JudgeRun, JudgeRunChunk, JudgeVerdict, JudgeVersion, RunStatus
 from judges.selectors import judge_run_counts, judge_run_problems
+from judges.services.budgets import budget_leftovers_release, cap_clean
 from quality.models import JudgeRaterStatus
 
 logger = logging.getLogger(__name__)
@@ -44,16 +45,35 @@ def _item_ids_clean(*, project: Project, items: Any) -> list[int] | str:
     return sorted(wanted)
 
 
+def run_item_ids(*, project: Project, version: JudgeVersion, items: Any) -> tuple[list[int] | str, list[int]]:
+    """The selection as given (cleaned) and the items a run of ``version`` over it would judge,
+    in id order: the one rule shared by ``judge_run_start`` and the cost estimate."""
+    selection = _item_ids_clean(project=project, items=items)
+    rubric_version = project.rubric_version
+    rated = Rating.objects.filter(item=OuterRef("pk"), rater_id=version.rater_id, rubric_version=rubric_version)
+    queryset = Item.objects.filter(project=project).exclude(Exists(rated))
+    if selection == "unjudged":
+        tried = JudgeVerdict.objects.filter(item=OuterRef("pk"), judge_version=version, rubric_version=rubric_version)
+        queryset = queryset.exclude(Exists(tried))
+    elif isinstance(selection, list):
+        queryset = queryset.filter(id__in=selection)
+    return selection, list(queryset.order_by("id").values_list("id", flat=True))
+
+
 @transaction.atomic
-def judge_run_start(*, actor: AbstractBaseUser | None, project: Project, judge: Judge, items: Any) -> JudgeRun:
+def judge_run_start(
+    *, actor: AbstractBaseUser | None, project: Project, judge: Judge, items: Any, max_cost: object = None
+) -> JudgeRun:
     """Queue a run of the judge's current version over ``items`` of ``project``.
 
     ``"all"``: every item this judge version has not rated yet under the project's rubric version
     (items that failed or got no verdict before are tried again). ``"unjudged"``: only items it has
     never tried. A list: those items, minus the ones it has already rated. One active run per
-    judge version and project (Conflict otherwise). Chunk tasks are enqueued when the transaction
-    commits. Access checks are the caller's.
+    judge version and project (Conflict otherwise). ``max_cost``: the run's budget in dollars
+    (None: none; the project's monthly cap applies either way, judges/services/budgets.py).
+    Chunk tasks are enqueued when the transaction commits. Access checks are the caller's.
     """
+    max_cost_micros = cap_clean(value=max_cost, field="max_cost")
     if judge.project_id != project.pk:
         raise ValidationError({"judge": ["no such judge in this project."]})
     Judge.objects.select_for_update().filter(pk=judge.pk).first()  # one start at a time per judge
@@ -68,15 +88,7 @@ def judge_run_start(*, actor: AbstractBaseUser | None, project: Project, judge: 
         raise ValidationError({"judge": [f"this judge refuses to run under the server's settings: {problem}"]})
     if JudgeRun.objects.filter(project=project, judge_version=version, status__in=ACTIVE_STATUSES).exists():
         raise Conflict("This judge version already has a queued or running run in this project; cancel it or wait.")
-    selection = _item_ids_clean(project=project, items=items)
-    rated = Rating.objects.filter(item=OuterRef("pk"), rater_id=version.rater_id, rubric_version=rubric_version)
-    queryset = Item.objects.filter(project=project).exclude(Exists(rated))
-    if selection == "unjudged":
-        tried = JudgeVerdict.objects.filter(item=OuterRef("pk"), judge_version=version, rubric_version=rubric_version)
-        queryset = queryset.exclude(Exists(tried))
-    elif isinstance(selection, list):
-        queryset = queryset.filter(id__in=selection)
-    item_ids = list(queryset.order_by("id").values_list("id", flat=True))
+    selection, item_ids = run_item_ids(project=project, version=version, items=items)
     if not item_ids:
         raise ValidationError({"items": ["nothing to judge: this judge version already has verdicts for these items."]})
 
@@ -89,6 +101,7 @@ def judge_run_start(*, actor: AbstractBaseUser | None, project: Project, judge: 
         total=len(item_ids),
         price_input_per_mtok=judge.price_input_per_mtok,
         price_output_per_mtok=judge.price_output_per_mtok,
+        max_cost_micros=max_cost_micros,
         created_by=actor,
     )
     _shown_items_record(rater_id=version.rater_id, item_ids={example["item_id"] for example in run.fewshot})
@@ -148,11 +161,10 @@ def judge_run_finish_if_complete(*, run_id: int) -> bool:
     changed = (
         JudgeRun.objects.filter(pk=run_id, status__in=ACTIVE_STATUSES)
         .exclude(Exists(unfinished))
-        .update(
-            status=status, finished_at=timezone.now(), **counts.as_run_fields()
-        )
+        .update(status=status, finished_at=timezone.now(), **counts.as_run_fields())
     )
     if changed:
+        budget_leftovers_release(run_id=run_id)
         _rater_note_write(run=run, status=status, done=counts.done)
         logger.info("judge run %s %s: %s", run_id, status, counts)
         dispatch.trust_refresh_later(project_id=run.project_id)
