@@ -5,8 +5,6 @@ cancel runs; every project member may list judges and watch runs. Judge configur
 secret: the key stays in the workers' environment, named by ``api_key_env``.
 """
 
-from decimal import Decimal
-
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -54,8 +52,8 @@ class JudgeOutputSerializer(serializers.Serializer):
     cost_spent_usd = serializers.SerializerMethodField(help_text="what all its runs have spent, every version")
     created_at = serializers.DateTimeField()
 
-    def get_cost_spent_usd(self, judge) -> Decimal:
-        return usd(judge_spent_micros(judge=judge))
+    def get_cost_spent_usd(self, judge) -> str:
+        return str(usd(judge_spent_micros(judge=judge)))
 
     def get_concurrency(self, judge) -> int:
         return judge.concurrency(judge.current.provider)

@@ -1,7 +1,6 @@
 """Cost estimates and budgets, against the fake provider server through the real SDKs.
 
-Runs with a cap reserve money from a small thread pool (its own database connections), so those
-tests commit for real (``transaction=True``).
+The cap tests commit for real (``transaction=True``), as a worker's ledger updates do.
 """
 
 import random
