@@ -13,10 +13,10 @@ sample needs (no deadlock). A repair turn (another call for the same sample)
 reserves its own worst case; refused, its sample stays unanswered and the item gets no verdict
 (it is done again on resume, keeping its valid samples).
 
-Stopping "exactly" at the cap: a refused reservation is retried while calls of this chunk are in
-flight or settled but not yet written (they give room back); only with none left is the refusal
-final. Another worker's calls in flight are not waited for, so a run may stop up to one item per
-worker short of what the cap would fit. Without any cap, nothing is reserved: spend is only
+Stopping "exactly" at the cap: a refused reservation is retried while anything is reserved on
+the refusing ledger row, by this chunk or another worker (answered calls give room back); only
+with nothing left in flight is the refusal final and the run stopped, so no worker's paid-for
+item is cut short by the stop. Without any cap, nothing is reserved: spend is only
 recorded, one ledger update per flush.
 """
 
@@ -34,9 +34,10 @@ from judges.executor import Job
 from judges.models import JudgeBudget, JudgeRun
 from judges.providers import Prompt
 from judges.selectors import month_start
-from judges.services.budgets import budget_reserve, budget_settle, spend_month_ensure
+from judges.services.budgets import budget_reserve, budget_reserved, budget_settle, spend_month_ensure
 
 RETRY_SECONDS = 0.1
+WAIT_SECONDS = 120.0  # longer than a call in flight can hold its reservation (the request timeout)
 WAIT = "wait"
 POLL_SECONDS = 0.02
 
@@ -65,7 +66,7 @@ class RunBudget:
         self._lock = threading.Lock()
         self._item_locks: dict[int, asyncio.Lock] = {}
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        self._on_ledger = 0  # reserved by this chunk and not yet released on the ledger (chunk thread)
+        self._refused_since = 0.0
         self._prepaid: dict[tuple[int, int], int] = {}  # first calls paid for by their item's reservation
         self._held: dict[tuple[int, int], int] = {}  # reserved for the call in flight
         self._spent = 0  # settled, not yet written
@@ -131,10 +132,12 @@ class RunBudget:
         and Django's async-safety checks both want that), and what was settled is written first,
         so a reservation sees the room that answered calls gave back.
 
-        A refusal is final only when none of this chunk's money is on the ledger, since that
-        comes back when its calls answer. For a repair turn (``count_prepaid`` false) the paid-for
-        samples that have not started do not count: they may be waiting for the very slot the
-        repair turn holds."""
+        A refusal is final only when nothing is reserved on the row that refused (the run's, or
+        the project's month): reservations come back, mostly, when their calls answer, from this
+        chunk or from any other worker. For a repair turn (``count_prepaid`` false) this chunk's
+        paid-for samples that have not started do not count: they may be waiting for the very slot
+        the repair turn holds. Nor does anything after ``WAIT_SECONDS`` of refusals: a worker killed
+        mid-call leaves its reservation until the run ends."""
         deadline = time.monotonic() + seconds
         while not done() and (left := deadline - time.monotonic()) > 0:
             try:
@@ -145,10 +148,13 @@ class RunBudget:
             refused = budget_reserve(run_id=self.run_id, project_id=self.project_id, month=self.month, micros=micros)
             if refused:
                 with self._lock:
-                    ours = self._on_ledger - (0 if count_prepaid else sum(self._prepaid.values()))
-                refused = WAIT if ours > 0 else refused
+                    waiting = 0 if count_prepaid else sum(self._prepaid.values())
+                held = budget_reserved(run_id=self.run_id, project_id=self.project_id, month=self.month, row=refused)
+                self._refused_since = self._refused_since or time.monotonic()
+                if held - waiting > 0 and time.monotonic() - self._refused_since < WAIT_SECONDS:
+                    refused = WAIT
             else:
-                self._on_ledger += micros
+                self._refused_since = 0.0
             loop.call_soon_threadsafe(_answer, answer, refused)
 
     def flush(self) -> None:
@@ -158,7 +164,6 @@ class RunBudget:
         if spent or released:
             budget_settle(run_id=self.run_id, project_id=self.project_id, month=self.month,
                           spent=spent, released=released)  # fmt: skip
-            self._on_ledger -= released
 
     def close(self) -> None:
         """After the calls: give back reservations of calls never sent or never answered."""

@@ -79,6 +79,14 @@ def budget_reserve(*, run_id: int, project_id: int, month: datetime.date, micros
     return ""
 
 
+def budget_reserved(*, run_id: int, project_id: int, month: datetime.date, row: str) -> int:
+    """What is reserved now on the run's row (``row`` "run") or the project's month ("month")."""
+    if row == "run":
+        return JudgeRun.objects.filter(pk=run_id).values_list("cost_reserved_micros", flat=True).first() or 0
+    rows = JudgeSpend.objects.filter(project_id=project_id, month=month)
+    return rows.values_list("reserved_micros", flat=True).first() or 0
+
+
 @transaction.atomic
 def budget_settle(*, run_id: int, project_id: int, month: datetime.date, spent: int, released: int) -> None:
     """Release ``released`` of the reservations and add ``spent`` (what the answers cost).
