@@ -25,7 +25,7 @@ from judges.costs import cost_micros, prompt_tokens_estimate, schema_tokens_esti
 from judges.fewshot import examples_for, fewshot_pool
 from judges.models import Judge, JudgeSample
 from judges.prompts import prompt_build, system_prompt, verdict_schema
-from judges.services.runs import run_item_ids
+from judges.services.runs import run_items
 from rubrics.scales import CriterionSpec
 
 SAMPLE_ITEMS = 50
@@ -80,12 +80,16 @@ def judge_run_estimate(
     if judge.project_id != project.pk:
         raise ValidationError({"judge": ["no such judge in this project."]})
     version = judge.current_version()
-    _, item_ids = run_item_ids(project=project, version=version, items=items)
-    chosen = (rng or random.Random()).sample(item_ids, min(sample_items, len(item_ids)))
+    _, queryset = run_items(project=project, version=version, items=items)
+    n = queryset.count()
+    if rng is None:  # the database draws the sample: no list of a million ids in memory
+        chosen = list(queryset.order_by("?").values_list("id", flat=True)[:sample_items])
+    else:  # reproducible, for tests
+        chosen = rng.sample(sorted(queryset.values_list("id", flat=True)), min(sample_items, n))
     prompts = list(_prompts(project=project, version=version, item_ids=chosen))
     sizes = [prompt_tokens_estimate(p) for p in prompts]
     schema = schema_tokens_estimate(prompts[0]) if prompts else 0
-    n, k = len(item_ids), len(sizes)
+    k = len(sizes)
     mean = statistics.fmean(sizes) if sizes else 0.0
     spread = 0.0
     if 1 < k < n:  # two standard errors of the mean, finite population corrected

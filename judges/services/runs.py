@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
 
 from annotation.models import Item, Project, Rater, Rating
@@ -45,9 +45,9 @@ def _item_ids_clean(*, project: Project, items: Any) -> list[int] | str:
     return sorted(wanted)
 
 
-def run_item_ids(*, project: Project, version: JudgeVersion, items: Any) -> tuple[list[int] | str, list[int]]:
-    """The selection as given (cleaned) and the items a run of ``version`` over it would judge,
-    in id order: the one rule shared by ``judge_run_start`` and the cost estimate."""
+def run_items(*, project: Project, version: JudgeVersion, items: Any) -> tuple[list[int] | str, QuerySet[Item]]:
+    """The selection as given (cleaned) and the items a run of ``version`` over it would judge:
+    the one rule shared by ``judge_run_start`` and the cost estimate."""
     selection = _item_ids_clean(project=project, items=items)
     rubric_version = project.rubric_version
     rated = Rating.objects.filter(item=OuterRef("pk"), rater_id=version.rater_id, rubric_version=rubric_version)
@@ -57,7 +57,7 @@ def run_item_ids(*, project: Project, version: JudgeVersion, items: Any) -> tupl
         queryset = queryset.exclude(Exists(tried))
     elif isinstance(selection, list):
         queryset = queryset.filter(id__in=selection)
-    return selection, list(queryset.order_by("id").values_list("id", flat=True))
+    return selection, queryset
 
 
 @transaction.atomic
@@ -88,7 +88,8 @@ def judge_run_start(
         raise ValidationError({"judge": [f"this judge refuses to run under the server's settings: {problem}"]})
     if JudgeRun.objects.filter(project=project, judge_version=version, status__in=ACTIVE_STATUSES).exists():
         raise Conflict("This judge version already has a queued or running run in this project; cancel it or wait.")
-    selection, item_ids = run_item_ids(project=project, version=version, items=items)
+    selection, queryset = run_items(project=project, version=version, items=items)
+    item_ids = list(queryset.order_by("id").values_list("id", flat=True))
     if not item_ids:
         raise ValidationError({"items": ["nothing to judge: this judge version already has verdicts for these items."]})
 
