@@ -30,16 +30,17 @@ def judges_page_money(*, project: Project, rows: list[JudgeRow], runs: list[Judg
     cap = month["cap_micros"]
     spend = {
         "month": month["month"],
-        "spent": usd(month["spent_micros"]),
-        "reserved": usd(month["reserved_micros"]),
-        "cap": usd(cap),
-        "left": usd(month["left_micros"]),
+        "spent": dollars(usd(month["spent_micros"])),
+        "reserved": dollars(usd(month["reserved_micros"])) if month["reserved_micros"] else "",
+        "cap": dollars(usd(cap)) if cap is not None else "",
+        "cap_input": usd(cap).normalize() if cap is not None else "",
+        "left": dollars(usd(month["left_micros"])),
         "meter_max": cap or 1,
         "meter_value": min(month["spent_micros"], cap) if cap else 0,
         "percent": round(100 * month["spent_micros"] / cap) if cap else None,
     }
     for run in runs:
-        run.money = {"spent": usd(run.cost_spent_micros), "cap": usd(run.max_cost_micros)}
+        run.money = run_money(run)
     for row in rows:
         row.judge.estimates = []
         if estimates and row.judge.enabled and not row.problem:
@@ -53,16 +54,25 @@ def _estimate(project: Project, row: JudgeRow, value: str, label: str) -> dict:
     if not estimate.items:
         text = f"{label}: nothing to judge"
     elif estimate.output_basis == "max_output_tokens":  # no output history: the figure is a bound
-        text = f"{label}: {estimate.items:,} items · at most about {_dollars(high)}"
+        text = f"{label}: {estimate.items:,} items · at most about {dollars(high)}"
     else:
-        text = f"{label}: {estimate.items:,} items · about {_dollars(about)} (≤ {_dollars(high)})"
+        text = f"{label}: {estimate.items:,} items · about {dollars(about)} (≤ {dollars(high)})"
     return {"value": value, "text": text, "items": estimate.items, "about": about, "high": high}
 
 
-def _dollars(amount: Decimal | None) -> str:
+def dollars(amount: Decimal | None) -> str:
+    """For people: cents from a dollar up, four decimals below (a judge call costs fractions of
+    a cent)."""
     if amount is None:
         return "—"
-    return f"${amount:,.2f}" if amount >= 1 else f"${amount.normalize():f}"[:8]
+    return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.4f}"
+
+
+def run_money(run: JudgeRun) -> dict:
+    return {
+        "spent": dollars(usd(run.cost_spent_micros)),
+        "cap": dollars(usd(run.max_cost_micros)) if run.max_cost_micros is not None else "",
+    }
 
 
 @login_required

@@ -15,8 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation.models import Project
 from annotation.selectors import MANAGE, RATE, REVIEW, project_require
 from config.errors import Conflict
-from judges.budget_pages import judges_page_money
-from judges.costs import usd
+from judges.budget_pages import judges_page_money, run_money
 from judges.models import Judge, JudgeRun, JudgeVerdict, Outcome, RunStatus
 from judges.selectors import judge_run_problems, judge_run_progress, project_judges_overview
 from judges.services.runs import judge_run_start
@@ -77,7 +76,7 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
             "percent": int(100 * finished / progress.total) if progress.total else 100,
             "can_cancel": role in MANAGE and run.is_active(),
             "can_resume": role in MANAGE and run.status == RunStatus.STOPPED_BUDGET,
-            "money": {"spent": usd(run.cost_spent_micros), "cap": usd(run.max_cost_micros)},
+            "money": run_money(run),
             "can_review": role in REVIEW,
             "queued_for": _seconds(run.created_at, run.started_at),
             "ran_for": _seconds(run.started_at, run.finished_at),

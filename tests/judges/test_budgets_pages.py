@@ -6,6 +6,7 @@ import re
 import pytest
 
 from annotation.services.items import items_import
+from judges.costs import usd
 from judges.models import JudgeBudget, JudgeRun, RunStatus
 from judges.services.budgets import project_budget_set
 from judges.services.runs import judge_run_start
@@ -34,7 +35,7 @@ def test_a_manager_sees_the_estimate_on_the_run_form_and_this_months_meter(judge
     # Never answered: priced at max_output_tokens, so an upper bound ("at most").
     assert re.search(r"untried: 7 items · at most about \$0\.0\d+", html)
     assert 'name="max_cost"' in html and 'data-role="monthly-cap"' in html
-    assert "$0.000000 of $2.000000 · $2.000000 left" in html and 'data-field="month-meter"' in html
+    assert "$0.00 of $2.00 · $2.00 left" in html and 'data-field="month-meter"' in html
 
     first_two = list(project.items.order_by("id").values_list("id", flat=True)[:2])
     run_chunks(judge_run_start(actor=members["manager"], project=project, judge=judge, items=first_two))
@@ -42,7 +43,7 @@ def test_a_manager_sees_the_estimate_on_the_run_form_and_this_months_meter(judge
     # Now with its own average output: a central figure and a bound.
     assert re.search(r"untried: 5 items · about \$0\.0\d+ \(≤ \$0\.0\d+\)", html)
     spent = JudgeRun.objects.get().cost_spent_micros
-    assert spent > 0 and f"${spent / 1e6:.6f} of $2.000000" in html
+    assert 0 < spent < 10_000 and f"${usd(spent):.4f} of $2.00" in html
 
 
 def test_a_reviewer_sees_the_spend_but_no_estimate_nor_forms(judge, project, members, client):
