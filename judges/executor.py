@@ -216,7 +216,7 @@ async def _run_all(
     context = _Context(endpoint, criteria, policy, client, limiter, slots, stop, fatal, modes, results, budget)
 
     async def one(job: Job) -> None:
-        if budget is not None and not await budget.admit(job, job.prompt, first=True):
+        if stop.is_set() or (budget is not None and not await budget.admit(job, job.prompt, first=True)):
             return  # a cap leaves no room for this item: it stays without a verdict
         async with semaphore:
             if stop.is_set():

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from annotation.models import Project
@@ -15,7 +15,6 @@ from annotation.selectors import projects_for_user
 from judges.endpoints import endpoint_problem
 from judges.models import (
     Judge,
-    JudgeBudget,
     JudgeRun,
     JudgeSample,
     JudgeSpend,
@@ -178,12 +177,20 @@ def month_start(now: datetime.datetime | None = None) -> datetime.date:
 
 
 def project_spend_month(*, project_id: int, month: datetime.date | None = None) -> dict:
-    """This month's figures in micro-dollars: spent, reserved, cap (None) and what is left."""
+    """This month's figures in micro-dollars: spent, reserved, cap (None) and what is left. One query."""
     month = month or month_start()
-    row = JudgeSpend.objects.filter(project_id=project_id, month=month).first()
-    cap = JudgeBudget.objects.filter(project_id=project_id).values_list("monthly_cap_micros", flat=True).first()
-    spent = row.spent_micros if row else 0
-    reserved = row.reserved_micros if row else 0
+    ledger = JudgeSpend.objects.filter(project_id=OuterRef("pk"), month=month)
+    row = (
+        Project.objects.filter(pk=project_id)
+        .values(
+            cap=F("judge_budget__monthly_cap_micros"),
+            spent=Subquery(ledger.values("spent_micros")[:1]),
+            reserved=Subquery(ledger.values("reserved_micros")[:1]),
+        )
+        .first()
+        or {}
+    )
+    cap, spent, reserved = row.get("cap"), row.get("spent") or 0, row.get("reserved") or 0
     return {
         "month": month,
         "spent_micros": spent,

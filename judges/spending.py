@@ -49,7 +49,14 @@ def run_price_factor(run: JudgeRun) -> Decimal:
 
 
 class RunBudget:
-    def __init__(self, *, run: JudgeRun, max_output_tokens: int, samples_missing: dict[int, list[int]]):
+    def __init__(
+        self,
+        *,
+        run: JudgeRun,
+        max_output_tokens: int,
+        samples_missing: dict[int, list[int]],
+        stop: threading.Event | None = None,
+    ):
         self.run_id, self.project_id = run.pk, run.project_id
         self.month: datetime.date = month_start()
         self.prices = {
@@ -63,6 +70,7 @@ class RunBudget:
         self.capped = run.max_cost_micros is not None or monthly.first() is not None
         spend_month_ensure(project_id=self.project_id, month=self.month)
         self.refused = ""  # "run" or "month" once a cap refused an item for good
+        self.stop = stop or threading.Event()  # the chunk stops (cancelled, or stopped by another chunk)
         self._lock = threading.Lock()
         self._item_locks: dict[int, asyncio.Lock] = {}
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
@@ -103,6 +111,8 @@ class RunBudget:
         a refusal may still be lifted by this chunk's own money coming back."""
         loop = asyncio.get_running_loop()
         while True:
+            if self.stop.is_set():
+                return False
             with self._lock:
                 if self.refused and count_prepaid:
                     return False  # new items: the cap already refused one for good

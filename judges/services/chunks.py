@@ -186,7 +186,7 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
     missing: dict[int, list[int]] = defaultdict(list)
     for job in jobs:
         missing[job.item_id].append(job.sample_index)
-    budget = RunBudget(run=run, max_output_tokens=version.max_output_tokens, samples_missing=missing)
+    budget = RunBudget(run=run, max_output_tokens=version.max_output_tokens, samples_missing=missing, stop=stop)
     future = jobs_submit(
         jobs=jobs,
         endpoint=endpoint,
