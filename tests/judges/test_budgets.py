@@ -18,6 +18,7 @@ from judges.selectors import project_spend_month
 from judges.services.budgets import judge_run_resume, project_budget_set
 from judges.services.estimates import _prompts, judge_run_estimate
 from judges.services.runs import judge_run_start
+from testbed import Reply
 from tests.judges.conftest import run_chunks, run_now
 
 PRICES = {"price_input_per_mtok": Decimal("2.5"), "price_output_per_mtok": Decimal("10")}
@@ -175,3 +176,26 @@ def test_caps_refuse_what_is_not_an_amount(project, make_judge, staff):
         assert "monthly_cap" in caught.value.message_dict
     assert project_budget_set(project=project, monthly_cap="12.5").monthly_cap_micros == 12_500_000
     assert project_budget_set(project=project, monthly_cap="").monthly_cap_micros is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repair_turn_the_cap_cannot_pay_for_leaves_the_item_without_a_verdict(llm, project, make_judge, staff):
+    _items(project, 1)
+    judge = make_judge("openai", max_output_tokens=300, **PRICES)
+    first_call = _item_worst_case(project=project, judge=judge)  # one sample: the first call's worst case
+    # Off the scale: the executor asks again with a repair turn, whose worst case is larger still.
+    llm.script(Reply.json({"helpfulness": {"rationale": "great", "value": 9}}))
+    run = judge_run_start(actor=staff, project=project, judge=judge, items="all", max_cost=Decimal(first_call) / 10**6)
+    run_chunks(run)
+    run.refresh_from_db()
+
+    assert llm.count() == 1  # the repair turn was never sent
+    assert run.status == RunStatus.STOPPED_BUDGET
+    assert not JudgeVerdict.objects.filter(run=run).exists()
+    assert not JudgeSample.objects.filter(run=run).exists()  # nothing half-stored
+    assert 0 < run.cost_spent_micros <= run.max_cost_micros and run.cost_reserved_micros == 0
+
+    run = judge_run_resume(run=run, max_cost=None)
+    run_chunks(run)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED and run.done == 1
