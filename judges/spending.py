@@ -151,21 +151,36 @@ class RunBudget:
         deadline = time.monotonic() + seconds
         while not done() and (left := deadline - time.monotonic()) > 0:
             try:
-                micros, count_prepaid, answer, loop = self._requests.get(timeout=min(POLL_SECONDS, left))
+                batch = [self._requests.get(timeout=min(POLL_SECONDS, left))]
             except queue.Empty:
                 continue
+            while True:  # everything asked meanwhile (a chunk's start asks for every item at once)
+                try:
+                    batch.append(self._requests.get_nowait())
+                except queue.Empty:
+                    break
             self.flush()
-            refused = budget_reserve(run_id=self.run_id, project_id=self.project_id, month=self.month, micros=micros)
-            if refused:
-                with self._lock:
-                    waiting = 0 if count_prepaid else sum(self._prepaid.values())
-                held = budget_reserved(run_id=self.run_id, project_id=self.project_id, month=self.month, row=refused)
-                self._refused_since = self._refused_since or time.monotonic()
-                if held - waiting > 0 and time.monotonic() - self._refused_since < WAIT_SECONDS:
-                    refused = WAIT
-            else:
-                self._refused_since = 0.0
-            loop.call_soon_threadsafe(_answer, answer, refused)
+            if len(batch) > 1 and not self._reserve_now(sum(request[0] for request in batch)):
+                for _, _, answer, loop in batch:  # all fitted at once: one transaction instead of many
+                    loop.call_soon_threadsafe(_answer, answer, "")
+                continue
+            for micros, count_prepaid, answer, loop in batch:
+                refused = self._reserve_now(micros)
+                if refused:
+                    with self._lock:
+                        waiting = 0 if count_prepaid else sum(self._prepaid.values())
+                    held = budget_reserved(run_id=self.run_id, project_id=self.project_id, month=self.month,
+                                           row=refused)  # fmt: skip
+                    self._refused_since = self._refused_since or time.monotonic()
+                    if held - waiting > 0 and time.monotonic() - self._refused_since < WAIT_SECONDS:
+                        refused = WAIT
+                loop.call_soon_threadsafe(_answer, answer, refused)
+
+    def _reserve_now(self, micros: int) -> str:
+        refused = budget_reserve(run_id=self.run_id, project_id=self.project_id, month=self.month, micros=micros)
+        if not refused:
+            self._refused_since = 0.0
+        return refused
 
     def flush(self) -> None:
         """Write what was settled since the last flush (the chunk's thread)."""
