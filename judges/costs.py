@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 import math
 from decimal import ROUND_CEILING, Decimal
+from typing import TYPE_CHECKING
 
-from judges.providers.base import Prompt
+if TYPE_CHECKING:  # the provider SDKs (about 90 MB) load only in a worker that runs a judge
+    from judges.providers.base import Prompt
 
 MICROS_PER_USD = 1_000_000
 CHARS_PER_TOKEN = 4

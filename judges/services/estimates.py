@@ -24,7 +24,6 @@ from annotation.models import Item, Project
 from judges.costs import cost_micros, prompt_tokens_estimate, schema_tokens_estimate, usd
 from judges.fewshot import examples_for, fewshot_pool
 from judges.models import Judge, JudgeSample
-from judges.prompts import prompt_build, system_prompt, verdict_schema
 from judges.services.runs import run_items
 from rubrics.scales import CriterionSpec
 
@@ -134,6 +133,10 @@ def judge_run_estimate(
 def _prompts(*, project: Project, version, item_ids: list[int]):
     """The prompts a chunk would send for these items (one per item: samples differ only by the
     tags' random id)."""
+    # Imported here: judges.prompts loads the provider SDKs (about 90 MB), which the web app,
+    # where estimates are asked for, does not otherwise need (tests/test_platform.py).
+    from judges.prompts import prompt_build, system_prompt, verdict_schema
+
     rubric_version = project.rubric_version
     criteria_rows = list(rubric_version.criteria.all())
     criteria = [CriterionSpec(c.key, c.scale, c.rationale_required, c.required) for c in criteria_rows]
