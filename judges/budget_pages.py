@@ -53,6 +53,8 @@ def _estimate(project: Project, row: JudgeRow, value: str, label: str) -> dict:
     about, high = usd(estimate.cost_micros), usd(estimate.high_micros)
     if not estimate.items:
         text = f"{label}: nothing to judge"
+    elif not (row.judge.price_input_per_mtok or row.judge.price_output_per_mtok):
+        text = f"{label}: {estimate.items:,} items · no prices set"
     elif estimate.output_basis == "max_output_tokens":  # no output history: the figure is a bound
         text = f"{label}: {estimate.items:,} items · at most about {dollars(high)}"
     else:
@@ -65,6 +67,8 @@ def dollars(amount: Decimal | None) -> str:
     a cent)."""
     if amount is None:
         return "—"
+    if 0 < amount < Decimal("0.0001"):
+        return "< $0.0001"
     return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.4f}"
 
 
