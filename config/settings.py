@@ -381,6 +381,8 @@ JUDGES_TASK_SOFT_TIME_LIMIT = JUDGES_TASK_TIME_LIMIT - max(5, JUDGES_TASK_TIME_L
 # has lost its chunks to the broker, and they are sent again.
 JUDGES_STALLED_RUN_SECONDS = env_int("JUDGES_STALLED_RUN_SECONDS", _judges_vt + JUDGES_TASK_TIME_LIMIT, minimum=1)
 JUDGES_STALLED_SWEEP_SECONDS = env_int("JUDGES_STALLED_SWEEP_SECONDS", 60, minimum=1)
+JUDGES_BATCH_POLL_SECONDS = env_int("JUDGES_BATCH_POLL_SECONDS", 60, minimum=1)  # docs/judges.md, "Batch mode"
+JUDGES_BATCH_MAX_REQUESTS = env_int("JUDGES_BATCH_MAX_REQUESTS", 10_000, minimum=1)  # per provider batch
 CELERY_BEAT_SCHEDULE = {
     "judges-requeue-stalled-runs": {
         "task": "judges.tasks.judge_runs_sweep_stalled",

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from judges.endpoints import key_check, key_names
-from judges.models import Judge, JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion
+from judges.models import Judge, JudgeBatch, JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion
 from judges.services.judges import VERSION_FIELDS
 
 
@@ -67,8 +67,10 @@ class JudgeAdmin(admin.ModelAdmin):
 
 @admin.register(JudgeRun)
 class JudgeRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "judge_version", "status", "total", "done", "failed", "no_verdict", "created_at"]
-    list_filter = ["status", "project"]
+    list_display = [
+        "id", "project", "judge_version", "mode", "status", "total", "done", "failed", "no_verdict", "created_at"
+    ]  # fmt: skip
+    list_filter = ["status", "mode", "project"]
     readonly_fields = [f.name for f in JudgeRun._meta.fields]
 
     def has_add_permission(self, request):
@@ -87,3 +89,15 @@ class JudgeSampleAdmin(admin.ModelAdmin):
     list_display = ["item", "judge_version", "sample_index", "outcome", "attempts", "run"]
     list_filter = ["outcome", "judge_version"]
     readonly_fields = [f.name for f in JudgeSample._meta.fields]
+
+
+@admin.register(JudgeBatch)
+class JudgeBatchAdmin(admin.ModelAdmin):
+    """Read-only: the provider batches of batch-mode runs, for an operator following one up."""
+
+    list_display = ["id", "run", "index", "provider", "status", "provider_batch_id", "provider_status", "requests"]
+    list_filter = ["status", "provider"]
+    readonly_fields = [f.name for f in JudgeBatch._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

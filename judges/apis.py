@@ -17,8 +17,14 @@ from annotation.models import Item, Project
 from annotation.selectors import MANAGE, RATE, project_require
 from config.serializers import InputSerializer
 from judges.costs import usd
-from judges.models import Judge, JudgeRun, Outcome, OutputMode, Provider
-from judges.selectors import judge_run_problems, judge_run_progress, judge_spent_micros, judges_for_user
+from judges.models import Judge, JudgeRun, Outcome, OutputMode, Provider, RunMode
+from judges.selectors import (
+    judge_run_batch_progress,
+    judge_run_problems,
+    judge_run_progress,
+    judge_spent_micros,
+    judges_for_user,
+)
 from judges.services.judges import judge_create, judge_update
 from judges.services.runs import judge_run_cancel, judge_run_start
 from judges.services.testing import judge_test
@@ -199,6 +205,13 @@ class JudgeRunOutputSerializer(serializers.Serializer):
     judge_version = serializers.IntegerField(source="judge_version.number")
     status = serializers.CharField()
     items = serializers.CharField(source="items_selector")
+    mode = serializers.CharField(help_text='"live" or "batch" (the provider\'s batch API at half price)')
+    batch = serializers.DictField(
+        source="batch_progress",
+        allow_null=True,
+        help_text='batch mode: {"state": submitting|submitted|in_progress|ingesting|done, "batches", "requests", '
+        '"completed", "failed" (the provider\'s counts), "ingested", "sent_live", "errors"}; null for a live run',
+    )
     total = serializers.IntegerField(source="progress.total")
     done = serializers.IntegerField(source="progress.done")
     failed = serializers.IntegerField(source="progress.failed")
@@ -241,11 +254,13 @@ def _run_budget(run: JudgeRun) -> dict:
 
 def run_out(run: JudgeRun) -> dict:
     run.progress, run.budget = judge_run_progress(run=run), _run_budget(run)
+    run.batch_progress = judge_run_batch_progress(run=run)
     return JudgeRunOutputSerializer(run).data
 
 
 def run_detail_out(run: JudgeRun) -> dict:
     run.progress, run.budget = judge_run_progress(run=run), _run_budget(run)
+    run.batch_progress = judge_run_batch_progress(run=run)
     run.problems = judge_run_problems(run=run)
     return JudgeRunDetailOutputSerializer(run).data
 
@@ -253,6 +268,12 @@ def run_detail_out(run: JudgeRun) -> dict:
 class JudgeRunInputSerializer(InputSerializer):
     judge = serializers.IntegerField()
     items = serializers.JSONField(help_text='"all", "unjudged" or a list of item ids.', default="unjudged")
+    mode = serializers.ChoiceField(
+        choices=RunMode.choices,
+        default=RunMode.LIVE,
+        help_text='"batch": through the provider\'s batch API (openai, anthropic): half the price, results '
+        "within 24 h.",
+    )
     max_cost = serializers.DecimalField(
         max_digits=16, decimal_places=6, min_value=0, max_value=10**9, allow_null=True, required=False,
         help_text="The run's budget in dollars: it stops cleanly before a call that could pass it. Null: none "
@@ -279,8 +300,9 @@ class ProjectJudgeRunsApi(APIView):
         if judge is None:
             raise ValidationError({"judge": ["no such judge in this project."]})
         run = judge_run_start(
-            actor=request.user, project=project, judge=judge, items=data["items"], max_cost=data.get("max_cost")
-        )
+            actor=request.user, project=project, judge=judge, items=data["items"], mode=data["mode"],
+            max_cost=data.get("max_cost"),
+        )  # fmt: skip
         return Response(run_out(run), status=202)
 
 

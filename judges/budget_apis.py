@@ -2,6 +2,8 @@
 that stopped at its budget. Views parse, check access, call one service (judges/services/budgets.py,
 judges/services/estimates.py). Amounts are dollars as decimal strings."""
 
+from decimal import Decimal
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -13,7 +15,7 @@ from annotation.selectors import MANAGE, REVIEW, project_require
 from config.serializers import InputSerializer
 from judges.apis import JudgeRunOutputSerializer, run_out
 from judges.costs import usd
-from judges.models import Judge, JudgeRun
+from judges.models import BATCH_PRICE_FACTOR, Judge, JudgeRun, RunMode
 from judges.selectors import project_spend_month
 from judges.services.budgets import judge_run_resume, project_budget_set
 from judges.services.estimates import judge_run_estimate
@@ -24,6 +26,9 @@ AMOUNT = {"max_digits": 16, "decimal_places": 6, "min_value": 0, "max_value": 10
 class EstimateInputSerializer(InputSerializer):
     items = serializers.JSONField(
         help_text='"all", "unjudged" or a list of item ids, as for a run.', default="unjudged"
+    )
+    mode = serializers.ChoiceField(
+        choices=RunMode.choices, default=RunMode.LIVE, help_text='"batch": at the batch price (half the list price).'
     )
 
 
@@ -55,7 +60,8 @@ class JudgeEstimateApi(APIView):
         judge = get_object_or_404(Judge.objects.select_related("project__rubric_version"), pk=judge_id)
         project_require(user=request.user, project=judge.project, roles=MANAGE)
         data = EstimateInputSerializer.parse(request.data)
-        estimate = judge_run_estimate(project=judge.project, judge=judge, items=data["items"])
+        factor = BATCH_PRICE_FACTOR if data["mode"] == RunMode.BATCH else Decimal(1)
+        estimate = judge_run_estimate(project=judge.project, judge=judge, items=data["items"], price_factor=factor)
         return Response(EstimateOutputSerializer(estimate.as_dict()).data)
 
 

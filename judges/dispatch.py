@@ -26,3 +26,17 @@ def trust_refresh_later(*, project_id: int) -> None:
     from judges.tasks import judge_run_trust_refresh
 
     transaction.on_commit(lambda: judge_run_trust_refresh.delay(project_id))
+
+
+def batches_submit_later(*, batch_ids: Sequence[int]) -> None:
+    """Submit each batch of a batch-mode run on a worker, after commit. The submit task passes a
+    batch already submitted on to polling, so this also revives a lost poll chain."""
+    from judges.tasks import judge_batch_submit_run
+
+    ids = list(batch_ids)
+
+    def send() -> None:
+        for batch_id in ids:
+            judge_batch_submit_run.delay(batch_id)
+
+    transaction.on_commit(send)

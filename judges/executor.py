@@ -40,7 +40,7 @@ from judges.logprobs import score_logprobs
 from judges.models import Outcome
 from judges.modes import OutputModes, RunStop
 from judges.prompts import answer_unpack, repair_message
-from judges.providers import JudgeProvider, Prompt, call_error, provider_for
+from judges.providers import Answer, JudgeProvider, Prompt, call_error, provider_for
 from judges.ratelimit import EndpointSlots, RateLimiter
 from rubrics.scales import CriterionSpec, values_clean
 
@@ -333,29 +333,10 @@ async def _judge_one(job: Job, ctx: _Context) -> Result | None:
         found = modes.found()
         if found is not None:
             ctx.results.put(found)
-        result.input_tokens += answer.input_tokens
-        result.output_tokens += answer.output_tokens
-        result.raw_output = answer.raw[:MAX_RAW_OUTPUT]
-        if answer.stop in ("refusal", "content_filter", "max_tokens"):
-            result.outcome = Outcome.NO_VERDICT
-            result.reason = f"{answer.stop}: {answer.detail}"
+        invalid_output = answer_judge(result=result, answer=answer, criteria=criteria)
+        if invalid_output is None:
             return result
-        errors: dict[str, list[str]] = {}
-        if answer.data is None:
-            problem = f"invalid output: {answer.detail}"
-        else:
-            try:
-                values, rationales = answer_unpack(answer.data, criteria)
-                result.values, result.rationales = values_clean(criteria=criteria, values=values, rationales=rationales)
-                result.outcome = Outcome.OK
-                result.reason = ""
-                result.logprobs = score_logprobs(text=answer.raw, tokens=answer.token_logprobs, criteria=criteria)
-                return result
-            except ValueError as exc:
-                problem = f"invalid output: {exc}"
-            except ValidationError as exc:
-                errors = exc.message_dict
-                problem = "invalid output: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        problem, errors = invalid_output
         turn = (answer.raw[:MAX_RAW_OUTPUT], repair_message(problem=problem, errors=errors, data=answer.data,
                                                             criteria=criteria))  # fmt: skip
         # The answer goes back to the server: text JSON cannot carry (a lone surrogate) is replaced.
@@ -368,6 +349,36 @@ async def _judge_one(job: Job, ctx: _Context) -> Result | None:
             problem += " (the model gave the same answer to the same request; not asked again at temperature 0)"
         result.reason = f"{problem} (after {result.attempts} attempts)"[:2000]
         return result
+
+
+def answer_judge(
+    *, result: Result, answer: Answer, criteria: Sequence[CriterionSpec]
+) -> tuple[str, dict[str, list[str]]] | None:
+    """Read one answer into ``result``: its tokens and raw output, then ok (valid values) or no
+    verdict (refused, filtered, out of output tokens), returning None; or, for output that is not
+    a valid verdict, (what was wrong, the field errors) and the result stays failed. The one
+    place a provider's answer becomes values, for live calls and batch lines alike."""
+    result.input_tokens += answer.input_tokens
+    result.output_tokens += answer.output_tokens
+    result.raw_output = answer.raw[:MAX_RAW_OUTPUT]
+    if answer.stop in ("refusal", "content_filter", "max_tokens"):
+        result.outcome = Outcome.NO_VERDICT
+        result.reason = f"{answer.stop}: {answer.detail}"
+        return None
+    if answer.data is None:
+        return f"invalid output: {answer.detail}", {}
+    try:
+        values, rationales = answer_unpack(answer.data, criteria)
+        result.values, result.rationales = values_clean(criteria=criteria, values=values, rationales=rationales)
+    except ValueError as exc:
+        return f"invalid output: {exc}", {}
+    except ValidationError as exc:
+        errors = exc.message_dict
+        return "invalid output: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), errors
+    result.outcome = Outcome.OK
+    result.reason = ""
+    result.logprobs = score_logprobs(text=answer.raw, tokens=answer.token_logprobs, criteria=criteria)
+    return None
 
 
 def results_drain(results: queue.SimpleQueue) -> list[Any]:

@@ -115,6 +115,18 @@ class RunStatus(models.TextChoices):
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
+class RunMode(models.TextChoices):
+    """How a run reaches the provider (docs/judges.md, "Batch mode")."""
+
+    LIVE = labelled("live", "live: one call per sample, now")
+    BATCH = labelled("batch", "batch: the provider's batch API, half price, up to 24 h")
+
+
+# Providers with a batch API, and what a batched token costs against the list price.
+BATCH_PROVIDERS = ("openai", "anthropic")
+BATCH_PRICE_FACTOR = Decimal("0.5")
+
+
 class JudgeRun(models.Model):
     project = models.ForeignKey(Project, related_name="judge_runs", on_delete=models.CASCADE)
     judge_version = models.ForeignKey(JudgeVersion, related_name="runs", on_delete=models.PROTECT)
@@ -148,6 +160,12 @@ class JudgeRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Last time judge_runs_requeue_stalled sent its unfinished chunks again (a broker lost them).
     requeued_at = models.DateTimeField(null=True, blank=True)
+    mode = models.CharField(max_length=5, choices=RunMode.choices, default=RunMode.LIVE)
+    # Batch mode: when every batch of the run was read and its chunks were sent for what the
+    # batches left (failed lines); the tokens stored until then were batch-priced.
+    batch_released_at = models.DateTimeField(null=True, blank=True)
+    batch_input_tokens = models.PositiveBigIntegerField(default=0)
+    batch_output_tokens = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["project", "status"], name="judge_run_project_status")]
@@ -206,6 +224,76 @@ class JudgeRunChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.index} of run {self.run_id}"
+
+
+class BatchStatus(models.TextChoices):
+    PENDING = labelled("pending", "waiting to be submitted")
+    SUBMITTING = labelled("submitting", "being submitted")
+    SUBMITTED = labelled("submitted", "at the provider")
+    INGESTING = labelled("ingesting", "reading the results")
+    DONE = labelled("done", "results read")
+    FAILED = labelled("failed", "failed at the provider")
+    CANCELLED = labelled("cancelled", "cancelled")
+
+
+BATCH_OPEN_STATUSES = (BatchStatus.PENDING, BatchStatus.SUBMITTING, BatchStatus.SUBMITTED, BatchStatus.INGESTING)
+
+
+class JudgeBatch(models.Model):
+    """One provider batch of a batch-mode run (judges/services/batches.py). Each request's
+    custom_id is "<marker[:12]>-item-<item id>-s<sample index>", so results map back to items
+    without a table, and a line of any other batch is never taken for ours.
+
+    ``marker`` is written with the row, before anything is sent: the OpenAI batch carries it in
+    its metadata (an Anthropic batch, which has none, is recognised by time and size: see
+    batches_anthropic.py), so a submission interrupted after the provider accepted it is found
+    again instead of sent twice."""
+
+    run = models.ForeignKey(JudgeRun, related_name="batches", on_delete=models.CASCADE)
+    index = models.PositiveIntegerField()
+    provider = models.CharField(max_length=20)
+    item_ids = models.JSONField()
+    marker = models.CharField(max_length=40, unique=True)
+    status = models.CharField(max_length=10, choices=BatchStatus.choices, default=BatchStatus.PENDING)
+    provider_batch_id = models.CharField(max_length=200, blank=True)
+    provider_status = models.CharField(max_length=30, blank=True)  # as the provider words it
+    input_file_id = models.CharField(max_length=200, blank=True)
+    output_file_id = models.CharField(max_length=200, blank=True)
+    error_file_id = models.CharField(max_length=200, blank=True)
+    requests = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)  # as the provider counts them so far
+    failed = models.PositiveIntegerField(default=0)
+    ingested = models.PositiveIntegerField(default=0)  # lines stored as samples
+    sent_live = models.PositiveIntegerField(default=0)  # lines left to the live path (failed, invalid)
+    # The worst case of its lines held against the budgets (judges/services/budgets.py) from its
+    # submission until the run's batches are released and their real cost settled.
+    reserved_micros = models.PositiveBigIntegerField(default=0)
+    # Paid for but stored in no sample: answers that were not a valid verdict (asked again live).
+    invalid_input_tokens = models.PositiveBigIntegerField(default=0)
+    invalid_output_tokens = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    polls = models.PositiveIntegerField(default=0)
+    submit_started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    polled_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ingested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="judge_batch_unique_index"),
+            models.UniqueConstraint(
+                fields=["provider", "provider_batch_id"],
+                condition=~Q(provider_batch_id=""),
+                name="judge_batch_unique_provider_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.index} of run {self.run_id} ({self.status})"
+
+    def is_open(self) -> bool:
+        return self.status in BATCH_OPEN_STATUSES
 
 
 class Outcome(models.TextChoices):

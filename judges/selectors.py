@@ -14,13 +14,17 @@ from annotation.models import Project
 from annotation.selectors import projects_for_user
 from judges.endpoints import endpoint_problem
 from judges.models import (
+    BATCH_PRICE_FACTOR,
+    BatchStatus,
     Judge,
+    JudgeBatch,
     JudgeRun,
     JudgeSample,
     JudgeSpend,
     JudgeVerdict,
     JudgeVersion,
     Outcome,
+    RunMode,
     RunStatus,
 )
 from quality.models import RaterTrust
@@ -63,8 +67,55 @@ class RunProgress:
 
 
 def run_cost(*, run: JudgeRun, input_tokens: int, output_tokens: int) -> Decimal:
+    """Tokens at the run's prices; in batch mode the tokens of batch lines at BATCH_PRICE_FACTOR of
+    them (until the batches are released every token of the run came from a batch line; after,
+    the live retries of what they left are at the list price)."""
     cost = (input_tokens * run.price_input_per_mtok + output_tokens * run.price_output_per_mtok) / Decimal(1_000_000)
+    if run.mode == RunMode.BATCH:
+        batch_in, batch_out = (
+            (input_tokens, output_tokens)
+            if run.batch_released_at is None
+            else (run.batch_input_tokens, run.batch_output_tokens)
+        )
+        batch = (batch_in * run.price_input_per_mtok + batch_out * run.price_output_per_mtok) / Decimal(1_000_000)
+        cost -= batch * (1 - BATCH_PRICE_FACTOR)
     return cost.quantize(Decimal("0.000001"))
+
+
+# The batch states in words (the run page's script shows them as the server names them).
+BATCH_STATE_WORDS = {
+    "submitting": "submitting to the provider",
+    "submitted": "submitted; the provider is validating it",
+    "in_progress": "the provider is working on it",
+    "ingesting": "reading the results",
+    "done": "results read",
+}
+
+
+def judge_run_batch_progress(*, run: JudgeRun) -> dict | None:
+    """Where a batch-mode run's provider batches are: ``state`` "submitting", "submitted" (the
+    provider is validating), "in_progress" (with the provider's counts), "ingesting" or "done"
+    (what they left then runs live, counted in the run's usual figures); None for a live run."""
+    if run.mode != RunMode.BATCH:
+        return None
+    rows = list(
+        JudgeBatch.objects.filter(run=run).values(
+            "status", "provider_status", "requests", "completed", "failed", "ingested", "sent_live", "error"
+        )
+    )
+    statuses = {r["status"] for r in rows}
+    if statuses & {BatchStatus.PENDING, BatchStatus.SUBMITTING}:
+        state = "submitting"
+    elif BatchStatus.SUBMITTED in statuses:
+        started = any(r["provider_status"] in ("in_progress", "finalizing") for r in rows)
+        state = "in_progress" if started else "submitted"
+    elif BatchStatus.INGESTING in statuses:
+        state = "ingesting"
+    else:
+        state = "done"
+    total = {key: sum(r[key] for r in rows) for key in ("requests", "completed", "failed", "ingested", "sent_live")}
+    errors = sorted({r["error"] for r in rows if r["error"]})
+    return {"state": state, "batches": len(rows), **total, "errors": errors[:5]}
 
 
 def judge_run_counts(*, run: JudgeRun) -> RunProgress:
@@ -76,6 +127,11 @@ def judge_run_counts(*, run: JudgeRun) -> RunProgress:
     )
     tokens = JudgeSample.objects.filter(run=run).aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
     i, o = tokens["i"] or 0, tokens["o"] or 0
+    if run.mode == RunMode.BATCH:  # batch answers that were not a valid verdict: paid, in no sample
+        invalid = JudgeBatch.objects.filter(run=run).aggregate(
+            i=Sum("invalid_input_tokens"), o=Sum("invalid_output_tokens")
+        )
+        i, o = i + (invalid["i"] or 0), o + (invalid["o"] or 0)
     return RunProgress(
         run.total,
         verdicts["done"],

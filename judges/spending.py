@@ -43,8 +43,9 @@ POLL_SECONDS = 0.02
 
 
 def run_price_factor(run: JudgeRun) -> Decimal:
-    """What the run pays of the judge's list prices. 1 today; a provider's batch mode (another
-    branch) makes it 0.5 for batch runs: the one place to change."""
+    """What a chunk's calls pay of the run's list prices: 1, in batch mode too, since a chunk's
+    calls are live (what the batches left). Batch lines are reserved and settled at
+    BATCH_PRICE_FACTOR by judges/services/budgets.py (batch_budget_reserve, budget_batches_settle)."""
     return Decimal(1)
 
 

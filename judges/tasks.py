@@ -7,6 +7,10 @@ than acknowledged and left unfinished (its run would never end). Those redeliver
 on the chunk row (``judge_chunk_delivery_count``), since Celery cannot count them: a chunk that
 makes no progress delivery after delivery is given up and its run fails. Chunks a broker lost
 outright (Redis without persistence) are sent again by ``judge_runs_sweep_stalled`` on beat.
+
+Batch mode (judges/services/batches.py): ``judge_batch_submit_run`` and ``judge_batch_poll_run``
+each do one step and queue the next with a countdown; every step is a conditional UPDATE, so a
+redelivered or duplicated step does nothing twice.
 """
 
 from __future__ import annotations
@@ -73,3 +77,49 @@ def judge_runs_sweep_stalled() -> int:
     """Periodic (Celery beat: CELERY_BEAT_SCHEDULE in config/settings.py): send again the chunks
     a broker lost."""
     return judge_runs_requeue_stalled(idle_seconds=settings.JUDGES_STALLED_RUN_SECONDS)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, acks_on_timeout=False,
+             max_retries=settings.JUDGES_CHUNK_RETRIES, time_limit=settings.JUDGES_TASK_TIME_LIMIT)  # fmt: skip
+def judge_batch_submit_run(self, batch_id: int) -> None:
+    """Submit one batch of a batch-mode run, then poll it (countdown, not a loop)."""
+    from judges.services.batches import judge_batch_submit  # on first use, as the chunk service
+
+    _batch_step(self, batch_id, judge_batch_submit)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, acks_on_timeout=False,
+             max_retries=settings.JUDGES_CHUNK_RETRIES, time_limit=settings.JUDGES_TASK_TIME_LIMIT)  # fmt: skip
+def judge_batch_poll_run(self, batch_id: int) -> None:
+    """Ask the provider about one batch; ingest it when it has ended, else poll again later."""
+    from judges.services.batches import judge_batch_poll
+
+    _batch_step(self, batch_id, judge_batch_poll)
+
+
+def _batch_step(task, batch_id: int, service) -> None:
+    from judges.providers import call_error
+    from judges.services.batches import judge_batch_fail
+
+    try:
+        step = service(batch_id=batch_id)
+    except Exception as exc:
+        try:
+            error = call_error(exc)
+        except Exception:  # not a provider error (the database, a bug): retry like a transient one
+            error = None
+        if error is not None and not error.retryable:
+            # Refused for good (a bad key, a malformed batch): the items go down the live path,
+            # which records the same error on each of them.
+            judge_batch_fail(batch_id=batch_id, reason=error.reason)
+            return
+        if task.request.retries < task.max_retries:
+            countdown = min(300, 5 * 2**task.request.retries) * random.uniform(0.5, 1.5)
+            logger.warning("judge batch %s: %s interrupted (%r); again in %.0fs", batch_id, task.name, exc, countdown)
+            raise task.retry(exc=exc, countdown=countdown) from exc
+        # Still failing: the batch stays open and the beat sweep sends its step again later.
+        logger.error("judge batch %s: %s failed %s times: %r", batch_id, task.name, task.max_retries, exc)
+        return
+    if step is not None:
+        follow = judge_batch_submit_run if step.kind == "submit" else judge_batch_poll_run
+        follow.apply_async(args=[batch_id], countdown=step.seconds)

@@ -16,8 +16,14 @@ from annotation.models import Project
 from annotation.selectors import MANAGE, RATE, REVIEW, project_require
 from config.errors import Conflict
 from judges.budget_pages import judges_page_money, run_money
-from judges.models import Judge, JudgeRun, JudgeVerdict, Outcome, RunStatus
-from judges.selectors import judge_run_problems, judge_run_progress, project_judges_overview
+from judges.models import Judge, JudgeRun, JudgeVerdict, Outcome, RunMode, RunStatus
+from judges.selectors import (
+    BATCH_STATE_WORDS,
+    judge_run_batch_progress,
+    judge_run_problems,
+    judge_run_progress,
+    project_judges_overview,
+)
 from judges.services.runs import judge_run_start
 
 
@@ -28,6 +34,9 @@ def project_judges(request: HttpRequest, project_id: int) -> HttpResponse:
     role = project_require(user=request.user, project=project, roles=REVIEW)
     rows, runs = project_judges_overview(project=project)
     money = judges_page_money(project=project, rows=rows, runs=runs, estimates=role in MANAGE)
+    for run in runs:  # where an active batch run stands (its progress bar moves only once it is read)
+        if run.mode == RunMode.BATCH and run.is_active():
+            run.batch_word = BATCH_STATE_WORDS[judge_run_batch_progress(run=run)["state"]]
     return render(
         request,
         "judges/project_judges.html",
@@ -44,9 +53,14 @@ def project_judge_run(request: HttpRequest, project_id: int, judge_id: int) -> H
     items = request.POST.get("items", "unjudged")
     if items not in ("all", "unjudged"):
         items = "unjudged"
+    mode = request.POST.get("mode", RunMode.LIVE)
+    if mode not in RunMode.values:
+        mode = RunMode.LIVE
     try:
         max_cost = request.POST.get("max_cost", "").strip() or None
-        run = judge_run_start(actor=request.user, project=project, judge=judge, items=items, max_cost=max_cost)
+        run = judge_run_start(
+            actor=request.user, project=project, judge=judge, items=items, mode=mode, max_cost=max_cost
+        )
     except ValidationError as exc:
         messages.error(request, f"{judge.name}: " + " ".join(exc.messages))
         return redirect("project-judges", project_id=project.pk)
@@ -64,6 +78,7 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     )
     role = project_require(user=request.user, project=run.project, roles=RATE)
     progress = judge_run_progress(run=run)
+    batch = judge_run_batch_progress(run=run)
     finished = progress.done + progress.failed + progress.no_verdict
     problems = [{**p, "outcome_label": Outcome(p["outcome"]).label} for p in judge_run_problems(run=run)]
     return render(
@@ -73,6 +88,8 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
             "run": run,
             "progress": progress,
             "problems": problems,
+            "batch": batch,
+            "batch_word": BATCH_STATE_WORDS.get(batch["state"], "") if batch else "",
             "percent": int(100 * finished / progress.total) if progress.total else 100,
             "can_cancel": role in MANAGE and run.is_active(),
             "can_resume": role in MANAGE and run.status == RunStatus.STOPPED_BUDGET,
@@ -81,7 +98,9 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
             "queued_for": _seconds(run.created_at, run.started_at),
             "ran_for": _seconds(run.started_at, run.finished_at),
             # The page's script shows statuses and outcomes in the same words as the server.
-            "words": json.dumps({"status": dict(RunStatus.choices), "outcome": dict(Outcome.choices)}),
+            "words": json.dumps(
+                {"status": dict(RunStatus.choices), "outcome": dict(Outcome.choices), "batch": BATCH_STATE_WORDS}
+            ),
         },
     )
 

@@ -21,7 +21,7 @@ def serialize(rendered: Rendered, keep_alive: bool) -> bytes:
         reason = _REASONS.get(rendered.status, "Error")
     head = [
         f"HTTP/1.1 {rendered.status} {reason}",
-        "content-type: application/json",
+        *([] if "content-type" in rendered.headers else ["content-type: application/json"]),
         f"content-length: {len(rendered.body)}",
         *(f"{k}: {v}" for k, v in rendered.headers.items()),
     ]

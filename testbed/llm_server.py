@@ -13,7 +13,8 @@ Routes: ``POST /v1/chat/completions`` (OpenAI, answers ``response_format.json_sc
 ``POST /v1/messages`` (Anthropic, answers the forced tool's ``input_schema`` as a ``tool_use`` block, or
 ``output_config.format.schema`` as a JSON text block). Anything else: 404 JSON. Without scripting, the
 answer is a deterministic valid value per schema property (see ``llm_schema``). The HTTP framing is
-in ``llm_http``; reply kinds and provider-shaped bodies in ``llm_replies``.
+in ``llm_http``; reply kinds and provider-shaped bodies in ``llm_replies``; the batch APIs (OpenAI
+files + batches, Anthropic message batches) in ``llm_batches`` (``server.batches``).
 
 Standalone (another process, e.g. for benchmarks: avoids sharing the GIL with the client)::
 
@@ -39,6 +40,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from testbed.llm_batches import FakeBatches
 from testbed.llm_http import STREAM_LIMIT, read_request, serialize
 from testbed.llm_quirks import LLAMA_CPP, Quirks, refuses
 from testbed.llm_replies import FakeRequest, Provider, Rendered, Reply, render
@@ -102,6 +104,7 @@ class FakeLLMServer:
         self._conn_tasks: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
         self._bound_port: int | None = None
+        self.batches = FakeBatches(self)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> FakeLLMServer:
@@ -236,9 +239,8 @@ class FakeLLMServer:
             self._scripts.clear()
             self._faults.clear()
             self._peak_in_flight = self._in_flight
-        self.responder = None
-        self.latency = 0.0
-        self.quirks = None
+        self.responder, self.latency, self.quirks = None, 0.0, None
+        self.batches.reset()
 
     # -- recording -------------------------------------------------------------------------------
     @property
@@ -294,6 +296,8 @@ class FakeLLMServer:
 
     async def _respond(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Rendered | None:
         path = urlsplit(target).path
+        if FakeBatches.handles(path):
+            return await self.batches.respond(method, target, headers, raw)
         provider = _ROUTES.get(path, "unknown") if method == "POST" else "unknown"
         try:
             body = json.loads(raw) if raw else None
@@ -362,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed for --fail-rate")
     parser.add_argument("--vary-by-model", action="store_true", help="mix the model name into answers")
     parser.add_argument("--like", choices=["llama-cpp"], help="imitate a real server's quirks (testbed.llm_quirks)")
+    parser.add_argument("--batch-delay", type=float, default=0.0, help="seconds before a batch ends (batch APIs)")
     args = parser.parse_args(argv)
 
     server = FakeLLMServer(
@@ -372,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         record=False,  # a long-running process keeps counts only
         quirks=LLAMA_CPP if args.like == "llama-cpp" else None,
     )
+    server.batches.delay = args.batch_delay
     if args.fail_rate > 0:
         server.fault_rate(args.fail_status, args.fail_rate, args.retry_after, seed=args.seed)
     done = threading.Event()

@@ -16,20 +16,14 @@ import anthropic
 from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, json_body, post_json, sdk_timeout
 
 
-class AnthropicMessages:
+class MessagesBodies:
+    """The messages request body and the reading of its answer, without a client: live calls
+    (``AnthropicMessages``) and batch requests (judges/providers/batches_anthropic.py) share them."""
+
     modes = ("tools",)
 
-    def __init__(self, *, base_url: str | None, api_key: str, timeout: float) -> None:
-        self.client = anthropic.AsyncAnthropic(
-            base_url=base_url or None,
-            api_key=api_key,
-            max_retries=0,
-            timeout=sdk_timeout(timeout),
-            # No redirects: an allowed host must not be able to send the worker elsewhere (SSRF).
-            http_client=anthropic.DefaultAioHttpClient(timeout=sdk_timeout(timeout), follow_redirects=False),
-        )
+    def __init__(self) -> None:
         self.bodies = BodyTemplates()
-        self.url = endpoint_url(self.client, "/v1/messages")
 
     def request_body(
         self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int, **_: object
@@ -57,14 +51,9 @@ class AnthropicMessages:
         key = (prompt.system, name, model, temperature, max_output_tokens)
         return self.bodies.body(key=key, schema=prompt.schema, user=prompt.user, build=build)
 
-    async def answer(
-        self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int, **_: object
-    ) -> Answer:
+    def answer_read(self, body: dict, *, prompt: Prompt, max_output_tokens: int, **_: object) -> Answer:
+        """The Answer in a messages response body."""
         name = prompt.schema_name
-        payload = self.request_body(
-            prompt=prompt, model=model, temperature=temperature, max_output_tokens=max_output_tokens
-        )
-        body = await post_json(self.client, self.url, payload)
         usage = body.get("usage") or {}
         tokens = {"input_tokens": usage.get("input_tokens") or 0, "output_tokens": usage.get("output_tokens") or 0}
         blocks = body.get("content") or []
@@ -86,6 +75,29 @@ class AnthropicMessages:
         if tool_input is None:
             return Answer("complete", None, raw, detail="the model did not call the verdict tool", **tokens)
         return Answer("complete", tool_input, raw, **tokens)
+
+
+class AnthropicMessages(MessagesBodies):
+    def __init__(self, *, base_url: str | None, api_key: str, timeout: float) -> None:
+        super().__init__()
+        self.client = anthropic.AsyncAnthropic(
+            base_url=base_url or None,
+            api_key=api_key,
+            max_retries=0,
+            timeout=sdk_timeout(timeout),
+            # No redirects: an allowed host must not be able to send the worker elsewhere (SSRF).
+            http_client=anthropic.DefaultAioHttpClient(timeout=sdk_timeout(timeout), follow_redirects=False),
+        )
+        self.url = endpoint_url(self.client, "/v1/messages")
+
+    async def answer(
+        self, *, prompt: Prompt, model: str, temperature: float, max_output_tokens: int, **_: object
+    ) -> Answer:
+        payload = self.request_body(
+            prompt=prompt, model=model, temperature=temperature, max_output_tokens=max_output_tokens
+        )
+        body = await post_json(self.client, self.url, payload)
+        return self.answer_read(body, prompt=prompt, max_output_tokens=max_output_tokens)
 
     async def aclose(self) -> None:
         await self.client.close()

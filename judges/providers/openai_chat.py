@@ -30,23 +30,17 @@ import openai
 from judges.providers.base import Answer, BodyTemplates, Prompt, endpoint_url, json_body, post_json, sdk_timeout
 
 
-class OpenAIChat:
+class ChatBodies:
+    """The chat-completions request body and the reading of its answer, without a client: live
+    calls (``OpenAIChat``) and batch lines (judges/providers/batches_openai.py) share them, so a
+    batch sends exactly what a live call would and its answers are read the same way."""
+
     modes = ("json_schema", "json_object", "tools", "prompt")
 
-    def __init__(self, *, base_url: str | None, api_key: str, timeout: float, compatible: bool = False) -> None:
+    def __init__(self, *, compatible: bool = False) -> None:
         self.compatible = compatible
         self.budget_field = "max_tokens" if compatible else "max_completion_tokens"
         self.bodies = BodyTemplates()
-        # No SDK retries: the executor retries with backoff, jitter, retry-after and a shared rate limit.
-        self.client = openai.AsyncOpenAI(
-            base_url=base_url or None,
-            api_key=api_key or "unused",
-            max_retries=0,
-            timeout=sdk_timeout(timeout),
-            # No redirects: an allowed host must not be able to send the worker elsewhere (SSRF).
-            http_client=openai.DefaultAioHttpClient(timeout=sdk_timeout(timeout), follow_redirects=False),
-        )
-        self.url = endpoint_url(self.client, "/chat/completions")
 
     def request_body(
         self,
@@ -96,25 +90,8 @@ class OpenAIChat:
         key = (system, prompt.schema_name, model, temperature, max_output_tokens, mode, logprobs)
         return self.bodies.body(key=key, schema=prompt.schema, user=prompt.user, build=build)
 
-    async def answer(
-        self,
-        *,
-        prompt: Prompt,
-        model: str,
-        temperature: float,
-        max_output_tokens: int,
-        mode: str = "json_schema",
-        logprobs: bool = False,
-    ) -> Answer:
-        payload = self.request_body(
-            prompt=prompt,
-            model=model,
-            temperature=temperature,
-            max_output_tokens=max_output_tokens,
-            mode=mode,
-            logprobs=logprobs,
-        )
-        body = await post_json(self.client, self.url, payload)
+    def answer_read(self, body: dict, *, prompt: Prompt, mode: str, max_output_tokens: int) -> Answer:
+        """The Answer in a chat-completions response body."""
         usage = body.get("usage") or {}
         tokens = {"input_tokens": usage.get("prompt_tokens") or 0, "output_tokens": usage.get("completion_tokens") or 0}
         choice = (body.get("choices") or [{}])[0]
@@ -158,6 +135,42 @@ class OpenAIChat:
             if data is None:
                 return Answer("complete", None, content, detail="the output is not JSON", **tokens)
         return Answer("complete", data, content, token_logprobs=logprob_tokens, **tokens)
+
+
+class OpenAIChat(ChatBodies):
+    def __init__(self, *, base_url: str | None, api_key: str, timeout: float, compatible: bool = False) -> None:
+        super().__init__(compatible=compatible)
+        # No SDK retries: the executor retries with backoff, jitter, retry-after and a shared rate limit.
+        self.client = openai.AsyncOpenAI(
+            base_url=base_url or None,
+            api_key=api_key or "unused",
+            max_retries=0,
+            timeout=sdk_timeout(timeout),
+            # No redirects: an allowed host must not be able to send the worker elsewhere (SSRF).
+            http_client=openai.DefaultAioHttpClient(timeout=sdk_timeout(timeout), follow_redirects=False),
+        )
+        self.url = endpoint_url(self.client, "/chat/completions")
+
+    async def answer(
+        self,
+        *,
+        prompt: Prompt,
+        model: str,
+        temperature: float,
+        max_output_tokens: int,
+        mode: str = "json_schema",
+        logprobs: bool = False,
+    ) -> Answer:
+        payload = self.request_body(
+            prompt=prompt,
+            model=model,
+            temperature=temperature,
+            max_output_tokens=max_output_tokens,
+            mode=mode,
+            logprobs=logprobs,
+        )
+        body = await post_json(self.client, self.url, payload)
+        return self.answer_read(body, prompt=prompt, mode=mode, max_output_tokens=max_output_tokens)
 
     async def aclose(self) -> None:
         await self.client.close()

@@ -17,15 +17,24 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from annotation.models import Project
 from config.errors import Conflict
 from judges import dispatch
-from judges.costs import micros_of, usd
-from judges.models import ACTIVE_STATUSES, JudgeBudget, JudgeRun, JudgeSpend, JudgeVerdict, RunStatus
+from judges.costs import TEMPLATE_TOKENS, cost_micros, micros_of, usd
+from judges.models import (
+    ACTIVE_STATUSES,
+    BATCH_PRICE_FACTOR,
+    JudgeBatch,
+    JudgeBudget,
+    JudgeRun,
+    JudgeSpend,
+    JudgeVerdict,
+    RunStatus,
+)
 from judges.selectors import judge_run_counts, month_start, project_spend_month
 
 MAX_CAP_USD = Decimal(10**9)
@@ -115,6 +124,47 @@ def budget_leftovers_release(*, run_id: int) -> None:
         reserved_micros=Greatest(F("reserved_micros") - run.cost_reserved_micros, 0)
     )
     JudgeRun.objects.filter(pk=run_id).update(cost_reserved_micros=0)
+
+
+def batch_budget_reserve(*, batch: JudgeBatch, lines: list[tuple[str, bytes]]) -> str:
+    """Before a provider batch is submitted: reserve the worst case of all its lines at the batch
+    price, once per batch (a resubmission after a crash finds it reserved). "" when reserved (or
+    already), else the cap that refused ("run" or "month"): the batch is then not sent, and its
+    items go the live path, which stops cleanly at the cap. A line's body in bytes bounds its input
+    tokens (judges/costs.py)."""
+    run = batch.run
+    version = run.judge_version
+    micros = cost_micros(
+        input_tokens=sum(len(body) + TEMPLATE_TOKENS for _, body in lines),
+        output_tokens=len(lines) * version.max_output_tokens,
+        price_input_per_mtok=run.price_input_per_mtok,
+        price_output_per_mtok=run.price_output_per_mtok,
+        price_factor=BATCH_PRICE_FACTOR,
+    )
+    month = month_start()
+    spend_month_ensure(project_id=run.project_id, month=month)
+    with transaction.atomic():
+        if not JudgeBatch.objects.filter(pk=batch.pk, reserved_micros=0).update(reserved_micros=max(micros, 1)):
+            return ""  # reserved by an earlier delivery
+        refused = budget_reserve(run_id=run.pk, project_id=run.project_id, month=month, micros=micros)
+        if refused:
+            transaction.set_rollback(True)
+        return refused
+
+
+def budget_batches_settle(*, run_id: int, input_tokens: int, output_tokens: int) -> None:
+    """When a run's batches are released (once): what its batch lines cost, at the batch price,
+    replaces what their submissions reserved."""
+    run = JudgeRun.objects.get(pk=run_id)
+    reserved = JudgeBatch.objects.filter(run_id=run_id).aggregate(r=Sum("reserved_micros"))["r"] or 0
+    spent = cost_micros(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        price_input_per_mtok=run.price_input_per_mtok,
+        price_output_per_mtok=run.price_output_per_mtok,
+        price_factor=BATCH_PRICE_FACTOR,
+    )
+    budget_settle(run_id=run_id, project_id=run.project_id, month=month_start(), spent=spent, released=reserved)
 
 
 def judge_run_stop_at_budget(*, run_id: int, cap: str) -> bool:

@@ -15,7 +15,9 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent import futures
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -27,6 +29,7 @@ from judges.fewshot import examples_for
 from judges.models import ACTIVE_STATUSES, JudgeRun, JudgeRunChunk, JudgeSample, JudgeVerdict, Outcome, RunStatus
 from judges.modes import ModeFound, RunStop
 from judges.prompts import prompt_build, system_prompt, verdict_schema
+from judges.providers import Prompt
 from judges.services.budgets import judge_run_stop_at_budget
 from judges.services.judges import judge_output_mode_record
 from judges.services.runs import judge_run_finish_if_complete
@@ -80,36 +83,21 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
     criteria = [CriterionSpec(c.key, c.scale, c.rationale_required, c.required) for c in criteria_rows]
     finished = set(JudgeVerdict.objects.filter(run=run, item_id__in=chunk.item_ids).values_list("item_id", flat=True))
     todo = [i for i in chunk.item_ids if i not in finished]
-    have = _stored_samples(run=run, item_ids=todo)
+    have = stored_samples(run=run, item_ids=todo)
     writer = ResultWriter(run=run, criteria=criteria, samples=version.samples, have=have)
     # Items whose samples are all stored already (a crash after the samples, before the verdict).
     writer.flush()
 
     data = dict(Item.objects.filter(id__in=todo).values_list("id", "data"))
     todo = [i for i in todo if i in data]  # items deleted since the run started are skipped
-    system = system_prompt(
-        rubric_instructions=run.rubric_version.instructions,
-        guidelines=run.project.guidelines,
-        criteria=criteria_rows,
-        extra=version.system_prompt,
-    )
-    schema = verdict_schema(criteria)
+    prompt = run_prompter(run=run, criteria_rows=criteria_rows, criteria=criteria)
     jobs = [
-        Job(
-            item_id,
-            index,
-            prompt_build(
-                system=system,
-                schema=schema,
-                data=data.get(item_id),
-                examples=examples_for(item_id=item_id, pool=run.fewshot, k=version.few_shot),
-            ),
-        )
+        Job(item_id, index, prompt(item_id, data.get(item_id)))
         for item_id in todo
         for index in range(version.samples)
         if index not in have.get(item_id, {})
     ]
-    refused = _endpoint_refused(version=version)
+    refused = endpoint_refused(version=version)
     stopped = JudgeRun.objects.filter(pk=run.pk).values_list("error", flat=True).first()
     if stopped and not refused:
         # Another chunk found that every call would fail the same way (a refused parameter).
@@ -131,7 +119,26 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
     judge_run_finish_if_complete(run_id=run.pk)
 
 
-def _endpoint_refused(*, version) -> str:
+def run_prompter(*, run: JudgeRun, criteria_rows: list, criteria: list[CriterionSpec]) -> Callable[[int, Any], Prompt]:
+    """The prompt of one call on an item of ``run`` (a fresh nonce per call), for live chunks and
+    batches alike: the system prompt and schema are built once, the examples per item."""
+    version = run.judge_version
+    system = system_prompt(
+        rubric_instructions=run.rubric_version.instructions,
+        guidelines=run.project.guidelines,
+        criteria=criteria_rows,
+        extra=version.system_prompt,
+    )
+    schema = verdict_schema(criteria)
+
+    def prompt(item_id: int, data: Any) -> Prompt:
+        examples = examples_for(item_id=item_id, pool=run.fewshot, k=version.few_shot)
+        return prompt_build(system=system, schema=schema, data=data, examples=examples)
+
+    return prompt
+
+
+def endpoint_refused(*, version) -> str:
     """Why this worker must not call the judge (its host or key left ACCORD_JUDGE_HOSTS /
     ACCORD_JUDGE_KEYS after the run started, or this worker's settings differ from the web
     server's), or "" when it may."""
@@ -140,7 +147,7 @@ def _endpoint_refused(*, version) -> str:
     return f"refused on the worker: {problem}" if problem else ""
 
 
-def _stored_samples(*, run: JudgeRun, item_ids: list[int]) -> dict[int, dict[int, Result]]:
+def stored_samples(*, run: JudgeRun, item_ids: list[int]) -> dict[int, dict[int, Result]]:
     """Samples worth keeping: valid ones from any run, and anything this run already stored.
     Failed / no-verdict samples from earlier runs are deleted so this run tries them again."""
     stored = JudgeSample.objects.filter(

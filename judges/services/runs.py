@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, QuerySet
+from django.db.models import Exists, Max, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
 from annotation.models import Item, Project, Rater, Rating
@@ -18,9 +19,22 @@ from config.errors import Conflict
 from judges import dispatch
 from judges.endpoints import endpoint_problem
 from judges.fewshot import fewshot_pool
-from judges.models import ACTIVE_STATUSES, Judge, JudgeRun, JudgeRunChunk, JudgeVerdict, JudgeVersion, RunStatus
+from judges.models import (
+    ACTIVE_STATUSES,
+    BATCH_OPEN_STATUSES,
+    BATCH_PROVIDERS,
+    Judge,
+    JudgeBatch,
+    JudgeRun,
+    JudgeRunChunk,
+    JudgeSample,
+    JudgeVerdict,
+    JudgeVersion,
+    RunMode,
+    RunStatus,
+)
 from judges.selectors import judge_run_counts, judge_run_problems
-from judges.services.budgets import budget_leftovers_release, cap_clean
+from judges.services.budgets import budget_batches_settle, budget_leftovers_release, cap_clean
 from quality.models import JudgeRaterStatus
 
 logger = logging.getLogger(__name__)
@@ -62,23 +76,38 @@ def run_items(*, project: Project, version: JudgeVersion, items: Any) -> tuple[l
 
 @transaction.atomic
 def judge_run_start(
-    *, actor: AbstractBaseUser | None, project: Project, judge: Judge, items: Any, max_cost: object = None
+    *,
+    actor: AbstractBaseUser | None,
+    project: Project,
+    judge: Judge,
+    items: Any,
+    mode: str = RunMode.LIVE,
+    max_cost: object = None,
 ) -> JudgeRun:
     """Queue a run of the judge's current version over ``items`` of ``project``.
 
     ``"all"``: every item this judge version has not rated yet under the project's rubric version
     (items that failed or got no verdict before are tried again). ``"unjudged"``: only items it has
     never tried. A list: those items, minus the ones it has already rated. One active run per
-    judge version and project (Conflict otherwise). ``max_cost``: the run's budget in dollars
-    (None: none; the project's monthly cap applies either way, judges/services/budgets.py).
-    Chunk tasks are enqueued when the transaction commits. Access checks are the caller's.
+    judge version and project (Conflict otherwise). Chunk tasks are enqueued when the transaction
+    commits. ``mode`` "batch" (providers with a batch API only) sends the items through the
+    provider's batch API first (judges/services/batches.py) and the chunks only for what the
+    batches leave. ``max_cost``: the run's budget in dollars (None: none; the project's monthly
+    cap applies either way, judges/services/budgets.py). Access checks are the caller's.
     """
     max_cost_micros = cap_clean(value=max_cost, field="max_cost")
     if judge.project_id != project.pk:
         raise ValidationError({"judge": ["no such judge in this project."]})
+    if mode not in RunMode.values:
+        raise ValidationError({"mode": [f"must be one of: {', '.join(RunMode.values)}."]})
     Judge.objects.select_for_update().filter(pk=judge.pk).first()  # one start at a time per judge
     version = judge.current_version()
     rubric_version = project.rubric_version
+    if mode == RunMode.BATCH and version.provider not in BATCH_PROVIDERS:
+        raise ValidationError(
+            {"mode": [f"batch mode needs a provider with a batch API ({', '.join(BATCH_PROVIDERS)}); "
+                      f"this judge uses {version.provider}."]}
+        )  # fmt: skip
     if not judge.enabled:
         raise ValidationError({"judge": ["this judge is disabled: enable it to start a run."]})
     # Checked when the judge was saved, and again now: the operator may have taken its host or
@@ -104,6 +133,7 @@ def judge_run_start(
         price_output_per_mtok=judge.price_output_per_mtok,
         max_cost_micros=max_cost_micros,
         created_by=actor,
+        mode=mode,
     )
     _shown_items_record(rater_id=version.rater_id, item_ids={example["item_id"] for example in run.fewshot})
     size = settings.JUDGES_CHUNK_SIZE
@@ -111,6 +141,16 @@ def judge_run_start(
         JudgeRunChunk(run=run, index=n, item_ids=item_ids[start : start + size])
         for n, start in enumerate(range(0, len(item_ids), size))
     )
+    if mode == RunMode.BATCH:
+        # The chunks wait: judge_run_batches_release sends them for what the batches leave.
+        per_batch = max(1, settings.JUDGES_BATCH_MAX_REQUESTS // version.samples)
+        JudgeBatch.objects.bulk_create(
+            JudgeBatch(run=run, index=n, provider=version.provider, item_ids=item_ids[start : start + per_batch],
+                       marker=uuid.uuid4().hex)
+            for n, start in enumerate(range(0, len(item_ids), per_batch))
+        )  # fmt: skip
+        dispatch.batches_submit_later(batch_ids=list(run.batches.order_by("index").values_list("id", flat=True)))
+        return run
     chunk_ids = list(run.chunks.order_by("index").values_list("id", flat=True))
     dispatch.chunks_run_later(chunk_ids=chunk_ids)
     return run
@@ -231,6 +271,9 @@ def judge_runs_requeue_stalled(*, idle_seconds: float) -> int:
     for run in JudgeRun.objects.filter(status__in=ACTIVE_STATUSES, created_at__lt=cutoff):
         if run.requeued_at and run.requeued_at >= cutoff:
             continue
+        if run.mode == RunMode.BATCH and run.batch_released_at is None:
+            sent += _batches_resend_stalled(run=run, cutoff=cutoff)
+            continue
         chunks = JudgeRunChunk.objects.filter(run=run)
         last_delivery = chunks.aggregate(at=Max("delivered_at"))["at"]
         last_verdict = JudgeVerdict.objects.filter(run=run).aggregate(at=Max("updated_at"))["at"]
@@ -247,6 +290,68 @@ def judge_runs_requeue_stalled(*, idle_seconds: float) -> int:
         dispatch.chunks_run_later(chunk_ids=chunk_ids)
         sent += len(chunk_ids)
     return sent
+
+
+def _batches_resend_stalled(*, run: JudgeRun, cutoff) -> int:
+    """A batch-mode run before its release: its chunks must wait, but a submit or poll task the
+    broker lost would leave the run waiting for ever. Open batches with no sign of life since
+    ``cutoff`` get their step sent again (each step is idempotent)."""
+    stalled = []
+    if judge_run_batches_release(run_id=run.pk):  # its last batch closed, but the release never ran
+        return 0
+    for batch in JudgeBatch.objects.filter(run=run, status__in=BATCH_OPEN_STATUSES):
+        seen = [at for at in (batch.submit_started_at, batch.submitted_at, batch.polled_at, batch.ended_at) if at]
+        if not seen or max(seen) < cutoff:
+            stalled.append(batch.pk)
+    if stalled and JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(requeued_at=timezone.now()):
+        logger.warning("judge run %s: batches %s silent; sending their next step again", run.pk, stalled)
+        dispatch.batches_submit_later(batch_ids=stalled)
+        return len(stalled)
+    return 0
+
+
+def judge_run_batches_release(*, run_id: int) -> bool:
+    """Once no batch of the run is open: record the batch-priced tokens, then send the run's
+    chunks for the items the batches left (a chunk whose items all have a verdict is finished
+    here). Exactly once, by a conditional UPDATE; True for the caller that did it."""
+    open_batches = JudgeBatch.objects.filter(run_id=OuterRef("pk"), status__in=BATCH_OPEN_STATUSES)
+    if JudgeBatch.objects.filter(run_id=run_id, status__in=BATCH_OPEN_STATUSES).exists():
+        return False
+    # Before the release only batch lines wrote samples for this run.
+    tokens = JudgeSample.objects.filter(run_id=run_id).aggregate(i=Sum("input_tokens"), o=Sum("output_tokens"))
+    invalid = JudgeBatch.objects.filter(run_id=run_id).aggregate(
+        i=Sum("invalid_input_tokens"), o=Sum("invalid_output_tokens")
+    )
+    now = timezone.now()
+    released = (
+        JudgeRun.objects.filter(
+            pk=run_id, batch_released_at__isnull=True, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)
+        )
+        .exclude(Exists(open_batches))
+        .update(
+            batch_released_at=now,
+            batch_input_tokens=(tokens["i"] or 0) + (invalid["i"] or 0),
+            batch_output_tokens=(tokens["o"] or 0) + (invalid["o"] or 0),
+        )
+    )
+    if not released:
+        return False
+    budget_batches_settle(
+        run_id=run_id,
+        input_tokens=(tokens["i"] or 0) + (invalid["i"] or 0),
+        output_tokens=(tokens["o"] or 0) + (invalid["o"] or 0),
+    )
+    finished = set(JudgeVerdict.objects.filter(run_id=run_id).values_list("item_id", flat=True))
+    chunk_ids = []
+    for chunk in JudgeRunChunk.objects.filter(run_id=run_id, finished_at__isnull=True).order_by("index"):
+        if set(chunk.item_ids) <= finished:
+            JudgeRunChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(finished_at=now)
+        else:
+            chunk_ids.append(chunk.pk)
+    logger.info("judge run %s: batches done; %s chunks sent for what they left", run_id, len(chunk_ids))
+    dispatch.chunks_run_later(chunk_ids=chunk_ids)
+    judge_run_finish_if_complete(run_id=run_id)
+    return True
 
 
 def _rater_note_write(*, run: JudgeRun, status: str, done: int) -> None:

@@ -6,7 +6,7 @@
   var api = root.dataset.api;
   var finished = { succeeded: true, failed: true, cancelled: true, stopped_budget: true };
   // Statuses and outcomes in words, as the server names them (RunStatus, Outcome labels).
-  var words = JSON.parse(root.dataset.words || '{"status": {}, "outcome": {}}');
+  var words = JSON.parse(root.dataset.words || '{"status": {}, "outcome": {}, "batch": {}}');
 
   function word(kind, slug) {
     return words[kind][slug] || slug;
@@ -26,6 +26,8 @@
     bar.value = run.done + run.failed + run.no_verdict;
     set("timing", timing(run));
     set("queued", queued(run));
+    if (run.batch) set("batch_state", word("batch", run.batch.state));
+    if (run.batch) set("batch_counts", batchCounts(run.batch));
     if (run.problems) renderProblems(run.problems);
     var error = root.querySelector('[data-field="error"]');
     error.textContent = run.error || "";
@@ -34,6 +36,15 @@
       var form = root.querySelector('[data-role="cancel"]');
       if (form) form.remove();
     }
+  }
+
+  // The provider's own counts while it works; then what was stored and what went live.
+  function batchCounts(batch) {
+    if (batch.state === "done" || batch.state === "ingesting") {
+      return batch.ingested + " answers stored, " + batch.sent_live + " sent again live (failed or invalid lines)";
+    }
+    var text = batch.completed + " of " + batch.requests + " requests answered by the provider";
+    return batch.failed ? text + ", " + batch.failed + " failed" : text;
   }
 
   function duration(seconds) {

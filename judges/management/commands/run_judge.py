@@ -24,14 +24,17 @@ class Command(BaseCommand):
         parser.add_argument("project", help="project id or name")
         parser.add_argument("judge", help="judge id or name (within the project)")
         parser.add_argument("--items", choices=["all", "unjudged"], default="unjudged")
+        parser.add_argument(
+            "--mode", choices=["live", "batch"], default="live", help="batch: the provider's batch API (half price)"
+        )
         parser.add_argument("--wait", action="store_true", help="poll the run and show a progress bar until it ends")
         parser.add_argument("--poll", type=float, default=0.5, help="seconds between polls with --wait")
 
-    def handle(self, *args, project, judge, items, wait, poll, **options):
+    def handle(self, *args, project, judge, items, mode, wait, poll, **options):
         project_obj = _by_id_or_name(Project.objects.all(), project, "project")
         judge_obj = _by_id_or_name(Judge.objects.filter(project=project_obj), judge, "judge")
         try:
-            run = judge_run_start(actor=None, project=project_obj, judge=judge_obj, items=items)
+            run = judge_run_start(actor=None, project=project_obj, judge=judge_obj, items=items, mode=mode)
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
         except Conflict as exc:

@@ -1,0 +1,37 @@
+"""A batch-mode run's page in headless Chromium: the batch state and the provider's counts follow
+the batch as the worker polls and reads it (polling GET /api/v1/judge-runs/<id>/)."""
+
+import pytest
+from playwright.sync_api import expect
+
+from judges.models import BatchStatus, JudgeBatch, JudgeRun, RunMode, RunStatus
+from tests.judges.helpers import judge_unreachable
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_run_page_follows_the_provider_batch(open_page, members, project, rich_items, staff):
+    judge = judge_unreachable(staff=staff, project=project, name="GPT")
+    run = JudgeRun.objects.create(
+        project=project, judge_version=judge.current_version(), rubric_version=project.rubric_version,
+        status=RunStatus.RUNNING, items_selector="all", total=len(rich_items), created_by=staff, mode=RunMode.BATCH,
+    )  # fmt: skip
+    batch = JudgeBatch.objects.create(
+        run=run, index=0, provider="openai", item_ids=[i.pk for i in rich_items], marker="m" * 32,
+        status=BatchStatus.SUBMITTED, provider_status="validating", requests=len(rich_items),
+    )  # fmt: skip
+    page = open_page(members["annotator"])
+    page.goto(f"/judge-runs/{run.pk}/")
+    state = page.locator('[data-field="batch_state"]')
+    assert state.inner_text() == "submitted; the provider is validating it"
+
+    JudgeBatch.objects.filter(pk=batch.pk).update(provider_status="in_progress", completed=2, failed=1)
+    expect(state).to_have_text("the provider is working on it")
+    counts = page.locator('[data-field="batch_counts"]').inner_text()
+    assert counts == f"2 of {len(rich_items)} requests answered by the provider, 1 failed"
+
+    JudgeBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.DONE, ingested=2, sent_live=1)
+    expect(state).to_have_text("results read")
+    assert page.locator('[data-field="batch_counts"]').inner_text() == (
+        "2 answers stored, 1 sent again live (failed or invalid lines)"
+    )

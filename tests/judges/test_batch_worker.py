@@ -1,0 +1,73 @@
+"""A batch-mode run on a real Celery worker (Redis broker), SIGKILLed while its batch is at the
+provider: the restarted worker picks up the poll, ingests once, and no request is sent twice.
+
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/accord \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/9 .venv/bin/pytest tests/judges/test_batch_worker.py -m worker
+"""
+
+import os
+
+import pytest
+from django.db.models import Count
+
+from annotation.models import Rating
+from annotation.services.items import items_import
+from judges.models import BatchStatus, JudgeBatch, JudgeRun, JudgeVerdict, RunMode, RunStatus
+from judges.services.judges import judge_create
+from judges.services.runs import judge_run_start
+from testbed import FakeLLMServer
+from tests.judges.conftest import KEY_ENV
+from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
+
+ITEMS = 12
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_batch_run_survives_a_killed_worker_with_one_provider_batch(staff, project, tmp_path, provider):
+    broker = worker_services_or_skip()
+    items_import(project=project, rows=[{"external_id": f"b{i}", "data": {"prompt": f"b{i}"}} for i in range(ITEMS)])
+    log = tmp_path / "worker.log"
+    with FakeLLMServer() as llm:
+        llm.batches.delay = 4  # the provider takes a while: the worker dies meanwhile
+        base_url = llm.anthropic_base_url if provider == "anthropic" else llm.openai_base_url
+        judge = judge_create(
+            actor=staff, project=project, name="B", provider=provider, model="m", base_url=base_url,
+            api_key_env=KEY_ENV,
+        )  # fmt: skip
+        env = {
+            **os.environ, "DEBUG": "1", "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker,
+            "JUDGES_TEST_VISIBILITY_TIMEOUT": "5", "JUDGES_BATCH_POLL_SECONDS": "1", KEY_ENV: "test-key",
+            "ACCORD_JUDGE_KEYS": f"{KEY_ENV}=127.0.0.1:*",
+        }  # fmt: skip
+        worker = worker_start(env, log)
+        try:
+            run = judge_run_start(actor=staff, project=project, judge=judge, items="all", mode=RunMode.BATCH)
+            wait_for(
+                lambda: JudgeBatch.objects.filter(run=run, status=BatchStatus.SUBMITTED).exists(),
+                timeout=60, what="the batch to be submitted", log=log,
+            )  # fmt: skip
+            worker_kill(worker)  # its poll, waiting for its countdown, is unacknowledged: it comes back
+            assert not JudgeVerdict.objects.filter(run=run).exists()
+
+            worker = worker_start(env, log)
+            wait_for(
+                lambda: JudgeRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING),
+                timeout=90, what="the run to finish", log=log,
+            )  # fmt: skip
+        finally:
+            worker_kill(worker)
+        created = llm.batches.created(provider)
+        live_calls = llm.count(provider)
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, log.read_text()[-3000:]
+    assert (run.total, run.done, run.failed) == (ITEMS, ITEMS, 0)
+    assert len(created) == 1 and len(created[0].lines) == ITEMS
+    assert live_calls == 0
+    batch = JudgeBatch.objects.get(run=run)
+    assert (batch.status, batch.ingested, batch.provider_batch_id) == (BatchStatus.DONE, ITEMS, created[0].id)
+    ratings = Rating.objects.filter(rater=judge.current_version().rater)
+    assert ratings.count() == ITEMS
+    assert not ratings.values("item").annotate(n=Count("id")).filter(n__gt=1).exists()
