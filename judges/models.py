@@ -154,6 +154,8 @@ class JudgeRun(models.Model):
     cost_spent_micros = models.PositiveBigIntegerField(default=0)
     cost_reserved_micros = models.PositiveBigIntegerField(default=0)
     stop_reason = models.TextField(blank=True)  # why it stopped at a budget, in words
+    # The last resume: a chunk that began before it must not stop the run for a cap since raised.
+    resumed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -29,6 +29,8 @@ import threading
 import time
 from decimal import Decimal
 
+from django.utils import timezone
+
 from judges.costs import cost_micros, prompt_tokens_bound
 from judges.executor import Job
 from judges.models import JudgeBudget, JudgeRun
@@ -60,6 +62,7 @@ class RunBudget:
     ):
         self.run_id, self.project_id = run.pk, run.project_id
         self.month: datetime.date = month_start()
+        self.started_at = timezone.now()  # a resume after this raised the cap this chunk saw
         self.prices = {
             "price_input_per_mtok": run.price_input_per_mtok,
             "price_output_per_mtok": run.price_output_per_mtok,

@@ -167,10 +167,11 @@ def budget_batches_settle(*, run_id: int, input_tokens: int, output_tokens: int)
     budget_settle(run_id=run_id, project_id=run.project_id, month=month_start(), spent=spent, released=reserved)
 
 
-def judge_run_stop_at_budget(*, run_id: int, cap: str) -> bool:
-    """Stop an active run because ``cap`` ("run" or "month") left no room for its next item.
-    True for the one caller that stopped it. Verdicts written stay; items without one are left
-    for a resume."""
+def judge_run_stop_at_budget(*, run_id: int, cap: str, since: datetime.datetime | None = None) -> bool:
+    """Stop an active run because ``cap`` ("run" or "month") left no room for its next item, as
+    seen by a chunk that began at ``since``: not if the run was resumed after that (its cap was
+    raised meanwhile). True for the one caller that stopped it. Verdicts written stay; items
+    without one are left for a resume."""
     run = JudgeRun.objects.select_related("project").filter(pk=run_id).first()
     if run is None or run.status not in ACTIVE_STATUSES:
         return False
@@ -185,7 +186,10 @@ def judge_run_stop_at_budget(*, run_id: int, cap: str) -> bool:
             f"stopped at the project's monthly budget of ${usd(month['cap_micros'])}: "
             f"${usd(month['spent_micros'])} spent this month (${spent} by this run), {left} items left."
         )
-    changed = JudgeRun.objects.filter(pk=run_id, status__in=ACTIVE_STATUSES).update(
+    runs = JudgeRun.objects.filter(pk=run_id, status__in=ACTIVE_STATUSES)
+    if since is not None:
+        runs = runs.exclude(resumed_at__gte=since)
+    changed = runs.update(
         status=RunStatus.STOPPED_BUDGET, stop_reason=reason, finished_at=timezone.now(), **counts.as_run_fields()
     )
     return bool(changed)
@@ -202,8 +206,9 @@ def judge_run_resume(*, run: JudgeRun, max_cost: object = None, keep_cap: bool =
         )
     with transaction.atomic():
         changed = JudgeRun.objects.filter(pk=run.pk, status=RunStatus.STOPPED_BUDGET).update(
-            status=RunStatus.QUEUED, max_cost_micros=micros, stop_reason="", finished_at=None
-        )
+            status=RunStatus.QUEUED, max_cost_micros=micros, stop_reason="", finished_at=None,
+            resumed_at=timezone.now(),
+        )  # fmt: skip
         if not changed:
             run.refresh_from_db()
             raise Conflict(f"Only a run stopped at its budget can be resumed; this one is {run.status}.")

@@ -110,10 +110,10 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
         if refused:
             JudgeRun.objects.filter(pk=run.pk, error="").update(error=f"Refused to run, nothing was sent: {reason}")
         jobs = []
-    if jobs:
-        _calls_run(run=run, jobs=jobs, writer=writer, api_key=api_key, criteria=criteria)
+    # Items a cap left without a verdict: the chunk is not finished, so a resume sends it again.
+    left_by_budget = jobs and _calls_run(run=run, jobs=jobs, writer=writer, api_key=api_key, criteria=criteria)
     writer.flush()
-    if JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exists():
+    if not left_by_budget and JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exists():
         # Committed on its own, before the check below, so the last chunk to finish sees them all.
         JudgeRunChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(finished_at=timezone.now())
     judge_run_finish_if_complete(run_id=run.pk)
@@ -174,7 +174,8 @@ def stored_samples(*, run: JudgeRun, item_ids: list[int]) -> dict[int, dict[int,
     return have
 
 
-def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key: str, criteria) -> None:
+def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key: str, criteria) -> bool:
+    """Make the calls and write what they answer; True when a cap refused some item."""
     version, judge = run.judge_version, run.judge_version.judge
     endpoint = Endpoint(
         provider=version.provider,
@@ -233,7 +234,8 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
     writer.add(_modes_record(run, judge, results_drain(results)))
     if budget.refused:
         writer.flush()  # the verdicts finished before the stop are the run's, whole
-        judge_run_stop_at_budget(run_id=run.pk, cap=budget.refused)
+        judge_run_stop_at_budget(run_id=run.pk, cap=budget.refused, since=budget.started_at)
+    return bool(budget.refused)
 
 
 def _modes_record(run: JudgeRun, judge, batch: list) -> list[Result]:
