@@ -8,11 +8,14 @@ Judge-first triage (docs/triage.md) works per item: ``uncertainty`` (a verdict's
 and confidence, calibration on gold), ``triage`` (the confidence threshold a judge may decide
 above, the human queue's order, slices where the judge is confidently wrong), ``overlap``
 (adaptive overlap: one more rating or settled) and ``ppi`` (the audit sample and
-prediction-powered estimates of a dataset's mean label).
+prediction-powered estimates of a dataset's mean label); ``posterior`` (the posterior stopping
+rule), with ``calibration_map`` (a judge's confidence calibrated on gold) and ``rater_model``
+(raters' accuracies from gold and agreement).
 """
 
 from agreement._data import LEVELS, Level, reliability_matrix_to_long
 from agreement.alpha import AlphaResult, alpha
+from agreement.calibration_map import CalibrationMap, calibrate_distribution, calibration_map_fit
 from agreement.items import item_disagreement
 from agreement.judge import (
     ConfusionMatrix,
@@ -25,7 +28,17 @@ from agreement.judge import (
 )
 from agreement.overlap import ConsensusRule, OverlapDecision, overlap_combine, overlap_next
 from agreement.pairwise import Measure, cohen_kappa, pair_ratings, percent_agreement, spearman
+from agreement.posterior import (
+    PosteriorDecision,
+    error_weights,
+    label_posterior,
+    majority_accuracy,
+    overlap_next_posterior,
+    rating_likelihood,
+)
+from agreement.posterior_target import TargetChoice, posterior_target_choose
 from agreement.ppi import MeanEstimate, MeanEstimates, audit_keys, audit_prefix, audit_sample, mean_estimates
+from agreement.rater_model import RaterModel, rater_model_fit
 from agreement.raters import RaterAgreement, RaterReport, rater_agreement
 from agreement.triage import (
     Proportion,
@@ -44,6 +57,7 @@ __all__ = [
     "LEVELS",
     "AlphaResult",
     "Calibration",
+    "CalibrationMap",
     "ConfusionMatrix",
     "ConsensusRule",
     "JudgeAgreement",
@@ -53,11 +67,14 @@ __all__ = [
     "MeanEstimates",
     "Measure",
     "OverlapDecision",
+    "PosteriorDecision",
     "Proportion",
     "RaterAgreement",
+    "RaterModel",
     "RaterReport",
     "ReliabilityBin",
     "SliceAudit",
+    "TargetChoice",
     "ThresholdChoice",
     "TradeoffPoint",
     "TrustDecision",
@@ -66,21 +83,30 @@ __all__ = [
     "audit_keys",
     "audit_prefix",
     "audit_sample",
+    "calibrate_distribution",
     "calibration",
+    "calibration_map_fit",
     "cohen_kappa",
+    "error_weights",
     "gold_accuracy",
     "item_disagreement",
     "judge_as_rater",
     "judge_trusted",
     "judge_vs_humans",
+    "label_posterior",
+    "majority_accuracy",
     "mean_estimates",
     "overlap_combine",
     "overlap_next",
+    "overlap_next_posterior",
     "pair_ratings",
     "percent_agreement",
+    "posterior_target_choose",
     "proportion",
     "queue_order",
     "rater_agreement",
+    "rater_model_fit",
+    "rating_likelihood",
     "reliability_matrix_to_long",
     "slice_audit",
     "spearman",

@@ -113,11 +113,13 @@ def adaptive(world: World, rule: ConsensusRule, *, judge: np.ndarray | None) -> 
 
 @dataclass(frozen=True)
 class JudgeOutput:
-    """The judge's verdict, confidence (probability of the verdict) and soft prediction per item."""
+    """The judge's verdict, confidence (probability of the verdict), soft prediction and
+    distribution over the scale (items x points) per item."""
 
     verdict: np.ndarray
     confidence: np.ndarray
     expected: np.ndarray
+    distribution: np.ndarray
 
 
 def judge_output(world: World, *, samples: bool) -> JudgeOutput:
@@ -126,6 +128,7 @@ def judge_output(world: World, *, samples: bool) -> JudgeOutput:
     level = "nominal" if world.kind == "binary" else "ordinal"
     n = world.truth.size
     verdict, confidence, expected = np.zeros(n), np.zeros(n), np.zeros(n)
+    distribution = np.zeros((n, world.points.size))
     for i in range(n):
         if samples:
             u = verdict_uncertainty(points=world.points, level=level, samples=world.judge_samples[i], method="top")
@@ -133,7 +136,8 @@ def judge_output(world: World, *, samples: bool) -> JudgeOutput:
             u = verdict_uncertainty(points=world.points, level=level, probabilities=[world.reported(i)],
                                     verdict=float(world.judge_answer[i]), method="top")  # fmt: skip
         verdict[i], confidence[i], expected[i] = u.value, u.confidence, u.expected
-    return JudgeOutput(verdict, confidence, expected)
+        distribution[i] = u.distribution
+    return JudgeOutput(verdict, confidence, expected, distribution)
 
 
 def judge_first(

@@ -39,14 +39,14 @@ LOAD_ITEMS = (
 # Each item has a true quality; raters add noise, so alpha is high but not 1.
 LOAD_RATINGS = (
     "INSERT INTO annotation_rating (item_id, rater_id, rubric_version_id, values, rationales, source,"
-    " created_at, updated_at)"
+    " created_at, updated_at, distribution)"
     " SELECT i.id, r.rater, %s, jsonb_build_object("
     "   'quality', LEAST(5, GREATEST(1, 1 + (i.id * 7919) %% 5 + (CASE WHEN random() < 0.2 THEN 1 ELSE 0 END)"
     "      - (CASE WHEN random() < 0.2 THEN 1 ELSE 0 END))),"
     "   'correct', (i.id %% 3 <> 0) <> (random() < 0.1),"
     "   'tone', (ARRAY['ok','terse','rude'])"
     "      [1 + CASE WHEN random() < 0.85 THEN (i.id %% 3) ELSE 2 - (i.id %% 3) END]),"
-    " '{}'::jsonb, 'import', now(), now()"
+    " '{}'::jsonb, 'import', now(), now(), '{}'::jsonb"
     " FROM annotation_item i CROSS JOIN unnest(%s::bigint[]) AS r(rater) WHERE i.project_id = %s"
 )
 CRITERIA = [

@@ -136,12 +136,17 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else float("nan")
 
 
-def server_start(env: dict, port: int) -> subprocess.Popen:
+# gunicorn's access log, one line per request: method, path, status, microseconds in the server
+# (from the request's parsing to the response's last byte: the time the client waits, minus HTTP).
+ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(D)s"
+
+
+def server_start(env: dict, port: int, log) -> subprocess.Popen:
     import httpx
 
+    env = {**env, "GUNICORN_CMD_ARGS": f"--access-logformat '{ACCESS_LOG_FORMAT}'"}
     proc = subprocess.Popen(
-        ["bin/run-local"], cwd=_django.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        ["bin/run-local"], cwd=_django.ROOT, env=env, stdout=log, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -155,10 +160,24 @@ def server_start(env: dict, port: int) -> subprocess.Popen:
     sys.exit("bin/run-local did not answer on /api/v1/health/ within 90 s")
 
 
-def one_size(*, items: int, seconds: float, port: int) -> dict:
+def server_times(log_path: Path) -> tuple[list[float], list[float]]:
+    """Server-side milliseconds of each queue claim and each rating submission, from the access log."""
+    nexts, submits = [], []
+    for line in log_path.read_text(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) != 4 or parts[0] != "POST" or not parts[3].isdigit():
+            continue
+        if parts[1].endswith("/queue/next/") and parts[2] == "200":
+            nexts.append(int(parts[3]) / 1000)
+        elif parts[1].endswith("/ratings/") and parts[2] == "201":
+            submits.append(int(parts[3]) / 1000)
+    return nexts, submits
+
+
+def one_size(*, items: int, seconds: float, port: int, database: str) -> dict:
     import httpx
 
-    url = _django.database_url(DB_NAME)
+    url = _django.database_url(database)
     _django.database_recreate(url)
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "PORT": str(port), "DEMO_LLM_PORT": str(port + 1)}
     env.pop("CELERY_BROKER_URL", None)  # as a newcomer has it: the filesystem broker
@@ -167,7 +186,10 @@ def one_size(*, items: int, seconds: float, port: int) -> dict:
     )
     os.environ["DATABASE_URL"] = url
     project_id, keys = fixture_build(items=items)
-    proc = server_start(env, port)
+    log_path = _django.ROOT / "var" / f"bench-make-run-{port}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log = log_path.open("w")
+    proc = server_start(env, port, log)
     try:
         time.sleep(8)  # the worker and its pool settle
         rss, pss, processes = tree_memory(proc.pid)
@@ -199,10 +221,15 @@ def one_size(*, items: int, seconds: float, port: int) -> dict:
                 for line in resp.iter_lines():
                     rows += bool(line)
             export_s = time.perf_counter() - t0
+        log.flush()
+        server_nexts, server_submits = server_times(log_path)
         return {
             "items": items, "rss": rss, "pss": pss, "processes": processes, "errors": errors,
             "next_p50": pct(nexts, 50), "next_p99": pct(nexts, 99), "next_n": len(nexts),
             "submit_p50": pct(submits, 50), "submit_p99": pct(submits, 99),
+            "server_next_p50": pct(server_nexts, 50), "server_next_p99": pct(server_nexts, 99),
+            "server_submit_p50": pct(server_submits, 50), "server_submit_p99": pct(server_submits, 99),
+            "load": os.getloadavg()[0],
             "export_rows": rows, "export_rows_s": rows / export_s,
         }  # fmt: skip
     finally:
@@ -222,27 +249,31 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--database", default=DB_NAME, help="created and dropped; its name must contain 'bench'")
     args = parser.parse_args()
-    os.environ["DATABASE_URL"] = _django.database_url(DB_NAME)
+    os.environ["DATABASE_URL"] = _django.database_url(args.database)
     os.environ["DEBUG"] = "1"
     _django.setup()
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"# make run server: {_django.cpu_model()}, load {os.getloadavg()[0]:.1f}, {when}")
     print(
         "| items | idle RSS / PSS (MB, processes) | next p50 / p99 (ms) | submit p50 / p99 (ms) "
-        "| rounds | export rows/s | errors |"
+        "| server-side next / submit p50 / p99 (ms) | rounds | export rows/s | errors | load at the end |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for items in args.sizes:
-        r = one_size(items=items, seconds=args.seconds, port=args.port)
+        r = one_size(items=items, seconds=args.seconds, port=args.port, database=args.database)
         cells = [
             f"{r['items']:,}",
             f"{r['rss']:.0f} / {r['pss']:.0f} ({r['processes']})",
             f"{r['next_p50']:.1f} / {r['next_p99']:.1f}",
             f"{r['submit_p50']:.1f} / {r['submit_p99']:.1f}",
+            f"{r['server_next_p50']:.1f} / {r['server_next_p99']:.1f}; "
+            f"{r['server_submit_p50']:.1f} / {r['server_submit_p99']:.1f}",
             f"{r['next_n']:,}",
             f"{r['export_rows_s']:,.0f} ({r['export_rows']:,})",
             str(r["errors"]),
+            f"{r['load']:.1f}",
         ]
         print("| " + " | ".join(cells) + " |", flush=True)
 

@@ -56,9 +56,9 @@ def fixture_build(*, seed: int) -> tuple[int, list[int]]:
 
     from annotation.models import Item, Rating, RatingSource, Role
     from annotation.selectors import rater_for_user
+    from annotation.services.item_loads import item_load_recount
     from annotation.services.items import items_import
     from annotation.services.projects import membership_set, project_create
-    from annotation.services.queue import item_load_recount
     from rubrics.services import rubric_create
 
     call_command("migrate", verbosity=0)

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 import _django  # noqa: F401  (puts the checkout on sys.path, for ``agreement``)
 import numpy as np
 from _triage_policies import Outcome, adaptive, fixed, judge_first, judge_output, rule_for
+from _triage_posterior import posterior_adaptive, posterior_judge_first, posterior_summary
 from _triage_world import WRONG_SLICE, World, world_make
 
 from agreement import audit_sample, mean_estimates
@@ -43,6 +44,9 @@ ADAPTIVE_SAVING, JUDGE_FIRST_SAVING, COVERAGE = 0.30, 0.60, 0.93
 JUDGE_FIRST = "judge-first, label bar"
 JUDGE_FIRST_RATER = "judge-first, one-rater bar"
 CHECK = "adaptive 1-5, judge as a check"
+POSTERIOR = "posterior rule 1-5, no judge"
+POSTERIOR_JF = "posterior judge-first"
+POSTERIOR_JF_REVIEWER = "posterior judge-first, audit by reviewer only"
 COLUMNS = ("ratings", "saved", "acc", "diff", "within", "open", "alpha")
 
 
@@ -65,6 +69,7 @@ def _policies(kind: str, seed: int, tolerance: float) -> tuple[dict[str, Outcome
     outcomes = {
         "fixed overlap 3": fixed(worlds["typical"], rule),
         "adaptive 2-5, no judge": adaptive(worlds["typical"], rule, judge=None),
+        POSTERIOR: posterior_adaptive(worlds["typical"], target="match"),
     }
     for name, world in worlds.items():
         logprobs, samples = judge_output(world, samples=False), judge_output(world, samples=True)
@@ -77,6 +82,11 @@ def _policies(kind: str, seed: int, tolerance: float) -> tuple[dict[str, Outcome
             f"{name} judge: {JUDGE_FIRST_RATER}, no slice check": judge_first(
                 world, rule, logprobs, bar="rater", slice_check=False
             ),
+            f"{name} judge: {POSTERIOR_JF}": posterior_judge_first(world, logprobs, target="match"),
+            f"{name} judge: {POSTERIOR_JF}, 5 samples": posterior_judge_first(world, samples, target="match"),
+            f"{name} judge: {POSTERIOR_JF_REVIEWER}": posterior_judge_first(
+                world, logprobs, target="match", audit_by_people=False
+            ),
         }
     return outcomes, worlds
 
@@ -87,6 +97,7 @@ def part_one(seeds: int) -> list[str]:
     for kind, tolerance in SCENARIOS:
         rows: dict[str, dict[str, list]] = {}
         details: dict[str, list] = {"typical": [], "strong": []}
+        posterior: dict[str, list[str]] = {"typical": [], "strong": []}
         for seed in range(1, seeds + 1):
             outcomes, worlds = _policies(kind, seed, tolerance)
             world = worlds["typical"]  # the truth and the humans are the same in both
@@ -105,6 +116,9 @@ def part_one(seeds: int) -> list[str]:
             for judge in details:
                 pair = (outcomes[f"{judge} judge: {JUDGE_FIRST}"], outcomes[f"{judge} judge: {JUDGE_FIRST_RATER}"])
                 details[judge].append((seed, world, pair))
+                posterior[judge].append(
+                    f"    seed {seed}: {posterior_summary(outcomes[f'{judge} judge: {POSTERIOR_JF}'], world)}"
+                )
         title = "binary, majority 2/3" if kind == "binary" else f"ordinal 1-5, spread tolerance {tolerance:g}"
         print(f"\n== {title}: {world.truth.size:,} items, seeds 1-{seeds}: mean [min-max] ==")
         within = [("within 1 point", 22)] if kind == "ordinal" else []
@@ -123,6 +137,8 @@ def part_one(seeds: int) -> list[str]:
             print(_line([*cells, (_span(row["open"], "{:.1f}"), 18), (_span(row["alpha"], "{:.2f}"), 0)]))
         for judge, runs in details.items():
             _details(judge, runs)
+            print(f"  {judge} judge, posterior judge-first (log-probs), per seed:")
+            print("\n".join(posterior[judge]))
         verdicts += _verdicts(title, rows, details)
     return verdicts
 
@@ -158,9 +174,11 @@ def _verdicts(title: str, rows: dict[str, dict[str, list]], details: dict[str, l
         return (f"{'MET    ' if ok else 'NOT MET'} {title}: {name} saves {saved:.0%} (target >= {saving:.0%}) "
                 f"at {diff:+.1f} pp accuracy (target >= {REACH_PP:+.1f} pp)")  # fmt: skip
 
-    out = [check("adaptive 2-5, no judge", ADAPTIVE_SAVING)]
+    out = [check("adaptive 2-5, no judge", ADAPTIVE_SAVING), check(POSTERIOR, ADAPTIVE_SAVING)]
     for judge, runs in details.items():
         out.append(check(f"{judge} judge: {CHECK}", ADAPTIVE_SAVING))
+        for variant in (POSTERIOR_JF, f"{POSTERIOR_JF}, 5 samples", POSTERIOR_JF_REVIEWER):
+            out.append(check(f"{judge} judge: {variant}", JUDGE_FIRST_SAVING))
         out.append(check(f"{judge} judge: {JUDGE_FIRST}", JUDGE_FIRST_SAVING))
         out.append(check(f"{judge} judge: {JUDGE_FIRST_RATER}", JUDGE_FIRST_SAVING))
         caught = sum(WRONG_SLICE in pair[0].extra["flagged"] for _, _, pair in runs)

@@ -51,6 +51,30 @@ class ApprovalPolicy(models.Model):
     routing_rater = models.ForeignKey(Rater, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
     routing_threshold = models.FloatField(null=True, blank=True)
     routing_bar = models.FloatField(null=True, blank=True, help_text="Human-human agreement the judge must match.")
+    # Adaptive overlap's stopping rule (docs/triage.md, section 3b): "agreement" asks for one more
+    # rating while raters disagree; "posterior" while the most probable label's posterior, given the
+    # judge's calibrated distribution and each rater's accuracy, is below the target. The model the
+    # posterior needs (raters' accuracies, calibration, the chosen target) is fitted on the project's
+    # ratings and gold by quality.services.posterior and stored here.
+    stopping_rule = models.CharField(
+        max_length=16,
+        choices=[("agreement", "raters agree"), ("posterior", "posterior probability")],
+        default="agreement",
+    )
+    stopping_target = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Posterior rule: the probability the label must reach; empty: the fitted target, "
+        "which matches fixed overlap's accuracy under the model.",
+    )
+    posterior_model = models.JSONField(default=dict, blank=True, editable=False)
+    # Who labels the audit sample (quality/audit_gold.py): people first, then a reviewer's gold (the
+    # audit then also measures the raters against gold), or a reviewer alone (cheaper: no people).
+    audit_labelled_by = models.CharField(
+        max_length=16,
+        choices=[("people", "people, then a reviewer"), ("reviewer", "a reviewer only")],
+        default="people",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -62,6 +86,10 @@ class ApprovalPolicy(models.Model):
             ),
             models.CheckConstraint(condition=Q(numeric_tolerance__gte=0), name="policy_tolerance_not_negative"),
             models.CheckConstraint(condition=Q(trust_margin__gte=0), name="policy_margin_not_negative"),
+            models.CheckConstraint(
+                condition=Q(stopping_target__isnull=True) | (Q(stopping_target__gt=0.5) & Q(stopping_target__lt=1)),
+                name="policy_stopping_target_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -161,21 +189,30 @@ class AgreementTally(models.Model):
     ``writes`` every rating written or changed since the tally began (a stored report remembers
     it, so a reader knows by how many ratings the bootstrap interval lags). Every writer
     updates these rows first, in criterion order, and holds them to commit: that orders the
-    writers of one project, and a rebuild, without deadlocks.
+    writers of one shard of a project, and a rebuild, without deadlocks.
+
+    ``shard``: each tally is split in SHARDS rows by item id (``item_id % SHARDS``), each with its
+    own cells, and readers add them up. Writers of items in different shards then touch
+    different rows and do not wait for one another; in one unsplit tally every rating of a project
+    waited for the one before it to commit.
     """
 
     HUMANS = 0
+    SHARDS = 16
 
     project = models.ForeignKey(Project, related_name="agreement_tallies", on_delete=models.CASCADE)
     criterion = models.ForeignKey(Criterion, related_name="agreement_tallies", on_delete=models.CASCADE)
     rubric_version = models.ForeignKey(RubricVersion, related_name="agreement_tallies", on_delete=models.CASCADE)
     subset = models.BigIntegerField(default=HUMANS, help_text="0: the human raters.")
+    shard = models.PositiveSmallIntegerField(default=0, help_text="item id % SHARDS of the items counted here.")
     ratings = models.BigIntegerField(default=0)
     writes = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "criterion", "subset"], name="agreement_tally_one_per_subset")
+            models.UniqueConstraint(
+                fields=["project", "criterion", "subset", "shard"], name="agreement_tally_one_per_shard"
+            )
         ]
         indexes = [models.Index(fields=["project", "rubric_version"], name="agreement_tally_project")]
 

@@ -30,6 +30,7 @@ urlpatterns = [
     path("projects/<int:project_id>/estimate/", estimate.ProjectEstimateApi.as_view(), name="estimate"),
     path("projects/<int:project_id>/audit/", estimate.ProjectAuditApi.as_view(), name="audit"),
     path("projects/<int:project_id>/routing/", routing.ProjectRoutingApi.as_view(), name="routing"),
+    path("projects/<int:project_id>/posterior/fit/", routing.PosteriorFitApi.as_view(), name="posterior-fit"),
     path(
         "projects/<int:project_id>/routing/threshold/", routing.RoutingThresholdApi.as_view(), name="routing-threshold"
     ),

@@ -1,8 +1,9 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from rubrics.models import Rubric, RubricVersion
+from rubrics.models import Criterion, Rubric, RubricVersion
 
 
 def rubrics_for_user(*, user: AbstractBaseUser) -> QuerySet[Rubric]:
@@ -63,3 +64,38 @@ def rubric_versions_diff(*, old: RubricVersion, new: RubricVersion) -> dict:
         "criteria": rows,
         "same": old.instructions == new.instructions and all(r["change"] == "same" for r in rows),
     }
+
+
+# Criteria of frozen rubric versions, per process. A frozen version (published, or with ratings)
+# never changes: edits make a new version (rubric_update). Only a version with neither is edited
+# in place, so a version enters this cache when it is published, or once a rating of it has
+# committed (criteria_remember, after commit); rubric_update's in-place edit forgets the version
+# here too, for the one case where an unpublished version loses all its ratings and is edited.
+_FROZEN_CRITERIA: dict[int, tuple[Criterion, ...]] = {}
+
+
+def criteria_of(*, version: RubricVersion) -> list[Criterion]:
+    """The version's criteria in order: from this process's cache when the version is frozen,
+    else one query. Callers must not change the instances (they are shared)."""
+    cached = _FROZEN_CRITERIA.get(version.pk)
+    if cached is not None:
+        return list(cached)
+    criteria = list(Criterion.objects.filter(version_id=version.pk).order_by("position", "id"))
+    if version.published_at is not None:
+        _FROZEN_CRITERIA[version.pk] = tuple(criteria)
+    return criteria
+
+
+def criteria_cached(*, version_id: int) -> list[Criterion] | None:
+    """The version's criteria if this process has them cached (see :func:`criteria_of`), else None."""
+    cached = _FROZEN_CRITERIA.get(version_id)
+    return None if cached is None else list(cached)
+
+
+def criteria_remember(*, version_id: int, criteria: list[Criterion]) -> None:
+    """After a rating of ``version_id`` committed (so the version is frozen): cache its criteria."""
+    transaction.on_commit(lambda: _FROZEN_CRITERIA.setdefault(version_id, tuple(criteria)))
+
+
+def criteria_forget(*, version_id: int) -> None:
+    _FROZEN_CRITERIA.pop(version_id, None)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from rubrics.models import Criterion, Rubric, RubricVersion
 from rubrics.scales import scale_clean
+from rubrics.selectors import criteria_forget
 
 MAX_CRITERIA = 100
 
@@ -159,6 +160,7 @@ def rubric_update(
     if cleaned is not None:
         latest.criteria.all().delete()
         _criteria_write(version=latest, criteria=cleaned)
+        criteria_forget(version_id=latest.pk)  # had it been rated once (then its ratings deleted)
     return latest
 
 

@@ -28,6 +28,15 @@ def _empty_cache(request, django_db_blocker):
         cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_criteria():
+    """Each test starts with no criteria cached per rubric version (rubrics/selectors.py): a test
+    database rolled back may give a new version the id of an earlier test's."""
+    from rubrics.selectors import _FROZEN_CRITERIA
+
+    _FROZEN_CRITERIA.clear()
+
+
 @pytest.fixture
 def make_user(db):
     def make(username: str, *, is_staff: bool = False, password: str = "correct-horse-battery"):

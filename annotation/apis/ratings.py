@@ -1,5 +1,6 @@
 """REST API for ratings: submit one, correct your own, import existing labels in bulk, autosave a draft."""
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -10,7 +11,15 @@ from rest_framework.views import APIView
 from annotation.apis.access import project_get
 from annotation.apis.items import DRY_RUN, IMPORT_REQUEST, dry_run_of, rows_from_request
 from annotation.models import Item, Rating
-from annotation.selectors import MANAGE, RATE, project_require, rater_for_user, rating_history, ratings_visible
+from annotation.selectors import (
+    MANAGE,
+    RATE,
+    item_to_rate,
+    project_require,
+    rater_for_user,
+    rating_history,
+    ratings_visible,
+)
 from annotation.services.drafts import draft_get, draft_save
 from annotation.services.rating_imports import ratings_import
 from annotation.services.ratings import rating_change, rating_submit
@@ -46,10 +55,12 @@ class ItemRatingsApi(APIView):
 
     @extend_schema(request=RatingInputSerializer, responses={201: RatingOutputSerializer})
     def post(self, request, item_id: int):
-        item = get_object_or_404(Item.objects.select_related("project__rubric_version"), pk=item_id)
-        project_require(user=request.user, project=item.project, roles=RATE)
+        found = item_to_rate(user=request.user, item_id=item_id, roles=RATE)
+        if found is None:
+            raise Http404
+        item, rater = found
         data = RatingInputSerializer.parse(request.data)
-        rating = rating_submit(item=item, rater=rater_for_user(user=request.user), **data)
+        rating = rating_submit(item=item, rater=rater, **data)
         return Response(RatingOutputSerializer(rating).data, status=201)
 
 

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Membership, Project, Role
-from annotation.services.queue import item_load_recount
+from annotation.services.item_loads import item_load_recount
 from annotation.signals import project_rules_changed
 from rubrics.models import Rubric, RubricVersion
 

@@ -32,13 +32,13 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from django.utils import timezone
 
-from annotation.models import Assignment, Item, ItemStatus, Project, Rater, RaterKind, Rating, Skip
+from annotation.models import Assignment, Draft, Item, ItemStatus, Project, Rater, RaterKind, Rating, Skip
 from annotation.selectors import rater_for_user
 from config.errors import Conflict
+from config.round_trips import statements_run
 
 QUEUE_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS)
 MAX_SKIP_REASON = 500
@@ -131,15 +131,47 @@ _CLAIM_RETRY_SECONDS = 0.05
 
 def _claim_once(*, project: Project, user) -> tuple[Assignment | None, Rater]:
     with transaction.atomic():
-        rater = _rater_lock(user=user)
+        rater, first, now = _rater_lock_and_lease(project=project, user=user)
         if rater is not None:
-            return _lease_held_or_new(project=project, user=user, rater=rater), rater
+            return _lease_held_or_new(project=project, user=user, rater=rater, first=first, now=now), rater
     # A person's first claim: create their rater outside, as the transaction must begin with the lock.
     rater_for_user(user=user)
     with transaction.atomic():
-        rater = _rater_lock(user=user)
+        rater, first, now = _rater_lock_and_lease(project=project, user=user)
         assert rater is not None  # created just above, and raters are never deleted
-        return _lease_held_or_new(project=project, user=user, rater=rater), rater
+        return _lease_held_or_new(project=project, user=user, rater=rater, first=first, now=now), rater
+
+
+_RATER_LOCK_SQL = f"SELECT id, kind, name FROM {Rater._meta.db_table} WHERE user_id = %s FOR UPDATE"
+# The project's leases, one look: this person's live one, else whether any have expired.
+_LEASE_FIRST_SQL = (
+    f"SELECT id, expires_at FROM {Assignment._meta.db_table} WHERE project_id = %s "
+    f"AND ((user_id = %s AND expires_at > %s) OR expires_at <= %s) ORDER BY expires_at DESC LIMIT 1"
+)
+
+
+def _rater_lock_and_lease(*, project: Project, user) -> tuple[Rater | None, tuple | None, datetime]:
+    """Lock ``user``'s Rater row (None if they have none yet), then take the one look at the
+    project's leases that ``_lease_held_or_new`` needs: ``(id, expires_at)`` or None, and the time
+    it was taken at. On PostgreSQL one round trip (config/round_trips.py): the look runs after the
+    lock is granted, so it sees the lease of a claim by the same person that held the lock."""
+    now = timezone.now()
+    if not _row_locks():
+        rater = _rater_lock(user=user)
+        first = (
+            Assignment.objects.filter(project=project)
+            .filter(Q(user=user, expires_at__gt=now) | Q(expires_at__lte=now))
+            .order_by("-expires_at")
+            .values_list("id", "expires_at")
+            .first()
+        )
+        return rater, first, now
+    at = connection.ops.adapt_datetimefield_value(now)
+    raters, leases = statements_run([(_RATER_LOCK_SQL, [user.pk]), (_LEASE_FIRST_SQL, [project.pk, user.pk, at, at])])
+    if not raters:
+        return None, None, now
+    (rater_id, kind, name), first = raters[0], (leases[0] if leases else None)
+    return Rater(id=rater_id, kind=kind, user_id=user.pk, name=name), first, now
 
 
 def _candidate_exists(*, project: Project, user, rater: Rater) -> bool:
@@ -152,16 +184,10 @@ def _candidate_exists(*, project: Project, user, rater: Rater) -> bool:
         return cursor.fetchone() is not None
 
 
-def _lease_held_or_new(*, project: Project, user, rater: Rater) -> Assignment | None:
-    now = timezone.now()
-    # One look at the project's leases: this person's live one, else whether any have expired.
-    first = (
-        Assignment.objects.filter(project=project)
-        .filter(Q(user=user, expires_at__gt=now) | Q(expires_at__lte=now))
-        .order_by("-expires_at")
-        .values_list("id", "expires_at")
-        .first()
-    )
+def _lease_held_or_new(
+    *, project: Project, user, rater: Rater, first: tuple | None, now: datetime
+) -> Assignment | None:
+    """``first``: this person's live lease in the project, else an expired lease, or None."""
     if first is not None and first[1] > now:
         return Assignment.objects.select_related("item").get(pk=first[0])
     if first is not None:
@@ -247,12 +273,35 @@ def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assi
             Item.objects.filter(pk=item.pk).update(load=ratings + leases)
             passed.append(item.pk)
             continue
-        lease = Assignment.objects.create(
-            project=project, item=item, user=user, expires_at=now + timedelta(minutes=project.lease_minutes)
-        )
-        Item.objects.filter(pk=item.pk).update(load=ratings + leases + 1)
         item.load = ratings + leases + 1
+        expires_at = now + timedelta(minutes=project.lease_minutes)
+        return _lease_insert(project=project, item=item, user=user, expires_at=expires_at)
+
+
+_LEASE_INSERT_SQL = (
+    f"INSERT INTO {_LEASE} (project_id, item_id, user_id, expires_at, created_at) VALUES (%s, %s, %s, %s, %s) "
+    f"RETURNING id"
+)
+
+
+def _lease_insert(*, project: Project, item: Item, user, expires_at: datetime) -> Assignment:
+    """Write the lease and the item's new ``load`` (set on ``item``): one round trip on PostgreSQL."""
+    if not _row_locks():
+        lease = Assignment.objects.create(project=project, item=item, user=user, expires_at=expires_at)
+        Item.objects.filter(pk=item.pk).update(load=item.load)
         return lease
+    created_at = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    (inserted, _) = statements_run(
+        [
+            (_LEASE_INSERT_SQL, [project.pk, item.pk, user.pk, adapt(expires_at), adapt(created_at)]),
+            (f"UPDATE {_ITEM} SET load = %s WHERE id = %s", [item.load, item.pk]),
+        ]
+    )
+    lease = Assignment(project=project, item=item, user=user, expires_at=expires_at, created_at=created_at)
+    lease.pk = inserted[0][0]
+    lease._state.adding, lease._state.db = False, connection.alias
+    return lease
 
 
 def _lease_drop(*, item: Item, user) -> int:
@@ -301,68 +350,51 @@ def assignment_unskip(*, project: Project, user, item: Item) -> bool:
     return bool(deleted)
 
 
-def assignment_consume(*, item: Item, user_id: int) -> None:
-    """For ``rating_submit``, inside its transaction and after ``item_lock``: account for the
-    rating the user is about to add and use up their lease on ``item``.
+def item_lock_for_rating(*, item: Item, user_id: int) -> bool:
+    """For ``rating_submit`` by a person, first thing in its transaction: lock the item
+    (:func:`item_lock`), then use up their live lease on it and delete their draft, both replaced
+    by the rating; returns whether they held a live lease. The rating takes the lease's place, so
+    ``Item.load`` ("ratings + lease rows") is unchanged; without a lease, call
+    :func:`assignment_consume`. One round trip on PostgreSQL (config/round_trips.py)."""
+    now = timezone.now()
+    if not _row_locks():
+        item_lock(item_id=item.pk)
+        dropped = Assignment.objects.filter(item=item, user_id=user_id, expires_at__gt=now).delete()[0]
+        Draft.objects.filter(item=item, user_id=user_id).delete()
+        return dropped > 0
+    _, dropped, _ = statements_run(
+        [
+            (f"SELECT id FROM {_ITEM} WHERE id = %s FOR UPDATE", [item.pk]),
+            (
+                f"DELETE FROM {_LEASE} WHERE item_id = %s AND user_id = %s AND expires_at > %s RETURNING id",
+                [item.pk, user_id, connection.ops.adapt_datetimefield_value(now)],
+            ),
+            (f"DELETE FROM {Draft._meta.db_table} WHERE item_id = %s AND user_id = %s", [item.pk, user_id]),
+        ]
+    )
+    return bool(dropped)
 
-    Without a live lease the rating is still welcome unless the item is already full (human
-    ratings plus other people's live leases reach the overlap): then Conflict, and nothing is
-    written. An expired lease counts as no lease.
+
+def assignment_consume(*, item: Item, user_id: int) -> None:
+    """For ``rating_submit`` by a person without a live lease on ``item`` (see :func:`lease_use`),
+    inside its transaction and after ``item_lock``: account for the rating they are about to add.
+
+    The rating is still welcome unless the item is already full (human ratings plus other
+    people's live leases reach the overlap): then Conflict, and nothing is written. An expired
+    lease counts as no lease (and is deleted).
     """
     project = item.project
     now = timezone.now()
-    mine = Assignment.objects.filter(item=item, user_id=user_id)
-    dropped, _ = mine.filter(expires_at__gt=now).delete()
-    if not dropped:
-        dropped, _ = mine.delete()  # an expired lease: gone, and it holds no slot
-        ratings = _human_ratings(item_id=item.pk, rubric_version_id=project.rubric_version_id)
-        others = Assignment.objects.filter(item=item, expires_at__gt=now).count()
-        # Read under the item lock: approval may have raised the target since ``item`` was loaded.
-        item.overlap_target = Item.objects.filter(pk=item.pk).values_list("overlap_target", flat=True).get()
-        if ratings + others >= project.target_of(item):
-            raise Conflict(
-                "This item already has all the ratings it needs (or they are being made now); "
-                "ask the queue for your next item.",
-                errors={"item": ["this item is full."]},
-            )
-    # Plus the rating, minus the lease row: load stays "ratings + lease rows".
+    dropped, _ = Assignment.objects.filter(item=item, user_id=user_id).delete()  # an expired lease holds no slot
+    ratings = _human_ratings(item_id=item.pk, rubric_version_id=project.rubric_version_id)
+    others = Assignment.objects.filter(item=item, expires_at__gt=now).count()
+    # Read under the item lock: approval may have raised the target since ``item`` was loaded.
+    item.overlap_target = Item.objects.filter(pk=item.pk).values_list("overlap_target", flat=True).get()
+    if ratings + others >= project.target_of(item):
+        raise Conflict(
+            "This item already has all the ratings it needs (or they are being made now); "
+            "ask the queue for your next item.",
+            errors={"item": ["this item is full."]},
+        )
+    # Plus the rating, minus the expired lease's row: load stays "ratings + lease rows".
     Item.objects.filter(pk=item.pk).update(load=F("load") + 1 - dropped)
-
-
-def item_load_recount(*, item_ids: Iterable[int] | None = None, project: Project | None = None) -> None:
-    """Recompute ``Item.load`` exactly for writes that bypass the queue: a bulk rating import,
-    a rubric version upgrade (old ratings stop counting), ratings deleted in the admin.
-
-    Locks the items (in id order) first, so the counts include every committed lease.
-    """
-    if (item_ids is None) == (project is None):
-        raise ValueError("pass item_ids or project")
-    with transaction.atomic():
-        if not _row_locks():
-            Item.objects.filter(pk=0).update(load=0)  # SQLite: take the write lock before reading
-        items = Item.objects.filter(project=project) if project is not None else Item.objects.filter(pk__in=item_ids)
-        ids = list(items.order_by("id").select_for_update().values_list("id", flat=True))
-        for start in range(0, len(ids), 5_000):
-            chunk = ids[start : start + 5_000]
-            human = (
-                Rating.objects.filter(
-                    item=OuterRef("pk"),
-                    rater__kind=RaterKind.HUMAN,
-                    rubric_version_id=OuterRef("project__rubric_version_id"),
-                )
-                .order_by()
-                .values("item")
-                .annotate(n=Count("id"))
-                .values("n")
-            )
-            leases = Assignment.objects.filter(item=OuterRef("pk")).order_by().values("item").annotate(n=Count("id"))
-            exact = dict(
-                Item.objects.filter(pk__in=chunk)
-                .annotate(exact=Coalesce(Subquery(human), Value(0)) + Coalesce(Subquery(leases.values("n")), Value(0)))
-                .values_list("id", "exact")
-            )
-            by_load: dict[int, list[int]] = defaultdict(list)
-            for item_id, load in exact.items():
-                by_load[load].append(item_id)
-            for load, same in by_load.items():
-                Item.objects.filter(pk__in=same).exclude(load=load).update(load=load)

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from annotation.models import Item, Membership, Project, Rater, RaterKind, Rating, RatingSource
 from annotation.selectors import rater_for_user
-from annotation.services.queue import item_load_recount
+from annotation.services.item_loads import item_load_recount
 from annotation.services.ratings import NewRating, ratings_write, seconds_clean
 from annotation.services.rows import rows_numbered, rows_reject_if_any
 from annotation.signals import ratings_changed

@@ -29,10 +29,11 @@ from annotation.models import (
 )
 from annotation.selectors import rating_closed_why
 from annotation.services.drafts import draft_discard
-from annotation.services.queue import assignment_consume, item_lock
+from annotation.services.queue import assignment_consume, item_lock, item_lock_for_rating
 from annotation.signals import ratings_changed, ratings_written
 from config.errors import Conflict
 from rubrics.scales import values_clean
+from rubrics.selectors import criteria_of, criteria_remember
 
 
 def seconds_clean(seconds_spent: Any) -> float | None:
@@ -45,9 +46,9 @@ def seconds_clean(seconds_spent: Any) -> float | None:
     return float(seconds_spent)
 
 
-def _rating_clean(version, values: Any, rationales: Any, seconds_spent: Any) -> tuple[dict, dict, float | None]:
+def _rating_clean(criteria, values: Any, rationales: Any, seconds_spent: Any) -> tuple[dict, dict, float | None]:
     """A person's or judge's rating as the Rating table stores it; ValidationError keyed by field."""
-    clean_values, clean_rationales = values_clean(criteria=version.criteria.all(), values=values, rationales=rationales)
+    clean_values, clean_rationales = values_clean(criteria=criteria, values=values, rationales=rationales)
     return clean_values, clean_rationales, seconds_clean(seconds_spent)
 
 
@@ -186,17 +187,19 @@ def rating_submit(
     Access checks are the caller's (the API, the UI).
     """
     human = rater.kind == RaterKind.HUMAN
-    if human:
-        # First, lock the item: submissions and queue claims on one item take turns (services/queue.py).
-        item_lock(item_id=item.pk)
+    # First, lock the item: submissions and queue claims on one item take turns (services/queue.py).
+    # With it go the person's lease and draft: an error below rolls all of it back.
+    leased = human and item_lock_for_rating(item=item, user_id=rater.user_id)
     version = item.project.rubric_version
-    clean_values, clean_rationales, seconds = _rating_clean(version, values, rationales, seconds_spent)
-    if Rating.objects.filter(item=item, rater=rater, rubric_version=version).exists():
+    criteria = criteria_of(version=version)
+    clean_values, clean_rationales, seconds = _rating_clean(criteria, values, rationales, seconds_spent)
+    # A person with a live lease on the item has not rated it (the queue never leases an item to
+    # someone who rated it): the common case skips the check; the insert refuses a duplicate anyway.
+    if not leased and Rating.objects.filter(item=item, rater=rater, rubric_version=version).exists():
         raise Conflict("You have already rated this item under this rubric version.")
-    if human:
-        # Uses up the rater's lease; refuses (409) a rating without a live lease on a full item.
+    if human and not leased:
+        # Refuses (409) a rating without a live lease on a full item.
         assignment_consume(item=item, user_id=rater.user_id)
-        draft_discard(item=item, user_id=rater.user_id)
     written = ratings_write(
         rubric_version_id=version.pk,
         ratings=[NewRating(item.pk, rater.pk, clean_values, clean_rationales, seconds)],
@@ -204,8 +207,13 @@ def rating_submit(
     )
     if not written:  # another request of the same rater got there between the check and now
         raise Conflict("You have already rated this item under this rubric version.")
+    criteria_remember(version_id=version.pk, criteria=criteria)  # rated, so frozen once this commits
     ratings_changed.send(sender=Rating, project=item.project, item_ids=[item.id])
-    return Rating.objects.select_related("rater", "rubric_version").get(pk=written[(item.pk, rater.pk)])
+    # The row as stored (its timestamps are the database's), with the rater and version in hand.
+    rating_id = written[(item.pk, rater.pk)]
+    (rating,) = Rating.objects.raw(f"SELECT * FROM {Rating._meta.db_table} WHERE id = %s", [rating_id])
+    rating.rater, rating.rubric_version = rater, version
+    return rating
 
 
 @transaction.atomic
@@ -234,7 +242,9 @@ def rating_change(
     """
     item_lock(item_id=item.pk)
     version = item.project.rubric_version
-    clean_values, clean_rationales, seconds = _rating_clean(version, values, rationales, seconds_spent)
+    clean_values, clean_rationales, seconds = _rating_clean(
+        criteria_of(version=version), values, rationales, seconds_spent
+    )
     rating = Rating.objects.filter(item=item, rater=rater, rubric_version=version).first()
     if rating is None:
         raise Rating.DoesNotExist("You have not rated this item under its current rubric version.")

@@ -177,8 +177,9 @@ def judge_batch_submit(*, batch_id: int) -> BatchStep | None:
     run, now = batch.run, timezone.now()
     if batch.status == BatchStatus.SUBMITTED:
         # Its poll chain is alive unless it has been silent for a while (lost with a broker): a
-        # second chain would double the polling for nothing.
-        last = batch.polled_at or batch.submitted_at
+        # second chain would double the polling for nothing. Never polled: the delivery that
+        # submitted may have died before it sent the first poll (the redelivery is this call).
+        last = batch.polled_at
         alive = last is not None and now - last < timedelta(seconds=2 * settings.JUDGES_BATCH_POLL_SECONDS + 30)
         return None if alive else BatchStep("poll", 0)
     if batch.status not in (BatchStatus.PENDING, BatchStatus.SUBMITTING):

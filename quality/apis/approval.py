@@ -133,6 +133,15 @@ class PolicySerializer(serializers.Serializer):
     routing_rater = serializers.IntegerField(source="routing_rater_id", allow_null=True)
     routing_threshold = serializers.FloatField(allow_null=True)
     routing_bar = serializers.FloatField(allow_null=True)
+    stopping_rule = serializers.CharField(
+        help_text='Adaptive overlap: "agreement" (one more rating while raters disagree) or "posterior" '
+        "(while the best label's posterior is below the target; docs/triage.md)."
+    )
+    stopping_target = serializers.FloatField(allow_null=True, help_text="null: the fitted target.")
+    posterior_model = serializers.JSONField(help_text="The posterior rule's fitted model ({} before a fit).")
+    audit_labelled_by = serializers.CharField(
+        help_text='"people": audited items go to people, then to a reviewer for gold; "reviewer": to a reviewer only.'
+    )
 
 
 class PolicyInputSerializer(InputSerializer):
@@ -146,6 +155,9 @@ class PolicyInputSerializer(InputSerializer):
         required=False, help_text="Replaces the whole mapping; {} returns every criterion to the project-wide values."
     )
     routing = serializers.CharField(required=False, help_text='"humans_first" or "judge_first".')
+    stopping_rule = serializers.CharField(required=False, help_text='"agreement" or "posterior".')
+    stopping_target = serializers.FloatField(required=False, allow_null=True)
+    audit_labelled_by = serializers.CharField(required=False, help_text='"people" or "reviewer".')
 
 
 class PolicyUpdatedSerializer(PolicySerializer):

@@ -1,4 +1,5 @@
-"""REST API for judge-first routing: the trade-off on gold, and choosing the threshold."""
+"""REST API for judge-first routing (the trade-off on gold, choosing the threshold) and for fitting
+the posterior stopping rule."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -10,6 +11,7 @@ from annotation.selectors import MANAGE, REVIEW
 from quality.apis.approval import PolicySerializer
 from quality.selectors.policy import policy_for
 from quality.selectors.routing import routing_tradeoff
+from quality.services.posterior import posterior_model_fit
 from quality.services.routing import routing_threshold_choose
 
 
@@ -48,3 +50,19 @@ class RoutingThresholdApi(APIView):
         project = project_get(request, project_id, MANAGE)
         policy, tradeoff, _ = routing_threshold_choose(project=project)
         return Response({**tradeoff, "policy": PolicySerializer(policy).data})
+
+
+class PosteriorFitSerializer(serializers.Serializer):
+    policy = PolicySerializer()
+    items_reevaluation = serializers.ChoiceField(choices=["done", "queued"])
+
+
+class PosteriorFitApi(APIView):
+    """Fit the posterior stopping rule's model on the project's ratings and gold (managers): the
+    judge's calibration, the raters' accuracies and the target; then re-decide the items."""
+
+    @extend_schema(request=None, responses=PosteriorFitSerializer)
+    def post(self, request, project_id: int):
+        project = project_get(request, project_id, MANAGE)
+        policy, decision = posterior_model_fit(project=project)
+        return Response({"policy": PolicySerializer(policy).data, "items_reevaluation": decision.outcome.value})

@@ -20,16 +20,18 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-import agreement
 from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Project, RaterKind, Rating
 from annotation.services.queue import item_lock
 from config.errors import Conflict
 from quality import dispatch
-from quality.consensus import consensus_of, consensus_rule
+from quality.audit_gold import AUDIT_REASON, audit_decide, audit_review_requests_make, audit_to_reviewer_only
+from quality.consensus import consensus_of
 from quality.models import RaterTrust, ReviewRequest
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import agreement_reports_refresh_after_change
+from quality.stopping import POSTERIOR, posterior_decide, stop_decide
 from rubrics.models import Criterion
+from rubrics.selectors import criteria_of
 
 JUDGE_FIRST = "judge_first"
 
@@ -100,17 +102,8 @@ def _decide(
     item.decided_at = (
         timezone.now() if status in (ItemStatus.APPROVED, ItemStatus.REJECTED, ItemStatus.NEEDS_REVIEW) else None
     )
-    item.save(
-        update_fields=[
-            "status",
-            "approved_by",
-            "consensus",
-            "disagreement",
-            "decision_reason",
-            "decided_at",
-            "updated_at",
-        ]
-    )
+    fields = ["status", "approved_by", "consensus", "disagreement", "decision_reason", "decided_at", "updated_at"]
+    item.save(update_fields=fields)
     return True
 
 
@@ -140,12 +133,13 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
         return 0
     agreement_reports_refresh_after_change(project_id=project.pk)
     _item_status_refresh(item_ids=item_ids)
-    version = project.rubric_version
-    criteria = list(version.criteria.all())
+    criteria = criteria_of(version=project.rubric_version)
     changed = 0
     for start in range(0, len(item_ids), 2_000):
         chunk = item_ids[start : start + 2_000]
-        with transaction.atomic():
+        # No savepoint: nothing here catches a failure, and inside a rating's transaction a
+        # savepoint would cost two round trips per rating.
+        with transaction.atomic(savepoint=False):
             # Through the project's manager, so item.project is this instance (no query per item).
             # NO KEY UPDATE: new ratings (whose foreign key takes KEY SHARE) need not wait for it.
             items = list(project.items.select_for_update(no_key=True).filter(id__in=chunk).order_by("id"))
@@ -154,13 +148,16 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
             _queue_confidence_set(items, confidence)
             for item, item_inputs in zip(items, inputs, strict=True):
                 changed += _evaluate_one(item, criteria, policy, *item_inputs)
+            audit_review_requests_make(items=items)
     return changed
 
 
 def _inputs_of(project: Project, criteria, policy, items: Sequence[Item]) -> tuple[list[tuple], dict]:
     """What decides each of ``items`` (in order): its gold, its human ratings, the values of a
     judge allowed to decide it, a standing review request, the first verdict of any judge
-    (adaptive overlap's check); and, under judge first, the routing judge's confidence per item.
+    (adaptive overlap's check), the human ratings' raters with the calibrated judge's
+    distribution (the posterior rule's evidence); and, under judge first, the routing judge's
+    confidence per item.
     Four queries, whatever the number of items."""
     version = project.rubric_version
     chunk = [item.pk for item in items]
@@ -169,18 +166,24 @@ def _inputs_of(project: Project, criteria, policy, items: Sequence[Item]) -> tup
     golds = {g.item_id: g for g in Gold.objects.filter(item_id__in=chunk, rubric_version=version)}
     requests = dict(ReviewRequest.objects.filter(item_id__in=chunk).values_list("item_id", "reason"))
     human: dict[int, list[dict]] = {}
+    raters: dict[int, list[int]] = {}
+    calibrated_judge = (policy.posterior_model or {}).get("judge")
+    distributions: dict[int, dict] = {}
     judged: dict[int, dict] = {}
     any_judge: dict[int, dict] = {}
     confidence: dict[int, float | None] = {}
-    for item_id, rater_id, kind, values, conf in (
+    for item_id, rater_id, kind, values, conf, dist in (
         Rating.objects.filter(item_id__in=chunk, rubric_version=version)
-        .values_list("item_id", "rater_id", "rater__kind", "values", "confidence")
+        .values_list("item_id", "rater_id", "rater__kind", "values", "confidence", "distribution")
         .order_by("id")
     ):
         if kind == RaterKind.HUMAN:
             human.setdefault(item_id, []).append(values)
+            raters.setdefault(item_id, []).append(rater_id)
             continue
         any_judge.setdefault(item_id, values)
+        if rater_id == calibrated_judge:
+            distributions[item_id] = dist
         if judge_first:
             if rater_id == policy.routing_rater_id:
                 confidence[item_id] = conf
@@ -189,7 +192,11 @@ def _inputs_of(project: Project, criteria, policy, items: Sequence[Item]) -> tup
                     judged[item_id] = values
         elif rater_id in trusted:
             judged.setdefault(item_id, values)
-    inputs = [(golds.get(i), human.get(i, []), judged.get(i), requests.get(i), any_judge.get(i)) for i in chunk]
+    inputs = [
+        (golds.get(i), human.get(i, []), judged.get(i), requests.get(i), any_judge.get(i),
+         (raters.get(i, []), distributions.get(i)))
+        for i in chunk
+    ]  # fmt: skip
     return inputs, confidence
 
 
@@ -205,28 +212,6 @@ def _queue_confidence_set(items: list[Item], confidence: dict[int, float | None]
     Item.objects.bulk_update(moved, ["queue_confidence"], batch_size=2_000)
 
 
-def _one_more_why(item: Item, criteria, policy, human: list[dict], judge: dict | None) -> str | None:
-    """Adaptive overlap: why ``item`` needs one more human rating (raters disagree, or a judge
-    disagrees with too few of them), or None when it is settled or at the maximum."""
-    project = item.project
-    for criterion in criteria:
-        if criterion.agreement_level is None:
-            continue
-        values = [r[criterion.key] for r in human if r.get(criterion.key) is not None]
-        if not values:
-            continue  # a required one is missing: consensus_of fails it, review decides
-        decision = agreement.overlap_next(
-            values=values,
-            rule=consensus_rule(criterion=criterion, policy=policy),
-            min_overlap=project.overlap_min,
-            max_overlap=project.annotations_per_item,
-            judge_value=(judge or {}).get(criterion.key),
-        )
-        if decision.needs_rating:
-            return f"{decision.reason} on {criterion.key}"
-    return None
-
-
 def _evaluate_one(
     item: Item,
     criteria,
@@ -236,6 +221,7 @@ def _evaluate_one(
     judged: dict | None,
     requested: str | None = None,
     judge: dict | None = None,
+    evidence: tuple[list[int], dict | None] | None = None,
     *,
     decide=None,
 ) -> bool:
@@ -246,6 +232,9 @@ def _evaluate_one(
         return False  # an explicit rejection stands until someone reverses it
     if gold is not None:
         return decide(item, status=ItemStatus.APPROVED, approved_by=ApprovedBy.REVIEWER, consensus=gold.values)
+    if audit_to_reviewer_only(item, policy):
+        return decide(item, status=ItemStatus.NEEDS_REVIEW, consensus=item.consensus, reason=AUDIT_REASON)
+    decide = audit_decide(item, decide)  # people's consensus on an audited item waits for gold
     if requested is not None:
         return decide(
             item,
@@ -256,12 +245,19 @@ def _evaluate_one(
         )
     adaptive = item.project.overlap_min is not None
     if adaptive and len(human) >= item.project.overlap_min:
-        why = _one_more_why(item, criteria, policy, human, judge)
-        if why is not None:
+        # ``evidence``: who gave each human rating, and the calibrated judge's verdict distribution.
+        raters, judge_dist = evidence or ([0] * len(human), None)
+        stop = stop_decide(item, criteria, policy, human, raters, judge, judge_dist)
+        if stop.action == "rate":
             # One more rating than it has: the queue leases it again only below that target.
             return decide(
-                item, status=ItemStatus.IN_PROGRESS, reason=f"one more rating: {why}", overlap_target=len(human) + 1
+                item,
+                status=ItemStatus.IN_PROGRESS,
+                reason=f"one more rating: {stop.why}",
+                overlap_target=len(human) + 1,
             )
+        if policy.stopping_rule == POSTERIOR:
+            return posterior_decide(item, criteria, policy, human, stop, decide)
     if len(human) >= item.project.target_of(item) or (adaptive and len(human) >= item.project.overlap_min):
         consensus, disagreement, failing = consensus_of(criteria=criteria, ratings=human, policy=policy)
         if not failing:

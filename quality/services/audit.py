@@ -18,6 +18,7 @@ from django.db import transaction
 
 import agreement
 from annotation.models import Item, Project
+from quality.audit_gold import audit_review_requests_drop
 from quality.services.approval import items_decide
 
 MAX_AUDIT = 100_000
@@ -70,6 +71,7 @@ def audit_sample_draw(
         current = dict(Item.objects.filter(project=project, audit_rank__isnull=False).values_list("id", "audit_rank"))
         removed = [i for i in current if i not in wanted]
         Item.objects.filter(pk__in=removed).update(audit_rank=None)
+        audit_review_requests_drop(item_ids=removed)
         moved = [Item(pk=i, audit_rank=rank) for i, rank in wanted.items() if current.get(i) != rank]
         Item.objects.bulk_update(moved, ["audit_rank"], batch_size=2_000)
         locked.audit_size = size

@@ -6,10 +6,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Project
+from quality.audit_gold import audit_review_requests_drop
 from quality.models import ApprovalPolicy
 from quality.selectors.policy import policy_for
 from quality.services.approval import ProjectDecision, project_decide
+from quality.services.posterior import posterior_model_compute
 from quality.services.routing import routing_set
+from quality.stopping import POSTERIOR
 
 _POLICY_FIELDS = {
     "majority_threshold": (float, lambda v: 0.5 < v <= 1, "must be a number in (0.5, 1]."),
@@ -18,6 +21,9 @@ _POLICY_FIELDS = {
     "trust_margin": (float, lambda v: 0 <= v <= 2, "must be a number from 0 to 2."),
     "trust_min_items": (int, lambda v: 1 <= v <= 1_000_000, "must be an integer ≥ 1."),
     "routing": (str, lambda v: v in ("humans_first", "judge_first"), 'must be "humans_first" or "judge_first".'),
+    "stopping_rule": (str, lambda v: v in ("agreement", POSTERIOR), 'must be "agreement" or "posterior".'),
+    "audit_labelled_by": (str, lambda v: v in ("people", "reviewer"), 'must be "people" or "reviewer".'),
+    "stopping_target": (float, lambda v: 0.5 < v < 1, "must be a probability in (0.5, 1), or null for the fitted one."),
 }
 
 
@@ -37,8 +43,12 @@ def policy_update(*, project: Project, **changes: Any) -> tuple[ApprovalPolicy, 
     """Change a project's approval policy, then re-decide its items under the new rules (in the
     background for a large project: see project_decide, whose answer this returns)."""
     policy = ApprovalPolicy.objects.select_for_update().get(pk=policy_for(project=project).pk)
+    before = policy.audit_labelled_by
     policy_changes_apply(policy=policy, changes=changes)
     policy.save()
+    if policy.audit_labelled_by != before:
+        # The audit's requests were made under the other rule: re-deciding makes the ones still due.
+        audit_review_requests_drop(item_ids=project.items.filter(audit_rank__isnull=False).values_list("id", flat=True))
     routing_set(policy=policy)
     return policy, project_decide(project=project)
 
@@ -54,6 +64,9 @@ def policy_changes_apply(*, policy: ApprovalPolicy, changes: dict[str, Any]) -> 
             errors.update(own_errors)
             clean[name] = own
             continue
+        if name == "stopping_target" and value is None:
+            clean[name] = None  # the fitted target
+            continue
         if name not in _POLICY_FIELDS:
             errors[name] = ["unknown policy field."]
             continue
@@ -66,6 +79,9 @@ def policy_changes_apply(*, policy: ApprovalPolicy, changes: dict[str, Any]) -> 
         raise ValidationError(errors)
     for name, value in clean.items():
         setattr(policy, name, value)
+    if policy.stopping_rule == POSTERIOR and not policy.posterior_model:
+        # First switch to the posterior rule: fit its model now, so the preview shows what saving does.
+        policy.posterior_model = posterior_model_compute(project=policy.project, policy=policy)
     return policy
 
 

@@ -9,6 +9,13 @@ Subsets: the humans (``subset`` 0), and per judge the humans with that judge (``
 rater id; its ratings on the items it was shown as examples left out). A judge's tally begins, as
 a copy of the humans', with its first verdict.
 
+Shards: each tally is split by item id into ``AgreementTally.SHARDS`` rows, each with its own
+cells; an item's contribution always goes to the shard ``item_id % SHARDS`` and readers add the
+shards up. Everything below happens per (project, shard), so ratings of items in different
+shards never wait for each other. A judge's subset begins per shard, when it first writes there;
+a reader takes the humans' shard for a shard the judge has not begun, which is exact because the
+judge has no rating there.
+
 Concurrency (PostgreSQL, READ COMMITTED): a delta is "this item's ratings as they are now, minus
 the same without my own changes", so it is exact only if no other transaction changes the item's
 ratings between that read and commit. Hence, in this order and every writer alike:
@@ -16,18 +23,18 @@ ratings between that read and commit. Hence, in this order and every writer alik
 1. the changed items' rows are locked (by id; a submission or correction holds its item already),
    then their ratings are read: a later statement, so a fresh snapshot in which every earlier
    writer of these items has committed, and no later one can change them before we do;
-2. the project's humans' headers are upserted (``ratings``, ``writes`` + deltas), in criterion
-   order, which locks them to commit: every writer of the project (judges' too) and a rebuild
-   take turns from here on. Only then are the judge subsets listed, so none can begin (copying
-   the humans' cells) while a human rating it would miss is uncommitted;
+2. the shard's humans' headers are upserted (``ratings``, ``writes`` + deltas), in criterion
+   order, which locks them to commit: every writer of the shard (judges' too) and a rebuild
+   take turns from here on. Only then are the shard's judge subsets listed, so none can begin
+   (copying the humans' cells) while a human rating it would miss is uncommitted;
 3. the humans' cells (``count = count + delta``, in (m, c, k) order), then the judges' headers
    and their cells (a new judge subset copies the humans' cells first).
 
-Locks are always taken items → humans' headers → humans' cells → judges' headers → judges' cells,
-each in a fixed order,
-so writers cannot deadlock one another. On PostgreSQL each step is one round trip carrying several
-statements (:func:`_batch`): each statement still takes its own snapshot once the one before it
-has finished, which is what the order above relies on. SQLite has one writer at a time.
+Locks are always taken items → then per shard, in shard order: humans' headers → humans' cells →
+judges' headers → judges' cells, each in a fixed order, so writers cannot deadlock one another (a
+rebuild takes every shard's humans' headers first, in the same order). On PostgreSQL each step is
+one round trip carrying several statements (:func:`_batch`): each statement still takes its own
+snapshot once the one before it has finished, which is what the order above relies on. SQLite has one writer at a time.
 """
 
 import json
@@ -40,10 +47,12 @@ from django.db import connection, transaction
 
 from agreement.live import Cell, cells_build, cells_delta, cells_merge
 from annotation.models import Item, Project, Rater, RaterKind, Rating
+from config.round_trips import Statement, statements_run
 from quality.models import AgreementCell, AgreementTally
 from quality.selectors.agreement import project_ratings
 from rubrics.models import Criterion
 from rubrics.scales import AGREEMENT_LEVEL, value_code
+from rubrics.selectors import criteria_cached
 
 Change = tuple[int, int, dict | None]
 """``(item_id, rater_id, values before)``: values before None for a new rating."""
@@ -51,11 +60,10 @@ Change = tuple[int, int, dict | None]
 Values = dict[int, dict[int, dict]]
 """``{item_id: {rater_id: values}}``"""
 
-Statement = tuple[str, list]
-
 _CHUNK = 2_000
 _CELL_ROWS = 500
 HUMANS = AgreementTally.HUMANS
+SHARDS = AgreementTally.SHARDS
 
 
 class Scored(NamedTuple):
@@ -75,21 +83,9 @@ def _json(value: Any) -> Any:
 
 
 def _batch(statements: list[Statement]) -> list[list[tuple]]:
-    """Run ``statements`` in order and return each one's rows. On PostgreSQL in one round trip:
-    Django's psycopg cursor binds parameters client-side, so several statements go as one query
-    and each still runs (and takes its snapshot) after the one before it has finished."""
-    out: list[list[tuple]] = []
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            for sql, params in statements:
-                cursor.execute(sql, params)
-                out.append(cursor.fetchall() if cursor.description else [])
-            return out
-        cursor.execute("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
-        while True:
-            out.append(cursor.fetchall() if cursor.description else [])
-            if not cursor.nextset():
-                return out
+    """Run ``statements`` in order and return each one's rows; one round trip on PostgreSQL, where
+    each statement still runs (and takes its snapshot) after the one before it has finished."""
+    return statements_run(statements)
 
 
 def _in(values: Sequence) -> str:
@@ -101,17 +97,22 @@ def _chunks(seq: Sequence, size: int) -> Iterable[Sequence]:
         yield seq[start : start + size]
 
 
-def _read_statements(rubric_version_id: int, item_ids: list[int], judge_ids: list[int]) -> list[Statement]:
-    """Criteria; item locks; the items' ratings (after the locks); the writing judges' examples."""
+def _read_statements(
+    rubric_version_id: int, item_ids: list[int], judge_ids: list[int], *, criteria: bool
+) -> list[Statement]:
+    """Criteria (unless cached); item locks; the items' ratings (after the locks); the writing
+    judges' examples."""
     item, rating, rater = _q(Item._meta.db_table), _q(Rating._meta.db_table), _q(Rater._meta.db_table)
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
-    out: list[Statement] = [
-        (
-            f"SELECT id, {_q('key')}, scale FROM {_q(Criterion._meta.db_table)} WHERE version_id = %s "
-            f"ORDER BY position, id",
-            [rubric_version_id],
+    out: list[Statement] = []
+    if criteria:
+        out.append(
+            (
+                f"SELECT id, {_q('key')}, scale FROM {_q(Criterion._meta.db_table)} WHERE version_id = %s "
+                f"ORDER BY position, id",
+                [rubric_version_id],
+            )
         )
-    ]
     for chunk in _chunks(item_ids, _CHUNK):
         out.append((f"SELECT id, project_id FROM {item} WHERE id IN ({_in(chunk)}) ORDER BY id{lock}", list(chunk)))
     for chunk in _chunks(item_ids, _CHUNK):
@@ -127,48 +128,53 @@ def _read_statements(rubric_version_id: int, item_ids: list[int], judge_ids: lis
     return out
 
 
-def _headers_sql(project_id: int, rubric_version_id: int, rows: list[tuple[int, int, int, int]]) -> Statement:
-    """Upsert tally headers, ``rows`` of (criterion id, subset, ratings delta, writes delta), in key
-    order; returns (id, criterion_id, subset, ratings). Holds the rows locked to commit."""
+Head = tuple[int, int, int, int, int]
+"""A header's change: (shard, criterion id, subset, ratings delta, writes delta)."""
+
+
+def _headers_sql(project_id: int, rubric_version_id: int, rows: list[Head]) -> Statement:
+    """Upsert tally headers ``rows`` in key order (shard, criterion, subset); returns (id, shard,
+    criterion_id, subset, ratings). Holds the rows locked to commit."""
     table = _q(AgreementTally._meta.db_table)
     params: list = []
-    for criterion_id, subset, ratings, writes in sorted(rows):
-        params += [project_id, criterion_id, rubric_version_id, subset, ratings, writes]
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    for shard, criterion_id, subset, ratings, writes in sorted(rows):
+        params += [project_id, criterion_id, rubric_version_id, subset, shard, ratings, writes]
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(rows))
     return (
-        f"INSERT INTO {table} (project_id, criterion_id, rubric_version_id, subset, ratings, writes) "
-        f"VALUES {values} ON CONFLICT (project_id, criterion_id, subset) DO UPDATE SET "
+        f"INSERT INTO {table} (project_id, criterion_id, rubric_version_id, subset, shard, ratings, writes) "
+        f"VALUES {values} ON CONFLICT (project_id, criterion_id, subset, shard) DO UPDATE SET "
         f"ratings = {table}.ratings + EXCLUDED.ratings, writes = {table}.writes + EXCLUDED.writes "
-        f"RETURNING id, criterion_id, subset, ratings",
+        f"RETURNING id, shard, criterion_id, subset, ratings",
         params,
     )
 
 
-def _judges_sql(project_id: int, rubric_version_id: int) -> Statement:
-    """The judges with a tally in the project (after the humans' headers are locked), and their examples."""
+def _judges_sql(project_id: int, rubric_version_id: int, shard: int) -> Statement:
+    """The judges with a tally in the shard (after its humans' headers are locked), and their examples."""
     table, rater = _q(AgreementTally._meta.db_table), _q(Rater._meta.db_table)
     return (
         f"SELECT DISTINCT t.subset, a.shown_item_ids FROM {table} t JOIN {rater} a ON a.id = t.subset "
-        f"WHERE t.project_id = %s AND t.rubric_version_id = %s AND t.subset <> 0",
-        [project_id, rubric_version_id],
+        f"WHERE t.project_id = %s AND t.rubric_version_id = %s AND t.shard = %s AND t.subset <> 0",
+        [project_id, rubric_version_id, shard],
     )
 
 
-def _copy_sql(project_id: int, rubric_version_id: int, judge: int) -> Statement:
-    """A new judge subset's cells: the humans' as committed (this writer's own deltas come after)."""
+def _copy_sql(project_id: int, rubric_version_id: int, judge: int, shard: int) -> Statement:
+    """A judge subset's new shard: the humans' cells of the shard as they stand (this writer's own
+    human deltas included, its judge deltas come after)."""
     cell, table = _q(AgreementCell._meta.db_table), _q(AgreementTally._meta.db_table)
     return (
         f"INSERT INTO {cell} (tally_id, m, c, k, count) SELECT j.id, x.m, x.c, x.k, x.count FROM {cell} x "
         f"JOIN {table} h ON h.id = x.tally_id JOIN {table} j ON j.project_id = h.project_id "
-        f"AND j.criterion_id = h.criterion_id AND j.subset = %s "
-        f"WHERE h.project_id = %s AND h.rubric_version_id = %s AND h.subset = 0 AND x.count <> 0",
-        [judge, project_id, rubric_version_id],
+        f"AND j.criterion_id = h.criterion_id AND j.shard = h.shard AND j.subset = %s "
+        f"WHERE h.project_id = %s AND h.rubric_version_id = %s AND h.shard = %s AND h.subset = 0 AND x.count <> 0",
+        [judge, project_id, rubric_version_id, shard],
     )
 
 
-def _cells_sql(project_id: int, rows: list[tuple[int, int, int, float, float, int]]) -> list[Statement]:
-    """Upsert cells ``(criterion id, subset, m, c, k, delta)`` as ``count = count + delta``, in
-    (tally, m, c, k) order; the tally found by its key, so one round trip can create it first."""
+def _cells_sql(project_id: int, shard: int, rows: list[tuple[int, int, int, float, float, int]]) -> list[Statement]:
+    """Upsert one shard's cells ``(criterion id, subset, m, c, k, delta)`` as ``count = count + delta``,
+    in (tally, m, c, k) order; the tally found by its key, so one round trip can create it first."""
     cell, table = _q(AgreementCell._meta.db_table), _q(AgreementTally._meta.db_table)
     out: list[Statement] = []
     first = "(CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS bigint), CAST(%s AS double precision), " \
@@ -179,10 +185,10 @@ def _cells_sql(project_id: int, rows: list[tuple[int, int, int, float, float, in
             (
                 f"WITH v(criterion_id, subset, m, c, k, d) AS (VALUES {values}) "
                 f"INSERT INTO {cell} (tally_id, m, c, k, count) SELECT t.id, v.m, v.c, v.k, v.d FROM v JOIN {table} t "
-                f"ON t.project_id = %s AND t.criterion_id = v.criterion_id AND t.subset = v.subset "
+                f"ON t.project_id = %s AND t.shard = %s AND t.criterion_id = v.criterion_id AND t.subset = v.subset "
                 f"WHERE true ORDER BY t.id, v.m, v.c, v.k "
                 f"ON CONFLICT (tally_id, m, c, k) DO UPDATE SET count = {cell}.count + EXCLUDED.count",
-                [x for row in chunk for x in row] + [project_id],
+                [x for row in chunk for x in row] + [project_id, shard],
             )
         )
     return out
@@ -214,39 +220,39 @@ def tallies_record(*, rubric_version_id: int, changes: Sequence[Change]) -> None
     item_ids = sorted({item_id for item_id, _, _ in changes})
     judge_ids = sorted({rater_id for _, rater_id, _ in changes})  # narrowed to judges below
     chunks = -(-len(item_ids) // _CHUNK)
-    results = _batch(_read_statements(rubric_version_id, item_ids, judge_ids))
-    criteria = [
-        Scored(pk, key, _json(scale)) for pk, key, scale in results[0] if AGREEMENT_LEVEL.get(_json(scale).get("kind"))
-    ]
+    cached = criteria_cached(version_id=rubric_version_id)  # else read in the same round trip
+    results = _batch(_read_statements(rubric_version_id, item_ids, judge_ids, criteria=cached is None))
+    rows = [(c.pk, c.key, c.scale) for c in cached] if cached is not None else results.pop(0)
+    scored = (Scored(pk, key, _json(scale)) for pk, key, scale in rows)
+    criteria = [c for c in scored if AGREEMENT_LEVEL.get(c.scale.get("kind", ""))]
     if not criteria:
         return
-    projects = {item_id: project_id for rows in results[1 : 1 + chunks] for item_id, project_id in rows}
+    projects = {item_id: project_id for rows in results[:chunks] for item_id, project_id in rows}
     humans_now: Values = defaultdict(dict)
     judges_now: Values = defaultdict(dict)
     human_ids: set[int] = set()
-    for rows in results[1 + chunks : 1 + 2 * chunks]:
+    for rows in results[chunks : 2 * chunks]:
         for item_id, rater_id, kind, values in rows:
             if kind == RaterKind.HUMAN:
                 humans_now[item_id][rater_id] = _json(values)
                 human_ids.add(rater_id)
             else:
                 judges_now[item_id][rater_id] = _json(values)
-    writing_judges = {
-        pk: set(_json(items) or []) for pk, items in (results[-1] if len(results) > 1 + 2 * chunks else [])
-    }
+    writing_judges = {pk: set(_json(items) or []) for pk, items in (results[-1] if len(results) > 2 * chunks else [])}
     humans_was = {item_id: dict(by_rater) for item_id, by_rater in humans_now.items()}
     judges_was = {item_id: dict(by_rater) for item_id, by_rater in judges_now.items()}
-    by_project: dict[int, list[Change]] = defaultdict(list)
+    by_shard: dict[tuple[int, int], list[Change]] = defaultdict(list)
     for item_id, rater_id, old in changes:
-        by_project[projects[item_id]].append((item_id, rater_id, old))
+        by_shard[(projects[item_id], item_id % SHARDS)].append((item_id, rater_id, old))
         was = humans_was if rater_id in human_ids else judges_was
         if old is None:
             was.setdefault(item_id, {}).pop(rater_id, None)
         else:
             was.setdefault(item_id, {})[rater_id] = old
-    for project_id, mine in sorted(by_project.items()):
-        _project_record(
+    for (project_id, shard), mine in sorted(by_shard.items()):
+        _shard_record(
             project_id,
+            shard,
             rubric_version_id,
             criteria,
             mine,
@@ -257,8 +263,9 @@ def tallies_record(*, rubric_version_id: int, changes: Sequence[Change]) -> None
         )
 
 
-def _project_record(
+def _shard_record(
     project_id: int,
+    shard: int,
     rubric_version_id: int,
     criteria: list[Scored],
     mine: list[Change],
@@ -267,7 +274,7 @@ def _project_record(
     now: tuple[Values, Values],
     was: tuple[Values, Values],
 ) -> None:
-    """One project's tallies: humans' headers (the turnstile), then judges' headers and all cells."""
+    """One shard of a project's tallies: humans' headers (the turnstile), then judges' headers and all cells."""
     human_items = {item_id for item_id, rater_id, _ in mine if rater_id in human_ids}
     judge_items: dict[int, set[int]] = defaultdict(set)
     for item_id, rater_id, _ in mine:
@@ -288,16 +295,16 @@ def _project_record(
 
     # Round trip 1: the humans' headers (the turnstile), the judge subsets, the humans' cells.
     cells, counts = deltas(HUMANS, human_items, {}, was[0])
-    heads = [(c.pk, HUMANS, counts[c.pk], len(mine)) for c in criteria]
+    heads = [(shard, c.pk, HUMANS, counts[c.pk], len(mine)) for c in criteria]
     rows = [(cid, HUMANS, m, c, k, d) for cid, delta in cells.items() for (m, c, k), d in delta.items()]
     humans, existing, *_ = _batch(
         [
             _headers_sql(project_id, rubric_version_id, heads),
-            _judges_sql(project_id, rubric_version_id),
-            *_cells_sql(project_id, rows),
+            _judges_sql(project_id, rubric_version_id, shard),
+            *_cells_sql(project_id, shard, rows),
         ]
     )
-    humans_ratings = {criterion_id: n for _, criterion_id, _, n in humans}
+    humans_ratings = {criterion_id: n for _, _, criterion_id, _, n in humans}
     shown = {pk: set(_json(items) or []) for pk, items in existing}
     begun = set(shown)
     shown.update((pk, items) for pk, items in writing_judges.items() if pk in judge_items)
@@ -313,29 +320,32 @@ def _project_record(
         )
         for criterion in criteria:
             base = 0 if judge in begun else humans_ratings[criterion.pk]
-            heads.append((criterion.pk, judge, base + judge_counts[criterion.pk], 0))
+            heads.append((shard, criterion.pk, judge, base + judge_counts[criterion.pk], 0))
         rows += [(cid, judge, m, c, k, d) for cid, delta in judge_cells.items() for (m, c, k), d in delta.items()]
     statements = [_headers_sql(project_id, rubric_version_id, heads)]
-    statements += [_copy_sql(project_id, rubric_version_id, judge) for judge in sorted(set(shown) - begun)]
-    _batch(statements + _cells_sql(project_id, rows))
+    statements += [_copy_sql(project_id, rubric_version_id, judge, shard) for judge in sorted(set(shown) - begun)]
+    _batch(statements + _cells_sql(project_id, shard, rows))
 
 
-def _headers_bump(project_id: int, rubric_version_id: int, rows: list[tuple[int, int, int, int]]) -> dict:
-    """:func:`_headers_sql` run: ``{(criterion_id, subset): (tally_id, ratings)}``."""
+def _headers_bump(project_id: int, rubric_version_id: int, rows: list[Head]) -> dict:
+    """:func:`_headers_sql` run: ``{(shard, criterion_id, subset): (tally_id, ratings)}``."""
     (returned,) = _batch([_headers_sql(project_id, rubric_version_id, rows)])
-    return {(criterion_id, subset): (tally_id, n) for tally_id, criterion_id, subset, n in returned}
+    return {(shard, criterion_id, subset): (tally_id, n) for tally_id, shard, criterion_id, subset, n in returned}
 
 
 @transaction.atomic
 def tallies_rebuild(*, project: Project) -> int:
     """Recount the project's live tallies from its ratings (after a bulk load, rows deleted outside
-    the services, or a judge's few-shot items changed). Locks the humans' headers first, like every
-    writer, so a rating written meanwhile is counted exactly once. Returns the cells written."""
+    the services, or a judge's few-shot items changed). Locks the humans' headers of every shard
+    first, in the writers' order, so a rating written meanwhile is counted exactly once. Every
+    judge gets a tally in every shard. Returns the cells written."""
     version_id = project.rubric_version_id
     criteria = [c for c in Criterion.objects.filter(version_id=version_id) if c.agreement_level is not None]
     if not criteria:
         return 0
-    humans = _headers_bump(project.pk, version_id, [(c.pk, HUMANS, 0, 0) for c in criteria])
+    humans = _headers_bump(
+        project.pk, version_id, [(shard, c.pk, HUMANS, 0, 0) for shard in range(SHARDS) for c in criteria]
+    )
     AgreementTally.objects.filter(project=project, rubric_version_id=version_id).exclude(
         subset=AgreementTally.HUMANS
     ).delete()
@@ -346,16 +356,23 @@ def tallies_rebuild(*, project: Project) -> int:
     written = 0
     for cr in per_criterion:
         is_human = np.isin(cr.raters, human_ids)
+        shards = cr.units % SHARDS
         masks = {AgreementTally.HUMANS: is_human}
         for pk, judge in judges.items():
             shown = np.asarray(judge.shown_item_ids or [], dtype=np.int64)
             masks[pk] = is_human | ((cr.raters == pk) & ~np.isin(cr.units, shown))
-        heads = [(cr.criterion.pk, subset, int(mask.sum()), 0) for subset, mask in masks.items() if subset]
-        tallies = {**humans, **(_headers_bump(project.pk, version_id, heads) if heads else {})}
-        AgreementTally.objects.filter(pk=humans[(cr.criterion.pk, 0)][0]).update(ratings=int(is_human.sum()))
-        for subset, mask in masks.items():
+        per_shard = {
+            (shard, subset): mask & (shards == shard) for subset, mask in masks.items() for shard in range(SHARDS)
+        }
+        heads = [(shard, cr.criterion.pk, subset, int(mask.sum()), 0) for (shard, subset), mask in per_shard.items()]
+        judge_heads = [head for head in heads if head[2] != HUMANS]
+        tallies = {**humans, **(_headers_bump(project.pk, version_id, judge_heads) if judge_heads else {})}
+        for shard in range(SHARDS):
+            tally_id = humans[(shard, cr.criterion.pk, HUMANS)][0]
+            AgreementTally.objects.filter(pk=tally_id).update(ratings=int(per_shard[(shard, HUMANS)].sum()))
+        for (shard, subset), mask in per_shard.items():
             built = cells_build(cr.units[mask], cr.values[mask])
-            tally_id = tallies[(cr.criterion.pk, subset)][0]
+            tally_id = tallies[(shard, cr.criterion.pk, subset)][0]
             AgreementCell.objects.bulk_create(
                 [
                     AgreementCell(tally_id=tally_id, m=int(m), c=float(c), k=float(k), count=int(n))

@@ -43,6 +43,16 @@ FIELDS = {
         "Items before trust",
         "How many items a judge must be measured on before it can be trusted at all.",
     ),
+    "stopping_rule": (
+        "When to stop asking for ratings (adaptive overlap)",
+        "Raters agree: one more rating while they disagree. Posterior: one more while the most probable label, "
+        "given the judge's verdict calibrated on gold and each rater's measured accuracy, is less likely than "
+        "the target. Applies when the project sets a minimum overlap.",
+    ),
+    "stopping_target": (
+        "Target probability (posterior rule)",
+        "How sure the label must be, e.g. 0.95. Blank: the target fitted to match fixed overlap's accuracy.",
+    ),
 }
 
 
@@ -71,6 +81,14 @@ def _parse(post, project: Project) -> tuple[dict, dict]:
     except ValueError:
         errors["trust_min_items"] = ["must be a whole number."]
     values["judge_may_approve"] = post.get("judge_may_approve") == "on"
+    if "stopping_rule" in post:
+        values["stopping_rule"] = post.get("stopping_rule", "")
+    if "stopping_target" in post:
+        raw = post.get("stopping_target", "").strip()
+        try:
+            values["stopping_target"] = float(raw) if raw else None
+        except ValueError:
+            errors["stopping_target"] = ["must be a number, or blank for the fitted target."]
     return values, errors
 
 

@@ -4,9 +4,10 @@ import pytest
 from django.utils import timezone
 
 from annotation.models import Assignment, Draft, Item, ItemStatus, Rating, Skip
+from annotation.services.item_loads import item_load_recount
 from annotation.services.items import items_import
 from annotation.services.projects import project_update
-from annotation.services.queue import assignment_claim_next, assignment_release, item_load_recount
+from annotation.services.queue import assignment_claim_next, assignment_release
 from annotation.services.rating_imports import ratings_import
 from tests.conftest import GOOD_RATIONALES, GOOD_VALUES
 

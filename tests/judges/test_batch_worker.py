@@ -30,7 +30,9 @@ def test_a_batch_run_survives_a_killed_worker_with_one_provider_batch(staff, pro
     items_import(project=project, rows=[{"external_id": f"b{i}", "data": {"prompt": f"b{i}"}} for i in range(ITEMS)])
     log = tmp_path / "worker.log"
     with FakeLLMServer() as llm:
-        llm.batches.delay = 4  # the provider takes a while: the worker dies meanwhile
+        # The provider holds the batch until the worker has died: a fixed delay raced the kill on a
+        # loaded machine (the poll ingested before the kill).
+        llm.batches.delay = 3600
         base_url = llm.anthropic_base_url if provider == "anthropic" else llm.openai_base_url
         judge = judge_create(
             actor=staff, project=project, name="B", provider=provider, model="m", base_url=base_url,
@@ -51,6 +53,7 @@ def test_a_batch_run_survives_a_killed_worker_with_one_provider_batch(staff, pro
             worker_kill(worker)  # its poll, waiting for its countdown, is unacknowledged: it comes back
             assert not JudgeVerdict.objects.filter(run=run).exists()
 
+            llm.batches.delay = 0
             worker = worker_start(env, log)
             wait_for(
                 lambda: JudgeRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING),

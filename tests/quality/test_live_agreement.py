@@ -17,7 +17,7 @@ from annotation.services.rating_imports import ratings_import
 from annotation.services.ratings import NewRating, rating_change, rating_submit, ratings_write
 from quality.models import AgreementCell, AgreementTally
 from quality.selectors.agreement import project_ratings
-from quality.selectors.live import live_agreement
+from quality.selectors.live import live_agreement, tally_counts
 from quality.services.tallies import tallies_rebuild
 from rubrics.services import rubric_create
 from tests.conftest import CRITERIA
@@ -26,12 +26,26 @@ from tests.quality.test_approval import rate
 
 
 def _stored_cells(project) -> dict:
-    out: dict = {}
-    for key, subset, m, c, k, n in AgreementCell.objects.filter(tally__project=project).values_list(
-        "tally__criterion__key", "tally__subset", "m", "c", "k", "count"
+    """``{(criterion key, subset): {(m, c, k): count}}`` as readers see them: the shards added up,
+    a judge's shard taken from the humans' where the judge has none."""
+    shards: dict = {}
+    for key, subset, shard in AgreementTally.objects.filter(project=project).values_list(
+        "criterion__key", "subset", "shard"
     ):
-        if n:
-            out.setdefault((key, subset), {})[(m, c, k)] = n
+        shards.setdefault((key, subset), {})[shard] = {}
+    for key, subset, shard, m, c, k, n in AgreementCell.objects.filter(tally__project=project).values_list(
+        "tally__criterion__key", "tally__subset", "tally__shard", "m", "c", "k", "count"
+    ):
+        shards[(key, subset)][shard][(m, c, k)] = n
+    out: dict = {}
+    for (key, subset), own in shards.items():
+        total: dict = {}
+        for shard, humans in shards.get((key, AgreementTally.HUMANS), {}).items():
+            for cell, n in own.get(shard, humans).items():
+                total[cell] = total.get(cell, 0) + n
+        total = {cell: n for cell, n in total.items() if n}
+        if total:
+            out[(key, subset)] = total
     return out
 
 
@@ -243,9 +257,13 @@ def test_no_update_is_lost_with_32_concurrent_writers(make_user):
         people = cr.raters != judge.pk
         assert stored[(cr.criterion.key, 0)] == cells_build(cr.units[people], cr.values[people]).as_dict()
         assert stored[(cr.criterion.key, judge.pk)] == cells_build(cr.units, cr.values).as_dict()
-    tally = AgreementTally.objects.get(project=project, criterion__key="helpfulness", subset=AgreementTally.HUMANS)
-    assert tally.ratings == WRITERS * len(items)
-    assert tally.writes >= WRITERS * len(items)
+    ratings, writes = tally_counts(project=project)["helpfulness"]
+    assert ratings == WRITERS * len(items)
+    assert writes >= WRITERS * len(items)
+    # The items sit in different shards: each shard's header counts its own items' ratings.
+    shards = AgreementTally.objects.filter(project=project, criterion__key="helpfulness", subset=AgreementTally.HUMANS)
+    assert sorted(t.shard for t in shards) == sorted({item.pk % AgreementTally.SHARDS for item in items})
+    assert all(t.ratings == WRITERS for t in shards)
 
 
 @pytest.mark.django_db

@@ -95,3 +95,24 @@ def test_a_criterion_gets_its_own_threshold_on_the_page(project, members, items)
     assert policy_for(project=project).per_criterion == {"helpfulness": 0.5}
     items[0].refresh_from_db()
     assert items[0].status == ItemStatus.APPROVED
+
+
+def test_the_stopping_rule_is_chosen_on_the_page_with_a_blank_target_for_the_fitted_one(project, members):
+    client = page_client(members["manager"])
+    url = f"/projects/{project.pk}/settings/policy/"
+    html = client.get(url).content.decode()
+    assert re.search(r'<option value="agreement" selected>Raters agree</option>', html), "today's rule by default"
+    assert 'name="stopping_target" id="id_stopping_target" value=""' in html
+    bad = client.post(url, {**FORM, "stopping_rule": "vibes", "stopping_target": "x", "action": "save"})
+    assert bad.status_code == 400
+    text = bad.content.decode()
+    assert 'id="error_stopping_target">must be a number, or blank for the fitted target.' in text
+    assert 'id="error_stopping_rule">must be &quot;agreement&quot; or &quot;posterior&quot;.' in text
+    assert policy_for(project=project).stopping_rule == "agreement", "nothing saved"
+    saved = client.post(url, {**FORM, "stopping_rule": "posterior", "stopping_target": "0.97", "action": "save"})
+    assert saved.status_code == 302
+    policy = policy_for(project=project)
+    assert (policy.stopping_rule, policy.stopping_target) == ("posterior", 0.97)
+    assert set(policy.posterior_model["criteria"]) == {"helpfulness", "correct", "tone"}, "fitted on the switch"
+    client.post(url, {**FORM, "stopping_rule": "posterior", "stopping_target": "", "action": "save"})
+    assert policy_for(project=project).stopping_target is None

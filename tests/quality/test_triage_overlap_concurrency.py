@@ -11,6 +11,7 @@ import time
 import pytest
 from django.db import connection, connections
 
+import agreement
 from annotation.models import Assignment, Item, ItemStatus, Rating, Role, Skip
 from annotation.selectors import rater_for_user
 from annotation.services.items import items_import
@@ -18,6 +19,7 @@ from annotation.services.projects import membership_set, project_create
 from annotation.services.queue import assignment_claim_next, assignment_skip
 from annotation.services.ratings import rating_submit
 from config.errors import Conflict
+from quality.services.policy import policy_update
 from rubrics.services import rubric_create
 from tests.concurrency import annotators_run
 from tests.conftest import CRITERIA, GOOD_RATIONALES
@@ -26,6 +28,7 @@ ANNOTATORS = 24
 ITEMS = 60
 MIN, MAX = 2, 4
 TIME_LIMIT = 45
+TARGET = 0.9
 
 # Human ratings plus live leases above the item's target (or above the maximum) at any instant.
 OVERFULL_SQL = """
@@ -45,7 +48,8 @@ def _overfull(project_id: int) -> list[int]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_adaptive_targets_are_never_over_assigned_under_concurrency(make_user):
+@pytest.mark.parametrize("rule", ["agreement", "posterior"])
+def test_adaptive_targets_are_never_over_assigned_under_concurrency(make_user, rule):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: row locks (FOR UPDATE SKIP LOCKED) are what is under test; SQLite has none")
     staff = make_user("staff", is_staff=True)
@@ -54,6 +58,9 @@ def test_adaptive_targets_are_never_over_assigned_under_concurrency(make_user):
         actor=staff, name="Adaptive", rubric=version, annotations_per_item=MAX, overlap_min=MIN, lease_minutes=5
     )
     items_import(project=project, rows=[{"external_id": f"i{n}", "data": {"n": n}} for n in range(ITEMS)])
+    if rule == "posterior":
+        # Unfitted: every rater 0.8 accurate on a uniform prior; two agreeing ratings reach 0.94.
+        policy_update(project=project, stopping_rule="posterior", stopping_target=TARGET)
     users = []
     for n in range(ANNOTATORS):
         user = make_user(f"annotator{n}")
@@ -119,12 +126,16 @@ def test_adaptive_targets_are_never_over_assigned_under_concurrency(make_user):
         ratings = list(Rating.objects.filter(item=item).values_list("values__correct", flat=True))
         per_item.append(len(ratings))
         assert MIN <= len(ratings) <= MAX or Skip.objects.filter(item=item).count() + len(ratings) == ANNOTATORS
-        # Settled the way the rule says: approved when the humans agree (2/3), review when exhausted.
+        # Settled the way the rule says: approved when the humans agree (2/3) or the posterior reaches
+        # the target, review when exhausted.
         if item.status == ItemStatus.NEEDS_REVIEW:
             assert len(ratings) == MAX
-        elif item.status == ItemStatus.APPROVED:
+        elif item.status == ItemStatus.APPROVED and rule == "agreement":
             top = max(ratings.count(True), ratings.count(False))
             assert top / len(ratings) >= 2 / 3, (item.external_id, ratings)
+        elif item.status == ItemStatus.APPROVED:
+            post = agreement.label_posterior(points=[False, True], ratings=ratings, rater_accuracy=0.8)
+            assert post[[False, True].index(item.consensus["correct"])] >= TARGET, (item.external_id, ratings)
         leases = Assignment.objects.filter(item=item).count()
         assert item.load == len(ratings) + leases
     assert sum(per_item) < MAX * ITEMS, "adaptive overlap used fewer ratings than fixed overlap at the maximum"

@@ -125,6 +125,7 @@ projects/{project_id}/estimate/                 review          -               
 projects/{project_id}/audit/                    review          manage          -               -
 projects/{project_id}/routing/                  review          -               -               -
 projects/{project_id}/routing/threshold/        -               manage          -               -
+projects/{project_id}/posterior/fit/            -               manage          -               -
 # Judges: every member sees them and their runs; managers create, change, start and cancel.
 judges/                                         signed_in       manage          -               -
 judges/{judge_id}/                              rate            -               manage          manage

@@ -1,0 +1,134 @@
+"""Fitting the posterior stopping rule's model on a project's own data (docs/triage.md, section 3b).
+
+What the rule needs, per scored criterion with a finite scale, from what the project has:
+
+* **the judge's calibration**: on gold items the calibrated judge version was not shown as
+  examples, the map from the probability its distribution gave its verdict to how often that
+  verdict equals gold (``agreement.calibration_map_fit``, isotonic). Only with at least
+  ``MIN_CALIBRATION_ITEMS`` such items; otherwise the judge takes no part in the posterior;
+* **the raters' accuracies, the base rate, the ordinal error decay**: one-coin Dawid-Skene over
+  every human rating of the current rubric version, gold items fixed to their gold, items with a
+  calibrated verdict starting from it (``agreement.rater_model_fit``);
+* **the target**: ``stopping_target`` when the manager set one, else the lowest probability whose
+  expected accuracy under the fitted model matches fixed overlap (``annotations_per_item``
+  ratings) on items like the project's own (``agreement.posterior_target_choose``): one for items
+  that start from a calibrated verdict (``target``), one for items without (``target_without_judge``).
+
+The judge version is the routing judge when one is chosen, else the judge version with the most
+verdicts carrying a distribution. The fit is stored on the policy and the project re-decided.
+"""
+
+import random
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+import agreement
+from annotation.models import Gold, Project, Rater, RaterKind, Rating
+from quality.models import ApprovalPolicy
+from quality.selectors.policy import policy_for
+from quality.services.approval import ProjectDecision, project_decide
+from quality.stopping import criterion_points, judge_distribution, posterior_level
+from rubrics.scales import point_label
+
+MIN_CALIBRATION_ITEMS = 50
+TARGET_SAMPLE = 2_000  # verdicts the target's simulation draws its items from
+
+
+def _calibrated_judge(project: Project, policy: ApprovalPolicy) -> Rater | None:
+    if policy.routing_rater_id is not None:
+        return policy.routing_rater
+    top = (
+        Rating.objects.filter(
+            item__project=project, rubric_version=project.rubric_version, rater__kind=RaterKind.JUDGE,
+            distribution__isnull=False,
+        )
+        .values("rater_id").annotate(n=Count("id")).order_by("-n", "rater_id").first()
+    )  # fmt: skip
+    return Rater.objects.get(pk=top["rater_id"]) if top else None
+
+
+def posterior_model_compute(*, project: Project, policy: ApprovalPolicy) -> dict[str, Any]:
+    """The posterior rule's model for ``project`` under ``policy`` (not saved), JSON-safe."""
+    version = project.rubric_version
+    criteria = [c for c in version.criteria.all() if c.agreement_level is not None and criterion_points(c)]
+    golds = dict(Gold.objects.filter(item__project=project, rubric_version=version).values_list("item_id", "values"))
+    judge = _calibrated_judge(project, policy)
+    shown = set(judge.shown_item_ids or ()) if judge else set()
+    verdicts: dict[int, tuple[dict, dict]] = {}
+    human: list[tuple[int, int, dict]] = []
+    for item_id, rater_id, kind, values, dist in Rating.objects.filter(
+        item__project=project, rubric_version=version
+    ).values_list("item_id", "rater_id", "rater__kind", "values", "distribution"):
+        if kind == RaterKind.HUMAN:
+            human.append((item_id, rater_id, values))
+        elif judge is not None and rater_id == judge.pk and dist:
+            verdicts[item_id] = (values, dist)
+    out: dict[str, Any] = {"judge": judge.pk if judge else None, "fitted_at": timezone.now().isoformat(),
+                           "rubric_version": version.pk, "criteria": {}}  # fmt: skip
+    for criterion in criteria:
+        out["criteria"][criterion.key] = _criterion_fit(project, policy, criterion, golds, shown, verdicts, human)
+    return out
+
+
+def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human) -> dict[str, Any]:
+    key, points, level = criterion.key, criterion_points(criterion) or [], posterior_level(criterion)
+    fit: dict[str, Any] = {"calibration": None, "calibration_items": 0}
+    confidences, correct = [], []
+    for item_id, (values, dist) in verdicts.items():
+        truth = (golds.get(item_id) or {}).get(key)
+        if truth is None or item_id in shown or values.get(key) is None:
+            continue
+        confidences.append(float(dist.get(key, {}).get(point_label(criterion.scale, values[key]), 0.0)))
+        correct.append(values[key] == truth)
+    fit["calibration_items"] = len(confidences)
+    if len(confidences) >= MIN_CALIBRATION_ITEMS:
+        fit["calibration"] = agreement.calibration_map_fit(confidences=confidences, correct=correct).as_dict()
+    dists = {}
+    if fit["calibration"]:
+        for item_id, (_, dist) in verdicts.items():
+            calibrated = judge_distribution(criterion, dist, fit)
+            if calibrated is not None:
+                dists[item_id] = calibrated
+    rows = [(i, r, v[key]) for i, r, v in human if v.get(key) is not None]
+    model = agreement.rater_model_fit(
+        units=[i for i, _, _ in rows], raters=[r for _, r, _ in rows], values=[v for _, _, v in rows],
+        points=points, level=level, gold={i: g[key] for i, g in golds.items() if g.get(key) is not None},
+        unit_prior=dists,
+    )  # fmt: skip
+    sample = random.Random(project.pk).sample(sorted(dists), min(len(dists), TARGET_SAMPLE))
+    common = {"points": points, "level": level, "rater_accuracies": list(model.accuracy.values()) or [model.pooled],
+              "prior": model.prior, "max_overlap": project.annotations_per_item, "error_decay": model.error_decay,
+              "reference_overlap": project.annotations_per_item}  # fmt: skip
+    # Items without a calibrated verdict start from the base rate: they need their own target.
+    plain = agreement.posterior_target_choose(**common, min_overlap=project.overlap_min or 1)
+    choice = plain
+    if sample:
+        choice = agreement.posterior_target_choose(
+            **common, judge_dists=[dists[i] for i in sample], min_overlap=project.overlap_min or 1
+        )
+    return {
+        **fit,
+        "prior": list(model.prior),
+        "pooled": model.pooled,
+        "error_decay": model.error_decay,
+        "accuracy": {str(r): a for r, a in model.accuracy.items()},
+        "ratings": model.ratings,
+        "target": choice.target,
+        "target_without_judge": plain.target,
+        "expected_accuracy": choice.expected_accuracy,
+        "expected_ratings": choice.expected_ratings,
+        "reference_accuracy": choice.reference_accuracy,
+    }
+
+
+def posterior_model_fit(*, project: Project) -> tuple[ApprovalPolicy, ProjectDecision]:
+    """Fit the posterior rule's model on the project's ratings and gold, store it on the policy
+    and re-decide the project (its items then stop, or ask for one more rating, by the new fit)."""
+    with transaction.atomic():
+        policy = ApprovalPolicy.objects.select_for_update().get(pk=policy_for(project=project).pk)
+        policy.posterior_model = posterior_model_compute(project=project, policy=policy)
+        policy.save(update_fields=["posterior_model", "updated_at"])
+    return policy, project_decide(project=project)

@@ -1,0 +1,154 @@
+"""Adaptive overlap's two stopping rules, applied to one item by the approval service
+(services/approval.py) and its preview (services/policy_preview.py), never anything else.
+
+* ``agreement`` (the default): one more rating while raters disagree, or a judge disagrees with
+  too few of them (``agreement.overlap_next`` with the policy's consensus rule).
+* ``posterior``: one more rating while the most probable label's posterior is below the target
+  (``agreement.overlap_next_posterior``), given each rater's accuracy and, where the judge version
+  was calibrated on gold, the judge's calibrated distribution. The label is the posterior's mode,
+  on ordinal scales too. The model is fitted by services/posterior.py and stored on the policy
+  (``ApprovalPolicy.posterior_model``); before a fit, raters count as 0.8 accurate on a uniform
+  prior and the target is ``stopping_target`` or 0.95. Criteria without a finite set of points
+  (interval, ratio) keep the agreement rule.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import agreement
+from annotation.models import ApprovedBy, Item, ItemStatus
+from quality.consensus import consensus_of, consensus_rule
+from quality.models import ApprovalPolicy
+from rubrics.models import Criterion
+from rubrics.scales import ScaleKind, point_label
+
+POSTERIOR = "posterior"
+DEFAULT_TARGET = 0.95
+DEFAULT_ACCURACY = 0.8
+
+
+def criterion_points(criterion: Criterion) -> list[Any] | None:
+    """The values a rating can take on ``criterion``, in scale order (None: not a finite scale)."""
+    scale = criterion.scale
+    if criterion.kind == ScaleKind.BINARY:
+        return [False, True]
+    if criterion.kind == ScaleKind.CATEGORICAL:
+        return list(scale["choices"])
+    if criterion.kind == ScaleKind.ORDINAL:
+        return list(range(int(scale["min"]), int(scale["max"]) + 1))
+    return None
+
+
+def posterior_level(criterion: Criterion) -> agreement.posterior.PosteriorLevel:
+    return "ordinal" if criterion.kind == ScaleKind.ORDINAL else "nominal"
+
+
+def judge_distribution(criterion: Criterion, distribution: dict | None, fit: dict) -> list[float] | None:
+    """The judge's calibrated distribution over ``criterion``'s points from its stored verdict
+    (``Rating.distribution``), or None when the criterion has no calibration map."""
+    points = criterion_points(criterion)
+    probs = (distribution or {}).get(criterion.key)
+    if points is None or not probs or not fit.get("calibration"):
+        return None
+    dist = [float(probs.get(point_label(criterion.scale, p), float("nan"))) for p in points]
+    finite = [d for d in dist if d == d]
+    if not finite:
+        return None
+    top = max(range(len(points)), key=lambda i: dist[i] if dist[i] == dist[i] else -1.0)
+    cmap = agreement.CalibrationMap.from_dict(fit["calibration"])
+    calibrated = float(cmap.apply([dist[top]])[0])
+    return [float(x) for x in agreement.calibrate_distribution(dist, verdict_index=top, calibrated=calibrated)]
+
+
+def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, values: list, raters: list,
+                   judge_dist: dict | None) -> agreement.PosteriorDecision:  # fmt: skip
+    points = criterion_points(criterion)
+    assert points is not None
+    project = item.project
+    model = policy.posterior_model or {}
+    # A fit of another rubric version may have another scale: ignore it until the next fit.
+    fitted = model.get("rubric_version") == project.rubric_version_id
+    fit = model.get("criteria", {}).get(criterion.key, {}) if fitted else {}
+    if len(fit.get("prior") or points) != len(points):
+        fit = {}
+    accuracy = fit.get("accuracy", {})
+    pooled = fit.get("pooled", DEFAULT_ACCURACY)
+    calibrated = judge_distribution(criterion, judge_dist, fit)
+    fitted_target = fit.get("target") if calibrated is not None else fit.get("target_without_judge")
+    target = policy.stopping_target or fitted_target or DEFAULT_TARGET
+    return agreement.overlap_next_posterior(
+        points=points,
+        level=posterior_level(criterion),
+        target=float(target),
+        min_overlap=project.overlap_min or 1,
+        max_overlap=project.annotations_per_item,
+        prior=fit.get("prior"),
+        judge_dist=calibrated,
+        ratings=values,
+        rater_accuracy=[float(accuracy.get(str(r), pooled)) for r in raters],
+        error_decay=float(fit.get("error_decay", agreement.posterior.DEFAULT_ERROR_DECAY)),
+    )
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One item's decision under a stopping rule: ``action`` as ``agreement.overlap_combine``;
+    ``labels``: the posterior's label per posterior criterion; ``why``: the first reason to rate."""
+
+    action: str
+    labels: dict[str, Any]
+    why: str
+
+
+def stop_decide(item: Item, criteria: Sequence[Criterion], policy: ApprovalPolicy, human: list[dict],
+                raters: list[int], judge: dict | None, judge_dist: dict | None) -> Stop:  # fmt: skip
+    """Each scored criterion under the policy's rule (the posterior one where the criterion has a
+    finite scale and the policy asks for it), combined: rate while any criterion needs a rating."""
+    project = item.project
+    posterior = policy.stopping_rule == POSTERIOR
+    decisions, labels, why = [], {}, ""
+    for criterion in criteria:
+        if criterion.agreement_level is None:
+            continue
+        pairs = [
+            (r[criterion.key], who) for r, who in zip(human, raters, strict=True) if r.get(criterion.key) is not None
+        ]
+        if not pairs:
+            continue  # a required one is missing: consensus_of fails it, review decides
+        values, who = [v for v, _ in pairs], [w for _, w in pairs]
+        points = criterion_points(criterion)
+        if posterior and points is not None and all(v in points for v in values):
+            p = _posterior_one(criterion, policy, item, values, who, judge_dist)
+            labels[criterion.key] = p.label
+            decision = agreement.OverlapDecision(p.action, p.label, p.ratings, p.reason)
+        else:
+            decision = agreement.overlap_next(
+                values=values,
+                rule=consensus_rule(criterion=criterion, policy=policy),
+                min_overlap=project.overlap_min or 1,
+                max_overlap=project.annotations_per_item,
+                judge_value=(judge or {}).get(criterion.key),
+            )
+        decisions.append(decision)
+        if decision.needs_rating and not why:
+            why = f"{decision.reason} on {criterion.key}"
+    action = agreement.overlap_combine(decisions) if decisions else "settled"
+    return Stop(action, labels, why)
+
+
+def posterior_decide(item: Item, criteria: Sequence[Criterion], policy: ApprovalPolicy, human: list[dict],
+                     stop: Stop, decide: Callable[..., bool]) -> bool:  # fmt: skip
+    """Approve a settled item on the posterior's labels (the agreement rule's consensus for the
+    other criteria), or send an exhausted one to review with the posterior's best guess."""
+    consensus, disagreement, failing = consensus_of(criteria=criteria, ratings=human, policy=policy)
+    consensus = {**consensus, **stop.labels}
+    failing = [key for key in failing if key not in stop.labels]
+    if stop.action == "settled" and not failing:
+        reason = "posterior reached the target" if stop.labels else ""
+        return decide(item, status=ItemStatus.APPROVED, approved_by=ApprovedBy.CONSENSUS, consensus=consensus,
+                      disagreement=disagreement, reason=reason)  # fmt: skip
+    why = "posterior below the target at the maximum" if stop.action == "exhausted" else "no consensus"
+    keys = failing or list(stop.labels)
+    return decide(item, status=ItemStatus.NEEDS_REVIEW, consensus=consensus, disagreement=disagreement,
+                  reason=f"{why} on " + ", ".join(keys))  # fmt: skip
