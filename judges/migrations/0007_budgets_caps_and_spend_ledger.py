@@ -5,67 +5,89 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0015_queue_by_confidence'),
-        ('judges', '0006_judge_batches'),
+        ("annotation", "0015_queue_by_confidence"),
+        ("judges", "0006_judge_batches"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='judgebatch',
-            name='reserved_micros',
+            model_name="judgebatch",
+            name="reserved_micros",
             field=models.PositiveBigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='judgerun',
-            name='cost_reserved_micros',
+            model_name="judgerun",
+            name="cost_reserved_micros",
             field=models.PositiveBigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='judgerun',
-            name='cost_spent_micros',
+            model_name="judgerun",
+            name="cost_spent_micros",
             field=models.PositiveBigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='judgerun',
-            name='max_cost_micros',
+            model_name="judgerun",
+            name="max_cost_micros",
             field=models.PositiveBigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='judgerun',
-            name='resumed_at',
+            model_name="judgerun",
+            name="resumed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='judgerun',
-            name='stop_reason',
+            model_name="judgerun",
+            name="stop_reason",
             field=models.TextField(blank=True),
         ),
         migrations.AlterField(
-            model_name='judgerun',
-            name='status',
-            field=models.CharField(choices=[('queued', 'waiting for a worker'), ('running', 'running'), ('succeeded', 'finished'), ('failed', 'failed'), ('cancelled', 'cancelled'), ('stopped_budget', 'stopped at its budget')], default='queued', max_length=20),
+            model_name="judgerun",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "waiting for a worker"),
+                    ("running", "running"),
+                    ("succeeded", "finished"),
+                    ("failed", "failed"),
+                    ("cancelled", "cancelled"),
+                    ("stopped_budget", "stopped at its budget"),
+                ],
+                default="queued",
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='JudgeBudget',
+            name="JudgeBudget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('monthly_cap_micros', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('project', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='judge_budget', to='annotation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("monthly_cap_micros", models.PositiveBigIntegerField(blank=True, null=True)),
+                (
+                    "project",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="judge_budget",
+                        to="annotation.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='JudgeSpend',
+            name="JudgeSpend",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('month', models.DateField()),
-                ('spent_micros', models.PositiveBigIntegerField(default=0)),
-                ('reserved_micros', models.PositiveBigIntegerField(default=0)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='judge_spend', to='annotation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("month", models.DateField()),
+                ("spent_micros", models.PositiveBigIntegerField(default=0)),
+                ("reserved_micros", models.PositiveBigIntegerField(default=0)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="judge_spend", to="annotation.project"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('project', 'month'), name='judge_spend_unique_month')],
+                "constraints": [models.UniqueConstraint(fields=("project", "month"), name="judge_spend_unique_month")],
             },
         ),
     ]
