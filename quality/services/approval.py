@@ -18,7 +18,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Q
-from django.utils import timezone
 
 from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Project, RaterKind, Rating
 from annotation.services.queue import item_lock
@@ -29,6 +28,7 @@ from quality.consensus import consensus_of
 from quality.models import RaterTrust, ReviewRequest
 from quality.selectors.policy import policy_for
 from quality.services.agreement_reports import agreement_reports_refresh_after_change
+from quality.services.decision_writes import DECISION_FIELDS, DecisionBatch, decision_apply
 from quality.stopping import POSTERIOR, posterior_decide, stop_decide
 from rubrics.models import Criterion
 from rubrics.selectors import criteria_of
@@ -73,38 +73,15 @@ def _item_status_refresh(*, item_ids: Iterable[int]) -> None:
                 Item.objects.filter(id__in=ids, status__in=_OPEN_STATUSES).update(status=status)
 
 
-def _decide(
-    item: Item,
-    *,
-    status: str,
-    approved_by: str = "",
-    consensus: dict | None = None,
-    disagreement: dict | None = None,
-    reason: str = "",
-    overlap_target: int | None = None,
-) -> bool:
-    if overlap_target is not None and item.overlap_target != overlap_target:
-        item.overlap_target = overlap_target
-        Item.objects.filter(pk=item.pk).update(overlap_target=overlap_target)
-    consensus = consensus or {}
-    disagreement = disagreement or {}
-    unchanged = (
-        item.status == status
-        and item.approved_by == approved_by
-        and item.consensus == consensus
-        and item.disagreement == disagreement
-        and item.decision_reason == reason
-    )
-    if unchanged:
-        return False
-    item.status, item.approved_by, item.consensus = status, approved_by, consensus
-    item.disagreement, item.decision_reason = disagreement, reason
-    item.decided_at = (
-        timezone.now() if status in (ItemStatus.APPROVED, ItemStatus.REJECTED, ItemStatus.NEEDS_REVIEW) else None
-    )
-    fields = ["status", "approved_by", "consensus", "disagreement", "decision_reason", "decided_at", "updated_at"]
-    item.save(update_fields=fields)
-    return True
+def _decide(item: Item, **decision) -> bool:
+    """Decide one item and save it at once (the single-item verbs below); ``items_decide``
+    collects its decisions and writes them in bulk (services/decision_writes.py)."""
+    changed, overlap_moved = decision_apply(item, **decision)
+    if overlap_moved:
+        Item.objects.filter(pk=item.pk).update(overlap_target=item.overlap_target)
+    if changed:
+        item.save(update_fields=DECISION_FIELDS)
+    return changed
 
 
 def _trusted_judges(project: Project, criteria: Sequence[Criterion]) -> set[int]:
@@ -146,8 +123,10 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
             policy = policy_for(project=project)
             inputs, confidence = _inputs_of(project, criteria, policy, items)
             _queue_confidence_set(items, confidence)
+            batch = DecisionBatch()
             for item, item_inputs in zip(items, inputs, strict=True):
-                changed += _evaluate_one(item, criteria, policy, *item_inputs)
+                changed += _evaluate_one(item, criteria, policy, *item_inputs, decide=batch)
+            batch.write()
             audit_review_requests_make(items=items)
     return changed
 
