@@ -33,6 +33,9 @@ NOT_PAGES_MANAGE = {
     "projects/<int:project_id>/dashboard/routing/": (
         "POST only: chooses the routing threshold and redirects to the dashboard (posted by the sweep)"
     ),
+    "projects/<int:project_id>/settings/policy/posterior-fit/": (
+        "POST only: fits the posterior rule and redirects to the policy page, which the sweep visits"
+    ),
 }
 
 
