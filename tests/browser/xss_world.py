@@ -19,7 +19,17 @@ from annotation.services.queue import assignment_claim_next
 from annotation.services.ratings import rating_change, rating_submit
 from annotation.services.review import gold_set, item_send_back
 from exports.models import ExportSnapshot
-from judges.models import JudgeRun, JudgeSample, JudgeVerdict, JudgeVersion, Outcome, RunStatus
+from judges.models import (
+    BatchStatus,
+    JudgeBatch,
+    JudgeRun,
+    JudgeSample,
+    JudgeVerdict,
+    JudgeVersion,
+    Outcome,
+    RunMode,
+    RunStatus,
+)
 from judges.services.judges import judge_create
 from quality.services.approval import item_reject
 from rubrics.services import rubric_create
@@ -212,6 +222,18 @@ def _judge_build(c: Corpus, manager, tasks, version, disputed, open_item):
         created_by=manager,
     )
     of_run = {"judge_version": version_row, "rubric_version": version, "run": run}
+    # Run in batch mode: the run page shows its batch's state and the provider's words for it.
+    JudgeRun.objects.filter(pk=run.pk).update(mode=RunMode.BATCH)
+    JudgeBatch.objects.create(
+        run=run,
+        index=0,
+        provider="openai",
+        item_ids=[disputed.pk],
+        marker="xss-batch",
+        status=BatchStatus.FAILED,
+        provider_status=c.text("judge_batch.provider_status", limit=30, markdown=False),
+        error=c.text("judge_batch.error", markdown=False),
+    )
     JudgeSample.objects.create(
         item=disputed,
         sample_index=0,
