@@ -82,10 +82,12 @@ def rater_for_user(*, user: AbstractBaseUser) -> Rater:
     return rater
 
 
-def item_to_rate(*, user: AbstractBaseUser, item_id: int, roles: frozenset[str]) -> tuple[Item, Rater] | None:
+def item_to_rate(*, user: AbstractBaseUser, item_id: int, roles: frozenset[str]) -> tuple[Item, Rater | None] | None:
     """The item (with its project and rubric version) and ``user``'s rater, once they are known to
     hold one of ``roles`` in its project (else PermissionDenied); None for no such item. One
-    query, the hot path of every submission (a second for someone's very first rating)."""
+    query, the hot path of every submission. The rater is None before someone's very first
+    rating: the caller makes it (``rater_for_user``) once the request is known to be valid, so a
+    refused request writes nothing."""
     if connection.vendor == "postgresql":
         item = _item_to_rate_sql(user=user, item_id=item_id) if BIGINT_MIN <= item_id <= BIGINT_MAX else None
     else:
@@ -104,7 +106,7 @@ def item_to_rate(*, user: AbstractBaseUser, item_id: int, roles: frozenset[str])
         return None
     project_require(user=user, project=item.project, roles=roles, role=item.role)
     if item.rater_pk is None:
-        return item, rater_for_user(user=user)
+        return item, None
     return item, Rater(pk=item.rater_pk, kind=RaterKind.HUMAN, user=user, name=item.rater_name)
 
 

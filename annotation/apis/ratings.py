@@ -60,7 +60,7 @@ class ItemRatingsApi(APIView):
             raise Http404
         item, rater = found
         data = RatingInputSerializer.parse(request.data)
-        rating = rating_submit(item=item, rater=rater, **data)
+        rating = rating_submit(item=item, rater=rater or rater_for_user(user=request.user), **data)
         return Response(RatingOutputSerializer(rating).data, status=201)
 
 
