@@ -12,7 +12,7 @@ PORT ?= 8000
 export PORT
 
 .PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-agreement-live bench-queue \
-	bench-judges bench-export bench-review bench-items-browser bench-triage bench-make-run chaos fuzz xss clean \
+	bench-judges bench-judges-budget bench-export bench-review bench-items-browser bench-triage bench-make-run chaos fuzz xss clean \
 	test-real-llm
 
 $(VENV)/.installed: pyproject.toml
@@ -56,6 +56,7 @@ check: install
 
 bench-import: install
 	$(PY) benchmarks/import_items.py
+	$(PY) benchmarks/import_ratings.py
 
 bench-agreement: install
 	$(PY) benchmarks/agreement_alpha.py
@@ -70,6 +71,10 @@ bench-agreement-live: install
 bench-judges: install
 	$(PY) benchmarks/judge_run.py --provider openai
 	$(PY) benchmarks/judge_run.py --provider anthropic
+
+bench-judges-budget: install
+	$(PY) benchmarks/judge_run.py --provider openai
+	$(PY) benchmarks/judge_run.py --provider openai --max-cost 1000
 
 bench-export: install
 	$(PY) benchmarks/export_stream.py

@@ -276,6 +276,8 @@ class Rating(models.Model):
             models.Index(fields=["rater", "item"], name="rating_rater_item"),
             # An annotator's latest ratings (the annotate page's recent list, "done today").
             models.Index(fields=["rater", "created_at", "id"], name="rating_rater_created"),
+            # Ratings written or changed since a time: what the live interval re-reads (quality).
+            models.Index(fields=["updated_at"], name="rating_updated"),
         ]
 
     def __str__(self) -> str:

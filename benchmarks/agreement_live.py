@@ -10,9 +10,14 @@ here) with set-based INSERT … SELECT in the server, then counted into the live
   pairable ratings one higher) with ``stale: false``; timed from the POST's answer, and in full;
 - in this process: 200 more submissions through ``rating_submit``, with the tally update (the
   ``ratings_written`` receiver) timed on its own: the cost live agreement adds to a submission;
-- at the end, live alpha against a full recompute of every criterion.
+- at the end, live alpha against a full recompute of every criterion;
+- the humans' bootstrap interval kept by changes (quality/services/intervals.py, 1,000 draws):
+  its first build, then a refresh after 1, 10 and 100 new ratings (``--interval-rounds`` times
+  each), its sums against a full build from every rating, and, side by side, the stored
+  report's full recompute with its interval (``agreement_for_project``; ``--no-report`` skips it).
 
     .venv/bin/python benchmarks/agreement_live.py [--items 333334] [--ratings 200] [--keep]
+        [--interval-only] [--interval-rounds 10] [--no-report] [--db NAME]
 """
 
 import argparse
@@ -102,6 +107,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=333_334)
     parser.add_argument("--ratings", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="leave the database in place afterwards")
+    parser.add_argument("--interval-only", action="store_true", help="only the kept interval's figures")
+    parser.add_argument("--interval-rounds", type=int, default=10)
+    parser.add_argument("--no-report", action="store_true", help="skip the report's full recompute")
+    parser.add_argument("--db", default=DB)
     args = parser.parse_args()
     env = {
         **os.environ,
@@ -112,7 +121,7 @@ def main() -> None:
         "CELERY_BROKER_URL": "memory://",  # recomputes of the intervals are queued, never run here
         "LOG_LEVEL": "WARNING",
     }
-    env["DATABASE_URL"] = _django.database_recreate(_django.database_url(DB))
+    env["DATABASE_URL"] = _django.database_recreate(_django.database_url(args.db))
     try:
         _django.setup(env, migrate=True)
         run(args, env)
@@ -147,6 +156,9 @@ def run(args, env: dict) -> None:
     print(f"tallies_rebuild: {cells} cells in {time.perf_counter() - started:.1f} s")
 
     item_ids = list(Item.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+    if args.interval_only:
+        intervals_run(args, project, people, item_ids)
+        return
     # Production settings expect TLS ended by a proxy in front: it says so in this header.
     annotator = {"Authorization": f"Token {api_token_create(user=people[3])[1]}", "X-Forwarded-Proto": "https"}
     headers = {"Authorization": f"Token {api_token_create(user=staff)[1]}", "X-Forwarded-Proto": "https"}
@@ -219,6 +231,63 @@ def run(args, env: dict) -> None:
     print(f"largest difference live vs full recompute: {worst:.2e} ({total:,} values)")
     assert worst < 1e-9
     print(f"submission-to-read p50 {statistics.median(to_show) * 1000:.1f} ms; load average {loadavg()}")
+    intervals_run(args, project, people, item_ids)
+
+
+def intervals_run(args, project, people, item_ids: list[int]) -> None:
+    """The humans' interval kept by changes: first build, refresh after k new ratings, check."""
+    import numpy as np
+
+    from agreement.live_bootstrap import draw_sums_build
+    from annotation.models import Item, RaterKind
+    from annotation.selectors import rater_for_user
+    from annotation.services.ratings import rating_submit
+    from quality.models import AgreementInterval
+    from quality.selectors.agreement import agreement_for_project, project_ratings
+    from quality.selectors.intervals import interval_read, sums_load
+    from quality.services.intervals import DRAWS, agreement_interval_refresh
+
+    print(f"| kept interval ({DRAWS} draws, {len(item_ids):,} items) | seconds | load average |")
+    print("|---|---|---|")
+    begin = time.perf_counter()
+    assert agreement_interval_refresh(project_id=project.pk) == "rebuilt"
+    print(f"| first build from every rating | {time.perf_counter() - begin:.2f} | {loadavg()} |")
+    rater = rater_for_user(user=people[4])
+    items = Item.objects.select_related("project__rubric_version")
+    values = {"quality": 2, "correct": False, "tone": "rude"}
+    n = 0
+    for batch in (1, 10, 100):
+        times = []
+        for _ in range(args.interval_rounds):
+            for _ in range(batch):
+                rating_submit(item=items.get(pk=item_ids[(n * 4099 + 11) % len(item_ids)]), rater=rater, values=values)
+                n += 1
+            begin = time.perf_counter()
+            assert agreement_interval_refresh(project_id=project.pk) == "refreshed"
+            times.append(time.perf_counter() - begin)
+        print(f"| refresh after {batch} new rating(s), {args.interval_rounds} times | {ms(times)} | {loadavg()} |")
+    kept = sums_load(AgreementInterval.objects.get(project=project).sums)
+    per_criterion, raters = project_ratings(project=project)
+    humans = [pk for pk, r in raters.items() if r.kind == RaterKind.HUMAN]
+    worst = 0.0
+    for cr in per_criterion:
+        mask = np.isin(cr.raters, humans)
+        full = draw_sums_build(cr.units[mask], cr.values[mask], draws=DRAWS, seed=project.pk)
+        got = kept[cr.criterion.key]
+        at = np.searchsorted(got.values, full.values)
+        worst = max(worst, float(np.abs(got.sums[:, at[:, None], at[None, :]] - full.sums).max()))
+    print(f"kept sums vs a full build from every rating: largest difference {worst:.2e}")
+    read = interval_read(project=project)
+    assert read is not None
+    for key, figure in read[0].items():
+        print(f"  {key}: kept interval {figure['ci']} ({figure['ci_draws']} draws)")
+    if not args.no_report:
+        begin = time.perf_counter()
+        payload, _ = agreement_for_project(project=project, bootstrap_draws=1000)
+        seconds = time.perf_counter() - begin
+        print(f"| before: the report's full recompute with its interval | {seconds:.2f} | {loadavg()} |")
+        for c in payload["criteria"]:
+            print(f"  {c['key']}: report interval {c['humans']['ci']}")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,12 @@ import argparse
 import json
 import os
 import secrets
+import signal
+import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import _django  # first: puts the checkout on sys.path
@@ -25,6 +29,7 @@ import httpx
 
 from testbed.django_proc import project_setup
 from testbed.gunicorn import gunicorn
+from testbed.servers import free_port
 
 
 def rows_of(n: int) -> list[dict]:
@@ -46,7 +51,7 @@ def body(n: int) -> bytes:
     return json.dumps(rows_of(n)).encode()
 
 
-def in_process(env: dict, n: int) -> list[tuple[str, dict]]:
+def in_process(env: dict, n: int, rounds: int = 2) -> list[tuple[str, dict]]:
     """``items_import`` timed in this process on PostgreSQL: the staging merge, then the earlier path.
     Production settings (DEBUG off: no query log kept in memory), as a server runs them."""
     _django.setup({**env, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "localhost"})
@@ -59,9 +64,11 @@ def in_process(env: dict, n: int) -> list[tuple[str, dict]]:
     staff = get_user_model().objects.get(username="bench")
     version = RubricVersion.objects.first()
     out = []
-    for label, legacy in (("COPY into staging + one merge (new)", False), ("lookups + COPY of new rows (old)", True)):
+    paths = (("COPY (empty project) or staging + one merge (new)", False), ("lookups + COPY of new rows (old)", True))
+    # Each path twice, alternating, so that a change of the machine's load falls on both.
+    for round_, (label, legacy) in enumerate(paths * rounds):
         item_services.ITEM_IMPORT_LEGACY = legacy
-        project = project_create(actor=staff, name=label, rubric=version)
+        project = project_create(actor=staff, name=f"{label} {round_}", rubric=version)
         timings = {}
         for run in ("first", "again"):
             rows = rows_of(n)  # fresh dicts: nothing cached between runs
@@ -75,16 +82,43 @@ def in_process(env: dict, n: int) -> list[tuple[str, dict]]:
     return out
 
 
-def run_backend(name: str, n: int, payload: bytes) -> dict:
+@contextmanager
+def make_run(env: dict) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The server ``make run`` starts (bin/run-local: gunicorn with threads and reload, a Celery
+    worker beside it, DEBUG=1), on a free port and without the demo's fake model server."""
+    port = free_port()
+    env = {**env, "PORT": str(port), "DEMO_LLM_PORT": "0"}
+    proc = subprocess.Popen(
+        ["bin/run-local"], cwd=_django.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(180):
+            try:
+                if httpx.get(f"{url}/api/v1/health/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        yield url, proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def run_backend(name: str, n: int, payload: bytes, db: str, server: str = "gunicorn") -> dict:
     env = {**os.environ, "DEBUG": "1", "CELERY_BROKER_URL": "memory://"}
+    if server == "make-run":
+        env.pop("CELERY_BROKER_URL")  # as a newcomer has it: the filesystem broker
     tmp = tempfile.mkdtemp(prefix="accord-bench-")
     env["ACCORD_VAR_DIR"] = tmp
     if name == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{tmp}/bench.sqlite3"
     else:
-        env["DATABASE_URL"] = _django.database_recreate(_django.database_url("accord_bench_import"))
+        env["DATABASE_URL"] = _django.database_recreate(_django.database_url(db))
     token, project_id = project_setup(env, name="bench")  # migrated, a staff user, a rubric, a project
-    with gunicorn(env) as (url, _server):
+    with gunicorn(env) if server == "gunicorn" else make_run(env) as (url, _server):
         headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         timings = {}
         for label in ("first", "again"):
@@ -108,6 +142,11 @@ def main() -> None:
     parser.add_argument(
         "--service-only", action="store_true", help="PostgreSQL: only the in-process service figures, no HTTP runs"
     )
+    parser.add_argument("--db", default="accord_bench_import", help="PostgreSQL database to create and drop")
+    parser.add_argument(
+        "--server", choices=["gunicorn", "make-run"], default="gunicorn",
+        help="gunicorn with one sync worker, or the server `make run` starts (bin/run-local)",
+    )  # fmt: skip
     args = parser.parse_args()
     payload = body(args.items)
     print(
@@ -119,12 +158,12 @@ def main() -> None:
     pg_env = None
     if args.service_only:
         pg_env = {**os.environ, "DEBUG": "1", "CELERY_BROKER_URL": "memory://", "ACCORD_VAR_DIR": tempfile.mkdtemp()}
-        pg_env["DATABASE_URL"] = _django.database_recreate(_django.database_url("accord_bench_import"))
+        pg_env["DATABASE_URL"] = _django.database_recreate(_django.database_url(args.db))
         project_setup(pg_env, name="bench")
     for backend in [] if args.service_only else args.backends.split(","):
-        t = run_backend(backend, args.items, payload)
+        t = run_backend(backend, args.items, payload, args.db, args.server)
         print(
-            f"| {backend}, HTTP | {t['first']:.2f} s | {args.items / t['first']:,.0f} | "
+            f"| {backend}, HTTP ({args.server}) | {t['first']:.2f} s | {args.items / t['first']:,.0f} | "
             f"{t['again']:.2f} s | {args.items / t['again']:,.0f} |",
             flush=True,
         )

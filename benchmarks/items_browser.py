@@ -192,9 +192,7 @@ def main() -> None:
     for name, times, rows in results:
         p95 = percentile(times, 0.95)
         worst = max(worst, p95)
-        print(
-            f"  {name:34} {rows:7d} {len(times):6d} {statistics.median(times):7.1f} {p95:7.1f} {max(times):7.1f}"
-        )
+        print(f"  {name:34} {rows:7d} {len(times):6d} {statistics.median(times):7.1f} {p95:7.1f} {max(times):7.1f}")
     verdict = "met" if worst <= 300 else "NOT met"
     print(f"target: ≤ 300 ms per page with any one filter → worst p95 {worst:.1f} ms: {verdict}")
 

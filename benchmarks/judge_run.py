@@ -13,6 +13,12 @@ database accord_bench_judges) or, if unreachable, a SQLite file in a temporary d
 Redis db 10 if reachable (flushed), else the filesystem broker in the temporary directory.
 
     .venv/bin/python benchmarks/judge_run.py [--items 2000] [--latency-ms 300] [--in-flight 64] [--provider anthropic]
+        [--max-cost DOLLARS]
+
+``--max-cost``: the measured run gets that budget (and the judge prices of $2.50 / $10 per million
+tokens), so every item's worst case is reserved on the ledger before its calls and settled after:
+what enforcing a cap costs (``make bench-judges-budget`` runs it with and without). BENCH_JUDGES_DB
+names the PostgreSQL database.
 """
 
 import argparse
@@ -26,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import _django  # first: puts the checkout on sys.path
@@ -37,7 +44,8 @@ CLOCK = os.sysconf("SC_CLK_TCK")
 
 def pick_database(tmp: Path) -> str:
     try:
-        return _django.database_recreate(_django.database_url("accord_bench_judges"), connect_timeout=2)
+        name = os.environ.get("BENCH_JUDGES_DB", "accord_bench_judges")
+        return _django.database_recreate(_django.database_url(name), connect_timeout=2)
     except Exception as exc:
         print(f"PostgreSQL unavailable ({exc}); using SQLite", file=sys.stderr)
         return f"sqlite:///{tmp / 'bench.sqlite3'}"
@@ -113,6 +121,7 @@ def main() -> int:
     parser.add_argument("--in-flight", type=int, default=64, help="total; split over the two pool processes")
     parser.add_argument("--provider", choices=["openai", "anthropic"], default="openai", help="which SDK and API shape")
     parser.add_argument("--chunk-size", type=int, default=256, help="a multiple of the per-process in-flight count")
+    parser.add_argument("--max-cost", type=Decimal, default=None, help="the measured run's budget in dollars")
     parser.add_argument(
         "--profile", metavar="PATH", help="record the worker tree with py-spy during the measured run (raw stacks)"
     )
@@ -145,13 +154,14 @@ def main() -> int:
         ]
         items_import(project=project, rows=rows)
         base_url = f"{fake_url}/v1" if args.provider == "openai" else fake_url
+        prices = {"price_input_per_mtok": "2.5", "price_output_per_mtok": "10"} if args.max_cost is not None else {}
         judge = judge_create(actor=user, project=project, name="Bench judge", provider=args.provider,
-                             model="bench-model", base_url=base_url, api_key_env=KEY_ENV)  # fmt: skip
+                             model="bench-model", base_url=base_url, api_key_env=KEY_ENV, **prices)  # fmt: skip
         return project, judge
 
-    def run(project, judge):
+    def run(project, judge, max_cost=None):
         t0 = time.perf_counter()
-        run = judge_run_start(actor=user, project=project, judge=judge, items="all")
+        run = judge_run_start(actor=user, project=project, judge=judge, items="all", max_cost=max_cost)
         while JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exists():
             time.sleep(0.05)
         wall = time.perf_counter() - t0
@@ -167,7 +177,7 @@ def main() -> int:
         load_before = os.getloadavg()
         spy = profiler_start(worker.pid, args.profile) if args.profile else None
         cpu0, fake0 = tree_cpu_seconds(worker.pid), tree_cpu_seconds(fake.pid)
-        result, wall = run(*main_project)
+        result, wall = run(*main_project, max_cost=args.max_cost)
         cpu = tree_cpu_seconds(worker.pid) - cpu0
         fake_cpu = tree_cpu_seconds(fake.pid) - fake0
         load_after = os.getloadavg()
@@ -187,6 +197,8 @@ def main() -> int:
         "broker": env["CELERY_BROKER_URL"].split(":", 1)[0],
         "provider": args.provider,
         "items": args.items,
+        "max_cost": None if args.max_cost is None else str(args.max_cost),
+        "cost_spent_usd": str(Decimal(result.cost_spent_micros) / 10**6),
         "status": result.status,
         "verdicts": verdicts,
         "failed": result.failed,

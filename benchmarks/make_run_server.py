@@ -32,7 +32,7 @@ from pathlib import Path
 
 import _django  # first: puts the checkout on sys.path
 
-DB_NAME = "accord_bench_run"
+DB_NAME = os.environ.get("BENCH_RUN_DB", "accord_bench_run")  # another name for parallel runs
 ANNOTATORS = 3
 CRITERIA = [
     {"key": "helpfulness", "title": "Helpfulness", "scale": {"kind": "ordinal", "min": 1, "max": 5}},

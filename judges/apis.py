@@ -16,8 +16,15 @@ from annotation.apis.access import project_get
 from annotation.models import Item, Project
 from annotation.selectors import MANAGE, RATE, project_require
 from config.serializers import InputSerializer
+from judges.costs import usd
 from judges.models import Judge, JudgeRun, Outcome, OutputMode, Provider, RunMode
-from judges.selectors import judge_run_batch_progress, judge_run_problems, judge_run_progress, judges_for_user
+from judges.selectors import (
+    judge_run_batch_progress,
+    judge_run_problems,
+    judge_run_progress,
+    judge_spent_micros,
+    judges_for_user,
+)
 from judges.services.judges import judge_create, judge_update
 from judges.services.runs import judge_run_cancel, judge_run_start
 from judges.services.testing import judge_test
@@ -48,7 +55,11 @@ class JudgeOutputSerializer(serializers.Serializer):
     output_mode_found = serializers.CharField(help_text='what "auto" found the server accepts ("" before a call)')
     output_mode_note = serializers.CharField(help_text="what the server refused on the way")
     enabled = serializers.BooleanField()
+    cost_spent_usd = serializers.SerializerMethodField(help_text="what all its runs have spent, every version")
     created_at = serializers.DateTimeField()
+
+    def get_cost_spent_usd(self, judge) -> str:
+        return str(usd(judge_spent_micros(judge=judge)))
 
     def get_concurrency(self, judge) -> int:
         return judge.concurrency(judge.current.provider)
@@ -208,6 +219,13 @@ class JudgeRunOutputSerializer(serializers.Serializer):
     input_tokens = serializers.IntegerField(source="progress.input_tokens")
     output_tokens = serializers.IntegerField(source="progress.output_tokens")
     cost_usd_estimate = serializers.DecimalField(source="progress.cost_usd_estimate", max_digits=14, decimal_places=6)
+    max_cost_usd = serializers.DecimalField(
+        source="budget.max_cost", max_digits=16, decimal_places=6, allow_null=True, help_text="the run's cap"
+    )
+    cost_spent_usd = serializers.DecimalField(
+        source="budget.spent", max_digits=16, decimal_places=6, help_text="what its answered calls cost so far"
+    )
+    stop_reason = serializers.CharField(help_text='why it stopped ("stopped_budget"), in words')
     fewshot_items = serializers.SerializerMethodField()
     error = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -230,14 +248,18 @@ class JudgeRunDetailOutputSerializer(JudgeRunOutputSerializer):
     )
 
 
+def _run_budget(run: JudgeRun) -> dict:
+    return {"max_cost": usd(run.max_cost_micros), "spent": usd(run.cost_spent_micros)}
+
+
 def run_out(run: JudgeRun) -> dict:
-    run.progress = judge_run_progress(run=run)
+    run.progress, run.budget = judge_run_progress(run=run), _run_budget(run)
     run.batch_progress = judge_run_batch_progress(run=run)
     return JudgeRunOutputSerializer(run).data
 
 
 def run_detail_out(run: JudgeRun) -> dict:
-    run.progress = judge_run_progress(run=run)
+    run.progress, run.budget = judge_run_progress(run=run), _run_budget(run)
     run.batch_progress = judge_run_batch_progress(run=run)
     run.problems = judge_run_problems(run=run)
     return JudgeRunDetailOutputSerializer(run).data
@@ -252,6 +274,11 @@ class JudgeRunInputSerializer(InputSerializer):
         help_text='"batch": through the provider\'s batch API (openai, anthropic): half the price, results '
         "within 24 h.",
     )
+    max_cost = serializers.DecimalField(
+        max_digits=16, decimal_places=6, min_value=0, max_value=10**9, allow_null=True, required=False,
+        help_text="The run's budget in dollars: it stops cleanly before a call that could pass it. Null: none "
+        "(the project's monthly cap applies either way).",
+    )  # fmt: skip
 
 
 class ProjectJudgeRunsApi(APIView):
@@ -272,7 +299,10 @@ class ProjectJudgeRunsApi(APIView):
         judge = Judge.objects.filter(pk=data["judge"], project=project).first()
         if judge is None:
             raise ValidationError({"judge": ["no such judge in this project."]})
-        run = judge_run_start(actor=request.user, project=project, judge=judge, items=data["items"], mode=data["mode"])
+        run = judge_run_start(
+            actor=request.user, project=project, judge=judge, items=data["items"], mode=data["mode"],
+            max_cost=data.get("max_cost"),
+        )  # fmt: skip
         return Response(run_out(run), status=202)
 
 

@@ -31,10 +31,11 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 
+from judges.costs import prompt_tokens_estimate
 from judges.logprobs import score_logprobs
 from judges.models import Outcome
 from judges.modes import OutputModes, RunStop
@@ -95,6 +96,15 @@ class Result:
     input_tokens: int = 0
     output_tokens: int = 0
     logprobs: dict | None = None
+
+
+class CallBudget(Protocol):
+    """Money for calls (judges/spending.py): ``admit`` before every call (False: do not send it;
+    the sample is left unanswered), ``settled`` after it with the tokens the provider counted."""
+
+    async def admit(self, job: Job, prompt: Prompt, *, first: bool) -> bool: ...
+
+    def settled(self, job: Job, *, input_tokens: int, output_tokens: int) -> None: ...
 
 
 class _Process:
@@ -176,6 +186,7 @@ def jobs_submit(
     results: queue.SimpleQueue,
     stop: threading.Event,
     slot_dir: str = "",
+    budget: CallBudget | None = None,
 ) -> Future:
     """Start the calls on this process's loop; each Result is put on ``results`` as it is ready
     (and, with output_mode "auto", one ModeFound once the server accepted a mode)."""
@@ -190,18 +201,23 @@ def jobs_submit(
         slots=process.endpoint_slots(redis_url, slot_dir),
         results=results,
         stop=stop,
+        budget=budget,
     )
     return asyncio.run_coroutine_threadsafe(coroutine, process.loop)
 
 
-async def _run_all(*, jobs, endpoint, criteria, policy, client_factory, limiter, slots, results, stop) -> None:
+async def _run_all(
+    *, jobs, endpoint, criteria, policy, client_factory, limiter, slots, results, stop, budget=None
+) -> None:
     client = client_factory()  # built on the loop: the aiohttp session belongs to it
     semaphore = asyncio.Semaphore(max(1, min(policy.concurrency, endpoint.max_concurrency)))
     modes = OutputModes(endpoint, getattr(client, "modes", ("json_schema",)))
     fatal: list[str] = []
-    context = _Context(endpoint, criteria, policy, client, limiter, slots, stop, fatal, modes, results)
+    context = _Context(endpoint, criteria, policy, client, limiter, slots, stop, fatal, modes, results, budget)
 
     async def one(job: Job) -> None:
+        if stop.is_set() or (budget is not None and not await budget.admit(job, job.prompt, first=True)):
+            return  # a cap leaves no room for this item: it stays without a verdict
         async with semaphore:
             if stop.is_set():
                 return
@@ -229,6 +245,7 @@ class _Context:
     fatal: list[str]
     modes: OutputModes
     results: queue.SimpleQueue
+    budget: CallBudget | None = None
 
 
 def _backoff(attempt: int, policy: Policy, retry_after: float | None) -> float:
@@ -240,7 +257,7 @@ def _backoff(attempt: int, policy: Policy, retry_after: float | None) -> float:
 
 async def _call(job: Job, prompt: Prompt, ctx: _Context, mode: str, logprobs: bool):
     endpoint = ctx.endpoint
-    estimate = (len(prompt.system) + len(prompt.user)) // 4 + endpoint.max_output_tokens
+    estimate = prompt_tokens_estimate(prompt) + endpoint.max_output_tokens
     await ctx.limiter.acquire(
         provider=endpoint.provider,
         base_url=endpoint.base_url,
@@ -279,12 +296,17 @@ async def _judge_one(job: Job, ctx: _Context) -> Result | None:
         if ctx.fatal:
             result.reason = ctx.fatal[0]
             return result
+        budget = ctx.budget
+        if budget is not None and result.attempts and not await budget.admit(job, prompt, first=False):
+            return None  # a cap leaves no room for a repair turn: no verdict for the item, rather than half
         if endpoint.temperature == 0:
             sent.add((mode, logprobs, prompt.repair))
         result.attempts += 1
         try:
             answer = await _call(job, prompt, ctx, mode, logprobs)
         except Exception as exc:
+            if budget is not None:
+                budget.settled(job, input_tokens=0, output_tokens=0)  # an error answer is not billed
             error = call_error(exc)
             if error.refused:
                 if modes.refused(mode=mode, logprobs=logprobs, param=error.param, reason=error.reason):
@@ -306,6 +328,8 @@ async def _judge_one(job: Job, ctx: _Context) -> Result | None:
             )
             result.raw_output = error.raw[:MAX_RAW_OUTPUT]
             return result
+        if budget is not None:
+            budget.settled(job, input_tokens=answer.input_tokens, output_tokens=answer.output_tokens)
         found = modes.found()
         if found is not None:
             ctx.results.put(found)

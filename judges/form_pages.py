@@ -26,16 +26,24 @@ FIELDS = [
     ("name", "Name", "text", "Shown with its version as the rater's name (\u201cGPT v2\u201d)."),
     ("provider", "Provider", "select", ""),
     ("model", "Model", "text", "As the server names it: gpt-4.1-mini, claude-sonnet-4-5, Qwen/Qwen2.5-7B-Instruct."),
-    ("base_url", "Base URL", "url", "Blank for OpenAI or Anthropic themselves; a local server's /v1 URL otherwise. "
-     "Only hosts the operator allows."),
+    (
+        "base_url",
+        "Base URL",
+        "url",
+        "Blank for OpenAI or Anthropic themselves; a local server's /v1 URL otherwise. Only hosts the operator allows.",
+    ),
     ("api_key_env", "API key", "select", "The server variable that holds the key; only those the operator offers."),
     ("temperature", "Temperature", "number", "0 to 2. At 0 an identical request is never sent twice."),
     ("max_output_tokens", "Max output tokens", "number", "16 to 64,000."),
     ("samples", "Samples per item", "number", "1 to 15 answers per item, aggregated (majority or median)."),
     ("few_shot", "Few-shot examples", "number", "0 to 20 items with gold or unanimous human ratings shown first."),
     ("output_mode", "Output mode", "select", "auto finds what the server accepts and remembers it."),
-    ("max_concurrency", "Calls in flight", "number", "All workers together; blank for the provider's default "
-     "(4 for a local server, 64 for OpenAI or Anthropic)."),
+    (
+        "max_concurrency",
+        "Calls in flight",
+        "number",
+        "All workers together; blank for the provider's default (4 for a local server, 64 for OpenAI or Anthropic).",
+    ),
     ("requests_per_minute", "Requests per minute", "number", "Blank: no limit."),
     ("tokens_per_minute", "Tokens per minute", "number", "Blank: no limit."),
     ("system_prompt", "Extra instructions", "textarea", "Added to the system prompt; the rubric is always there."),

@@ -81,4 +81,3 @@ def score_logprobs(*, text: str, tokens: Sequence[dict] | None, criteria: Sequen
         if found:
             out[criterion.key] = found
     return out or None
-

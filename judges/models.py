@@ -108,6 +108,8 @@ class RunStatus(models.TextChoices):
     SUCCEEDED = labelled("succeeded", "finished")
     FAILED = labelled("failed", "failed")
     CANCELLED = labelled("cancelled", "cancelled")
+    # The run's or the project's monthly budget left no room for the next item: resumable.
+    STOPPED_BUDGET = labelled("stopped_budget", "stopped at its budget")
 
 
 ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -129,7 +131,7 @@ class JudgeRun(models.Model):
     project = models.ForeignKey(Project, related_name="judge_runs", on_delete=models.CASCADE)
     judge_version = models.ForeignKey(JudgeVersion, related_name="runs", on_delete=models.PROTECT)
     rubric_version = models.ForeignKey(RubricVersion, related_name="judge_runs", on_delete=models.PROTECT)
-    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
     items_selector = models.CharField(max_length=20, help_text='"all", "unjudged" or "ids".')
     # The few-shot pool, fixed at start so every chunk (and every redelivery) sends the same
     # prompt: [{"item_id", "data", "values", "rationales", "source": "gold"|"unanimous"}].
@@ -145,6 +147,15 @@ class JudgeRun(models.Model):
     price_input_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(0))
     price_output_per_mtok = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal(0))
     error = models.TextField(blank=True)
+    # Money in micro-dollars (judges/costs.py). ``max_cost_micros``: the run's cap, null = none.
+    # ``cost_reserved_micros``: worst cases of calls in flight; ``cost_spent_micros``: what calls
+    # that answered cost. Both move only through judges/services/budgets.py.
+    max_cost_micros = models.PositiveBigIntegerField(null=True, blank=True)
+    cost_spent_micros = models.PositiveBigIntegerField(default=0)
+    cost_reserved_micros = models.PositiveBigIntegerField(default=0)
+    stop_reason = models.TextField(blank=True)  # why it stopped at a budget, in words
+    # The last resume: a chunk that began before it must not stop the run for a cap since raised.
+    resumed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -166,6 +177,32 @@ class JudgeRun(models.Model):
 
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+
+class JudgeBudget(models.Model):
+    """A project's judge settings for money: the monthly cap over all its judges' runs."""
+
+    project = models.OneToOneField(Project, related_name="judge_budget", on_delete=models.CASCADE)
+    monthly_cap_micros = models.PositiveBigIntegerField(null=True, blank=True)  # null: no cap
+
+    def __str__(self) -> str:
+        return f"judge budget of project {self.project_id}"
+
+
+class JudgeSpend(models.Model):
+    """The spend ledger: one row per project and calendar month (UTC), the row every reservation
+    and settlement of that month updates (judges/services/budgets.py)."""
+
+    project = models.ForeignKey(Project, related_name="judge_spend", on_delete=models.CASCADE)
+    month = models.DateField()  # the first day of the month
+    spent_micros = models.PositiveBigIntegerField(default=0)
+    reserved_micros = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "month"], name="judge_spend_unique_month")]
+
+    def __str__(self) -> str:
+        return f"judge spend of project {self.project_id} in {self.month:%Y-%m}"
 
 
 class JudgeRunChunk(models.Model):
@@ -230,6 +267,9 @@ class JudgeBatch(models.Model):
     failed = models.PositiveIntegerField(default=0)
     ingested = models.PositiveIntegerField(default=0)  # lines stored as samples
     sent_live = models.PositiveIntegerField(default=0)  # lines left to the live path (failed, invalid)
+    # The worst case of its lines held against the budgets (judges/services/budgets.py) from its
+    # submission until the run's batches are released and their real cost settled.
+    reserved_micros = models.PositiveBigIntegerField(default=0)
     # Paid for but stored in no sample: answers that were not a valid verdict (asked again live).
     invalid_input_tokens = models.PositiveBigIntegerField(default=0)
     invalid_output_tokens = models.PositiveBigIntegerField(default=0)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
 
 from annotation.models import Project
 from annotation.selectors import projects_for_user
@@ -18,6 +20,7 @@ from judges.models import (
     JudgeBatch,
     JudgeRun,
     JudgeSample,
+    JudgeSpend,
     JudgeVerdict,
     JudgeVersion,
     Outcome,
@@ -221,3 +224,38 @@ def project_judges_overview(*, project: Project) -> tuple[list[JudgeRow], list[J
 
 def _problem(judge: Judge, version: JudgeVersion) -> str:
     return endpoint_problem(provider=version.provider, base_url=version.base_url, api_key_env=judge.api_key_env)
+
+
+def month_start(now: datetime.datetime | None = None) -> datetime.date:
+    """The ledger's month for ``now`` (UTC): its first day."""
+    now = now or timezone.now()
+    return now.astimezone(datetime.UTC).date().replace(day=1)
+
+
+def project_spend_month(*, project_id: int, month: datetime.date | None = None) -> dict:
+    """This month's figures in micro-dollars: spent, reserved, cap (None) and what is left. One query."""
+    month = month or month_start()
+    ledger = JudgeSpend.objects.filter(project_id=OuterRef("pk"), month=month)
+    row = (
+        Project.objects.filter(pk=project_id)
+        .values(
+            cap=F("judge_budget__monthly_cap_micros"),
+            spent=Subquery(ledger.values("spent_micros")[:1]),
+            reserved=Subquery(ledger.values("reserved_micros")[:1]),
+        )
+        .first()
+        or {}
+    )
+    cap, spent, reserved = row.get("cap"), row.get("spent") or 0, row.get("reserved") or 0
+    return {
+        "month": month,
+        "spent_micros": spent,
+        "reserved_micros": reserved,
+        "cap_micros": cap,
+        "left_micros": None if cap is None else max(0, cap - spent - reserved),
+    }
+
+
+def judge_spent_micros(*, judge: Judge) -> int:
+    """What every run of every version of the judge has spent (micro-dollars)."""
+    return JudgeRun.objects.filter(judge_version__judge=judge).aggregate(s=Sum("cost_spent_micros"))["s"] or 0

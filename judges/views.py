@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation.models import Project
 from annotation.selectors import MANAGE, RATE, REVIEW, project_require
 from config.errors import Conflict
+from judges.budget_pages import judges_page_money, run_money
 from judges.models import Judge, JudgeRun, JudgeVerdict, Outcome, RunMode, RunStatus
 from judges.selectors import (
     BATCH_STATE_WORDS,
@@ -32,13 +33,14 @@ def project_judges(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_object_or_404(Project.objects.select_related("rubric_version__rubric"), pk=project_id)
     role = project_require(user=request.user, project=project, roles=REVIEW)
     rows, runs = project_judges_overview(project=project)
+    money = judges_page_money(project=project, rows=rows, runs=runs, estimates=role in MANAGE)
     for run in runs:  # where an active batch run stands (its progress bar moves only once it is read)
         if run.mode == RunMode.BATCH and run.is_active():
             run.batch_word = BATCH_STATE_WORDS[judge_run_batch_progress(run=run)["state"]]
     return render(
         request,
         "judges/project_judges.html",
-        {"project": project, "rows": rows, "runs": runs, "can_run": role in MANAGE},
+        {"project": project, "rows": rows, "runs": runs, "can_run": role in MANAGE, **money},
     )
 
 
@@ -55,7 +57,10 @@ def project_judge_run(request: HttpRequest, project_id: int, judge_id: int) -> H
     if mode not in RunMode.values:
         mode = RunMode.LIVE
     try:
-        run = judge_run_start(actor=request.user, project=project, judge=judge, items=items, mode=mode)
+        max_cost = request.POST.get("max_cost", "").strip() or None
+        run = judge_run_start(
+            actor=request.user, project=project, judge=judge, items=items, mode=mode, max_cost=max_cost
+        )
     except ValidationError as exc:
         messages.error(request, f"{judge.name}: " + " ".join(exc.messages))
         return redirect("project-judges", project_id=project.pk)
@@ -87,6 +92,8 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
             "batch_word": BATCH_STATE_WORDS.get(batch["state"], "") if batch else "",
             "percent": int(100 * finished / progress.total) if progress.total else 100,
             "can_cancel": role in MANAGE and run.is_active(),
+            "can_resume": role in MANAGE and run.status == RunStatus.STOPPED_BUDGET,
+            "money": run_money(run),
             "can_review": role in REVIEW,
             "queued_for": _seconds(run.created_at, run.started_at),
             "ran_for": _seconds(run.started_at, run.finished_at),

@@ -31,3 +31,11 @@ def agreement_report_refresh_later(*, report_id: int, countdown: float) -> None:
     from quality.tasks import agreement_report_refresh
 
     agreement_report_refresh.apply_async((report_id,), countdown=countdown)
+
+
+def agreement_interval_refresh_later(*, project_id: int, countdown: float) -> None:
+    """Refresh the project's live bootstrap interval on a worker, ``countdown`` seconds from now.
+    Called after commit; raises if the broker cannot be reached."""
+    from quality.tasks import agreement_interval_refresh
+
+    agreement_interval_refresh.apply_async((project_id,), countdown=countdown)

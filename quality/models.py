@@ -251,3 +251,44 @@ class JudgeRaterStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rater_id}: {self.note[:60]}"
+
+
+class AgreementInterval(models.Model):
+    """The bootstrap interval of the humans' alpha, per criterion, kept by changes.
+
+    ``sums`` holds agreement.live_bootstrap's per-draw coincidence sums of every criterion (an
+    ``.npz``: ``<key>.values`` and ``<key>.sums``); :class:`AgreementIntervalUnit` what each item
+    contributed to them. A refresh (quality.services.intervals, on a worker) re-reads only the
+    items whose ratings changed since ``seen_until`` and moves the sums by their change.
+    ``writes`` is the tallies' counter when it was read: the interval lags by the difference.
+    """
+
+    project = models.OneToOneField(Project, related_name="agreement_interval", on_delete=models.CASCADE)
+    rubric_version = models.ForeignKey(RubricVersion, related_name="+", on_delete=models.CASCADE, null=True)
+    draws = models.PositiveIntegerField(default=0)
+    seed = models.BigIntegerField(default=0)
+    sums = models.BinaryField(default=bytes)
+    ratings = models.JSONField(default=dict, help_text="Human ratings in the sums, per criterion key.")
+    writes = models.BigIntegerField(default=0)
+    seen_until = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    refresh_seconds = models.FloatField(null=True, blank=True)
+    computing_since = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"interval of {self.project_id}"
+
+
+class AgreementIntervalUnit(models.Model):
+    """One item as the interval's sums last counted it: its human ratings' value codes per
+    criterion key, so that a change is counted as (what was counted) -> (what is there now)."""
+
+    interval = models.ForeignKey(AgreementInterval, related_name="units", on_delete=models.CASCADE)
+    item_id = models.BigIntegerField()
+    values = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["interval", "item_id"], name="agreement_interval_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} in {self.interval_id}"

@@ -14,6 +14,7 @@ from django.db import DatabaseError
 from annotation.models import Project
 from quality.services.agreement_reports import TASK_TIME_LIMIT, ComputeOutcome, agreement_report_compute
 from quality.services.approval import project_decide
+from quality.services.intervals import agreement_interval_refresh as interval_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +61,17 @@ def project_items_decide(self, project_id: int) -> None:
         if self.request.retries >= self.max_retries:
             raise
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=30, time_limit=TASK_TIME_LIMIT)
+def agreement_interval_refresh(self, project_id: int) -> None:
+    """Bring a project's live bootstrap interval up to date (queued, coalesced, after ratings)."""
+    try:
+        outcome = interval_refresh(project_id=project_id)
+    except DatabaseError as exc:  # e.g. a serialization failure under REPEATABLE READ
+        if self.request.retries >= 5:
+            raise
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    if outcome == "busy":
+        # Another worker is refreshing from data that may predate the change that queued us.
+        raise self.retry(countdown=random.uniform(1, 3))

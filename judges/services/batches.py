@@ -48,6 +48,7 @@ from judges.providers.batches import BatchClient, BatchState
 from judges.providers.batches_anthropic import AnthropicBatches
 from judges.providers.batches_openai import OpenAIBatches
 from judges.providers.openai_chat import ChatBodies
+from judges.services.budgets import batch_budget_reserve
 from judges.services.chunks import endpoint_modes, endpoint_refused, run_prompter, stored_samples
 from judges.services.runs import judge_run_batches_release
 from judges.services.verdicts import ResultWriter
@@ -208,6 +209,12 @@ def judge_batch_submit(*, batch_id: int) -> BatchStep | None:
     lines = _lines(batch)
     if not lines:
         _close(batch, BatchStatus.DONE)
+        return None
+    refused = batch_budget_reserve(batch=batch, lines=lines)
+    if refused:
+        cap = "run's" if refused == "run" else "project's monthly"
+        _close(batch, BatchStatus.FAILED, error=f"not sent: the {cap} budget cannot cover this batch's worst case "
+                                                "(its items go the live path, which stops at the cap).")  # fmt: skip
         return None
     client, problem = _client(batch)
     if client is None:

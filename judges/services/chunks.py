@@ -30,9 +30,11 @@ from judges.models import ACTIVE_STATUSES, JudgeRun, JudgeRunChunk, JudgeSample,
 from judges.modes import ModeFound, RunStop
 from judges.prompts import prompt_build, system_prompt, verdict_schema
 from judges.providers import Prompt
+from judges.services.budgets import judge_run_stop_at_budget
 from judges.services.judges import judge_output_mode_record
 from judges.services.runs import judge_run_finish_if_complete
 from judges.services.verdicts import ResultWriter
+from judges.spending import RunBudget
 from rubrics.scales import CriterionSpec
 
 logger = logging.getLogger(__name__)
@@ -108,10 +110,10 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
         if refused:
             JudgeRun.objects.filter(pk=run.pk, error="").update(error=f"Refused to run, nothing was sent: {reason}")
         jobs = []
-    if jobs:
-        _calls_run(run=run, jobs=jobs, writer=writer, api_key=api_key, criteria=criteria)
+    # Items a cap left without a verdict: the chunk is not finished, so a resume sends it again.
+    left_by_budget = jobs and _calls_run(run=run, jobs=jobs, writer=writer, api_key=api_key, criteria=criteria)
     writer.flush()
-    if JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exists():
+    if not left_by_budget and JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exists():
         # Committed on its own, before the check below, so the last chunk to finish sees them all.
         JudgeRunChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(finished_at=timezone.now())
     judge_run_finish_if_complete(run_id=run.pk)
@@ -172,7 +174,8 @@ def stored_samples(*, run: JudgeRun, item_ids: list[int]) -> dict[int, dict[int,
     return have
 
 
-def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key: str, criteria) -> None:
+def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key: str, criteria) -> bool:
+    """Make the calls and write what they answer; True when a cap refused some item."""
     version, judge = run.judge_version, run.judge_version.judge
     endpoint = Endpoint(
         provider=version.provider,
@@ -188,6 +191,10 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
     )
     results: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
+    missing: dict[int, list[int]] = defaultdict(list)
+    for job in jobs:
+        missing[job.item_id].append(job.sample_index)
+    budget = RunBudget(run=run, max_output_tokens=version.max_output_tokens, samples_missing=missing, stop=stop)
     future = jobs_submit(
         jobs=jobs,
         endpoint=endpoint,
@@ -197,6 +204,7 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
         results=results,
         stop=stop,
         slot_dir=slot_dir(),
+        budget=budget,
     )
     next_check = time.monotonic() + CANCEL_CHECK_SECONDS
     try:
@@ -204,11 +212,15 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
             # Write every FLUSH_SECONDS, not as soon as a result arrives: a transaction's fixed cost
             # (BEGIN, two statements, COMMIT) is then shared by the tens of results that arrived
             # meanwhile instead of being paid for every one or two.
-            futures.wait([future], timeout=FLUSH_SECONDS)
+            if budget.capped:
+                budget.serve(seconds=FLUSH_SECONDS, done=future.done)
+            else:
+                futures.wait([future], timeout=FLUSH_SECONDS)
             batch = _modes_record(run, judge, results_drain(results))
             if batch:
                 writer.add(batch)
                 writer.flush()
+            budget.flush()
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + CANCEL_CHECK_SECONDS
                 if not JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exists():
@@ -218,7 +230,12 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
         stop.set()  # on a soft time limit or a database error, stop sending requests
         if not future.done():
             future.cancel()
+        budget.close()
     writer.add(_modes_record(run, judge, results_drain(results)))
+    if budget.refused:
+        writer.flush()  # the verdicts finished before the stop are the run's, whole
+        judge_run_stop_at_budget(run_id=run.pk, cap=budget.refused, since=budget.started_at)
+    return bool(budget.refused)
 
 
 def _modes_record(run: JudgeRun, judge, batch: list) -> list[Result]:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Sum
+from django.db.models import Exists, Max, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
 from annotation.models import Item, Project, Rater, Rating
@@ -34,6 +34,7 @@ from judges.models import (
     RunStatus,
 )
 from judges.selectors import judge_run_counts, judge_run_problems
+from judges.services.budgets import budget_batches_settle, budget_leftovers_release, cap_clean
 from quality.models import JudgeRaterStatus
 
 logger = logging.getLogger(__name__)
@@ -58,9 +59,30 @@ def _item_ids_clean(*, project: Project, items: Any) -> list[int] | str:
     return sorted(wanted)
 
 
+def run_items(*, project: Project, version: JudgeVersion, items: Any) -> tuple[list[int] | str, QuerySet[Item]]:
+    """The selection as given (cleaned) and the items a run of ``version`` over it would judge:
+    the one rule shared by ``judge_run_start`` and the cost estimate."""
+    selection = _item_ids_clean(project=project, items=items)
+    rubric_version = project.rubric_version
+    rated = Rating.objects.filter(item=OuterRef("pk"), rater_id=version.rater_id, rubric_version=rubric_version)
+    queryset = Item.objects.filter(project=project).exclude(Exists(rated))
+    if selection == "unjudged":
+        tried = JudgeVerdict.objects.filter(item=OuterRef("pk"), judge_version=version, rubric_version=rubric_version)
+        queryset = queryset.exclude(Exists(tried))
+    elif isinstance(selection, list):
+        queryset = queryset.filter(id__in=selection)
+    return selection, queryset
+
+
 @transaction.atomic
 def judge_run_start(
-    *, actor: AbstractBaseUser | None, project: Project, judge: Judge, items: Any, mode: str = RunMode.LIVE
+    *,
+    actor: AbstractBaseUser | None,
+    project: Project,
+    judge: Judge,
+    items: Any,
+    mode: str = RunMode.LIVE,
+    max_cost: object = None,
 ) -> JudgeRun:
     """Queue a run of the judge's current version over ``items`` of ``project``.
 
@@ -70,8 +92,10 @@ def judge_run_start(
     judge version and project (Conflict otherwise). Chunk tasks are enqueued when the transaction
     commits. ``mode`` "batch" (providers with a batch API only) sends the items through the
     provider's batch API first (judges/services/batches.py) and the chunks only for what the
-    batches leave. Access checks are the caller's.
+    batches leave. ``max_cost``: the run's budget in dollars (None: none; the project's monthly
+    cap applies either way, judges/services/budgets.py). Access checks are the caller's.
     """
+    max_cost_micros = cap_clean(value=max_cost, field="max_cost")
     if judge.project_id != project.pk:
         raise ValidationError({"judge": ["no such judge in this project."]})
     if mode not in RunMode.values:
@@ -93,14 +117,7 @@ def judge_run_start(
         raise ValidationError({"judge": [f"this judge refuses to run under the server's settings: {problem}"]})
     if JudgeRun.objects.filter(project=project, judge_version=version, status__in=ACTIVE_STATUSES).exists():
         raise Conflict("This judge version already has a queued or running run in this project; cancel it or wait.")
-    selection = _item_ids_clean(project=project, items=items)
-    rated = Rating.objects.filter(item=OuterRef("pk"), rater_id=version.rater_id, rubric_version=rubric_version)
-    queryset = Item.objects.filter(project=project).exclude(Exists(rated))
-    if selection == "unjudged":
-        tried = JudgeVerdict.objects.filter(item=OuterRef("pk"), judge_version=version, rubric_version=rubric_version)
-        queryset = queryset.exclude(Exists(tried))
-    elif isinstance(selection, list):
-        queryset = queryset.filter(id__in=selection)
+    selection, queryset = run_items(project=project, version=version, items=items)
     item_ids = list(queryset.order_by("id").values_list("id", flat=True))
     if not item_ids:
         raise ValidationError({"items": ["nothing to judge: this judge version already has verdicts for these items."]})
@@ -114,6 +131,7 @@ def judge_run_start(
         total=len(item_ids),
         price_input_per_mtok=judge.price_input_per_mtok,
         price_output_per_mtok=judge.price_output_per_mtok,
+        max_cost_micros=max_cost_micros,
         created_by=actor,
         mode=mode,
     )
@@ -187,6 +205,7 @@ def judge_run_finish_if_complete(*, run_id: int) -> bool:
         .update(status=status, finished_at=timezone.now(), **counts.as_run_fields())
     )
     if changed:
+        budget_leftovers_release(run_id=run_id)
         _rater_note_write(run=run, status=status, done=counts.done)
         logger.info("judge run %s %s: %s", run_id, status, counts)
         dispatch.trust_refresh_later(project_id=run.project_id)
@@ -317,6 +336,11 @@ def judge_run_batches_release(*, run_id: int) -> bool:
     )
     if not released:
         return False
+    budget_batches_settle(
+        run_id=run_id,
+        input_tokens=(tokens["i"] or 0) + (invalid["i"] or 0),
+        output_tokens=(tokens["o"] or 0) + (invalid["o"] or 0),
+    )
     finished = set(JudgeVerdict.objects.filter(run_id=run_id).values_list("item_id", flat=True))
     chunk_ids = []
     for chunk in JudgeRunChunk.objects.filter(run_id=run_id, finished_at__isnull=True).order_by("index"):

@@ -61,8 +61,14 @@ class ProjectAgreementApi(APIView):
         )
         interval_lag_ratings = serializers.IntegerField(
             allow_null=True,
-            help_text="Ratings written or changed since the bootstrap intervals, annotator and judge figures "
-            "were computed (computed_at); null when they never were. Alpha itself is live.",
+            help_text="Ratings written or changed since the humans' bootstrap intervals were computed: those of "
+            "the report, or (humans.ci_live) those kept by changes on a worker when fresher; null when none "
+            "was. Alpha itself is live.",
+        )
+        report_lag_ratings = serializers.IntegerField(
+            allow_null=True,
+            help_text="Ratings written or changed since the annotator and judge figures were computed "
+            "(computed_at); null when they never were.",
         )
         refreshing = serializers.BooleanField(help_text="A recompute is queued or running.")
         criteria = serializers.ListField(child=serializers.DictField())
@@ -102,6 +108,7 @@ class ProjectAgreementApi(APIView):
                 "stale": answer.stale,
                 "refreshing": answer.refreshing,
                 "interval_lag_ratings": answer.interval_lag,
+                "report_lag_ratings": answer.report_lag,
                 # Read fresh: a failed run changes no rating, so the stored report would not show it.
                 "judges_without_ratings": judges_without_ratings(project=project),
             }

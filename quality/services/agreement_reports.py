@@ -35,8 +35,10 @@ from annotation.models import Project
 from quality import dispatch
 from quality.models import AgreementReport
 from quality.selectors.agreement import agreement_for_project, live_overlay, ratings_state
+from quality.selectors.intervals import interval_read
 from quality.selectors.live import live_agreement
 from quality.selectors.policy import policy_for
+from quality.services.intervals import agreement_interval_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +63,8 @@ class AgreementAnswer:
     computed_at: datetime | None
     stale: bool
     refreshing: bool
-    interval_lag: int | None = 0
+    interval_lag: int | None = 0  # the humans' bootstrap intervals
+    report_lag: int | None = 0  # the per-annotator and judge figures (the stored report)
 
 
 def computes_inline(*, ratings: int, bootstrap_draws: int) -> bool:
@@ -78,7 +81,9 @@ def agreement_report_read(*, project: Project, bootstrap_draws: int = DEFAULT_DR
     A stale or missing report of a large project has a recompute queued (after the current
     transaction commits); the answer says so with ``refreshing``. With live tallies, alpha is
     never stale: only the bootstrap interval, the per-annotator and the judge figures lag, by
-    ``interval_lag`` ratings (None when no report was ever computed).
+    ``report_lag`` ratings (None when no report was ever computed). The humans' interval lags by
+    ``interval_lag``: the report's, or that of the interval kept by changes
+    (quality/services/intervals.py, refreshed on a worker in seconds) when that one is fresher.
     """
     report = AgreementReport.objects.filter(project=project, bootstrap_draws=bootstrap_draws).first()
     read_at = timezone.now()
@@ -97,13 +102,31 @@ def agreement_report_read(*, project: Project, bootstrap_draws: int = DEFAULT_DR
     figures = live_agreement(project=project)
     if figures is None:
         return AgreementAnswer(report.payload, report.computed_at, stale=True, refreshing=True)
+    agreement_interval_enqueue(project_id=project.pk, create=True)
     lag, stale = None, False
     if report.payload is not None and "writes" in report.state:
         lag = max(0, figures.writes - int(report.state["writes"]))
         # New ratings are live; a change of policy, rubric version or a judge's examples is not.
         stale = _without_counts(report.state) != _without_counts(live)
     payload = live_overlay(payload=report.payload, project=project, figures=figures)
-    return AgreementAnswer(payload, report.computed_at, stale=stale, refreshing=True, interval_lag=lag)
+    report_lag = lag
+    kept = interval_read(project=project)
+    if kept is not None and (lag is None or figures.writes - kept[1] < lag):
+        # The humans' intervals kept by changes are fresher than the report's.
+        payload, lag = _with_intervals(payload, kept[0]), max(0, figures.writes - kept[1])
+    return AgreementAnswer(
+        payload, report.computed_at, stale=stale, refreshing=True, interval_lag=lag, report_lag=report_lag
+    )
+
+
+def _with_intervals(payload: dict, intervals: dict[str, dict]) -> dict:
+    criteria = []
+    for entry in payload["criteria"]:
+        kept = intervals.get(entry["key"])
+        if kept is not None:
+            entry = {**entry, "humans": {**entry["humans"], **kept, "ci_live": True}}
+        criteria.append(entry)
+    return {**payload, "criteria": criteria}
 
 
 def _live(payload: dict, project: Project) -> dict:
@@ -193,6 +216,7 @@ def _refresh_project(project_id: int, reports: list[tuple[int, int]] | None = No
     for report_id, ratings in reports:
         if not computes_inline(ratings=ratings, bootstrap_draws=DEFAULT_DRAWS):
             agreement_report_enqueue(report_id=report_id)
+            agreement_interval_enqueue(project_id=project_id)
 
 
 def _not_queued(now: datetime) -> Q:

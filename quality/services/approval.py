@@ -17,7 +17,6 @@ from enum import StrEnum
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Project, RaterKind
 from annotation.services.queue import item_lock
@@ -28,6 +27,7 @@ from quality.consensus import consensus_of
 from quality.models import ReviewRequest
 from quality.services.agreement_reports import agreement_reports_refresh_after_change
 from quality.services.approval_reads import JUDGE_FIRST, ChunkRead, chunk_read, trust_needed
+from quality.services.decision_writes import DECISION_FIELDS, DecisionBatch, decision_apply
 from quality.stopping import POSTERIOR, posterior_decide, stop_decide
 from rubrics.models import Criterion
 from rubrics.selectors import criteria_of
@@ -45,38 +45,15 @@ def _open_status_of(item: Item, human_ratings: int) -> str | None:
     return ItemStatus.IN_PROGRESS if human_ratings > 0 else ItemStatus.PENDING
 
 
-def _decide(
-    item: Item,
-    *,
-    status: str,
-    approved_by: str = "",
-    consensus: dict | None = None,
-    disagreement: dict | None = None,
-    reason: str = "",
-    overlap_target: int | None = None,
-) -> bool:
-    if overlap_target is not None and item.overlap_target != overlap_target:
-        item.overlap_target = overlap_target
-        Item.objects.filter(pk=item.pk).update(overlap_target=overlap_target)
-    consensus = consensus or {}
-    disagreement = disagreement or {}
-    unchanged = (
-        item.status == status
-        and item.approved_by == approved_by
-        and item.consensus == consensus
-        and item.disagreement == disagreement
-        and item.decision_reason == reason
-    )
-    if unchanged:
-        return False
-    item.status, item.approved_by, item.consensus = status, approved_by, consensus
-    item.disagreement, item.decision_reason = disagreement, reason
-    item.decided_at = (
-        timezone.now() if status in (ItemStatus.APPROVED, ItemStatus.REJECTED, ItemStatus.NEEDS_REVIEW) else None
-    )
-    fields = ["status", "approved_by", "consensus", "disagreement", "decision_reason", "decided_at", "updated_at"]
-    item.save(update_fields=fields)
-    return True
+def _decide(item: Item, **decision) -> bool:
+    """Decide one item and save it at once (the single-item verbs below); ``items_decide``
+    collects its decisions and writes them in bulk (services/decision_writes.py)."""
+    changed, overlap_moved = decision_apply(item, **decision)
+    if overlap_moved:
+        Item.objects.filter(pk=item.pk).update(overlap_target=item.overlap_target)
+    if changed:
+        item.save(update_fields=DECISION_FIELDS)
+    return changed
 
 
 def _trusted_judges(criteria: Sequence[Criterion], trust: Iterable[tuple[int, str]]) -> set[int]:
@@ -115,18 +92,20 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
                 agreement_reports_refresh_after_change(project_id=project.pk, reports=read.reports)
             inputs, confidence = _inputs_from(criteria, policy, read)
             _queue_confidence_set(items, confidence)
+            batch = DecisionBatch()  # decisions written in bulk, while the chunk's locks are held
             moved: dict[str, list[int]] = {}
             for item, item_inputs in zip(items, inputs, strict=True):
                 # Open items follow their human ratings; the rule may then decide otherwise, and
-                # its write (``_decide``) carries the status too.
+                # its write (the batch's) carries the status too.
                 wanted = _open_status_of(item, len(item_inputs[1]))
                 refreshed = wanted is not None and wanted != item.status
                 if refreshed:
                     item.status = wanted
-                decided = _evaluate_one(item, criteria, policy, *item_inputs)
+                decided = _evaluate_one(item, criteria, policy, *item_inputs, decide=batch)
                 changed += decided
                 if refreshed and not decided:
                     moved.setdefault(item.status, []).append(item.pk)
+            batch.write()
             for status, ids in moved.items():
                 Item.objects.filter(id__in=ids, status__in=_OPEN_STATUSES).update(status=status)
             audit_review_requests_make(items=items)

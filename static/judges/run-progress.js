@@ -4,7 +4,7 @@
   var root = document.getElementById("judge-run");
   if (!root) return;
   var api = root.dataset.api;
-  var finished = { succeeded: true, failed: true, cancelled: true };
+  var finished = { succeeded: true, failed: true, cancelled: true, stopped_budget: true };
   // Statuses and outcomes in words, as the server names them (RunStatus, Outcome labels).
   var words = JSON.parse(root.dataset.words || '{"status": {}, "outcome": {}, "batch": {}}');
 

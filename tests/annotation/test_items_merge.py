@@ -1,7 +1,10 @@
 """Item import's merge, on PostgreSQL (COPY into a staging table, one set-based statement) and on
 SQLite (lookups in Python): the same created / updated / unchanged counts and the same refusals."""
 
+import threading
+
 import pytest
+from django.db import connection, connections, transaction
 
 from annotation.models import Item
 from annotation.selectors import rater_for_user
@@ -70,3 +73,51 @@ def test_it_refuses_the_whole_import_when_a_rated_items_data_would_change(projec
     # Its metadata may change, and its data may be sent again unchanged.
     result = items_import(project=project, rows=[{"external_id": "x1", "data": {"prompt": "p1"}, "metadata": {"k": 1}}])
     assert (result.updated, stored(project)["x1"]) == (1, ({"prompt": "p1"}, {"k": 1}))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_merges_when_a_concurrent_import_fills_the_empty_project_first(project):
+    """The first import into an empty project COPYs straight into the items table; when another
+    import commits the same external_ids meanwhile, it falls back to the merge and counts right."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite runs one writer at a time and has no such path")
+    other_started, other_may_commit = threading.Event(), threading.Event()
+
+    def other_import() -> None:
+        try:
+            with transaction.atomic():
+                items_import(project=project, rows=[{"external_id": "b", "data": {"prompt": "pb"}}])
+                other_started.set()
+                other_may_commit.wait(10)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=other_import)
+    other.start()
+    assert other_started.wait(10)
+    # Our import sees no committed item, so it COPYs; its row "b" waits on the other's, which commits.
+    threading.Timer(0.5, other_may_commit.set).start()
+    result = items_import(
+        project=project,
+        rows=[{"external_id": "a", "data": {"prompt": "pa"}}, {"external_id": "b", "data": {"prompt": "pb, ours"}}],
+    )
+    other.join(10)
+    assert result.as_dict() == {"created": 1, "updated": 1, "unchanged": 0}
+    assert stored(project) == {"a": ({"prompt": "pa"}, {}), "b": ({"prompt": "pb, ours"}, {})}
+
+
+def test_it_stores_text_that_copy_must_escape_exactly(project):
+    """Backslashes, tabs, newlines and non-ASCII text in external_ids, data and metadata arrive as
+    sent, whether the rows go straight into an empty project or through the merge."""
+    tricky = {
+        "tab\there": ({"prompt": "line one\nline two\r\n\ttabbed", "path": "C:\\temp\\new"}, {"note": "\\N"}),
+        "back\\slash": ({"prompt": "naïve café ✓ 日本", "quote": '"q"'}, {"\\": "\\\\"}),
+        "new\nline": ({"prompt": "\\t is not a tab"}, {}),
+    }
+    rows = [{"external_id": k, "data": d, "metadata": m} for k, (d, m) in tricky.items()]
+    assert items_import(project=project, rows=rows).created == 3  # an empty project: straight COPY
+    assert stored(project) == tricky
+    assert items_import(project=project, rows=rows).unchanged == 3  # through the merge: all equal
+    rows[0]["data"] = {"prompt": "\\\\ two backslashes\t"}
+    assert items_import(project=project, rows=rows).as_dict() == {"created": 0, "updated": 1, "unchanged": 2}
+    assert stored(project)["tab\there"] == ({"prompt": "\\\\ two backslashes\t"}, {"note": "\\N"})

@@ -1,6 +1,5 @@
 """The annotate and review pages in headless Chromium: keyboard rating, drafts, skip, review, XSS."""
 
-
 import pytest
 
 from annotation.models import Draft, Gold, Rater, RaterKind, Rating, Skip

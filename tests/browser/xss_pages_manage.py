@@ -25,6 +25,8 @@ NOT_PAGES_MANAGE = {
     "rubrics/<int:rubric_id>/v/<int:number>/publish/": "POST only: publishes the version and redirects",
     "rubrics/<int:rubric_id>/v/<int:number>/copy/": "POST only: starts a new version and redirects",
     "projects/<int:project_id>/judges/<int:judge_id>/toggle/": "POST only: enables or disables the judge, redirects",
+    "projects/<int:project_id>/judges/budget/": "POST only: sets the monthly judge budget and redirects",
+    "judge-runs/<int:run_id>/resume/": "POST only: resumes a run stopped at its budget and redirects",
     "projects/<int:project_id>/dashboard/audit/": (
         "POST only: draws the audit sample and redirects to the dashboard (posted by the sweep, which lands there)"
     ),

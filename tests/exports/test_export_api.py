@@ -36,8 +36,17 @@ def test_it_exports_approved_items_by_default_as_jsonl(client_for, project, data
     assert [r["external_id"] for r in records] == ["x0", "x1", "x2"]
     first = records[0]
     assert set(first) == {
-        "external_id", "data", "metadata", "status", "approved_by", "decided_at", "audit_rank",
-        "consensus", "disagreement", "gold", "rubric",
+        "external_id",
+        "data",
+        "metadata",
+        "status",
+        "approved_by",
+        "decided_at",
+        "audit_rank",
+        "consensus",
+        "disagreement",
+        "gold",
+        "rubric",
     }  # fmt: skip  (no acceptance: the rubric has no gate criteria)
     assert first["data"] == {"prompt": "p0", "response": "r0"}
     assert first["status"] == "approved"

@@ -25,9 +25,11 @@ def test_a_manager_tests_a_judge_and_auto_records_the_mode_the_server_accepts(
 def test_the_test_action_shows_the_providers_error(llm, project, items, make_judge, members, client_for):
     llm.quirks = Quirks(refuse_json_schema=True)
     judge = make_judge("openai_compatible", output_mode="json_schema")
-    body = client_for(members["manager"]).post(
-        f"/api/v1/judges/{judge.pk}/test/", {"item": items[2].id}, format="json"
-    ).json()
+    body = (
+        client_for(members["manager"])
+        .post(f"/api/v1/judges/{judge.pk}/test/", {"item": items[2].id}, format="json")
+        .json()
+    )
     assert body["ok"] is False and body["item"] == items[2].id
     assert "HTTP 500" in body["reason"] and "Input should be 'text' or 'json_object'" in body["reason"]
     assert llm.count() == 1

@@ -92,7 +92,7 @@ def test_the_project_judges_page_lists_judges_runs_and_trust_to_reviewers(
     url = f"/projects/{project.pk}/judges/"
 
     client.force_login(members["reviewer"])
-    with django_assert_max_num_queries(12):  # not one query per judge
+    with django_assert_max_num_queries(13):  # not one query per judge (+1: this month's judge spend)
         html = client.get(url).content.decode()
     assert html.count("&lt;b&gt;judge ") == 4 and "<b>judge" not in html  # 3 judges + the run's judge
     assert f'href="/judge-runs/{run.pk}/"' in html and "waiting for a worker" in html, "statuses in words"

@@ -151,6 +151,13 @@ CALLS = {
     ),
     ("PUT", f"{P}/judges/{{judge_id}}/"): lambda w, s, actor: Call(body={"name": "renamed"}),
     ("PATCH", f"{P}/judges/{{judge_id}}/"): lambda w, s, actor: Call(body={"name": "renamed"}),
+    ("POST", f"{P}/judges/{{judge_id}}/estimate/"): lambda w, s, actor: Call(body={"items": "all"}),
+    # The side's run is queued, not stopped at a budget: an allowed caller is told so (409).
+    ("POST", f"{P}/judge-runs/{{run_id}}/resume/"): lambda w, s, actor: Call(
+        body={"max_cost": "5"}, ok=frozenset({409})
+    ),
+    ("PUT", f"{P}/projects/{{project_id}}/judge-budget/"): lambda w, s, actor: Call(body={"monthly_cap_usd": "10"}),
+    ("PATCH", f"{P}/projects/{{project_id}}/judge-budget/"): lambda w, s, actor: Call(body={"monthly_cap_usd": "10"}),
     ("POST", f"{P}/projects/{{project_id}}/judge-runs/"): lambda w, s, actor: Call(
         body={"judge": s.spare_judge.pk, "items": "all"}
     ),
@@ -204,6 +211,13 @@ FOREIGN = [
         "run judge A on items of B",
         NOBODY,
         lambda w, a, b, actor: Call(body={"judge": a.spare_judge.pk, "items": [b.items[0].pk]}),
+    ),
+    Foreign(
+        "POST",
+        f"{P}/judges/{{judge_id}}/estimate/",
+        "estimate judge A on items of B",
+        NOBODY,
+        lambda w, a, b, actor: Call(body={"items": [b.items[0].pk]}),
     ),
     Foreign(
         "POST",

@@ -133,6 +133,10 @@ judges/{judge_id}/test/                         -               manage          
 projects/{project_id}/judge-runs/               rate            manage          -               -
 judge-runs/{run_id}/                            rate            -               -               -
 judge-runs/{run_id}/cancel/                     -               manage          -               -
+# Budgets: the cost estimate and resuming a run are managers'; the month's spend is read like agreement.
+judges/{judge_id}/estimate/                     -               manage          -               -
+judge-runs/{run_id}/resume/                     -               manage          -               -
+projects/{project_id}/judge-budget/             review          -               manage          manage
 # Export: managers and staff only.
 projects/{project_id}/export/                   manage          -               -               -
 projects/{project_id}/export/manifest/          manage          -               -               -
