@@ -43,6 +43,8 @@ def audit_to_reviewer_only(item: Item, policy: Any) -> bool:
 def audit_review_requests_make(*, items: Iterable[Item]) -> int:
     """A review request for each audited item held for gold that has none yet; returns how many."""
     wanted = [i for i in items if i.audit_rank is not None and i.decision_reason == AUDIT_REASON]
+    if not wanted:
+        return 0  # the common case, after every rating: no queryset to build
     have = set(ReviewRequest.objects.filter(item__in=wanted).values_list("item_id", flat=True))
     made = ReviewRequest.objects.bulk_create(
         [ReviewRequest(item=i, reason=AUDIT_REASON) for i in wanted if i.pk not in have]

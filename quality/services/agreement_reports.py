@@ -189,23 +189,33 @@ def _compute_and_store(
     return payload, computed_at
 
 
-def agreement_reports_refresh_after_change(*, project_id: int) -> None:
+def agreement_reports_refresh_after_change(*, project_id: int, reports: list[tuple[int, int]] | None = None) -> None:
     """Ratings (or the policy, or the rubric version) of a project changed: once the current
     transaction commits, queue a recompute of its stored default report, unless one is queued.
 
     Only a report too large to compute inline is queued: a small one is recomputed when read.
-    A report nobody asked for is never computed. Costs one indexed SELECT per commit.
+    A report nobody asked for is never computed. Costs one indexed SELECT per commit, unless the
+    caller read the default report's (id, ratings) already in this transaction (``reports``, see
+    :data:`REPORTS_SQL`; the approval gate does, in its own round trip). A report first stored
+    between that read and the commit is not queued here; its next read finds it stale and queues it.
     """
-    transaction.on_commit(lambda: _refresh_project(project_id), robust=True)
+    transaction.on_commit(lambda: _refresh_project(project_id, reports), robust=True)
 
 
-def _refresh_project(project_id: int) -> None:
-    reports = AgreementReport.objects.filter(project_id=project_id, bootstrap_draws=DEFAULT_DRAWS).only(
-        "id", "ratings", "bootstrap_draws"
-    )
-    for report in reports:
-        if not computes_inline(ratings=report.ratings, bootstrap_draws=report.bootstrap_draws):
-            agreement_report_enqueue(report_id=report.pk)
+REPORTS_SQL = (
+    f"SELECT id, ratings FROM {AgreementReport._meta.db_table} WHERE project_id = %s AND bootstrap_draws = "
+    f"{DEFAULT_DRAWS}"
+)
+"""The project's default report, as ``agreement_reports_refresh_after_change`` needs it."""
+
+
+def _refresh_project(project_id: int, reports: list[tuple[int, int]] | None = None) -> None:
+    if reports is None:
+        rows = AgreementReport.objects.filter(project_id=project_id, bootstrap_draws=DEFAULT_DRAWS)
+        reports = list(rows.values_list("id", "ratings"))
+    for report_id, ratings in reports:
+        if not computes_inline(ratings=ratings, bootstrap_draws=DEFAULT_DRAWS):
+            agreement_report_enqueue(report_id=report_id)
             agreement_interval_enqueue(project_id=project_id)
 
 

@@ -11,66 +11,38 @@ version, overlap): at once when that is cheap, else on a worker (quality/dispatc
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Q
 
-from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Project, RaterKind, Rating
+from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Project, RaterKind
 from annotation.services.queue import item_lock
 from config.errors import Conflict
 from quality import dispatch
 from quality.audit_gold import AUDIT_REASON, audit_decide, audit_review_requests_make, audit_to_reviewer_only
 from quality.consensus import consensus_of
-from quality.models import RaterTrust, ReviewRequest
-from quality.selectors.policy import policy_for
+from quality.models import ReviewRequest
 from quality.services.agreement_reports import agreement_reports_refresh_after_change
+from quality.services.approval_reads import JUDGE_FIRST, ChunkRead, chunk_read, trust_needed
 from quality.services.decision_writes import DECISION_FIELDS, DecisionBatch, decision_apply
 from quality.stopping import POSTERIOR, posterior_decide, stop_decide
 from rubrics.models import Criterion
 from rubrics.selectors import criteria_of
 
-JUDGE_FIRST = "judge_first"
-
 _OPEN_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS, ItemStatus.ANNOTATED)
 
 
-def _item_status_refresh(*, item_ids: Iterable[int]) -> None:
-    """Move open items between pending / in_progress / annotated by their human ratings.
-
-    Items a reviewer or the approval gate has decided (needs_review, approved, rejected) are
-    left alone: those states belong to the approval service.
-    """
-    item_ids = list(item_ids)
-    for start in range(0, len(item_ids), 5_000):
-        chunk = item_ids[start : start + 5_000]
-        items = (
-            Item.objects.filter(id__in=chunk, status__in=_OPEN_STATUSES)
-            .select_related("project")
-            .annotate(
-                human_ratings=Count(
-                    "ratings",
-                    filter=Q(ratings__rater__kind=RaterKind.HUMAN)
-                    & Q(ratings__rubric_version_id=F("project__rubric_version_id")),
-                )
-            )
-        )
-        by_status: dict[str, list[int]] = {s: [] for s in _OPEN_STATUSES}
-        for item in items:
-            if item.human_ratings >= item.project.target_of(item):
-                wanted = ItemStatus.ANNOTATED
-            elif item.human_ratings > 0:
-                wanted = ItemStatus.IN_PROGRESS
-            else:
-                wanted = ItemStatus.PENDING
-            if item.status != wanted:
-                by_status[wanted].append(item.id)
-        for status, ids in by_status.items():
-            if ids:
-                Item.objects.filter(id__in=ids, status__in=_OPEN_STATUSES).update(status=status)
+def _open_status_of(item: Item, human_ratings: int) -> str | None:
+    """Where an open item (pending / in_progress / annotated) stands by its human ratings; None
+    for items a reviewer or the approval gate has decided (those states belong to the gate)."""
+    if item.status not in _OPEN_STATUSES:
+        return None
+    if human_ratings >= item.project.target_of(item):
+        return ItemStatus.ANNOTATED
+    return ItemStatus.IN_PROGRESS if human_ratings > 0 else ItemStatus.PENDING
 
 
 def _decide(item: Item, **decision) -> bool:
@@ -84,16 +56,15 @@ def _decide(item: Item, **decision) -> bool:
     return changed
 
 
-def _trusted_judges(project: Project, criteria: Sequence[Criterion]) -> set[int]:
-    """Raters trusted on every non-text criterion of the project's current rubric version."""
+def _trusted_judges(criteria: Sequence[Criterion], trust: Iterable[tuple[int, str]]) -> set[int]:
+    """Raters trusted (``trust``: rater, criterion key) on every non-text criterion of the version."""
     keys = {c.key for c in criteria if c.agreement_level is not None}
     if not keys:
         return set()
     per_rater: dict[int, set[str]] = {}
-    for rater_id, key in RaterTrust.objects.filter(
-        project=project, rubric_version=project.rubric_version, trusted=True, criterion_key__in=keys
-    ).values_list("rater_id", "criterion_key"):
-        per_rater.setdefault(rater_id, set()).add(key)
+    for rater_id, key in trust:
+        if key in keys:
+            per_rater.setdefault(rater_id, set()).add(key)
     return {rater for rater, trusted in per_rater.items() if trusted == keys}
 
 
@@ -108,8 +79,6 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
     item_ids = sorted(set(item_ids))  # one lock order for every caller
     if not item_ids:
         return 0
-    agreement_reports_refresh_after_change(project_id=project.pk)
-    _item_status_refresh(item_ids=item_ids)
     criteria = criteria_of(version=project.rubric_version)
     changed = 0
     for start in range(0, len(item_ids), 2_000):
@@ -117,33 +86,47 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
         # No savepoint: nothing here catches a failure, and inside a rating's transaction a
         # savepoint would cost two round trips per rating.
         with transaction.atomic(savepoint=False):
-            # Through the project's manager, so item.project is this instance (no query per item).
-            # NO KEY UPDATE: new ratings (whose foreign key takes KEY SHARE) need not wait for it.
-            items = list(project.items.select_for_update(no_key=True).filter(id__in=chunk).order_by("id"))
-            policy = policy_for(project=project)
-            inputs, confidence = _inputs_of(project, criteria, policy, items)
+            read = chunk_read(project=project, item_ids=chunk, lock=True)  # one round trip on PostgreSQL
+            items, policy = read.items, read.policy
+            if not start:  # once: the report rows, if any, came with the first chunk's read
+                agreement_reports_refresh_after_change(project_id=project.pk, reports=read.reports)
+            inputs, confidence = _inputs_from(criteria, policy, read)
             _queue_confidence_set(items, confidence)
-            batch = DecisionBatch()
+            batch = DecisionBatch()  # decisions written in bulk, while the chunk's locks are held
+            moved: dict[str, list[int]] = {}
             for item, item_inputs in zip(items, inputs, strict=True):
-                changed += _evaluate_one(item, criteria, policy, *item_inputs, decide=batch)
+                # Open items follow their human ratings; the rule may then decide otherwise, and
+                # its write (the batch's) carries the status too.
+                wanted = _open_status_of(item, len(item_inputs[1]))
+                refreshed = wanted is not None and wanted != item.status
+                if refreshed:
+                    item.status = wanted
+                decided = _evaluate_one(item, criteria, policy, *item_inputs, decide=batch)
+                changed += decided
+                if refreshed and not decided:
+                    moved.setdefault(item.status, []).append(item.pk)
             batch.write()
+            for status, ids in moved.items():
+                Item.objects.filter(id__in=ids, status__in=_OPEN_STATUSES).update(status=status)
             audit_review_requests_make(items=items)
     return changed
 
 
 def _inputs_of(project: Project, criteria, policy, items: Sequence[Item]) -> tuple[list[tuple], dict]:
-    """What decides each of ``items`` (in order): its gold, its human ratings, the values of a
+    """``_inputs_from`` for ``items`` under ``policy`` (which need not be stored: a preview's),
+    read without locks."""
+    read = chunk_read(project=project, item_ids=[item.pk for item in items], lock=False, policy=policy)
+    return _inputs_from(criteria, policy, replace(read, items=list(items)))
+
+
+def _inputs_from(criteria, policy, read: ChunkRead) -> tuple[list[tuple], dict]:
+    """What decides each of ``read.items`` (in order): its gold, its human ratings, the values of a
     judge allowed to decide it, a standing review request, the first verdict of any judge
     (adaptive overlap's check), the human ratings' raters with the calibrated judge's
     distribution (the posterior rule's evidence); and, under judge first, the routing judge's
-    confidence per item.
-    Four queries, whatever the number of items."""
-    version = project.rubric_version
-    chunk = [item.pk for item in items]
+    confidence per item."""
     judge_first = policy.routing == JUDGE_FIRST and policy.routing_rater_id is not None
-    trusted = _trusted_judges(project, criteria) if policy.judge_may_approve or judge_first else set()
-    golds = {g.item_id: g for g in Gold.objects.filter(item_id__in=chunk, rubric_version=version)}
-    requests = dict(ReviewRequest.objects.filter(item_id__in=chunk).values_list("item_id", "reason"))
+    trusted = _trusted_judges(criteria, read.trust) if trust_needed(policy) else set()
     human: dict[int, list[dict]] = {}
     raters: dict[int, list[int]] = {}
     calibrated_judge = (policy.posterior_model or {}).get("judge")
@@ -151,11 +134,7 @@ def _inputs_of(project: Project, criteria, policy, items: Sequence[Item]) -> tup
     judged: dict[int, dict] = {}
     any_judge: dict[int, dict] = {}
     confidence: dict[int, float | None] = {}
-    for item_id, rater_id, kind, values, conf, dist in (
-        Rating.objects.filter(item_id__in=chunk, rubric_version=version)
-        .values_list("item_id", "rater_id", "rater__kind", "values", "confidence", "distribution")
-        .order_by("id")
-    ):
+    for item_id, rater_id, kind, values, conf, dist in read.ratings:
         if kind == RaterKind.HUMAN:
             human.setdefault(item_id, []).append(values)
             raters.setdefault(item_id, []).append(rater_id)
@@ -172,9 +151,9 @@ def _inputs_of(project: Project, criteria, policy, items: Sequence[Item]) -> tup
         elif rater_id in trusted:
             judged.setdefault(item_id, values)
     inputs = [
-        (golds.get(i), human.get(i, []), judged.get(i), requests.get(i), any_judge.get(i),
+        (read.golds.get(i), human.get(i, []), judged.get(i), read.requests.get(i), any_judge.get(i),
          (raters.get(i, []), distributions.get(i)))
-        for i in chunk
+        for i in (item.pk for item in read.items)
     ]  # fmt: skip
     return inputs, confidence
 

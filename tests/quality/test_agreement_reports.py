@@ -11,6 +11,7 @@ from quality import tasks
 from quality.models import AgreementReport, ApprovalPolicy
 from quality.reliability import report_with_badges
 from quality.selectors.agreement import bootstrap_draws_used
+from quality.selectors.policy import policy_for
 from quality.services import agreement_reports, approval
 from quality.services.agreement_reports import ComputeOutcome, agreement_report_compute
 from quality.services.policy import policy_update
@@ -157,7 +158,7 @@ def test_a_slow_computation_never_replaces_a_newer_report(project, members, item
     agreement_report_compute(report_id=report.pk)
     report.refresh_from_db()
     newer = report.state_read_at
-    policy = approval.policy_for(project=project)
+    policy = policy_for(project=project)
     agreement_reports._compute_and_store(
         report_id=report.pk,
         project=project,
