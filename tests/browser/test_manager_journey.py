@@ -186,8 +186,9 @@ def test_a_manager_runs_the_whole_job(open_page, manager, make_user, fake_llm, e
     result = page.locator('[data-role="test-result"]')
     assert "Verdict" in result.inner_text() and "helpful" in result.inner_text(), result.inner_text()
     page.goto(f"/projects/{project.pk}/judges/")
+    # The run executes inside this request (eager Celery): the click waits for its navigation too.
     with page.expect_navigation(timeout=120_000):
-        page.locator(f'tr[data-judge="{judge.pk}"]').get_by_role("button", name="Run").click()
+        page.locator(f'tr[data-judge="{judge.pk}"]').get_by_role("button", name="Run").click(timeout=120_000)
     run = Judge.objects.get(pk=judge.pk).current_version().runs.get()
     run.refresh_from_db()
     assert run.status == "succeeded", run.status
