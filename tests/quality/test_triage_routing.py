@@ -124,6 +124,11 @@ def test_gold_on_the_audit_prefix_is_the_sample_the_threshold_is_chosen_on(proje
     order = list(project.items.filter(audit_rank__isnull=False).order_by("audit_rank").values_list("id", flat=True))
     first_without = next(n for n, i in enumerate(order) if not Gold.objects.filter(item_id=i).exists())
     answer = routing_threshold_choose(project=project)[1]
+    # The draw depends on the item ids (they differ run to run on PostgreSQL): when the audit's
+    # first item has no gold, there is no prefix and every gold item is used, with the warning.
+    if first_without == 0:
+        assert answer["gold_source"] == "all" and answer["gold_items"] == 70
+        return
     assert answer["gold_source"] == "audit" and answer["gold_items"] == first_without
     assert 'data-field="gold-warning"' not in client.get(f"/projects/{project.pk}/dashboard/").content.decode()
 
