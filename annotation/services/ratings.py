@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -65,7 +66,15 @@ class NewRating:
     distribution: dict | None = None
 
 
-def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
+class Written(dict[tuple[int, int], int]):
+    """``{(item_id, rater_id): rating_id}`` of the rows one ``ratings_write`` inserted, and their
+    ``created_at`` (one write stamps all its rows alike), so a caller can answer with the row as
+    stored without reading it back."""
+
+    created_at: datetime | None = None
+
+
+def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> Written:
     """Insert ratings keyed by (item, rater, rubric version); one that exists already is left as it
     is. Returns ``{(item_id, rater_id): rating_id}`` for the ratings inserted. The one place that
     writes the Rating table: people's submissions, rating imports and judges' verdicts all come here.
@@ -81,7 +90,7 @@ def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], sourc
     cannot race.
     """
     if not ratings:
-        return {}
+        return Written()
     if connection.vendor == "postgresql":
         written = _write_postgresql(rubric_version_id, ratings, source)
     else:
@@ -93,7 +102,7 @@ def ratings_write(*, rubric_version_id: int, ratings: Sequence[NewRating], sourc
     return written
 
 
-def _write_orm(rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
+def _write_orm(rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> Written:
     keys = {(r.item_id, r.rater_id) for r in ratings}
     existing = set(
         Rating.objects.filter(
@@ -118,7 +127,9 @@ def _write_orm(rubric_version_id: int, ratings: Sequence[NewRating], source: str
         if (r.item_id, r.rater_id) not in existing
     ]
     Rating.objects.bulk_create(new)
-    return {(r.item_id, r.rater_id): r.pk for r in new}
+    written = Written({(r.item_id, r.rater_id): r.pk for r in new})
+    written.created_at = new[0].created_at if new else None
+    return written
 
 
 # The columns the PostgreSQL statement writes; a test checks that every concrete field of Rating
@@ -140,11 +151,11 @@ SELECT x.item, x.rater, %(rubric_version)s, x.vals, x.rats, x.secs, %(source)s, 
 FROM json_to_recordset(%(rows)s::json)
     AS x(item bigint, rater bigint, vals jsonb, rats jsonb, secs double precision, conf double precision, dist jsonb)
 ON CONFLICT DO NOTHING
-RETURNING {quote("item_id")}, {quote("rater_id")}, {quote("id")}
+RETURNING {quote("item_id")}, {quote("rater_id")}, {quote("id")}, {quote("created_at")}
 """
 
 
-def _write_postgresql(rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> dict[tuple[int, int], int]:
+def _write_postgresql(rubric_version_id: int, ratings: Sequence[NewRating], source: str) -> Written:
     rows = json.dumps(
         [
             {
@@ -166,7 +177,10 @@ def _write_postgresql(rubric_version_id: int, ratings: Sequence[NewRating], sour
         cursor.execute(
             _insert_sql(), {"rubric_version": rubric_version_id, "source": str(source), "rows": rows}, prepare=False
         )
-        return {(item_id, rater_id): pk for item_id, rater_id, pk in cursor.fetchall()}
+        rows = cursor.fetchall()
+    written = Written({(item_id, rater_id): pk for item_id, rater_id, pk, _ in rows})
+    written.created_at = rows[0][3] if rows else None
+    return written
 
 
 @transaction.atomic
@@ -209,10 +223,20 @@ def rating_submit(
         raise Conflict("You have already rated this item under this rubric version.")
     criteria_remember(version_id=version.pk, criteria=criteria)  # rated, so frozen once this commits
     ratings_changed.send(sender=Rating, project=item.project, item_ids=[item.id])
-    # The row as stored (its timestamps are the database's), with the rater and version in hand.
-    rating_id = written[(item.pk, rater.pk)]
-    (rating,) = Rating.objects.raw(f"SELECT * FROM {Rating._meta.db_table} WHERE id = %s", [rating_id])
-    rating.rater, rating.rubric_version = rater, version
+    # The row as stored (its timestamps are the database's), without reading it back.
+    rating = Rating(
+        pk=written[(item.pk, rater.pk)],
+        item=item,
+        rater=rater,
+        rubric_version=version,
+        values=clean_values,
+        rationales=clean_rationales,
+        seconds_spent=seconds,
+        source=source,
+        created_at=written.created_at,
+        updated_at=written.created_at,
+    )
+    rating._state.adding, rating._state.db = False, connection.alias
     return rating
 
 

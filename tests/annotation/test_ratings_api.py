@@ -17,6 +17,10 @@ def test_it_stores_a_rating_and_moves_the_item_along(client_for, members, items)
     assert body["values"] == GOOD_VALUES
     assert body["rater_kind"] == "human"
     assert body["rubric_version"] == 1
+    # The answer is the row as stored (it is not read back): its id and the database's timestamp.
+    stored = Rating.objects.get()
+    assert (body["id"], body["seconds_spent"]) == (stored.pk, 41.5)
+    assert body["created_at"].replace("Z", "+00:00") == stored.created_at.isoformat()
     item.refresh_from_db()
     assert item.status == ItemStatus.IN_PROGRESS
     assert rate(client_for(members["annotator2"]), item).status_code == 201
