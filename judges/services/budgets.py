@@ -78,14 +78,20 @@ def budget_reserve(*, run_id: int, project_id: int, month: datetime.date, micros
         cost_reserved_micros=F("cost_reserved_micros") + micros
     ):
         return "run"
+    if not budget_month_reserve(project_id=project_id, month=month, micros=micros):
+        transaction.set_rollback(True)  # the run's reservation above goes too
+        return "month"
+    return ""
+
+
+def budget_month_reserve(*, project_id: int, month: datetime.date, micros: int) -> bool:
+    """Reserve ``micros`` on the project's month; False when its cap has no room. Alone (outside
+    ``budget_reserve``) for a call that belongs to no run: the judge's Test."""
     cap = JudgeBudget.objects.filter(project_id=project_id).values_list("monthly_cap_micros", flat=True).first()
     month_row = JudgeSpend.objects.filter(project_id=project_id, month=month)
     if cap is not None:
         month_row = month_row.filter(spent_micros__lte=cap - micros - F("reserved_micros"))
-    if not month_row.update(reserved_micros=F("reserved_micros") + micros):
-        transaction.set_rollback(True)  # the run's reservation above goes too
-        return "month"
-    return ""
+    return bool(month_row.update(reserved_micros=F("reserved_micros") + micros))
 
 
 def budget_reserved(*, run_id: int, project_id: int, month: datetime.date, row: str) -> int:
@@ -106,6 +112,11 @@ def budget_settle(*, run_id: int, project_id: int, month: datetime.date, spent: 
         cost_spent_micros=F("cost_spent_micros") + spent,
         cost_reserved_micros=Greatest(F("cost_reserved_micros") - released, 0),
     )
+    budget_month_settle(project_id=project_id, month=month, spent=spent, released=released)
+
+
+def budget_month_settle(*, project_id: int, month: datetime.date, spent: int, released: int) -> None:
+    """The month's half of ``budget_settle``; alone for the judge's Test, which has no run."""
     updated = JudgeSpend.objects.filter(project_id=project_id, month=month).update(
         spent_micros=F("spent_micros") + spent, reserved_micros=Greatest(F("reserved_micros") - released, 0)
     )

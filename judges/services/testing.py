@@ -3,7 +3,8 @@
 It sends exactly what a run would (same prompt, schema, output mode, retries, concurrency slot)
 and returns the verdict or the provider's error; with output mode "auto" it finds the mode the
 server accepts and remembers it on the judge, so the run that follows starts there. Nothing is
-written as a rating: a test verdict is not a verdict.
+written as a rating: a test verdict is not a verdict. Its cost is: the call goes on the project's
+monthly ledger (judges/services/budgets.py), and a full monthly cap refuses it.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from annotation.models import Item
+from judges.costs import cost_micros, prompt_tokens_bound
 from judges.endpoints import endpoint_problem
 from judges.fewshot import examples_for, fewshot_pool
 from judges.models import Judge
 from judges.modes import ModeFound
+from judges.selectors import month_start
+from judges.services.budgets import budget_month_reserve, budget_month_settle, spend_month_ensure
 from judges.services.judges import judge_output_mode_record
 from rubrics.scales import CriterionSpec
 
@@ -50,9 +54,8 @@ def judge_test(*, judge: Judge, item: Item | None = None) -> JudgeTestResult:
     current version; return the verdict or why there is none. Access checks are the caller's."""
     # Here, not at the top: they load the provider SDKs (about 90 MB), which the web process
     # needs only when someone presses Test (tests/test_platform.py checks the start-up imports).
-    from judges.executor import Endpoint, Job, Result, jobs_submit, results_drain
     from judges.prompts import prompt_build, system_prompt, verdict_schema
-    from judges.services.chunks import endpoint_modes, policy_from_settings, rate_limit_redis_url, slot_dir
+    from judges.services.chunks import endpoint_modes
 
     project = judge.project
     version = judge.current_version()
@@ -86,7 +89,7 @@ def judge_test(*, judge: Judge, item: Item | None = None) -> JudgeTestResult:
         data=item.data,
         examples=examples_for(item_id=item.pk, pool=pool, k=version.few_shot),
     )
-    endpoint = Endpoint(
+    endpoint_args = dict(
         provider=version.provider,
         base_url=version.base_url,
         api_key=api_key,
@@ -98,6 +101,35 @@ def judge_test(*, judge: Judge, item: Item | None = None) -> JudgeTestResult:
         tokens_per_minute=judge.tokens_per_minute,
         **endpoint_modes(judge=judge, provider=version.provider),
     )
+    # On the project's monthly ledger like a run's calls: the worst case of the call and its
+    # repair turns reserved first (refused when the cap has no room), then what it cost.
+    month = month_start()
+    prices = {
+        "price_input_per_mtok": judge.price_input_per_mtok,
+        "price_output_per_mtok": judge.price_output_per_mtok,
+    }
+    worst = (1 + settings.JUDGES_OUTPUT_RETRIES) * cost_micros(
+        input_tokens=prompt_tokens_bound(prompt), output_tokens=version.max_output_tokens, **prices
+    )
+    spend_month_ensure(project_id=project.pk, month=month)
+    if not budget_month_reserve(project_id=project.pk, month=month, micros=worst):
+        reason = "the project's monthly judge budget has no room for this call (Judges page, Budget)."
+        return JudgeTestResult(False, item.pk, reason=f"Refused to run, nothing was sent: {reason}", output_mode=mode)
+    out = JudgeTestResult(False, item.pk, output_mode=mode, output_mode_note=judge.output_mode_note)
+    try:
+        _call(out, judge=judge, item=item, prompt=prompt, endpoint_args=endpoint_args, criteria=criteria)
+    finally:
+        spent = cost_micros(input_tokens=out.input_tokens, output_tokens=out.output_tokens, **prices)
+        budget_month_settle(project_id=project.pk, month=month, spent=spent, released=worst)
+    return out
+
+
+def _call(out: JudgeTestResult, *, judge: Judge, item: Item, prompt, endpoint_args: dict, criteria) -> None:
+    """The call itself, its answer written into ``out``."""
+    from judges.executor import Endpoint, Job, Result, jobs_submit, results_drain
+    from judges.services.chunks import policy_from_settings, rate_limit_redis_url, slot_dir
+
+    endpoint = Endpoint(**endpoint_args)
     results: queue.SimpleQueue = queue.SimpleQueue()
     future = jobs_submit(
         jobs=[Job(item.pk, 0, prompt)],
@@ -111,7 +143,6 @@ def judge_test(*, judge: Judge, item: Item | None = None) -> JudgeTestResult:
         slot_dir=slot_dir(),
     )
     future.result(timeout=float(settings.JUDGES_REQUEST_TIMEOUT) * 8)
-    out = JudgeTestResult(False, item.pk, output_mode=mode, output_mode_note=judge.output_mode_note)
     for got in results_drain(results):
         if isinstance(got, ModeFound):
             judge_output_mode_record(judge_id=judge.pk, mode=got.mode, logprobs=got.logprobs, note=got.note)
@@ -121,4 +152,3 @@ def judge_test(*, judge: Judge, item: Item | None = None) -> JudgeTestResult:
             out.outcome, out.values, out.rationales = got.outcome, got.values, got.rationales
             out.reason, out.raw_output, out.attempts = got.reason, got.raw_output, got.attempts
             out.logprobs, out.input_tokens, out.output_tokens = got.logprobs, got.input_tokens, got.output_tokens
-    return out

@@ -1,6 +1,10 @@
 """The judge's "test" action: one real call on one item, its verdict or the provider's error."""
 
+from decimal import Decimal
+
 from annotation.models import Rating
+from judges.models import JudgeSpend
+from judges.services.budgets import project_budget_set
 from testbed.llm_quirks import Quirks
 
 
@@ -46,3 +50,21 @@ def test_only_managers_test_a_judge_on_their_projects_items(
     response = client_for(members["manager"]).post(url, {"item": 10**9}, format="json")
     assert response.status_code == 400 and "item" in response.json()["errors"]
     assert llm.count() == 0
+
+
+def test_a_test_call_is_paid_from_the_projects_month_and_a_full_cap_refuses_it(
+    llm, project, items, make_judge, members, client_for
+):
+    judge = make_judge("openai", price_input_per_mtok=Decimal("3"), price_output_per_mtok=Decimal("15"))
+    url = f"/api/v1/judges/{judge.pk}/test/"
+    body = client_for(members["manager"]).post(url, {}, format="json").json()
+    assert body["ok"] is True and body["input_tokens"] > 0 and body["output_tokens"] > 0
+    month = JudgeSpend.objects.get(project=project)
+    assert month.spent_micros == body["input_tokens"] * 3 + body["output_tokens"] * 15
+    assert month.reserved_micros == 0  # the worst case reserved before the call is given back
+
+    project_budget_set(project=project, monthly_cap=Decimal(month.spent_micros) / 10**6)  # all used
+    refused = client_for(members["manager"]).post(url, {}, format="json").json()
+    assert refused["ok"] is False and "monthly judge budget has no room" in refused["reason"]
+    assert llm.count() == 1  # nothing was sent
+    assert JudgeSpend.objects.get(project=project).reserved_micros == 0
