@@ -22,8 +22,8 @@ from judges.selectors import (
     judge_run_batch_progress,
     judge_run_problems,
     judge_run_progress,
-    judge_spent_micros,
     judges_for_user,
+    judges_listed,
 )
 from judges.services.judges import judge_create, judge_update
 from judges.services.runs import judge_run_cancel, judge_run_start
@@ -59,15 +59,14 @@ class JudgeOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def get_cost_spent_usd(self, judge) -> str:
-        return str(usd(judge_spent_micros(judge=judge)))
+        return str(usd(judge.spent_micros))
 
     def get_concurrency(self, judge) -> int:
         return judge.concurrency(judge.current.provider)
 
 
 def _judge_out(judge: Judge) -> dict:
-    judge.current = judge.current_version()
-    return JudgeOutputSerializer(judge).data
+    return JudgeOutputSerializer(judges_listed(judges=[judge])[0]).data
 
 
 class JudgeInputSerializer(InputSerializer):
@@ -115,7 +114,7 @@ class JudgeListCreateApi(APIView):
             if not (project.isascii() and project.isdigit() and len(project) <= 18):
                 raise ValidationError({"project": ["must be a project id."]})
             judges = judges.filter(project_id=int(project))
-        return Response([_judge_out(j) for j in judges])
+        return Response(JudgeOutputSerializer(judges_listed(judges=judges), many=True).data)
 
     @extend_schema(request=JudgeInputSerializer, responses={201: JudgeOutputSerializer})
     def post(self, request):

@@ -18,7 +18,8 @@ from judges.costs import usd
 from judges.models import JudgeRun
 from judges.selectors import JudgeRow, project_spend_month
 from judges.services.budgets import judge_run_resume, project_budget_set
-from judges.services.estimates import judge_run_estimate
+from judges.services.estimate_cache import judges_run_estimates
+from judges.services.estimates import RunEstimate
 
 SELECTIONS = (("unjudged", "untried"), ("all", "all unrated"))
 
@@ -41,15 +42,18 @@ def judges_page_money(*, project: Project, rows: list[JudgeRow], runs: list[Judg
     }
     for run in runs:
         run.money = run_money(run)
+    runnable = [row for row in rows if estimates and row.judge.enabled and not row.problem]
+    found = judges_run_estimates(
+        project=project, judges=[(row.judge, row.version) for row in runnable], selections=[v for v, _ in SELECTIONS]
+    )
     for row in rows:
         row.judge.estimates = []
-        if estimates and row.judge.enabled and not row.problem:
-            row.judge.estimates = [_estimate(project, row, value, label) for value, label in SELECTIONS]
+    for row in runnable:
+        row.judge.estimates = [_estimate(row, found[row.judge.pk, value], value, label) for value, label in SELECTIONS]
     return {"spend": spend}
 
 
-def _estimate(project: Project, row: JudgeRow, value: str, label: str) -> dict:
-    estimate = judge_run_estimate(project=project, judge=row.judge, items=value)
+def _estimate(row: JudgeRow, estimate: RunEstimate, value: str, label: str) -> dict:
     about, high = usd(estimate.cost_micros), usd(estimate.high_micros)
     if not estimate.items:
         text = f"{label}: nothing to judge"

@@ -189,9 +189,7 @@ def project_judges_overview(*, project: Project) -> tuple[list[JudgeRow], list[J
     project's rubric version; and the project's 20 latest runs. A handful of queries, whatever
     the number of judges."""
     judges = list(Judge.objects.filter(project=project).order_by("name"))
-    versions = {}
-    for version in JudgeVersion.objects.filter(judge__in=judges).order_by("judge_id", "-number"):
-        versions.setdefault(version.judge_id, version)
+    versions = judges_current_versions(judges=judges)
     latest = {}
     runs = JudgeRun.objects.filter(project=project).select_related("judge_version__judge").order_by("-id")
     for run in runs.filter(judge_version__in=versions.values()):
@@ -256,6 +254,27 @@ def project_spend_month(*, project_id: int, month: datetime.date | None = None) 
     }
 
 
-def judge_spent_micros(*, judge: Judge) -> int:
-    """What every run of every version of the judge has spent (micro-dollars)."""
-    return JudgeRun.objects.filter(judge_version__judge=judge).aggregate(s=Sum("cost_spent_micros"))["s"] or 0
+def judges_current_versions(*, judges: list[Judge]) -> dict[int, JudgeVersion]:
+    """Each judge's current (latest) version by judge id. One query, whatever their number."""
+    versions: dict[int, JudgeVersion] = {}
+    for version in JudgeVersion.objects.filter(judge__in=judges).order_by("judge_id", "-number"):
+        versions.setdefault(version.judge_id, version)
+    return versions
+
+
+def judges_listed(*, judges: QuerySet[Judge] | list[Judge]) -> list[Judge]:
+    """The judges as the API lists them: each with ``current`` (its current version) and
+    ``spent_micros`` (what every run of every version has spent). Two queries besides the judges'
+    own, whatever their number: versions, then spend summed in one grouped query."""
+    judges = list(judges)
+    versions = judges_current_versions(judges=judges)
+    runs = JudgeRun.objects.filter(judge_version__judge__in=judges).order_by()
+    spent = dict(
+        runs.values("judge_version__judge_id")
+        .annotate(spent=Sum("cost_spent_micros"))
+        .values_list("judge_version__judge_id", "spent")
+    )
+    for judge in judges:
+        judge.current = versions[judge.pk]
+        judge.spent_micros = spent.get(judge.pk) or 0
+    return judges

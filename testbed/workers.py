@@ -31,14 +31,28 @@ def database_url() -> str:
 
 
 def worker_start(
-    env: dict, log: Path, *, name: str | None = None, concurrency: int = 2, module: str | None = None
+    env: dict,
+    log: Path,
+    *,
+    name: str | None = None,
+    concurrency: int = 2,
+    module: str | None = None,
+    pool: str | None = None,
+    queue: str | None = None,
+    loglevel: str = "INFO",
+    heartbeat: bool = True,
 ) -> subprocess.Popen:
     """``celery -A config worker -c concurrency`` with ``env``, its output appended to ``log``; the node
-    is ``name`` (default ``test-<random>``). ``module``: a launcher to run instead of ``celery``."""
+    is ``name`` (default ``test-<random>``). ``module``: a launcher to run instead of ``celery``.
+    ``pool`` (``-P``, e.g. "solo"), ``queue`` (``-Q``: only that queue), ``loglevel``, and
+    ``heartbeat`` False for ``--without-heartbeat``."""
     arguments = [
-        "worker", "-c", str(concurrency), "--loglevel=INFO", "--without-gossip", "--without-mingle",
+        "worker", "-c", str(concurrency), f"--loglevel={loglevel}", "--without-gossip", "--without-mingle",
         "-n", f"{name or f'test-{uuid.uuid4().hex[:8]}'}@%h",
     ]  # fmt: skip
+    arguments += ["-P", pool] if pool else []
+    arguments += ["-Q", queue] if queue else []
+    arguments += [] if heartbeat else ["--without-heartbeat"]
     if module:
         command = [sys.executable, "-m", module, *arguments]
     else:

@@ -1,7 +1,9 @@
 """Helpers for tests that start real Celery worker processes beside pytest: the skip when no worker
-can share pytest's database and broker, and a wait that fails the test with the worker's log. The
-worker processes themselves: testbed.workers (shared with the benchmarks)."""
+can share pytest's database and broker, the worker's environment, and a wait that fails the test
+with the worker's log. The worker processes themselves (``celery -A config worker`` and its
+options): testbed.workers (shared with the benchmarks)."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +14,10 @@ from django.db import connection
 from testbed.servers import wait_until
 from testbed.workers import database_url, worker_kill, worker_start
 
-__all__ = ["database_url", "wait_for", "worker_kill", "worker_services_or_skip", "worker_start"]
+__all__ = ["database_url", "wait_for", "worker_env", "worker_kill", "worker_services_or_skip", "worker_start"]
+
+# The key a test's judges send, and only to the loopback fake LLM server (testbed.FakeLLMServer).
+TEST_KEY = "test-key"
 
 
 def worker_services_or_skip(*, flush: bool = True) -> str:
@@ -32,6 +37,18 @@ def worker_services_or_skip(*, flush: bool = True) -> str:
     except redis.RedisError as exc:
         pytest.skip(f"Redis is unreachable at {broker}: {exc}")
     return broker
+
+
+def worker_env(broker: str, *, judge_key_env: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a worker process beside this test: this process's own, with DEBUG on,
+    pytest's test database (DATABASE_URL) and ``broker``. ``judge_key_env``: the env var a test's
+    judges name for their key, set to the tests' key and allowed to 127.0.0.1 only
+    (ACCORD_JUDGE_KEYS), as tests/judges/conftest.py allows it in this process. ``extra``: more
+    variables (JUDGES_CONCURRENCY, ...), which win."""
+    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker}
+    if judge_key_env:
+        env |= {judge_key_env: TEST_KEY, "ACCORD_JUDGE_KEYS": f"{judge_key_env}=127.0.0.1:*"}
+    return env | extra
 
 
 def wait_for(predicate, *, timeout: float, what: str, log: Path) -> None:

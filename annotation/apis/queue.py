@@ -1,9 +1,10 @@
-"""REST API for the overlap queue: lease the next item, skip one, take a skip back.
+"""REST API for the overlap queue: lease the next item (or wait, or nothing left), skip one, take a
+skip back.
 
 Blind by default: what an annotator receives here is the item itself, never another rater's values.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -11,7 +12,8 @@ from rest_framework.views import APIView
 
 from annotation.apis.access import project_get
 from annotation.selectors import RATE, items_for_project
-from annotation.services.queue import assignment_claim_next, assignment_skip, assignment_unskip
+from annotation.services.queue import assignment_skip, assignment_unskip
+from annotation.services.queue_wait import WAIT_POLL_SECONDS, QueueWait, assignment_claim_or_wait
 from config.serializers import InputSerializer
 
 
@@ -26,19 +28,44 @@ class LeaseOutputSerializer(serializers.Serializer):
     lease_expires_at = serializers.DateTimeField(source="expires_at")
 
 
+class QueueWaitOutputSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["waiting"])
+    retry_after = serializers.IntegerField(min_value=1, max_value=WAIT_POLL_SECONDS)
+    detail = serializers.CharField()
+
+
+_WAITING = (
+    "Nothing to lease right now, but items you may still rate are held by other people and may come "
+    "back (a skip, a lease that lapses): ask again after retry_after seconds."
+)
+
+
 class QueueNextApi(APIView):
     @extend_schema(
         request=None,
-        responses={200: LeaseOutputSerializer, 204: None},
+        responses={
+            200: LeaseOutputSerializer,
+            202: OpenApiResponse(
+                QueueWaitOutputSerializer,
+                description="Waiting: nothing to lease now, but items others hold may come back. Ask again "
+                "after `retry_after` seconds (also in the `Retry-After` header).",
+            ),
+            204: OpenApiResponse(description="Nothing is left for you that could come back."),
+        },
         description="Lease the next item to rate (or return the item you already hold). "
-        "204 when nothing is left for you in this project.",
+        "202 while the only items left for you are leased by other people (poll: they may skip them "
+        "or let their lease lapse); 204 only when nothing is left for you in this project.",
     )
     def post(self, request, project_id: int):
         project = project_get(request, project_id, RATE)
-        lease = assignment_claim_next(project=project, user=request.user)
-        if lease is None:
+        answer = assignment_claim_or_wait(project=project, user=request.user)
+        if answer is None:
             return Response(status=204)
-        return Response(LeaseOutputSerializer(lease).data)
+        if isinstance(answer, QueueWait):
+            wait = {"state": "waiting", "retry_after": answer.retry_after, "detail": _WAITING}
+            body = QueueWaitOutputSerializer(wait).data
+            return Response(body, status=202, headers={"Retry-After": str(answer.retry_after)})
+        return Response(LeaseOutputSerializer(answer).data)
 
 
 def _item_of(project, item_id: int):

@@ -27,7 +27,8 @@ from annotation.selectors import (
     recent_done,
 )
 from annotation.services.drafts import draft_get
-from annotation.services.queue import assignment_claim_next, assignment_skip, assignment_unskip
+from annotation.services.queue import assignment_skip, assignment_unskip
+from annotation.services.queue_wait import QueueWait, assignment_claim_or_wait
 from annotation.services.ratings import rating_change, rating_submit
 from annotation.views.forms import Entered, criteria_of, project_get, rating_from_post
 from config.errors import Conflict, validation_errors
@@ -131,11 +132,17 @@ def annotate(request: HttpRequest, project_id: int) -> HttpResponse:
     if request.method == "POST":
         item = get_object_or_404(Item, pk=request.POST.get("item") or 0, project=project)
         return _store(request, project, item) or redirect("annotate", project_id=project.pk)
-    assignment = assignment_claim_next(project=project, user=request.user)
-    if assignment is None:
+    assignment = assignment_claim_or_wait(project=project, user=request.user)
+    if assignment is None or isinstance(assignment, QueueWait):
+        # Nothing to rate now. Waiting (items others hold may come back): the page asks again
+        # after retry_after seconds; nothing left: it says so and stays.
         recent = recent_done(project=project, user=request.user)
         previous = reverse("annotate-item", args=[project.pk, recent[0].item_id]) if recent else None
-        context = {"project": project, "recent": recent, "config": {"mode": "empty", "previousUrl": previous}}
+        config = {"mode": "empty", "previousUrl": previous}
+        if assignment is not None:
+            queue_url = reverse("annotate", args=[project.pk])
+            config |= {"mode": "waiting", "retryAfter": assignment.retry_after, "queueUrl": queue_url}
+        context = {"project": project, "recent": recent, "config": config, "wait": assignment}
         return render(request, "annotation/queue_empty.html", context)
     draft = draft_get(item=assignment.item, user=request.user)
     return _annotate_render(

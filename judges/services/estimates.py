@@ -23,7 +23,7 @@ from django.db.models import Avg, Count, Min
 from annotation.models import Item, Project
 from judges.costs import cost_micros, prompt_tokens_estimate, schema_tokens_estimate, usd
 from judges.fewshot import examples_for, fewshot_pool
-from judges.models import Judge, JudgeSample
+from judges.models import Judge, JudgeSample, JudgeVersion
 from judges.services.runs import run_items
 from rubrics.scales import CriterionSpec
 
@@ -69,16 +69,18 @@ def judge_run_estimate(
     price_factor: Decimal = Decimal(1),
     sample_items: int = SAMPLE_ITEMS,
     rng: random.Random | None = None,
+    version: JudgeVersion | None = None,
 ) -> RunEstimate:
     """Estimate a run of the judge's current version over ``items`` ("all", "unjudged" or ids, as
     for a run), with a range: ``low``-``high`` covers the tokenizer's spread around the estimate,
     the sampling error of the prompt sizes (two standard errors) and, for output, everything from
     the fewest tokens this version answered with to max_output_tokens; the high end also counts
     the schema as input (some providers do, some do not). ``price_factor`` scales the
-    judge's prices (0.5 for a provider's batch mode). Stores nothing."""
+    judge's prices (0.5 for a provider's batch mode). ``version``: the judge's current version when
+    the caller has read it already. Stores nothing."""
     if judge.project_id != project.pk:
         raise ValidationError({"judge": ["no such judge in this project."]})
-    version = judge.current_version()
+    version = version or judge.current_version()
     _, queryset = run_items(project=project, version=version, items=items)
     n = queryset.count()
     if rng is None:  # the database draws the sample: no list of a million ids in memory

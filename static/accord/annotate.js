@@ -1,6 +1,7 @@
 /* The annotate page: draft autosave (server + localStorage), visible-tab timer, skip, shortcuts,
-   and the way back: ← / Backspace to the item rated (or skipped) before this one, → back to the
-   queue from an earlier item, U to take a skip back.
+   the wait for items others hold (the queue page asks again by itself), and the way back:
+   ← / Backspace to the item rated (or skipped) before this one, → back to the queue from an
+   earlier item, U to take a skip back.
 
    Drafts (a rating still to make only): every change is written to localStorage at once and PUT
    to the draft API after a short pause. The local copy remembers whether the server has it
@@ -60,6 +61,18 @@
       unskipForm.requestSubmit();
     }
   });
+  /* ---- waiting for items others hold: count down, then ask the queue again ---- */
+  if (config.mode === "waiting" && config.queueUrl) {
+    var retryIn = document.getElementById("retry-in");
+    var left = Math.max(1, Number(config.retryAfter) || 1);
+    var countdown = window.setInterval(function () {
+      left -= 1;
+      if (retryIn) retryIn.textContent = String(Math.max(left, 0));
+      if (left > 0) return;
+      window.clearInterval(countdown);
+      window.location.replace(config.queueUrl);
+    }, 1000);
+  }
   // A refused form is answered at the page's own URL: make that entry a plain GET, so a reload
   // shows the page again instead of posting the form a second time.
   if (config.refused && window.history.replaceState) window.history.replaceState(null, "", window.location.href);

@@ -4,14 +4,13 @@ and (marked worker) a large file imported by a real Celery worker while the page
 
 import io
 import json
-import os
 import time
 
 import pytest
 from django.test import Client
 
 from annotation.models import ImportJob, Item, Rater, Rating
-from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
+from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
 
 
 def page_client(user) -> Client:
@@ -147,8 +146,7 @@ def test_a_worker_imports_a_large_file_while_the_page_shows_progress(project, me
     client = page_client(members["manager"])
     job_id = upload(client, project, "big.jsonl", content).json()["id"]
     log = tmp_path / "worker.log"
-    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker}
-    worker = worker_start(env, log)
+    worker = worker_start(worker_env(broker), log)
     try:
         started = time.monotonic()
         assert client.post(f"/projects/{project.pk}/import/{job_id}/run/").status_code == 202

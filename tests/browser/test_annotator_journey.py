@@ -1,10 +1,19 @@
 """An annotator's session in Chromium, by keyboard only: rate five items, go back to the last one,
-change an answer and find the old one in its history, skip an item and take the skip back."""
+change an answer and find the old one in its history, skip an item and take the skip back; and
+the queue page that waits for an item someone else holds."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from annotation.models import Rating, RatingChange, Skip
+from annotation.models import Assignment, Rating, RatingChange, Skip
+from annotation.selectors import rater_for_user
 from annotation.services.items import items_import
+from annotation.services.projects import project_update
+from annotation.services.queue import assignment_claim_next, assignment_skip
+from annotation.services.ratings import rating_submit
+from tests.conftest import GOOD_RATIONALES, GOOD_VALUES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -95,4 +104,27 @@ def test_an_annotator_rates_goes_back_changes_an_answer_and_takes_a_skip_back(op
         "tone": "ok",
     }
     assert page.get_by_text("Saved your rating").is_visible()
+    assert page.dialogs == []
+
+
+def test_the_queue_page_waits_for_an_item_someone_else_holds_then_shows_it(open_page, members, project):
+    """Overlap 1, two items: one rated, the other leased by someone else. The page says it is
+    waiting (not "all done") and asks again by itself; once the holder skips, the item shows."""
+    project = project_update(project=project, annotations_per_item=1)
+    items_import(project=project, rows=[{"external_id": f"w{i}", "data": {"prompt": f"Wait {i}?"}} for i in range(2)])
+    held = assignment_claim_next(project=project, user=members["annotator2"])
+    user = members["annotator"]
+    mine = assignment_claim_next(project=project, user=user)
+    rating_submit(item=mine.item, rater=rater_for_user(user=user), values=GOOD_VALUES, rationales=GOOD_RATIONALES)
+    # A lease about to lapse keeps the page's retry short (retry_after follows the soonest lease).
+    Assignment.objects.filter(pk=held.pk).update(expires_at=timezone.now() + timedelta(seconds=5))
+    page = open_page(user)
+    page.goto(f"/projects/{project.pk}/annotate/")
+    assert page.locator("#queue-waiting").is_visible()
+    assert page.get_by_text("Waiting for items others hold").is_visible()
+    assert not page.get_by_text("Nothing left to annotate").is_visible()
+
+    assignment_skip(project=project, user=members["annotator2"], item=held.item, reason="not mine")
+    page.wait_for_selector("#rating-form", timeout=10_000)  # the page asked again and got the item
+    assert shown_item(page) == held.item_id
     assert page.dialogs == []

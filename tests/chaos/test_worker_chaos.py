@@ -11,7 +11,6 @@ Needs PostgreSQL (the workers share pytest-django's test database) and redis-ser
 """
 
 import contextlib
-import os
 import shutil
 
 import pytest
@@ -26,7 +25,8 @@ from judges.services.runs import judge_run_start
 from testbed import FakeLLMServer
 from testbed.chaos import Chaos, run_counts
 from testbed.servers import RedisServer, wait_until
-from testbed.workers import WorkerFleet, database_url
+from testbed.workers import WorkerFleet
+from tests.workers import worker_env
 
 KEY_ENV = "ACCORD_CHAOS_LLM_KEY"
 
@@ -67,18 +67,14 @@ def redis_server(tmp_path):
 
 
 def _worker_env(redis_url: str, **extra: str) -> dict:
-    return {
-        **os.environ,
-        "DEBUG": "1",
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": redis_url,
-        "JUDGES_TEST_VISIBILITY_TIMEOUT": "5",  # a killed worker's chunk comes back within seconds
-        "JUDGES_BACKOFF_BASE_MS": "10",
-        "LOG_LEVEL": "INFO",
-        KEY_ENV: "test-key",
-        "ACCORD_JUDGE_KEYS": f"{KEY_ENV}=127.0.0.1:*",
+    return worker_env(
+        redis_url,
+        judge_key_env=KEY_ENV,
+        JUDGES_TEST_VISIBILITY_TIMEOUT="5",  # a killed worker's chunk comes back within seconds
+        JUDGES_BACKOFF_BASE_MS="10",
+        LOG_LEVEL="INFO",
         **extra,
-    }
+    )
 
 
 def _wait_for(predicate, *, timeout: float, what: str, fleet: WorkerFleet) -> None:

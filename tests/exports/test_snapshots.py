@@ -1,8 +1,6 @@
 import hashlib
 import json
-import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,9 +14,7 @@ from exports.models import ExportSnapshot, SnapshotStatus
 from exports.services import snapshot_run
 from exports.spec import ExportSpec
 from exports.tasks import export_snapshot_write
-from tests.workers import database_url, worker_services_or_skip
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.workers import worker_env, worker_services_or_skip, worker_start
 
 
 @pytest.fixture(autouse=True)
@@ -188,29 +184,20 @@ def test_it_names_a_bad_snapshot_parameter(client_for, project, staff):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_it_writes_a_snapshot_through_a_real_celery_worker(client_for, project, dataset, members, monkeypatch):
+def test_it_writes_a_snapshot_through_a_real_celery_worker(
+    client_for, project, dataset, members, monkeypatch, tmp_path
+):
     worker_services_or_skip(flush=False)  # it sends to a queue of its own
     # A queue of our own, so a worker another test run left on the same Redis cannot take the task.
     queue = f"exports-test-{uuid.uuid4().hex[:8]}"
     monkeypatch.setattr(
         export_snapshot_write, "delay", lambda *args: export_snapshot_write.apply_async(args, queue=queue)
     )
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "ACCORD_VAR_DIR": str(django_settings.VAR_DIR),
-        "CELERY_BROKER_URL": str(celery_app.conf.broker_url),
-        "DEBUG": "1",
-        "DATABASE_CONN_MAX_AGE": "0",
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-Q", queue, "-l", "warning",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    env = worker_env(
+        str(celery_app.conf.broker_url), ACCORD_VAR_DIR=str(django_settings.VAR_DIR), DATABASE_CONN_MAX_AGE="0"
+    )
+    log = tmp_path / "worker.log"
+    worker = worker_start(env, log, pool="solo", queue=queue, loglevel="warning", heartbeat=False)
     try:
         client = client_for(members[Role.MANAGER])
         response = client.post(snapshots_url(project), {"include": "ratings", "format": "jsonl"}, format="json")
@@ -218,7 +205,7 @@ def test_it_writes_a_snapshot_through_a_real_celery_worker(client_for, project, 
         url = f"/api/v1/export-snapshots/{response.data['id']}/"
         deadline = time.monotonic() + 120  # a loaded CI machine starts a worker slowly
         while (detail := client.get(url).json())["status"] not in ("succeeded", "failed"):
-            assert worker.poll() is None, worker.communicate()[0].decode()
+            assert worker.poll() is None, log.read_text()
             assert time.monotonic() < deadline, f"snapshot still {detail['status']} after 120 s"
             time.sleep(0.2)
         assert detail["status"] == "succeeded", detail["error"]

@@ -5,7 +5,6 @@ provider: the restarted worker picks up the poll, ingests once, and no request i
     CELERY_BROKER_URL=redis://127.0.0.1:6379/9 .venv/bin/pytest tests/judges/test_batch_worker.py -m worker
 """
 
-import os
 
 import pytest
 from django.db.models import Count
@@ -17,7 +16,7 @@ from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from testbed import FakeLLMServer
 from tests.judges.conftest import KEY_ENV
-from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
+from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
 
 ITEMS = 12
 
@@ -38,11 +37,9 @@ def test_a_batch_run_survives_a_killed_worker_with_one_provider_batch(staff, pro
             actor=staff, project=project, name="B", provider=provider, model="m", base_url=base_url,
             api_key_env=KEY_ENV,
         )  # fmt: skip
-        env = {
-            **os.environ, "DEBUG": "1", "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker,
-            "JUDGES_TEST_VISIBILITY_TIMEOUT": "5", "JUDGES_BATCH_POLL_SECONDS": "1", KEY_ENV: "test-key",
-            "ACCORD_JUDGE_KEYS": f"{KEY_ENV}=127.0.0.1:*",
-        }  # fmt: skip
+        env = worker_env(
+            broker, judge_key_env=KEY_ENV, JUDGES_TEST_VISIBILITY_TIMEOUT="5", JUDGES_BATCH_POLL_SECONDS="1"
+        )
         worker = worker_start(env, log)
         try:
             run = judge_run_start(actor=staff, project=project, judge=judge, items="all", mode=RunMode.BATCH)

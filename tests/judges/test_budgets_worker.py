@@ -6,7 +6,6 @@ Needs PostgreSQL and a Redis broker, like tests/judges/test_worker.py:
     CELERY_BROKER_URL=redis://127.0.0.1:6379/9 .venv/bin/pytest tests/judges -m worker
 """
 
-import os
 import re
 from decimal import Decimal
 
@@ -21,7 +20,7 @@ from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from testbed import FakeLLMServer
 from tests.judges.conftest import KEY_ENV
-from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
+from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
 
 ITEMS = 40
 
@@ -42,11 +41,7 @@ def test_worker_processes_stop_a_run_at_its_cap_and_finish_it_after_a_resume(sta
             actor=staff, project=project, name="Paid", provider="openai", model="m", base_url=llm.openai_base_url,
             api_key_env=KEY_ENV, samples=2, max_output_tokens=400, price_input_per_mtok=3, price_output_per_mtok=15,
         )  # fmt: skip
-        env = {
-            **os.environ, "DEBUG": "1", "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker,
-            "JUDGES_CONCURRENCY": "4", "JUDGES_BACKOFF_BASE_MS": "10", KEY_ENV: "test-key",
-            "ACCORD_JUDGE_KEYS": f"{KEY_ENV}=127.0.0.1:*",
-        }  # fmt: skip
+        env = worker_env(broker, judge_key_env=KEY_ENV, JUDGES_CONCURRENCY="4", JUDGES_BACKOFF_BASE_MS="10")
         worker = worker_start(env, log, concurrency=2)
         other = worker_start(env, tmp_path / "worker2.log", concurrency=2)
         try:

@@ -5,7 +5,6 @@ Needs PostgreSQL (the worker process shares pytest-django's test database) and a
     CELERY_BROKER_URL=redis://127.0.0.1:6379/9 .venv/bin/pytest tests/judges -m worker
 """
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from judges.services.runs import judge_run_start
 from testbed import FakeLLMServer
 from testbed.llm_quirks import LLAMA_CPP
 from tests.judges.conftest import KEY_ENV
-from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
+from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
 
 REPO = Path(__file__).resolve().parents[2]
 ITEMS = 60
@@ -38,17 +37,13 @@ def test_it_judges_every_item_exactly_once_across_a_killed_worker(staff, project
             actor=staff, project=project, name="W", provider="openai", model="m",
             base_url=llm.openai_base_url, api_key_env=KEY_ENV,
         )  # fmt: skip
-        env = {
-            **os.environ,
-            "DEBUG": "1",
-            "DATABASE_URL": database_url(),
-            "CELERY_BROKER_URL": broker,
-            "JUDGES_TEST_VISIBILITY_TIMEOUT": "5",
-            "JUDGES_CONCURRENCY": "3",
-            "JUDGES_BACKOFF_BASE_MS": "10",
-            KEY_ENV: "test-key",
-            "ACCORD_JUDGE_KEYS": f"{KEY_ENV}=127.0.0.1:*",
-        }
+        env = worker_env(
+            broker,
+            judge_key_env=KEY_ENV,
+            JUDGES_TEST_VISIBILITY_TIMEOUT="5",
+            JUDGES_CONCURRENCY="3",
+            JUDGES_BACKOFF_BASE_MS="10",
+        )
         worker = worker_start(env, log)
         try:
             run = judge_run_start(actor=staff, project=project, judge=judge, items="all")  # enqueued on commit
@@ -94,10 +89,7 @@ def test_two_worker_processes_keep_a_judges_calls_in_flight_within_its_max_concu
             actor=staff, project=project, name="C", provider="openai_compatible", model="m",
             base_url=llm.openai_base_url, max_concurrency=2,
         )  # fmt: skip
-        env = {
-            **os.environ, "DEBUG": "1", "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker,
-            "JUDGES_CONCURRENCY": "8", "JUDGES_BACKOFF_BASE_MS": "10",
-        }  # fmt: skip
+        env = worker_env(broker, JUDGES_CONCURRENCY="8", JUDGES_BACKOFF_BASE_MS="10")
         worker = worker_start(env, log, concurrency=2)
         try:
             run = judge_run_start(actor=staff, project=project, judge=judge, items="all")

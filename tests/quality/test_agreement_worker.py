@@ -6,7 +6,6 @@ Needs PostgreSQL (the worker shares pytest-django's test database) and a Redis b
     CELERY_BROKER_URL=redis://127.0.0.1:6379/2 .venv/bin/pytest tests/annotation -m worker
 """
 
-import os
 import time
 
 import pytest
@@ -15,7 +14,7 @@ from annotation.models import ItemStatus
 from quality.services import agreement_reports
 from tests.quality.test_agreement_reports import helpfulness, rated_twice
 from tests.quality.test_approval import rate
-from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
+from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
 
 RECOMPUTED = " recomputed ("
 
@@ -36,8 +35,7 @@ def test_a_worker_keeps_the_stored_report_current_and_re_decides_items(
     reviewer = client_for(members["reviewer"])
     url = f"/api/v1/projects/{project.pk}/agreement/"
     log = tmp_path / "worker.log"
-    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker}
-    worker = worker_start(env, log)
+    worker = worker_start(worker_env(broker), log)
     try:
         started = time.monotonic()
         first = reviewer.get(url)

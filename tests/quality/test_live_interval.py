@@ -2,7 +2,6 @@
 ratings and corrections, a refresh leaves exactly the sums a full build from every rating gives,
 and the API serves it as soon as it is fresher than the stored report."""
 
-import os
 from datetime import timedelta
 
 import numpy as np
@@ -23,7 +22,7 @@ from quality.services.intervals import agreement_interval_refresh
 from rubrics.services import rubric_create
 from tests.quality.test_agreement_reports import helpfulness, large, queued  # noqa: F401  fixtures
 from tests.quality.test_approval import rate
-from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
+from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
 
 
 def assert_sums_equal_a_full_build(project) -> None:
@@ -128,8 +127,7 @@ def test_a_worker_refreshes_the_kept_interval_after_new_ratings(
     reviewer = client_for(members["reviewer"])
     url = f"/api/v1/projects/{project.pk}/agreement/"
     log = tmp_path / "worker.log"
-    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker}
-    worker = worker_start(env, log)
+    worker = worker_start(worker_env(broker), log)
     try:
         reviewer.get(url)  # queues the first build
 

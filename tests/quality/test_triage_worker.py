@@ -6,7 +6,6 @@ fake server; the estimate then uses the verdicts.
     CELERY_BROKER_URL=redis://127.0.0.1:6379/<n> .venv/bin/pytest tests/quality/test_triage_worker.py
 """
 
-import os
 import re
 import threading
 
@@ -21,7 +20,7 @@ from quality.selectors.estimate import project_estimate
 from testbed import FakeLLMServer
 from testbed.llm_replies import Reply
 from tests.judges.conftest import KEY_ENV, _judge_settings  # noqa: F401 (autouse fixture: the key may go to loopback)
-from tests.workers import database_url, wait_for, worker_kill, worker_services_or_skip, worker_start
+from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
 
 ITEMS = 12
 
@@ -59,15 +58,7 @@ def test_a_worker_run_stores_confidence_on_every_verdict(staff, project, setting
             actor=staff, project=project, name="W", provider="openai", model="m",
             base_url=llm.openai_base_url, api_key_env=KEY_ENV, samples=3,
         )  # fmt: skip
-        env = {
-            **os.environ,
-            "DEBUG": "1",
-            "DATABASE_URL": database_url(),
-            "CELERY_BROKER_URL": broker,
-            "JUDGES_CONCURRENCY": "1",
-            KEY_ENV: "test-key",
-            "ACCORD_JUDGE_KEYS": f"{KEY_ENV}=127.0.0.1:*",
-        }
+        env = worker_env(broker, judge_key_env=KEY_ENV, JUDGES_CONCURRENCY="1")
         worker = worker_start(env, log)
         try:
             run = judge_run_start(actor=staff, project=project, judge=judge, items="all")
