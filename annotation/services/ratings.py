@@ -177,9 +177,9 @@ def _write_postgresql(rubric_version_id: int, ratings: Sequence[NewRating], sour
         cursor.execute(
             _insert_sql(), {"rubric_version": rubric_version_id, "source": str(source), "rows": rows}, prepare=False
         )
-        rows = cursor.fetchall()
-    written = Written({(item_id, rater_id): pk for item_id, rater_id, pk, _ in rows})
-    written.created_at = rows[0][3] if rows else None
+        returned: list[tuple] = cursor.fetchall()
+    written = Written({(item_id, rater_id): pk for item_id, rater_id, pk, _ in returned})
+    written.created_at = returned[0][3] if returned else None
     return written
 
 
