@@ -15,7 +15,7 @@ from annotation.models import Project
 from annotation.selectors import MANAGE, project_require
 from config.errors import Conflict
 from judges.costs import usd
-from judges.models import JudgeRun
+from judges.models import BATCH_PRICE_FACTOR, JudgeRun
 from judges.selectors import JudgeRow, project_spend_month
 from judges.services.budgets import judge_run_resume, project_budget_set
 from judges.services.estimate_cache import judges_run_estimates
@@ -54,16 +54,23 @@ def judges_page_money(*, project: Project, rows: list[JudgeRow], runs: list[Judg
 
 
 def _estimate(row: JudgeRow, estimate: RunEstimate, value: str, label: str) -> dict:
+    """The option's text at the live price, and ``batch_text`` at the batch price, which the Run
+    form shows instead when its mode is "batch" (static/accord/judges.js)."""
     about, high = usd(estimate.cost_micros), usd(estimate.high_micros)
-    if not estimate.items:
-        text = f"{label}: nothing to judge"
-    elif not (row.judge.price_input_per_mtok or row.judge.price_output_per_mtok):
-        text = f"{label}: {estimate.items:,} items · no prices set"
-    elif estimate.output_basis == "max_output_tokens":  # no output history: the figure is a bound
-        text = f"{label}: {estimate.items:,} items · at most about {dollars(high)}"
-    else:
-        text = f"{label}: {estimate.items:,} items · about {dollars(about)} (≤ {dollars(high)})"
-    return {"value": value, "text": text, "items": estimate.items, "about": about, "high": high}
+
+    def text(factor: Decimal) -> str:
+        if not estimate.items:
+            return f"{label}: nothing to judge"
+        if not (row.judge.price_input_per_mtok or row.judge.price_output_per_mtok):
+            return f"{label}: {estimate.items:,} items · no prices set"
+        if estimate.output_basis == "max_output_tokens":  # no output history: the figure is a bound
+            return f"{label}: {estimate.items:,} items · at most about {dollars(high * factor)}"
+        return f"{label}: {estimate.items:,} items · about {dollars(about * factor)} (≤ {dollars(high * factor)})"
+
+    return {
+        "value": value, "text": text(Decimal(1)), "batch_text": text(BATCH_PRICE_FACTOR),
+        "items": estimate.items, "about": about, "high": high,
+    }  # fmt: skip
 
 
 def dollars(amount: Decimal | None) -> str:

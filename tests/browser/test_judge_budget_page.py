@@ -10,17 +10,23 @@ from judges.models import JudgeRun, RunStatus
 from judges.selectors import month_start
 from judges.services.budgets import budget_settle, project_budget_set, spend_month_ensure
 from judges.services.judges import judge_update
+from tests.judges.conftest import KEY_ENV
 from tests.judges.helpers import judge_unreachable
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_manager_sees_the_run_estimate_and_the_spend_meter(open_page, members, project, staff, screenshots):
+def test_a_manager_sees_the_run_estimate_and_the_spend_meter(
+    open_page, members, project, staff, screenshots, settings, monkeypatch
+):
     assert not members["manager"].is_staff
+    # A hosted provider's judge (its Run form offers batch mode), with a key it may use.
+    settings.JUDGE_KEYS = {**settings.JUDGE_KEYS, KEY_ENV: [("127.0.0.1", "*")]}
+    monkeypatch.setenv(KEY_ENV, "test-key")
     items_import(
         project=project, rows=[{"external_id": f"c{i}", "data": {"prompt": "a question " * 40}} for i in range(1234)]
     )
-    judge = judge_unreachable(staff=staff, project=project, name="GPT")
+    judge = judge_unreachable(staff=staff, project=project, name="GPT", provider="openai", api_key_env=KEY_ENV)
     judge = judge_update(judge=judge, price_input_per_mtok="2.5", price_output_per_mtok="10")
     project_budget_set(project=project, monthly_cap="5")
     run = JudgeRun.objects.create(
@@ -40,6 +46,14 @@ def test_a_manager_sees_the_run_estimate_and_the_spend_meter(open_page, members,
     assert options[1].startswith("all unrated: 1,234 items")
     page.locator('[data-role="run-items"]').select_option("all")
     assert page.locator('[data-role="run-items"]').input_value() == "all"
+    # In batch mode the estimates are at the batch price: half of the live one (to the cent).
+    live = float(re.search(r"\$(\d+\.\d\d)", options[0]).group(1))
+    page.get_by_label("How GPT runs").select_option("batch")
+    batch_text = page.locator('[data-role="run-items"] option').first.inner_text()
+    assert re.fullmatch(r"untried: 1,234 items · at most about \$\d+\.\d\d", batch_text), batch_text
+    assert abs(float(re.search(r"\$(\d+\.\d\d)", batch_text).group(1)) - live / 2) <= 0.006
+    page.get_by_label("How GPT runs").select_option("live")
+    assert page.locator('[data-role="run-items"] option').first.inner_text() == options[0]
 
     spend = page.locator('[data-role="spend"]')
     assert "$1.25 of $5.00 · $3.75 left" in spend.inner_text()

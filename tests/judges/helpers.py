@@ -9,11 +9,11 @@ from judges.services.runs import judge_run_start
 UNREACHABLE_BASE_URL = "http://127.0.0.1:9/v1"
 
 
-def judge_unreachable(*, staff, project, name: str = "J") -> Judge:
-    """An OpenAI-compatible judge on ``project`` whose server never answers: for tests that start runs
-    without calling the provider, or want every call to fail."""
+def judge_unreachable(*, staff, project, name: str = "J", provider: str = "openai_compatible", **fields) -> Judge:
+    """A judge (OpenAI-compatible unless ``provider`` says otherwise) on ``project`` whose server
+    never answers: for tests that start runs without calling the provider, or want every call to fail."""
     return judge_create(
-        actor=staff, project=project, name=name, provider="openai_compatible", model="m", base_url=UNREACHABLE_BASE_URL
+        actor=staff, project=project, name=name, provider=provider, model="m", base_url=UNREACHABLE_BASE_URL, **fields
     )
 
 
