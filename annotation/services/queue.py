@@ -195,19 +195,19 @@ def _lease_held_or_new(
     return _lease_grant(project=project, user=user, rater=rater, now=now)
 
 
-# The two statements of the hot path are written out in SQL: built through the ORM (three
-# EXISTS, five subqueries) they cost more Python time than the database spends running them.
+# The hot path's two statements in SQL: through the ORM they cost more Python than their run.
 _ITEM, _RATING, _RATER = Item._meta.db_table, Rating._meta.db_table, Rater._meta.db_table
 _LEASE, _SKIP = Assignment._meta.db_table, Skip._meta.db_table
-
 # Open items of the project with a free slot that this person has not rated, skipped or leased:
 # fullest first, then oldest; walks the partial index item_queue_order. The audit pass (a project
-# with an audit sample) first looks among audited items, in draw order (index item_audit_queue):
-# the audit's labelled prefix is what the quality estimate can use, so it is filled in order.
+# with an audit sample) first looks among audited items, in draw order (index item_audit_queue).
+# "Not rated by me" probes the item, whatever the statistics (on a new version's, PostgreSQL read
+# its every rating per claim): OFFSET 0 keeps it a probe, "+ 0" off the rater/version indexes.
 _CANDIDATE_SQL = f"""
     SELECT i.* FROM {_ITEM} i
     WHERE i.project_id = %s AND i.status IN (%s, %s) AND i.load < %s AND i.load < COALESCE(i.overlap_target, %s)
-      AND NOT EXISTS (SELECT 1 FROM {_RATING} r WHERE r.item_id = i.id AND r.rater_id = %s AND r.rubric_version_id = %s)
+      AND NOT EXISTS (SELECT 1 FROM {_RATING} r
+                      WHERE r.item_id = i.id AND r.rater_id + 0 = %s AND r.rubric_version_id + 0 = %s LIMIT 1 OFFSET 0)
       AND NOT EXISTS (SELECT 1 FROM {_SKIP} s WHERE s.item_id = i.id AND s.user_id = %s)
       AND NOT EXISTS (SELECT 1 FROM {_LEASE} a WHERE a.item_id = i.id AND a.user_id = %s)
       {{audit}} {{passed}}
