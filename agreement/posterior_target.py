@@ -53,6 +53,7 @@ def posterior_target_choose(
     prior: npt.ArrayLike | None = None,
     judge_dists: npt.ArrayLike | None = None,
     min_overlap: int | npt.ArrayLike = 1,
+    accuracy_shift: npt.ArrayLike | None = None,
     max_overlap: int = 5,
     error_decay: float = DEFAULT_ERROR_DECAY,
     accuracy: float | None = None,
@@ -67,8 +68,10 @@ def posterior_target_choose(
     ``rater_accuracies``: the fitted accuracies (one per rater; each simulated rating draws one).
     ``judge_dists``: calibrated distributions of real items (rows), each simulated item takes one
     at random as its label's distribution and the rule's starting point; ``min_overlap`` may then
-    be one value per row (0 where the judge may decide alone).  Without them, labels come from
-    ``prior`` (default uniform).  No candidate reaching it: the highest candidate."""
+    be one value per row (0 where the judge may decide alone), and so may ``accuracy_shift``: the
+    logit shift of every rater's accuracy on that row's item (``RaterModel.shift`` of its difficulty
+    covariate), which both the simulated raters and the rule's posterior use.  Without them, labels
+    come from ``prior`` (default uniform).  No candidate reaching it: the highest candidate."""
     scale = list(points)
     k = len(scale)
     acc = np.asarray(rater_accuracies, dtype=float).ravel()
@@ -85,12 +88,19 @@ def posterior_target_choose(
         rows = rng.integers(0, dists.shape[0], size=m)
         start = dists[rows] / dists[rows].sum(axis=1, keepdims=True)
         mins = np.broadcast_to(np.asarray(min_overlap), (dists.shape[0],))[rows]
+        shift = np.broadcast_to(np.asarray(0.0 if accuracy_shift is None else accuracy_shift, dtype=float),
+                                (dists.shape[0],))[rows]  # fmt: skip
     else:
         base = np.full(k, 1.0 / k) if prior is None else _normalised(np.asarray(prior, dtype=float))
         start = np.tile(base, (m, 1))
         mins = np.full(m, int(np.asarray(min_overlap).ravel()[0]))
+        shift = np.zeros(m)
     truth = (start.cumsum(axis=1) > rng.random((m, 1))).argmax(axis=1)
     a = rng.choice(acc, size=(m, max_overlap))
+    if np.any(shift != 0):
+        lo, hi = 0.05, 0.995  # the rater model's range
+        base = np.log(np.clip(a, lo, hi) / (1 - np.clip(a, lo, hi)))
+        a = np.clip(1 / (1 + np.exp(-(base + shift[:, None]))), lo, hi)
     weights = error_weights(k, level, float(error_decay))
     errs = (weights[truth][:, None, :].cumsum(axis=2) > rng.random((m, max_overlap, 1))).argmax(axis=2)
     ratings = np.where(rng.random((m, max_overlap)) < a, truth[:, None], errs)  # (m, max_overlap)

@@ -31,6 +31,7 @@ from agreement import (
     audit_sample,
     calibrate_distribution,
     calibration_map_fit,
+    difficulty_covariate,
     overlap_next_posterior,
     posterior_target_choose,
     rater_model_fit,
@@ -55,9 +56,11 @@ class _Labeller:
         self.values: list[float] = []
         self.since = 0
         self.unit_prior: dict[int, np.ndarray] = {}
+        self.covariates: dict[int, float] = {}  # items' difficulty covariates (judge-first: the judge's confidence)
         self.final: dict[int, tuple[float, int]] = {}  # item: (posterior of its label, ratings)
         self.judge_dists: np.ndarray | None = None  # the calibrated distributions the target is chosen for
         self.mins: np.ndarray | int = 1
+        self.judge_covariates: np.ndarray | None = None  # of the rows of judge_dists
         self.reference = self.plain_target = float("nan")
         k = len(self.points)
         self.model = RaterModel(points=tuple(self.points), level=self.level, prior=tuple([1.0 / k] * k),
@@ -78,25 +81,30 @@ class _Labeller:
         self.plain_target, self.reference = plain.target, plain.reference_accuracy
         if self.judge_dists is None:
             return plain.target
-        return posterior_target_choose(**common, judge_dists=self.judge_dists, min_overlap=self.mins).target
+        shift = None if self.judge_covariates is None else [m.shift(c) for c in self.judge_covariates]
+        return posterior_target_choose(**common, judge_dists=self.judge_dists, min_overlap=self.mins,
+                                       accuracy_shift=shift).target  # fmt: skip
 
     def refit(self) -> None:
         self.model = rater_model_fit(units=self.units, raters=self.raters, values=self.values, points=self.points,
-                                     level=self.level, gold=self.gold, unit_prior=self.unit_prior)  # fmt: skip
+                                     level=self.level, gold=self.gold, unit_prior=self.unit_prior,
+                                     covariates=self.covariates)  # fmt: skip
         self.target = self._target()
         self.since = 0
 
     def label(self, i: int, out: Outcome, *, judge_dist: np.ndarray | None = None, min_overlap: int = 1) -> float:
-        """Item ``i``'s label: ratings from the front of its raters until the rule stops."""
+        """Item ``i``'s label: ratings from the front of its raters until the rule stops (raters'
+        accuracies shifted by the item's difficulty covariate where it starts from the judge)."""
         w, m = self.world, self.model
+        covariate = self.covariates.get(i) if judge_dist is not None else None
         n = 0
         while True:
             decision = overlap_next_posterior(
                 points=self.points, level=self.level, min_overlap=min_overlap,
                 target=self.target if judge_dist is not None else self.plain_target,
                 max_overlap=MAX_OVERLAP, prior=m.prior, judge_dist=judge_dist,
-                ratings=w.ratings[i, :n].tolist(), rater_accuracy=[m.accuracy_of(int(r)) for r in w.raters[i, :n]],
-                error_decay=m.error_decay,
+                ratings=w.ratings[i, :n].tolist(), error_decay=m.error_decay,
+                rater_accuracy=[m.accuracy_of(int(r), covariate) for r in w.raters[i, :n]],
             )  # fmt: skip
             if not decision.needs_rating:
                 break
@@ -143,11 +151,16 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
     for i in audit:
         out.labels[i] = people.label(int(i), out) if audit_by_people else gold[int(i)]
     out.human_ratings += audit.size  # one expert gold label each
-    people.gold = gold
-    people.refit()
     correct = judge.verdict[audit] == world.truth[audit]
     slices = slice_audit(world.source[audit].tolist(), correct, judge.confidence[audit])
     flagged = {s.slice for s in slices if s.overconfident}
+    # Every judged item outside the flagged slices has its difficulty covariate from the start
+    # (the judge's raw confidence); the fit learns from the audit how it moves people's accuracy.
+    judged = np.flatnonzero(~np.isin(world.source, list(flagged)))
+    people.covariates = {int(i): c for i in judged if (c := difficulty_covariate(float(judge.confidence[i])))
+                         is not None}  # fmt: skip
+    people.gold = gold
+    people.refit()
     usable = ~np.isin(world.source[audit], list(flagged))
     cmap = calibration_map_fit(confidences=judge.confidence[audit][usable], correct=correct[usable])
     calibrated = cmap.apply(judge.confidence)
@@ -161,6 +174,7 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
     if choice.threshold is not None:
         may_alone[rest] = calibrated[rest] >= choice.threshold
     people.judge_dists, people.mins = dists, np.where(may_alone[rest], 0, 1)
+    people.judge_covariates = np.array([people.covariates.get(int(i), np.nan) for i in rest])
     people.target = people._target()
     dist_of = dict(zip(rest.tolist(), dists, strict=True))
     alone = 0
@@ -181,6 +195,7 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
         "calibration": cmap,
         "pooled": people.model.pooled,
         "final": people.final,
+        "slope": people.model.difficulty_slope,
     }
     return out
 
@@ -194,4 +209,5 @@ def posterior_summary(out: Outcome, world: World) -> str:
         right = float(np.mean([out.labels[i] == world.truth[i] for i in alone]))
         kept = f"judge alone from {x['threshold']:.3f} on {len(alone) / world.truth.size:.0%} at {right:.3f}"
     return (f"targets {x['target']:.3f} with the judge, {x['plain_target']:.3f} without (fixed 3 under the model: "
-            f"{x['reference']:.3f}); {kept}; flagged {', '.join(x['flagged']) or 'nothing'}")  # fmt: skip
+            f"{x['reference']:.3f}); {kept}; flagged {', '.join(x['flagged']) or 'nothing'}; difficulty slope "
+            f"{x['slope']:+.2f}")  # fmt: skip
