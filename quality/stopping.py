@@ -8,8 +8,9 @@
   was calibrated on gold, the judge's calibrated distribution. The label is the posterior's mode,
   on ordinal scales too. The model is fitted by services/posterior.py and stored on the policy
   (``ApprovalPolicy.posterior_model``); before a fit, raters count as 0.8 accurate on a uniform
-  prior and the target is ``stopping_target`` or 0.95. Criteria without a finite set of points
-  (interval, ratio) keep the agreement rule.
+  prior and the target is ``stopping_target`` or 0.95. Where the judge takes part, each rater's
+  accuracy is moved by the item's difficulty (the judge's own confidence, by the fitted slope).
+  Criteria without a finite set of points (interval, ratio) keep the agreement rule.
 """
 
 from collections.abc import Callable, Sequence
@@ -44,18 +45,33 @@ def posterior_level(criterion: Criterion) -> agreement.posterior.PosteriorLevel:
     return "ordinal" if criterion.kind == ScaleKind.ORDINAL else "nominal"
 
 
+def _reported(criterion: Criterion, distribution: dict | None) -> tuple[list[float], int] | None:
+    """The judge's stored distribution over ``criterion``'s points (NaN where not reported) and the
+    index of its verdict (the most probable point), or None without one."""
+    points = criterion_points(criterion)
+    probs = (distribution or {}).get(criterion.key)
+    if points is None or not probs:
+        return None
+    dist = [float(probs.get(point_label(criterion.scale, p), float("nan"))) for p in points]
+    if not [d for d in dist if d == d]:
+        return None
+    return dist, max(range(len(points)), key=lambda i: dist[i] if dist[i] == dist[i] else -1.0)
+
+
+def judge_covariate(criterion: Criterion, distribution: dict | None) -> float | None:
+    """The item's difficulty covariate (``agreement.difficulty_covariate``): the logit of the
+    probability the judge's stored distribution gives its verdict, before calibration."""
+    reported = _reported(criterion, distribution)
+    return None if reported is None else agreement.difficulty_covariate(reported[0][reported[1]])
+
+
 def judge_distribution(criterion: Criterion, distribution: dict | None, fit: dict) -> list[float] | None:
     """The judge's calibrated distribution over ``criterion``'s points from its stored verdict
     (``Rating.distribution``), or None when the criterion has no calibration map."""
-    points = criterion_points(criterion)
-    probs = (distribution or {}).get(criterion.key)
-    if points is None or not probs or not fit.get("calibration"):
+    reported = _reported(criterion, distribution)
+    if reported is None or not fit.get("calibration"):
         return None
-    dist = [float(probs.get(point_label(criterion.scale, p), float("nan"))) for p in points]
-    finite = [d for d in dist if d == d]
-    if not finite:
-        return None
-    top = max(range(len(points)), key=lambda i: dist[i] if dist[i] == dist[i] else -1.0)
+    dist, top = reported
     cmap = agreement.CalibrationMap.from_dict(fit["calibration"])
     calibrated = float(cmap.apply([dist[top]])[0])
     return [float(x) for x in agreement.calibrate_distribution(dist, verdict_index=top, calibrated=calibrated)]
@@ -75,6 +91,11 @@ def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, val
     accuracy = fit.get("accuracy", {})
     pooled = fit.get("pooled", DEFAULT_ACCURACY)
     calibrated = judge_distribution(criterion, judge_dist, fit)
+    # Item difficulty (services/posterior.py): where the calibrated judge takes part, every rater's
+    # accuracy moves with how sure the judge was of this item, by the fitted slope.
+    shift = 0.0
+    if calibrated is not None and (covariate := judge_covariate(criterion, judge_dist)) is not None:
+        shift = float(fit.get("difficulty_slope", 0.0)) * (covariate - float(fit.get("covariate_center", 0.0)))
     fitted_target = fit.get("target") if calibrated is not None else fit.get("target_without_judge")
     target = policy.stopping_target or fitted_target or DEFAULT_TARGET
     return agreement.overlap_next_posterior(
@@ -86,7 +107,7 @@ def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, val
         prior=fit.get("prior"),
         judge_dist=calibrated,
         ratings=values,
-        rater_accuracy=[float(accuracy.get(str(r), pooled)) for r in raters],
+        rater_accuracy=[agreement.shifted_accuracy(float(accuracy.get(str(r), pooled)), shift) for r in raters],
         error_decay=float(fit.get("error_decay", agreement.posterior.DEFAULT_ERROR_DECAY)),
     )
 

@@ -8,7 +8,9 @@ What the rule needs, per scored criterion with a finite scale, from what the pro
   ``MIN_CALIBRATION_ITEMS`` such items; otherwise the judge takes no part in the posterior;
 * **the raters' accuracies, the base rate, the ordinal error decay**: one-coin Dawid-Skene over
   every human rating of the current rubric version, gold items fixed to their gold, items with a
-  calibrated verdict starting from it (``agreement.rater_model_fit``);
+  calibrated verdict starting from it (``agreement.rater_model_fit``); with a calibrated judge,
+  also the **item-difficulty slope**: how much more accurate people are where the judge was surer
+  (its verdict's raw probability as the difficulty covariate of every item it judged);
 * **the target**: ``stopping_target`` when the manager set one, else the lowest probability whose
   expected accuracy under the fitted model matches fixed overlap (``annotations_per_item``
   ratings) on items like the project's own (``agreement.posterior_target_choose``): one for items
@@ -30,7 +32,7 @@ from annotation.models import Gold, Project, Rater, RaterKind, Rating
 from quality.models import ApprovalPolicy
 from quality.selectors.policy import policy_for
 from quality.services.approval import ProjectDecision, project_decide
-from quality.stopping import criterion_points, judge_distribution, posterior_level
+from quality.stopping import criterion_points, judge_covariate, judge_distribution, posterior_level
 from rubrics.scales import point_label
 
 MIN_CALIBRATION_ITEMS = 50
@@ -87,17 +89,18 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human) ->
     fit["calibration_items"] = len(confidences)
     if len(confidences) >= MIN_CALIBRATION_ITEMS:
         fit["calibration"] = agreement.calibration_map_fit(confidences=confidences, correct=correct).as_dict()
-    dists = {}
+    dists, covariates = {}, {}
     if fit["calibration"]:
         for item_id, (_, dist) in verdicts.items():
             calibrated = judge_distribution(criterion, dist, fit)
-            if calibrated is not None:
-                dists[item_id] = calibrated
+            covariate = judge_covariate(criterion, dist)
+            if calibrated is not None and covariate is not None:
+                dists[item_id], covariates[item_id] = calibrated, covariate
     rows = [(i, r, v[key]) for i, r, v in human if v.get(key) is not None]
     model = agreement.rater_model_fit(
         units=[i for i, _, _ in rows], raters=[r for _, r, _ in rows], values=[v for _, _, v in rows],
         points=points, level=level, gold={i: g[key] for i, g in golds.items() if g.get(key) is not None},
-        unit_prior=dists,
+        unit_prior=dists, covariates=covariates,
     )  # fmt: skip
     sample = random.Random(project.pk).sample(sorted(dists), min(len(dists), TARGET_SAMPLE))
     common = {"points": points, "level": level, "rater_accuracies": list(model.accuracy.values()) or [model.pooled],
@@ -108,13 +111,16 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human) ->
     choice = plain
     if sample:
         choice = agreement.posterior_target_choose(
-            **common, judge_dists=[dists[i] for i in sample], min_overlap=project.overlap_min or 1
-        )
+            **common, judge_dists=[dists[i] for i in sample], min_overlap=project.overlap_min or 1,
+            accuracy_shift=[model.shift(covariates[i]) for i in sample],
+        )  # fmt: skip
     return {
         **fit,
         "prior": list(model.prior),
         "pooled": model.pooled,
         "error_decay": model.error_decay,
+        "difficulty_slope": model.difficulty_slope,
+        "covariate_center": model.covariate_center,
         "accuracy": {str(r): a for r, a in model.accuracy.items()},
         "ratings": model.ratings,
         "target": choice.target,

@@ -155,3 +155,56 @@ def test_a_fit_for_another_rubric_version_is_ignored_not_fatal(fitted):
     new[0].refresh_from_db()
     # Unfitted defaults: no calibrated judge, everyone 0.8 accurate on a uniform prior: 0.8 < 0.95.
     assert (new[0].status, new[0].overlap_target) == (ItemStatus.IN_PROGRESS, 2)
+
+
+UNSURE = {"helpfulness": {"3": 0.15, "4": 0.70, "5": 0.15}, "correct": {"true": 0.70, "false": 0.30},
+          "tone": {"ok": 0.70, "rude": 0.30}}  # fmt: skip
+
+
+@pytest.fixture
+def difficult(staff, rubric_version, make_user):
+    """80 gold items: on 40 the judge said 0.97 and both people matched gold; on the other 40 it said
+    0.70 and one of the two people missed gold on 16 of them: people err where the judge is unsure."""
+    project = project_create(actor=staff, name="Difficulty", rubric=rubric_version, annotations_per_item=3)
+    rows = [{"external_id": f"g{i}", "data": {"n": i}} for i in range(80)]
+    items_import(project=project, rows=rows + [{"external_id": f"new{i}", "data": {"n": i}} for i in range(2)])
+    items = list(project.items.order_by("id"))
+    users = []
+    for n in range(2):
+        users.append(make_user(f"rater{n}"))
+        membership_set(project=project, user=users[-1], role=Role.ANNOTATOR)
+    judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
+    version = project.rubric_version
+    for n, item in enumerate(items):
+        hard = n % 2 == 1
+        Rating.objects.create(item=item, rater=judge, rubric_version=version, values=VERDICT, source="judge",
+                              distribution=UNSURE if hard else SURE, confidence=0.7 if hard else 0.97)  # fmt: skip
+        if n < 80:
+            Gold.objects.create(item=item, rubric_version=version, values=VERDICT)
+            rate(item, users[0])
+            rate(item, users[1], correct=not (hard and n % 5 != 0))
+    project = project_update(project=project, overlap_min=1)
+    policy_update(project=project, stopping_rule="posterior", stopping_target=0.99)
+    posterior_model_fit(project=project)
+    return project, list(project.items.order_by("id"))[80:], users
+
+
+def test_the_fit_learns_that_people_err_where_the_judge_is_unsure_and_the_rule_uses_it(difficult):
+    from quality.stopping import _posterior_one
+
+    project, (sure_item, unsure_item), users = difficult
+    policy = policy_for(project=project)
+    fit = policy.posterior_model["criteria"]["correct"]
+    assert fit["difficulty_slope"] > 0.2, "people are more accurate where the judge is surer"
+    assert 0.85 < fit["covariate_center"] < 3.5  # between logit(0.70) and logit(0.97)
+    criterion = next(c for c in project.rubric_version.criteria.all() if c.key == "correct")
+    rater = rater_for_user(user=users[0]).pk
+
+    def probability(item, distribution, slope):
+        policy.posterior_model["criteria"]["correct"]["difficulty_slope"] = slope
+        return _posterior_one(criterion, policy, item, [True], [rater], distribution).probability
+
+    slope = fit["difficulty_slope"]
+    # One person agreeing with the judge counts for less on an item the judge found hard, more on an easy one.
+    assert probability(unsure_item, UNSURE, slope) < probability(unsure_item, UNSURE, 0.0)
+    assert probability(sure_item, SURE, slope) > probability(sure_item, SURE, 0.0)
