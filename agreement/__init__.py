@@ -36,7 +36,7 @@ from agreement.posterior import (
     overlap_next_posterior,
     rating_likelihood,
 )
-from agreement.posterior_target import TargetChoice, posterior_target_choose
+from agreement.posterior_target import JudgeAloneChoice, TargetChoice, judge_alone_choose, posterior_target_choose
 from agreement.ppi import MeanEstimate, MeanEstimates, audit_keys, audit_prefix, audit_sample, mean_estimates
 from agreement.rater_model import RaterModel, difficulty_covariate, rater_model_fit, shifted_accuracy
 from agreement.raters import RaterAgreement, RaterReport, rater_agreement
@@ -61,6 +61,7 @@ __all__ = [
     "ConfusionMatrix",
     "ConsensusRule",
     "JudgeAgreement",
+    "JudgeAloneChoice",
     "JudgeSubstitution",
     "Level",
     "MeanEstimate",
@@ -91,6 +92,7 @@ __all__ = [
     "error_weights",
     "gold_accuracy",
     "item_disagreement",
+    "judge_alone_choose",
     "judge_as_rater",
     "judge_trusted",
     "judge_vs_humans",

@@ -11,9 +11,10 @@ the simulator's hidden truth:
   0.8 accurate on a uniform prior;
 * the judge's calibration: ``agreement.calibration_map_fit`` (isotonic) on the audit's gold,
   outside the slices the audit flagged (where the judge is ignored: people decide those items);
-* whether the judge may decide an item alone (no human): ``threshold_choose`` on the audit's
-  calibrated confidences against the target must pass at the item's calibrated confidence, so
-  that the judge's accuracy on what it keeps is shown on gold, not just assumed from the map.
+* whether the judge may decide an item alone (no human), and from which calibrated confidence:
+  ``agreement.judge_alone_choose`` with the target at every fit (the gate is shown on the audit's
+  gold to reach the target it comes with, and kept only where the model expects it to save
+  ratings), as the app's fit does.
 
 Targets: a fixed probability, or ``"match"``: the accuracy fixed overlap 3 reaches under the
 fitted model (``agreement.majority_accuracy`` at the pooled accuracy), recomputed at each refit.
@@ -32,11 +33,11 @@ from agreement import (
     calibrate_distribution,
     calibration_map_fit,
     difficulty_covariate,
+    judge_alone_choose,
     overlap_next_posterior,
     posterior_target_choose,
     rater_model_fit,
     slice_audit,
-    threshold_choose,
 )
 
 REFIT_EVERY = 250
@@ -59,8 +60,11 @@ class _Labeller:
         self.covariates: dict[int, float] = {}  # items' difficulty covariates (judge-first: the judge's confidence)
         self.final: dict[int, tuple[float, int]] = {}  # item: (posterior of its label, ratings)
         self.judge_dists: np.ndarray | None = None  # the calibrated distributions the target is chosen for
-        self.mins: np.ndarray | int = 1
+        self.judge_calibrated: np.ndarray | None = None  # each row's calibrated probability of its verdict
         self.judge_covariates: np.ndarray | None = None  # of the rows of judge_dists
+        self.gold_calibrated: np.ndarray | None = None  # the audit's calibrated confidences, and
+        self.gold_correct: np.ndarray | None = None  # whether the verdict matched gold there
+        self.alone_from: float | None = None  # the judge decides alone from this calibrated confidence
         self.reference = self.plain_target = float("nan")
         k = len(self.points)
         self.model = RaterModel(points=tuple(self.points), level=self.level, prior=tuple([1.0 / k] * k),
@@ -82,8 +86,11 @@ class _Labeller:
         if self.judge_dists is None:
             return plain.target
         shift = None if self.judge_covariates is None else [m.shift(c) for c in self.judge_covariates]
-        return posterior_target_choose(**common, judge_dists=self.judge_dists, min_overlap=self.mins,
-                                       accuracy_shift=shift).target  # fmt: skip
+        alone = judge_alone_choose(gold_calibrated=self.gold_calibrated, gold_correct=self.gold_correct,
+                                   calibrated=self.judge_calibrated, judge_dists=self.judge_dists,
+                                   accuracy_shift=shift, **common)  # fmt: skip
+        self.alone_from = alone.threshold
+        return alone.choice.target
 
     def refit(self) -> None:
         self.model = rater_model_fit(units=self.units, raters=self.raters, values=self.values, points=self.points,
@@ -164,17 +171,14 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
     usable = ~np.isin(world.source[audit], list(flagged))
     cmap = calibration_map_fit(confidences=judge.confidence[audit][usable], correct=correct[usable])
     calibrated = cmap.apply(judge.confidence)
-    # The judge may decide alone only above a threshold shown on gold to keep fixed overlap's accuracy.
-    bar = people.reference if people.target_spec == "match" else people.target
-    choice = threshold_choose(calibrated[audit][usable], correct[usable], target=bar)
     rest = np.flatnonzero(~in_audit & ~np.isin(world.source, list(flagged)))
     dists = np.array([calibrate_distribution(judge.distribution[i], verdict_index=int(np.flatnonzero(
         world.points == judge.verdict[i])[0]), calibrated=float(calibrated[i])) for i in rest])  # fmt: skip
-    may_alone = np.zeros(world.truth.size, dtype=bool)
-    if choice.threshold is not None:
-        may_alone[rest] = calibrated[rest] >= choice.threshold
-    people.judge_dists, people.mins = dists, np.where(may_alone[rest], 0, 1)
+    # Whether the judge may decide alone, and from which calibrated confidence, is chosen with the
+    # target at every fit (agreement.judge_alone_choose: shown on the audit's gold to reach the target).
+    people.judge_dists, people.judge_calibrated = dists, calibrated[rest]
     people.judge_covariates = np.array([people.covariates.get(int(i), np.nan) for i in rest])
+    people.gold_calibrated, people.gold_correct = calibrated[audit][usable], correct[usable]
     people.target = people._target()
     dist_of = dict(zip(rest.tolist(), dists, strict=True))
     alone = 0
@@ -183,13 +187,14 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
             out.labels[i] = people.label(int(i), out)
             continue
         before = out.human_ratings
-        out.labels[i] = people.label(int(i), out, judge_dist=dist_of[i], min_overlap=0 if may_alone[i] else 1)
+        may_alone = people.alone_from is not None and calibrated[i] >= people.alone_from
+        out.labels[i] = people.label(int(i), out, judge_dist=dist_of[i], min_overlap=0 if may_alone else 1)
         alone += out.human_ratings == before
     out.extra = {
         "target": people.target,
         "plain_target": people.plain_target,
         "reference": people.reference,
-        "threshold": choice.threshold,
+        "threshold": people.alone_from,
         "alone_share": alone / ids.size,
         "flagged": sorted(flagged),
         "calibration": cmap,

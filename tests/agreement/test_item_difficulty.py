@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from agreement import (
     RaterModel,
+    calibration_map_fit,
     difficulty_covariate,
+    judge_alone_choose,
     posterior_target_choose,
     rater_model_fit,
     shifted_accuracy,
@@ -121,3 +123,43 @@ def test_it_prices_fixed_overlap_lower_when_difficulty_varies():
     even = posterior_target_choose(**common)
     spread = posterior_target_choose(**common, accuracy_shift=np.r_[np.full(100, 1.5), np.full(100, -1.5)])
     assert spread.reference_accuracy < even.reference_accuracy - 0.01
+
+
+def _gold(rng, confidences, accuracy_at):
+    conf = rng.choice(confidences, size=400)
+    return conf, rng.random(400) < np.vectorize(accuracy_at.get)(conf)
+
+
+def test_the_judge_decides_alone_only_where_gold_shows_it_reaches_the_raised_target():
+    rng = np.random.default_rng(2)
+    calibrated = np.r_[np.full(100, 0.995), np.full(100, 0.6)]
+    dists = np.c_[1 - calibrated, calibrated]
+    gold_c, gold_ok = _gold(rng, [0.995, 0.6], {0.995: 0.995, 0.6: 0.6})
+    common = {"points": [0, 1], "rater_accuracies": [0.85], "judge_dists": dists, "calibrated": calibrated}
+    alone = judge_alone_choose(gold_calibrated=gold_c, gold_correct=gold_ok, **common)
+    assert alone.threshold == pytest.approx(0.995)
+    assert alone.choice.expected_ratings < alone.without.expected_ratings
+    assert alone.choice.target >= alone.without.target, "the judge's errors alone are made up on the rated items"
+    assert alone.choice.expected_accuracy >= alone.choice.reference_accuracy
+
+
+def test_the_judge_never_decides_alone_where_gold_shows_it_below_the_target():
+    # Raters 0.95 accurate: fixed overlap 3 is about 0.99 accurate, so the target is high, and gold
+    # shows the judge's best verdicts right 85 % of the time: never alone, whatever else.
+    rng = np.random.default_rng(3)
+    gold_raw, gold_ok = _gold(rng, [0.99, 0.7], {0.99: 0.85, 0.7: 0.6})
+    cmap = calibration_map_fit(confidences=gold_raw, correct=gold_ok)
+    calibrated = cmap.apply(np.r_[np.full(100, 0.99), np.full(100, 0.7)])
+    alone = judge_alone_choose(gold_calibrated=cmap.apply(gold_raw), gold_correct=gold_ok, points=[0, 1],
+                               rater_accuracies=[0.95], judge_dists=np.c_[1 - calibrated, calibrated],
+                               calibrated=calibrated)  # fmt: skip
+    assert calibrated.max() < 0.9 and alone.threshold is None and alone.choice == alone.without
+
+
+def test_a_judge_no_surer_than_one_person_is_never_left_alone():
+    rng = np.random.default_rng(4)
+    calibrated = np.full(200, 0.8)
+    gold_c, gold_ok = _gold(rng, [0.8], {0.8: 0.8})
+    alone = judge_alone_choose(gold_calibrated=gold_c, gold_correct=gold_ok, points=[0, 1], rater_accuracies=[0.9],
+                               judge_dists=np.c_[1 - calibrated, calibrated], calibrated=calibrated)  # fmt: skip
+    assert alone.threshold is None
