@@ -11,6 +11,7 @@ from annotation.services.items import items_import
 from annotation.services.projects import membership_set, project_create, project_update
 from annotation.services.queue import assignment_claim_next
 from annotation.services.ratings import rating_submit
+from quality.models import RaterTrust
 from quality.selectors.policy import policy_for
 from quality.services.policy import policy_update
 from quality.services.policy_preview import policy_preview
@@ -208,3 +209,66 @@ def test_the_fit_learns_that_people_err_where_the_judge_is_unsure_and_the_rule_u
     # One person agreeing with the judge counts for less on an item the judge found hard, more on an easy one.
     assert probability(unsure_item, UNSURE, slope) < probability(unsure_item, UNSURE, 0.0)
     assert probability(sure_item, SURE, slope) > probability(sure_item, SURE, 0.0)
+
+
+OTHER = {"helpfulness": 3, "correct": False, "tone": "rude"}
+
+
+@pytest.fixture
+def judge_first(staff, rubric_version, make_user):
+    """Judge first under the posterior rule: 120 gold items the judge (trusted, the routing judge)
+    got right at 0.96-0.97, 40 at 0.70 of which it got 16 wrong; two people on each, one of them
+    off gold on every fifth item. Then three new items: two judged at 0.96-0.97, one at 0.70."""
+    project = project_create(actor=staff, name="Judge first", rubric=rubric_version, annotations_per_item=3)
+    items_import(project=project, rows=[{"external_id": f"i{n:03}", "data": {"n": n}} for n in range(163)])
+    items = list(project.items.order_by("id"))
+    users = [make_user(f"rater{n}") for n in range(3)]
+    for user in users:
+        membership_set(project=project, user=user, role=Role.ANNOTATOR)
+    a, b = (rater_for_user(user=u) for u in users[:2])
+    judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
+    version = project.rubric_version
+    for n, item in enumerate(items):
+        unsure = 120 <= n < 160 or n == 162
+        Rating.objects.create(item=item, rater=judge, rubric_version=version, values=VERDICT, source="judge",
+                              distribution=UNSURE if unsure else SURE, confidence=0.7 if unsure else 0.97)  # fmt: skip
+        if n < 160:
+            truth = OTHER if 120 <= n < 136 else VERDICT
+            Gold.objects.create(item=item, rubric_version=version, values=truth)
+            Rating.objects.create(item=item, rater=a, rubric_version=version, values=truth)
+            Rating.objects.create(item=item, rater=b, rubric_version=version,
+                                  values=truth if n % 5 else (VERDICT if truth is OTHER else OTHER))  # fmt: skip
+    for key in ("helpfulness", "correct", "tone"):
+        RaterTrust.objects.create(project=project, rater=judge, rubric_version=version, criterion_key=key, trusted=True)
+    project = project_update(project=project, overlap_min=1)
+    policy_update(project=project, stopping_rule="posterior", routing="judge_first")
+    # The routing judge with no routing threshold: only the posterior rule's gate can let it decide alone.
+    type(policy_for(project=project)).objects.filter(project=project).update(routing_rater=judge)
+    posterior_model_fit(project=project)
+    return project, items[160:], users
+
+
+def test_under_judge_first_the_calibrated_judge_settles_alone_only_above_its_gate(judge_first):
+    project, (sure, _also_sure, unsure), users = judge_first
+    fit = policy_for(project=project).posterior_model["criteria"]["correct"]
+    low, high = fit["calibration"]["values"]  # 0.70 -> (24 + 1) / (40 + 2), 0.97 -> (120 + 1) / (120 + 2)
+    # The gate passed on gold; the judge is alone where its calibrated probability also reaches the target.
+    assert fit["judge_alone_from"] is not None and low < fit["target"] <= high
+    sure.refresh_from_db()
+    assert sure.status == ItemStatus.APPROVED and sure.approved_by == ApprovedBy.JUDGE
+    assert sure.consensus == VERDICT
+    assert sure.decision_reason == "the calibrated judge alone reached the posterior target"
+    assert not Rating.objects.filter(item=sure, rater__kind=RaterKind.HUMAN).exists()
+    unsure.refresh_from_db()
+    assert unsure.status == ItemStatus.PENDING, "below the gate: people rate it"
+    lease = assignment_claim_next(project=project, user=users[2])
+    assert lease is not None and lease.item_id == unsure.pk
+
+
+def test_the_judge_never_settles_alone_outside_judge_first(judge_first):
+    project, (sure, _also, _unsure), _users = judge_first
+    policy_update(project=project, routing="humans_first")
+    posterior_model_fit(project=project)
+    assert policy_for(project=project).posterior_model["criteria"]["correct"]["judge_alone_from"] is None
+    sure.refresh_from_db()
+    assert sure.status == ItemStatus.PENDING and sure.approved_by != ApprovedBy.JUDGE
