@@ -212,7 +212,8 @@ def posterior_summary(out: Outcome, world: World) -> str:
     kept = "judge alone on nothing"
     if alone:
         right = float(np.mean([out.labels[i] == world.truth[i] for i in alone]))
-        kept = f"judge alone from {x['threshold']:.3f} on {len(alone) / world.truth.size:.0%} at {right:.3f}"
+        gate = "none at the last fit" if x["threshold"] is None else f"{x['threshold']:.3f} at the last fit"
+        kept = f"judge alone (gate {gate}) on {len(alone) / world.truth.size:.0%} at {right:.3f}"
     return (f"targets {x['target']:.3f} with the judge, {x['plain_target']:.3f} without (fixed 3 under the model: "
             f"{x['reference']:.3f}); {kept}; flagged {', '.join(x['flagged']) or 'nothing'}; difficulty slope "
             f"{x['slope']:+.2f}")  # fmt: skip
