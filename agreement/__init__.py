@@ -10,7 +10,7 @@ above, the human queue's order, slices where the judge is confidently wrong), ``
 (adaptive overlap: one more rating or settled) and ``ppi`` (the audit sample and
 prediction-powered estimates of a dataset's mean label); ``posterior`` (the posterior stopping
 rule), with ``calibration_map`` (a judge's confidence calibrated on gold) and ``rater_model``
-(raters' accuracies from gold and agreement).
+(raters' accuracies from gold and agreement, with an item-difficulty covariate).
 """
 
 from agreement._data import LEVELS, Level, reliability_matrix_to_long
@@ -36,9 +36,9 @@ from agreement.posterior import (
     overlap_next_posterior,
     rating_likelihood,
 )
-from agreement.posterior_target import TargetChoice, posterior_target_choose
+from agreement.posterior_target import JudgeAloneChoice, TargetChoice, judge_alone_choose, posterior_target_choose
 from agreement.ppi import MeanEstimate, MeanEstimates, audit_keys, audit_prefix, audit_sample, mean_estimates
-from agreement.rater_model import RaterModel, rater_model_fit
+from agreement.rater_model import RaterModel, difficulty_covariate, rater_model_fit, shifted_accuracy
 from agreement.raters import RaterAgreement, RaterReport, rater_agreement
 from agreement.triage import (
     Proportion,
@@ -61,6 +61,7 @@ __all__ = [
     "ConfusionMatrix",
     "ConsensusRule",
     "JudgeAgreement",
+    "JudgeAloneChoice",
     "JudgeSubstitution",
     "Level",
     "MeanEstimate",
@@ -87,9 +88,11 @@ __all__ = [
     "calibration",
     "calibration_map_fit",
     "cohen_kappa",
+    "difficulty_covariate",
     "error_weights",
     "gold_accuracy",
     "item_disagreement",
+    "judge_alone_choose",
     "judge_as_rater",
     "judge_trusted",
     "judge_vs_humans",
@@ -108,6 +111,7 @@ __all__ = [
     "rater_model_fit",
     "rating_likelihood",
     "reliability_matrix_to_long",
+    "shifted_accuracy",
     "slice_audit",
     "spearman",
     "threshold_choose",

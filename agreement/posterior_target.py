@@ -53,6 +53,7 @@ def posterior_target_choose(
     prior: npt.ArrayLike | None = None,
     judge_dists: npt.ArrayLike | None = None,
     min_overlap: int | npt.ArrayLike = 1,
+    accuracy_shift: npt.ArrayLike | None = None,
     max_overlap: int = 5,
     error_decay: float = DEFAULT_ERROR_DECAY,
     accuracy: float | None = None,
@@ -67,8 +68,10 @@ def posterior_target_choose(
     ``rater_accuracies``: the fitted accuracies (one per rater; each simulated rating draws one).
     ``judge_dists``: calibrated distributions of real items (rows), each simulated item takes one
     at random as its label's distribution and the rule's starting point; ``min_overlap`` may then
-    be one value per row (0 where the judge may decide alone).  Without them, labels come from
-    ``prior`` (default uniform).  No candidate reaching it: the highest candidate."""
+    be one value per row (0 where the judge may decide alone), and so may ``accuracy_shift``: the
+    logit shift of every rater's accuracy on that row's item (``RaterModel.shift`` of its difficulty
+    covariate), which both the simulated raters and the rule's posterior use.  Without them, labels
+    come from ``prior`` (default uniform).  No candidate reaching it: the highest candidate."""
     scale = list(points)
     k = len(scale)
     acc = np.asarray(rater_accuracies, dtype=float).ravel()
@@ -85,12 +88,19 @@ def posterior_target_choose(
         rows = rng.integers(0, dists.shape[0], size=m)
         start = dists[rows] / dists[rows].sum(axis=1, keepdims=True)
         mins = np.broadcast_to(np.asarray(min_overlap), (dists.shape[0],))[rows]
+        shift = np.broadcast_to(np.asarray(0.0 if accuracy_shift is None else accuracy_shift, dtype=float),
+                                (dists.shape[0],))[rows]  # fmt: skip
     else:
         base = np.full(k, 1.0 / k) if prior is None else _normalised(np.asarray(prior, dtype=float))
         start = np.tile(base, (m, 1))
         mins = np.full(m, int(np.asarray(min_overlap).ravel()[0]))
+        shift = np.zeros(m)
     truth = (start.cumsum(axis=1) > rng.random((m, 1))).argmax(axis=1)
     a = rng.choice(acc, size=(m, max_overlap))
+    if np.any(shift != 0):
+        lo, hi = 0.05, 0.995  # the rater model's range
+        base = np.log(np.clip(a, lo, hi) / (1 - np.clip(a, lo, hi)))
+        a = np.clip(1 / (1 + np.exp(-(base + shift[:, None]))), lo, hi)
     weights = error_weights(k, level, float(error_decay))
     errs = (weights[truth][:, None, :].cumsum(axis=2) > rng.random((m, max_overlap, 1))).argmax(axis=2)
     ratings = np.where(rng.random((m, max_overlap)) < a, truth[:, None], errs)  # (m, max_overlap)
@@ -124,3 +134,76 @@ def posterior_target_choose(
         curve.append((t, float((label == truth).mean()), float(stop.mean())))
     chosen = next((c for c in curve if c[1] >= accuracy), curve[-1])
     return TargetChoice(chosen[0], chosen[1], chosen[2], float(accuracy), reference_ratings, tuple(curve))
+
+
+@dataclass(frozen=True)
+class JudgeAloneChoice:
+    """Whether, and from which calibrated confidence, the judge decides an item with no human under
+    the posterior rule (``threshold``; None: never), with the target that goes with it
+    (``choice``) and the one for the judge never alone (``without``, the same when ``threshold``
+    is None)."""
+
+    threshold: float | None
+    choice: TargetChoice
+    without: TargetChoice
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {"threshold": self.threshold, "choice": self.choice.as_dict(), "without": self.without.as_dict()}
+
+
+def judge_alone_choose(
+    *,
+    gold_calibrated: npt.ArrayLike,
+    gold_correct: npt.ArrayLike,
+    calibrated: npt.ArrayLike,
+    judge_dists: npt.ArrayLike,
+    min_overlap: int = 1,
+    ci_level: float = 0.95,
+    rounds: int = 4,
+    **target_args: Any,
+) -> JudgeAloneChoice:
+    """The posterior rule's judge-alone decision for a calibrated judge, chosen before any item is
+    decided (a pre-posterior choice, like the target).
+
+    The rule lets the judge settle an item alone when its calibrated probability reaches the
+    target; the target itself must then be higher, to make up on the rated items for the judge's
+    errors on the items it keeps. So: start from the target with the judge allowed alone
+    everywhere; keep it alone only from the lowest calibrated confidence at which its accuracy on
+    gold is shown to reach that target (:func:`agreement.threshold_choose`: a one-sided
+    ``ci_level`` lower bound, fixed-sequence testing, on the gold items' calibrated confidences
+    ``gold_calibrated`` and whether the verdict was right, ``gold_correct``); recompute the target
+    for that gate, and repeat (at most ``rounds`` times) until the target stops moving. The gate is
+    kept only when the model expects fewer human ratings with it than with the judge never alone
+    (``min_overlap`` everywhere): for a judge little better than one person, raising everyone's
+    target costs more ratings than the items it keeps save.
+
+    ``calibrated``: each row of ``judge_dists``'s calibrated probability of its verdict (what the
+    gate compares); the remaining arguments are :func:`posterior_target_choose`'s (``accuracy_shift``
+    per row included)."""
+    from agreement.triage import threshold_choose  # the judge-first threshold's guarantee, reused
+
+    conf = np.asarray(calibrated, dtype=float).ravel()
+    dists = np.asarray(judge_dists, dtype=float)
+    if dists.ndim != 2 or dists.shape[0] != conf.size:
+        raise ValueError("calibrated needs one value per row of judge_dists")
+    gold_c = np.asarray(gold_calibrated, dtype=float).ravel()
+    gold_ok = np.asarray(gold_correct, dtype=bool).ravel()
+    without = posterior_target_choose(judge_dists=dists, min_overlap=min_overlap, **target_args)
+    if gold_c.size == 0:
+        return JudgeAloneChoice(None, without, without)
+    choice = posterior_target_choose(judge_dists=dists, min_overlap=0, **target_args)
+    threshold: float | None = None
+    for _ in range(max(1, int(rounds))):
+        threshold = threshold_choose(gold_c, gold_ok, target=choice.target, ci_level=ci_level).threshold
+        if threshold is None:
+            return JudgeAloneChoice(None, without, without)
+        mins = np.where(conf >= threshold, 0, min_overlap)
+        moved = posterior_target_choose(judge_dists=dists, min_overlap=mins, **target_args)
+        settled = moved.target == choice.target
+        choice = moved
+        if settled:
+            break
+    if choice.expected_ratings >= without.expected_ratings:
+        return JudgeAloneChoice(None, without, without)
+    return JudgeAloneChoice(threshold, choice, without)

@@ -8,6 +8,18 @@ posterior over labels (gold items: their gold) and the base rate, each rater's a
 towards the pooled accuracy by ``shrinkage`` pseudo-ratings, so a rater seen ten times is not
 called perfect) and the decay.  Ratings collected under an adaptive stopping rule are fine here:
 the rule looks only at ratings already observed, so the likelihood (and EM) can ignore it.
+
+**Item difficulty.** Raters do not err independently of the item: hard items are hard for
+everyone (the judge included), so one accuracy per rater makes agreeing ratings look surer than
+they are on hard items and less sure on easy ones. Given a per-item *difficulty covariate*
+``z`` (:func:`difficulty_covariate`: the logit of the judge's own confidence in its verdict,
+which every judged item has before any person rates it), the model becomes
+``logit P(rater r right on item i) = theta_r + slope * (z_i - center)``: one slope shared by all
+raters (a GLAD-style model, Whitehill et al. 2009, with the item's difficulty observed through
+the judge instead of inferred from one to five ratings per item). ``slope`` is fitted with the
+accuracies in the same EM (a Newton step per iteration on the expected log-likelihood); a
+positive slope means raters are more accurate where the judge is surer. Items without a
+covariate sit at the center (the accuracy of a typical rated item).
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import numpy as np
 from agreement.posterior import DEFAULT_ERROR_DECAY, PosteriorLevel, error_weights
 
 _ACCURACY_RANGE = (0.05, 0.995)
+SLOPE_PRECISION = 25.0
 
 
 @dataclass(frozen=True)
@@ -36,16 +49,46 @@ class RaterModel:
     accuracy: Mapping[Hashable, float] = field(default_factory=dict)
     items: int = 0
     ratings: int = 0
+    difficulty_slope: float = 0.0
+    covariate_center: float = 0.0
 
-    def accuracy_of(self, rater: Hashable) -> float:
-        """The rater's accuracy, or the pooled one for a rater the fit has not seen."""
-        return float(self.accuracy.get(rater, self.pooled))
+    def shift(self, covariate: float | None) -> float:
+        """The logit shift of every rater's accuracy on an item with ``covariate`` (None: 0)."""
+        if covariate is None or not np.isfinite(covariate):
+            return 0.0
+        return float(self.difficulty_slope * (covariate - self.covariate_center))
+
+    def accuracy_of(self, rater: Hashable, covariate: float | None = None) -> float:
+        """The rater's accuracy (the pooled one for a rater the fit has not seen) on an item with
+        difficulty ``covariate`` (None: a typical item)."""
+        base = float(self.accuracy.get(rater, self.pooled))
+        return shifted_accuracy(base, self.shift(covariate))
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe summary (rater ids as strings)."""
         return {"level": self.level, "prior": [round(p, 6) for p in self.prior], "pooled": round(self.pooled, 6),
                 "error_decay": round(self.error_decay, 6), "items": self.items, "ratings": self.ratings,
-                "accuracy": {str(r): round(a, 6) for r, a in self.accuracy.items()}}  # fmt: skip
+                "accuracy": {str(r): round(a, 6) for r, a in self.accuracy.items()},
+                "difficulty_slope": round(self.difficulty_slope, 6),
+                "covariate_center": round(self.covariate_center, 6)}  # fmt: skip
+
+
+def difficulty_covariate(confidence: float | None) -> float | None:
+    """An item's difficulty covariate from the judge's confidence in its verdict (the probability
+    its distribution gives its answer, before calibration): ``logit(confidence)``, clipped to
+    [0.001, 0.999]. None (no verdict) stays None."""
+    if confidence is None or not np.isfinite(confidence):
+        return None
+    c = float(np.clip(confidence, 1e-3, 1 - 1e-3))
+    return float(np.log(c / (1 - c)))
+
+
+def shifted_accuracy(accuracy: float, shift: float) -> float:
+    """``accuracy`` moved by ``shift`` on the logit scale, kept inside the fit's range."""
+    if shift == 0.0:
+        return float(accuracy)
+    a = float(np.clip(accuracy, *_ACCURACY_RANGE))
+    return float(np.clip(1 / (1 + np.exp(-(np.log(a / (1 - a)) + shift))), *_ACCURACY_RANGE))
 
 
 def rater_model_fit(
@@ -57,6 +100,7 @@ def rater_model_fit(
     level: PosteriorLevel = "nominal",
     gold: Mapping[Hashable, Any] | None = None,
     unit_prior: Mapping[Hashable, Sequence[float]] | None = None,
+    covariates: Mapping[Hashable, float] | None = None,
     shrinkage: float = 10.0,
     initial_accuracy: float = 0.8,
     iterations: int = 100,
@@ -68,7 +112,10 @@ def rater_model_fit(
     whose label has its own prior, the judge's calibrated distribution where it took part in the
     decision to stop (the stopping rule is ignorable only when the fit sees everything the rule
     looked at; leaving the judge out makes the items it settled early look like the easy ones and
-    the accuracies come out low).  Values that are not
+    the accuracies come out low).  ``covariates``: items' difficulty covariates
+    (:func:`difficulty_covariate`); with them the fit adds the shared ``difficulty_slope`` (module
+    docstring; ``accuracy`` is then each rater's accuracy at ``covariate_center``, the mean
+    covariate of the rated items that have one), without them the slope is 0.  Values that are not
     points of the scale are skipped.  With no ratings at all the model is the prior (uniform, or
     the gold's base rate) with ``initial_accuracy`` for everyone."""
     scale = list(points)
@@ -111,25 +158,40 @@ def rater_model_fit(
             own[u_at[u]] = True
             own_log[u_at[u]] = np.log(np.maximum(d / d.sum(), 1e-300))
     apart = np.abs(jv[:, None] - np.arange(k)[None, :])  # (ratings, labels): distance of the rating
+    z = np.zeros(len(rows))
+    has = np.zeros(len(rows), dtype=bool)
+    for j, (u, _, _) in enumerate(rows):
+        c = (covariates or {}).get(u)
+        if c is not None and np.isfinite(c):
+            z[j], has[j] = float(c), True
+    center = float(z[has].mean()) if has.any() else 0.0
+    z = np.where(has, z - center, 0.0)
+    use_slope = bool(has.any()) and float(np.ptp(z[has])) > 0
+    slope = 0.0
     for _ in range(int(iterations) if rows else 0):
         prior = (post[~own].sum(axis=0) + 1.0) / (int((~own).sum()) + k)
         right = post[ju, jv]  # P(rating j is correct)
-        pooled = float(np.clip((right.sum() + 1.0) / (right.size + 2.0), *_ACCURACY_RANGE))
-        per = np.bincount(jr, weights=right, minlength=n_raters)
-        seen = np.bincount(jr, minlength=n_raters)
-        new_accuracy = np.clip((per + shrinkage * pooled) / (seen + shrinkage), *_ACCURACY_RANGE)
+        if use_slope:
+            new_accuracy, pooled, new_slope = _accuracy_step(right, jr, z, accuracy, slope, shrinkage, n_raters)
+        else:
+            pooled = float(np.clip((right.sum() + 1.0) / (right.size + 2.0), *_ACCURACY_RANGE))
+            per = np.bincount(jr, weights=right, minlength=n_raters)
+            seen = np.bincount(jr, minlength=n_raters)
+            new_accuracy = np.clip((per + shrinkage * pooled) / (seen + shrinkage), *_ACCURACY_RANGE)
+            new_slope = 0.0
         if level == "ordinal" and k > 2:
             decay = _decay_fit(post[ju], apart, k, decay)
         weights = error_weights(k, level, float(decay))
-        a = new_accuracy[jr][:, None]
+        a = _logistic(_logit(new_accuracy[jr]) + new_slope * z)[:, None] if use_slope else new_accuracy[jr][:, None]
         like = np.where(apart == 0, a, (1 - a) * weights[:, jv].T)  # like[j, y] = P(v_j | y)
         log = np.where(own[:, None], own_log, np.log(prior)[None, :])
         np.add.at(log, ju, np.log(like))
         new_post = np.exp(log - log.max(axis=1, keepdims=True))
         new_post /= new_post.sum(axis=1, keepdims=True)
         new_post[known] = fixed[known]
-        change = max(float(np.abs(new_post - post).max()), float(np.abs(new_accuracy - accuracy).max()))
-        post, accuracy = new_post, new_accuracy
+        change = max(float(np.abs(new_post - post).max()), float(np.abs(new_accuracy - accuracy).max()),
+                     abs(new_slope - slope))  # fmt: skip
+        post, accuracy, slope = new_post, new_accuracy, new_slope
         if change < tolerance:
             break
     if not rows:
@@ -137,8 +199,48 @@ def rater_model_fit(
     return RaterModel(
         points=tuple(scale), level=level, prior=tuple(float(p) for p in prior), pooled=pooled,
         error_decay=float(decay), accuracy={r: float(accuracy[r_at[r]]) for r in rater_ids},
-        items=n_units, ratings=len(rows),
+        items=n_units, ratings=len(rows), difficulty_slope=float(slope), covariate_center=center,
     )  # fmt: skip
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, *_ACCURACY_RANGE)
+    return np.log(p / (1 - p))
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return np.clip(1 / (1 + np.exp(-x)), *_ACCURACY_RANGE)
+
+
+def _accuracy_step(right: np.ndarray, jr: np.ndarray, z: np.ndarray, accuracy: np.ndarray, slope: float,
+                   shrinkage: float, n_raters: int) -> tuple[np.ndarray, float, float]:  # fmt: skip
+    """One M-step of the difficulty model: Newton steps on the expected log-likelihood of "rating
+    j is right" (soft, ``right``) under ``logit = theta_r + slope z_j``. The pooled accuracy (at
+    z = 0, with one pseudo-rating right and one wrong as without covariates) first; each rater's
+    theta with ``shrinkage`` pseudo-ratings at z = 0 that are right at the pooled rate (at slope 0
+    this is exactly the closed form of the model without covariates); then the shared slope."""
+    theta0 = float(_logit(np.array([(right.sum() + 1.0) / (right.size + 2.0)]))[0])
+    for _ in range(3):
+        p = _logistic(theta0 + slope * z)
+        p0 = 1 / (1 + np.exp(-theta0))
+        grad = float((right - p).sum() + (1.0 - 2 * p0))
+        hess = float((p * (1 - p)).sum() + 2 * p0 * (1 - p0))
+        theta0 += grad / hess
+    pooled = float(np.clip(1 / (1 + np.exp(-theta0)), *_ACCURACY_RANGE))
+    theta = _logit(accuracy)
+    for _ in range(2):
+        p = _logistic(theta[jr] + slope * z)
+        pr = _logistic(theta)
+        step = np.bincount(jr, weights=right - p, minlength=n_raters) + shrinkage * (pooled - pr)
+        curve = np.bincount(jr, weights=p * (1 - p), minlength=n_raters) + shrinkage * pr * (1 - pr)
+        theta = theta + step / np.maximum(curve, 1e-9)
+    p = _logistic(theta[jr] + slope * z)
+    # A normal prior on the slope (sd 1/sqrt(SLOPE_PRECISION)): with a handful of ratings (a project
+    # just started, an audit labelled by a reviewer alone) the slope stays near 0 instead of running away.
+    grad = float((z * (right - p)).sum()) - SLOPE_PRECISION * slope
+    hess = float((z * z * p * (1 - p)).sum()) + SLOPE_PRECISION
+    new_slope = float(np.clip(slope + grad / hess, -5.0, 5.0))
+    return _logistic(theta), pooled, new_slope
 
 
 def _decay_fit(post: np.ndarray, apart: np.ndarray, k: int, current: float) -> float:

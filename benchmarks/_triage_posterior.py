@@ -11,9 +11,10 @@ the simulator's hidden truth:
   0.8 accurate on a uniform prior;
 * the judge's calibration: ``agreement.calibration_map_fit`` (isotonic) on the audit's gold,
   outside the slices the audit flagged (where the judge is ignored: people decide those items);
-* whether the judge may decide an item alone (no human): ``threshold_choose`` on the audit's
-  calibrated confidences against the target must pass at the item's calibrated confidence, so
-  that the judge's accuracy on what it keeps is shown on gold, not just assumed from the map.
+* whether the judge may decide an item alone (no human), and from which calibrated confidence:
+  ``agreement.judge_alone_choose`` with the target at every fit (the gate is shown on the audit's
+  gold to reach the target it comes with, and kept only where the model expects it to save
+  ratings), as the app's fit does.
 
 Targets: a fixed probability, or ``"match"``: the accuracy fixed overlap 3 reaches under the
 fitted model (``agreement.majority_accuracy`` at the pooled accuracy), recomputed at each refit.
@@ -31,11 +32,12 @@ from agreement import (
     audit_sample,
     calibrate_distribution,
     calibration_map_fit,
+    difficulty_covariate,
+    judge_alone_choose,
     overlap_next_posterior,
     posterior_target_choose,
     rater_model_fit,
     slice_audit,
-    threshold_choose,
 )
 
 REFIT_EVERY = 250
@@ -55,9 +57,14 @@ class _Labeller:
         self.values: list[float] = []
         self.since = 0
         self.unit_prior: dict[int, np.ndarray] = {}
+        self.covariates: dict[int, float] = {}  # items' difficulty covariates (judge-first: the judge's confidence)
         self.final: dict[int, tuple[float, int]] = {}  # item: (posterior of its label, ratings)
         self.judge_dists: np.ndarray | None = None  # the calibrated distributions the target is chosen for
-        self.mins: np.ndarray | int = 1
+        self.judge_calibrated: np.ndarray | None = None  # each row's calibrated probability of its verdict
+        self.judge_covariates: np.ndarray | None = None  # of the rows of judge_dists
+        self.gold_calibrated: np.ndarray | None = None  # the audit's calibrated confidences, and
+        self.gold_correct: np.ndarray | None = None  # whether the verdict matched gold there
+        self.alone_from: float | None = None  # the judge decides alone from this calibrated confidence
         self.reference = self.plain_target = float("nan")
         k = len(self.points)
         self.model = RaterModel(points=tuple(self.points), level=self.level, prior=tuple([1.0 / k] * k),
@@ -78,25 +85,33 @@ class _Labeller:
         self.plain_target, self.reference = plain.target, plain.reference_accuracy
         if self.judge_dists is None:
             return plain.target
-        return posterior_target_choose(**common, judge_dists=self.judge_dists, min_overlap=self.mins).target
+        shift = None if self.judge_covariates is None else [m.shift(c) for c in self.judge_covariates]
+        alone = judge_alone_choose(gold_calibrated=self.gold_calibrated, gold_correct=self.gold_correct,
+                                   calibrated=self.judge_calibrated, judge_dists=self.judge_dists,
+                                   accuracy_shift=shift, **common)  # fmt: skip
+        self.alone_from = alone.threshold
+        return alone.choice.target
 
     def refit(self) -> None:
         self.model = rater_model_fit(units=self.units, raters=self.raters, values=self.values, points=self.points,
-                                     level=self.level, gold=self.gold, unit_prior=self.unit_prior)  # fmt: skip
+                                     level=self.level, gold=self.gold, unit_prior=self.unit_prior,
+                                     covariates=self.covariates)  # fmt: skip
         self.target = self._target()
         self.since = 0
 
     def label(self, i: int, out: Outcome, *, judge_dist: np.ndarray | None = None, min_overlap: int = 1) -> float:
-        """Item ``i``'s label: ratings from the front of its raters until the rule stops."""
+        """Item ``i``'s label: ratings from the front of its raters until the rule stops (raters'
+        accuracies shifted by the item's difficulty covariate where it starts from the judge)."""
         w, m = self.world, self.model
+        covariate = self.covariates.get(i) if judge_dist is not None else None
         n = 0
         while True:
             decision = overlap_next_posterior(
                 points=self.points, level=self.level, min_overlap=min_overlap,
                 target=self.target if judge_dist is not None else self.plain_target,
                 max_overlap=MAX_OVERLAP, prior=m.prior, judge_dist=judge_dist,
-                ratings=w.ratings[i, :n].tolist(), rater_accuracy=[m.accuracy_of(int(r)) for r in w.raters[i, :n]],
-                error_decay=m.error_decay,
+                ratings=w.ratings[i, :n].tolist(), error_decay=m.error_decay,
+                rater_accuracy=[m.accuracy_of(int(r), covariate) for r in w.raters[i, :n]],
             )  # fmt: skip
             if not decision.needs_rating:
                 break
@@ -143,24 +158,27 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
     for i in audit:
         out.labels[i] = people.label(int(i), out) if audit_by_people else gold[int(i)]
     out.human_ratings += audit.size  # one expert gold label each
-    people.gold = gold
-    people.refit()
     correct = judge.verdict[audit] == world.truth[audit]
     slices = slice_audit(world.source[audit].tolist(), correct, judge.confidence[audit])
     flagged = {s.slice for s in slices if s.overconfident}
+    # Every judged item outside the flagged slices has its difficulty covariate from the start
+    # (the judge's raw confidence); the fit learns from the audit how it moves people's accuracy.
+    judged = np.flatnonzero(~np.isin(world.source, list(flagged)))
+    people.covariates = {int(i): c for i in judged if (c := difficulty_covariate(float(judge.confidence[i])))
+                         is not None}  # fmt: skip
+    people.gold = gold
+    people.refit()
     usable = ~np.isin(world.source[audit], list(flagged))
     cmap = calibration_map_fit(confidences=judge.confidence[audit][usable], correct=correct[usable])
     calibrated = cmap.apply(judge.confidence)
-    # The judge may decide alone only above a threshold shown on gold to keep fixed overlap's accuracy.
-    bar = people.reference if people.target_spec == "match" else people.target
-    choice = threshold_choose(calibrated[audit][usable], correct[usable], target=bar)
     rest = np.flatnonzero(~in_audit & ~np.isin(world.source, list(flagged)))
     dists = np.array([calibrate_distribution(judge.distribution[i], verdict_index=int(np.flatnonzero(
         world.points == judge.verdict[i])[0]), calibrated=float(calibrated[i])) for i in rest])  # fmt: skip
-    may_alone = np.zeros(world.truth.size, dtype=bool)
-    if choice.threshold is not None:
-        may_alone[rest] = calibrated[rest] >= choice.threshold
-    people.judge_dists, people.mins = dists, np.where(may_alone[rest], 0, 1)
+    # Whether the judge may decide alone, and from which calibrated confidence, is chosen with the
+    # target at every fit (agreement.judge_alone_choose: shown on the audit's gold to reach the target).
+    people.judge_dists, people.judge_calibrated = dists, calibrated[rest]
+    people.judge_covariates = np.array([people.covariates.get(int(i), np.nan) for i in rest])
+    people.gold_calibrated, people.gold_correct = calibrated[audit][usable], correct[usable]
     people.target = people._target()
     dist_of = dict(zip(rest.tolist(), dists, strict=True))
     alone = 0
@@ -169,18 +187,20 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
             out.labels[i] = people.label(int(i), out)
             continue
         before = out.human_ratings
-        out.labels[i] = people.label(int(i), out, judge_dist=dist_of[i], min_overlap=0 if may_alone[i] else 1)
+        may_alone = people.alone_from is not None and calibrated[i] >= people.alone_from
+        out.labels[i] = people.label(int(i), out, judge_dist=dist_of[i], min_overlap=0 if may_alone else 1)
         alone += out.human_ratings == before
     out.extra = {
         "target": people.target,
         "plain_target": people.plain_target,
         "reference": people.reference,
-        "threshold": choice.threshold,
+        "threshold": people.alone_from,
         "alone_share": alone / ids.size,
         "flagged": sorted(flagged),
         "calibration": cmap,
         "pooled": people.model.pooled,
         "final": people.final,
+        "slope": people.model.difficulty_slope,
     }
     return out
 
@@ -192,6 +212,8 @@ def posterior_summary(out: Outcome, world: World) -> str:
     kept = "judge alone on nothing"
     if alone:
         right = float(np.mean([out.labels[i] == world.truth[i] for i in alone]))
-        kept = f"judge alone from {x['threshold']:.3f} on {len(alone) / world.truth.size:.0%} at {right:.3f}"
+        gate = "none at the last fit" if x["threshold"] is None else f"{x['threshold']:.3f} at the last fit"
+        kept = f"judge alone (gate {gate}) on {len(alone) / world.truth.size:.0%} at {right:.3f}"
     return (f"targets {x['target']:.3f} with the judge, {x['plain_target']:.3f} without (fixed 3 under the model: "
-            f"{x['reference']:.3f}); {kept}; flagged {', '.join(x['flagged']) or 'nothing'}")  # fmt: skip
+            f"{x['reference']:.3f}); {kept}; flagged {', '.join(x['flagged']) or 'nothing'}; difficulty slope "
+            f"{x['slope']:+.2f}")  # fmt: skip

@@ -8,8 +8,11 @@
   was calibrated on gold, the judge's calibrated distribution. The label is the posterior's mode,
   on ordinal scales too. The model is fitted by services/posterior.py and stored on the policy
   (``ApprovalPolicy.posterior_model``); before a fit, raters count as 0.8 accurate on a uniform
-  prior and the target is ``stopping_target`` or 0.95. Criteria without a finite set of points
-  (interval, ratio) keep the agreement rule.
+  prior and the target is ``stopping_target`` or 0.95. Where the judge takes part, each rater's
+  accuracy is moved by the item's difficulty (the judge's own confidence, by the fitted slope).
+  Criteria without a finite set of points (interval, ratio) keep the agreement rule. Under judge
+  first, the calibrated judge may settle an item with no human where the fit allows it
+  (``judge_alone_labels``).
 """
 
 from collections.abc import Callable, Sequence
@@ -44,51 +47,111 @@ def posterior_level(criterion: Criterion) -> agreement.posterior.PosteriorLevel:
     return "ordinal" if criterion.kind == ScaleKind.ORDINAL else "nominal"
 
 
+def _reported(criterion: Criterion, distribution: dict | None) -> tuple[list[float], int] | None:
+    """The judge's stored distribution over ``criterion``'s points (NaN where not reported) and the
+    index of its verdict (the most probable point), or None without one."""
+    points = criterion_points(criterion)
+    probs = (distribution or {}).get(criterion.key)
+    if points is None or not probs:
+        return None
+    dist = [float(probs.get(point_label(criterion.scale, p), float("nan"))) for p in points]
+    if not [d for d in dist if d == d]:
+        return None
+    return dist, max(range(len(points)), key=lambda i: dist[i] if dist[i] == dist[i] else -1.0)
+
+
+def judge_covariate(criterion: Criterion, distribution: dict | None) -> float | None:
+    """The item's difficulty covariate (``agreement.difficulty_covariate``): the logit of the
+    probability the judge's stored distribution gives its verdict, before calibration."""
+    reported = _reported(criterion, distribution)
+    return None if reported is None else agreement.difficulty_covariate(reported[0][reported[1]])
+
+
+def judge_calibrated(criterion: Criterion, distribution: dict | None, fit: dict) -> float | None:
+    """The calibrated probability that the judge's verdict is right (its calibration map applied to
+    the probability its stored distribution gave the verdict), or None without a map."""
+    reported = _reported(criterion, distribution)
+    if reported is None or not fit.get("calibration"):
+        return None
+    dist, top = reported
+    return float(agreement.CalibrationMap.from_dict(fit["calibration"]).apply([dist[top]])[0])
+
+
 def judge_distribution(criterion: Criterion, distribution: dict | None, fit: dict) -> list[float] | None:
     """The judge's calibrated distribution over ``criterion``'s points from its stored verdict
     (``Rating.distribution``), or None when the criterion has no calibration map."""
-    points = criterion_points(criterion)
-    probs = (distribution or {}).get(criterion.key)
-    if points is None or not probs or not fit.get("calibration"):
+    calibrated = judge_calibrated(criterion, distribution, fit)
+    reported = _reported(criterion, distribution)
+    if calibrated is None or reported is None:
         return None
-    dist = [float(probs.get(point_label(criterion.scale, p), float("nan"))) for p in points]
-    finite = [d for d in dist if d == d]
-    if not finite:
-        return None
-    top = max(range(len(points)), key=lambda i: dist[i] if dist[i] == dist[i] else -1.0)
-    cmap = agreement.CalibrationMap.from_dict(fit["calibration"])
-    calibrated = float(cmap.apply([dist[top]])[0])
+    dist, top = reported
     return [float(x) for x in agreement.calibrate_distribution(dist, verdict_index=top, calibrated=calibrated)]
 
 
+def _fit_of(criterion: Criterion, policy: ApprovalPolicy, item: Item) -> dict:
+    """The stored fit for ``criterion`` ({} when there is none for the item's rubric version)."""
+    points = criterion_points(criterion) or []
+    model = policy.posterior_model or {}
+    # A fit of another rubric version may have another scale: ignore it until the next fit.
+    fitted = model.get("rubric_version") == item.project.rubric_version_id
+    fit = model.get("criteria", {}).get(criterion.key, {}) if fitted else {}
+    return {} if len(fit.get("prior") or points) != len(points) else fit
+
+
 def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, values: list, raters: list,
-                   judge_dist: dict | None) -> agreement.PosteriorDecision:  # fmt: skip
+                   judge_dist: dict | None, min_overlap: int | None = None) -> agreement.PosteriorDecision:  # fmt: skip
     points = criterion_points(criterion)
     assert points is not None
     project = item.project
-    model = policy.posterior_model or {}
-    # A fit of another rubric version may have another scale: ignore it until the next fit.
-    fitted = model.get("rubric_version") == project.rubric_version_id
-    fit = model.get("criteria", {}).get(criterion.key, {}) if fitted else {}
-    if len(fit.get("prior") or points) != len(points):
-        fit = {}
+    fit = _fit_of(criterion, policy, item)
     accuracy = fit.get("accuracy", {})
     pooled = fit.get("pooled", DEFAULT_ACCURACY)
     calibrated = judge_distribution(criterion, judge_dist, fit)
+    # Item difficulty (services/posterior.py): where the calibrated judge takes part, every rater's
+    # accuracy moves with how sure the judge was of this item, by the fitted slope.
+    shift = 0.0
+    if calibrated is not None and (covariate := judge_covariate(criterion, judge_dist)) is not None:
+        shift = float(fit.get("difficulty_slope", 0.0)) * (covariate - float(fit.get("covariate_center", 0.0)))
     fitted_target = fit.get("target") if calibrated is not None else fit.get("target_without_judge")
     target = policy.stopping_target or fitted_target or DEFAULT_TARGET
     return agreement.overlap_next_posterior(
         points=points,
         level=posterior_level(criterion),
         target=float(target),
-        min_overlap=project.overlap_min or 1,
+        min_overlap=(project.overlap_min or 1) if min_overlap is None else min_overlap,
         max_overlap=project.annotations_per_item,
         prior=fit.get("prior"),
         judge_dist=calibrated,
         ratings=values,
-        rater_accuracy=[float(accuracy.get(str(r), pooled)) for r in raters],
+        rater_accuracy=[agreement.shifted_accuracy(float(accuracy.get(str(r), pooled)), shift) for r in raters],
         error_decay=float(fit.get("error_decay", agreement.posterior.DEFAULT_ERROR_DECAY)),
     )
+
+
+def judge_alone_labels(item: Item, criteria: Sequence[Criterion], policy: ApprovalPolicy,
+                       judge_dist: dict | None) -> dict[str, Any] | None:  # fmt: skip
+    """The labels the calibrated judge settles ``item`` on with no human rating, or None.
+
+    Under the posterior rule only, on every scored criterion: the fit chose a gate
+    (``judge_alone_from``, ``agreement.judge_alone_choose``: shown on gold to reach the target it
+    came with), the judge's calibrated probability reaches it, and the posterior with no rating
+    reaches the target. The caller checks the rest (judge first, a trusted routing judge that is
+    the calibrated one, not audited, no human rating yet)."""
+    if policy.stopping_rule != POSTERIOR or item.project.overlap_min is None or not judge_dist:
+        return None
+    labels: dict[str, Any] = {}
+    for criterion in criteria:
+        if criterion.agreement_level is None:
+            continue
+        fit = _fit_of(criterion, policy, item)
+        gate, calibrated = fit.get("judge_alone_from"), judge_calibrated(criterion, judge_dist, fit)
+        if criterion_points(criterion) is None or gate is None or calibrated is None or calibrated < gate:
+            return None
+        decision = _posterior_one(criterion, policy, item, [], [], judge_dist, min_overlap=0)
+        if decision.action != "settled":
+            return None
+        labels[criterion.key] = decision.label
+    return labels or None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from quality.models import ReviewRequest
 from quality.services.agreement_reports import agreement_reports_refresh_after_change
 from quality.services.approval_reads import JUDGE_FIRST, ChunkRead, chunk_read, trust_needed
 from quality.services.decision_writes import DECISION_FIELDS, DecisionBatch, decision_apply
-from quality.stopping import POSTERIOR, posterior_decide, stop_decide
+from quality.stopping import POSTERIOR, judge_alone_labels, posterior_decide, stop_decide
 from rubrics.models import Criterion
 from rubrics.selectors import criteria_of
 
@@ -150,9 +150,11 @@ def _inputs_from(criteria, policy, read: ChunkRead) -> tuple[list[tuple], dict]:
                     judged[item_id] = values
         elif rater_id in trusted:
             judged.setdefault(item_id, values)
+    # The posterior rule's judge alone: judge first, its routing judge trusted and the calibrated one.
+    alone = judge_first and policy.routing_rater_id in trusted and calibrated_judge == policy.routing_rater_id
     inputs = [
         (read.golds.get(i), human.get(i, []), judged.get(i), read.requests.get(i), any_judge.get(i),
-         (raters.get(i, []), distributions.get(i)))
+         (raters.get(i, []), distributions.get(i), alone))
         for i in (item.pk for item in read.items)
     ]  # fmt: skip
     return inputs, confidence
@@ -179,7 +181,7 @@ def _evaluate_one(
     judged: dict | None,
     requested: str | None = None,
     judge: dict | None = None,
-    evidence: tuple[list[int], dict | None] | None = None,
+    evidence: tuple[list[int], dict | None, bool] | None = None,
     *,
     decide=None,
 ) -> bool:
@@ -201,10 +203,16 @@ def _evaluate_one(
             disagreement=item.disagreement,
             reason=requested,
         )
+    # ``evidence``: who gave each human rating, the calibrated judge's verdict distribution, and
+    # whether that judge may settle an item alone under the posterior rule.
+    raters, judge_dist, alone = evidence or ([0] * len(human), None, False)
+    if alone and not human and item.audit_rank is None:
+        labels = judge_alone_labels(item, criteria, policy, judge_dist)
+        if labels is not None:
+            return decide(item, status=ItemStatus.APPROVED, approved_by=ApprovedBy.JUDGE, consensus=labels,
+                          reason="the calibrated judge alone reached the posterior target")  # fmt: skip
     adaptive = item.project.overlap_min is not None
     if adaptive and len(human) >= item.project.overlap_min:
-        # ``evidence``: who gave each human rating, and the calibrated judge's verdict distribution.
-        raters, judge_dist = evidence or ([0] * len(human), None)
         stop = stop_decide(item, criteria, policy, human, raters, judge, judge_dist)
         if stop.action == "rate":
             # One more rating than it has: the queue leases it again only below that target.

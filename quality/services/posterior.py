@@ -8,11 +8,16 @@ What the rule needs, per scored criterion with a finite scale, from what the pro
   ``MIN_CALIBRATION_ITEMS`` such items; otherwise the judge takes no part in the posterior;
 * **the raters' accuracies, the base rate, the ordinal error decay**: one-coin Dawid-Skene over
   every human rating of the current rubric version, gold items fixed to their gold, items with a
-  calibrated verdict starting from it (``agreement.rater_model_fit``);
+  calibrated verdict starting from it (``agreement.rater_model_fit``); with a calibrated judge,
+  also the **item-difficulty slope**: how much more accurate people are where the judge was surer
+  (its verdict's raw probability as the difficulty covariate of every item it judged);
 * **the target**: ``stopping_target`` when the manager set one, else the lowest probability whose
   expected accuracy under the fitted model matches fixed overlap (``annotations_per_item``
   ratings) on items like the project's own (``agreement.posterior_target_choose``): one for items
-  that start from a calibrated verdict (``target``), one for items without (``target_without_judge``).
+  that start from a calibrated verdict (``target``), one for items without (``target_without_judge``);
+* **whether the judge may settle an item alone** (judge first, the routing judge calibrated): from
+  which calibrated confidence (``judge_alone_from``, None: never), chosen with the target by
+  ``agreement.judge_alone_choose`` on the gold items' calibrated confidences.
 
 The judge version is the routing judge when one is chosen, else the judge version with the most
 verdicts carrying a distribution. The fit is stored on the policy and the project re-decided.
@@ -30,7 +35,8 @@ from annotation.models import Gold, Project, Rater, RaterKind, Rating
 from quality.models import ApprovalPolicy
 from quality.selectors.policy import policy_for
 from quality.services.approval import ProjectDecision, project_decide
-from quality.stopping import criterion_points, judge_distribution, posterior_level
+from quality.services.approval_reads import JUDGE_FIRST
+from quality.stopping import criterion_points, judge_calibrated, judge_covariate, judge_distribution, posterior_level
 from rubrics.scales import point_label
 
 MIN_CALIBRATION_ITEMS = 50
@@ -66,15 +72,18 @@ def posterior_model_compute(*, project: Project, policy: ApprovalPolicy) -> dict
             human.append((item_id, rater_id, values))
         elif judge is not None and rater_id == judge.pk and dist:
             verdicts[item_id] = (values, dist)
+    # The judge may settle items alone (quality/stopping.py, judge_alone_labels) only under judge first.
+    alone = judge is not None and policy.routing == JUDGE_FIRST and policy.routing_rater_id == judge.pk
     out: dict[str, Any] = {"judge": judge.pk if judge else None, "fitted_at": timezone.now().isoformat(),
                            "rubric_version": version.pk, "gold_items": len(golds), "human_ratings": len(human),
                            "criteria": {}}  # fmt: skip
     for criterion in criteria:
-        out["criteria"][criterion.key] = _criterion_fit(project, policy, criterion, golds, shown, verdicts, human)
+        out["criteria"][criterion.key] = _criterion_fit(project, policy, criterion, golds, shown, verdicts, human,
+                                                        alone=alone)  # fmt: skip
     return out
 
 
-def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human) -> dict[str, Any]:
+def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human, *, alone: bool) -> dict[str, Any]:
     key, points, level = criterion.key, criterion_points(criterion) or [], posterior_level(criterion)
     fit: dict[str, Any] = {"calibration": None, "calibration_items": 0}
     confidences, correct = [], []
@@ -87,17 +96,18 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human) ->
     fit["calibration_items"] = len(confidences)
     if len(confidences) >= MIN_CALIBRATION_ITEMS:
         fit["calibration"] = agreement.calibration_map_fit(confidences=confidences, correct=correct).as_dict()
-    dists = {}
+    dists, covariates, verdict_p = {}, {}, {}
     if fit["calibration"]:
         for item_id, (_, dist) in verdicts.items():
             calibrated = judge_distribution(criterion, dist, fit)
-            if calibrated is not None:
-                dists[item_id] = calibrated
+            covariate, p = judge_covariate(criterion, dist), judge_calibrated(criterion, dist, fit)
+            if calibrated is not None and covariate is not None and p is not None:
+                dists[item_id], covariates[item_id], verdict_p[item_id] = calibrated, covariate, p
     rows = [(i, r, v[key]) for i, r, v in human if v.get(key) is not None]
     model = agreement.rater_model_fit(
         units=[i for i, _, _ in rows], raters=[r for _, r, _ in rows], values=[v for _, _, v in rows],
         points=points, level=level, gold={i: g[key] for i, g in golds.items() if g.get(key) is not None},
-        unit_prior=dists,
+        unit_prior=dists, covariates=covariates,
     )  # fmt: skip
     sample = random.Random(project.pk).sample(sorted(dists), min(len(dists), TARGET_SAMPLE))
     common = {"points": points, "level": level, "rater_accuracies": list(model.accuracy.values()) or [model.pooled],
@@ -105,20 +115,29 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human) ->
               "reference_overlap": project.annotations_per_item}  # fmt: skip
     # Items without a calibrated verdict start from the base rate: they need their own target.
     plain = agreement.posterior_target_choose(**common, min_overlap=project.overlap_min or 1)
-    choice = plain
+    choice, alone_from = plain, None
     if sample:
-        choice = agreement.posterior_target_choose(
-            **common, judge_dists=[dists[i] for i in sample], min_overlap=project.overlap_min or 1
-        )
+        # With the judge, the target comes with the judge-alone gate (none unless judge first; a gate
+        # only where gold shows the judge reaches the target and it saves ratings).
+        gold_calibrated = agreement.CalibrationMap.from_dict(fit["calibration"]).apply(confidences)
+        decided = agreement.judge_alone_choose(
+            **common, judge_dists=[dists[i] for i in sample], min_overlap=project.overlap_min or 1,
+            accuracy_shift=[model.shift(covariates[i]) for i in sample], calibrated=[verdict_p[i] for i in sample],
+            gold_calibrated=gold_calibrated if alone else [], gold_correct=correct if alone else [],
+        )  # fmt: skip
+        choice, alone_from = decided.choice, decided.threshold
     return {
         **fit,
         "prior": list(model.prior),
         "pooled": model.pooled,
         "error_decay": model.error_decay,
+        "difficulty_slope": model.difficulty_slope,
+        "covariate_center": model.covariate_center,
         "accuracy": {str(r): a for r, a in model.accuracy.items()},
         "ratings": model.ratings,
         "target": choice.target,
         "target_without_judge": plain.target,
+        "judge_alone_from": alone_from,
         "expected_accuracy": choice.expected_accuracy,
         "expected_ratings": choice.expected_ratings,
         "reference_accuracy": choice.reference_accuracy,

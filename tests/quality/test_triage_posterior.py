@@ -11,6 +11,7 @@ from annotation.services.items import items_import
 from annotation.services.projects import membership_set, project_create, project_update
 from annotation.services.queue import assignment_claim_next
 from annotation.services.ratings import rating_submit
+from quality.models import RaterTrust
 from quality.selectors.policy import policy_for
 from quality.services.policy import policy_update
 from quality.services.policy_preview import policy_preview
@@ -155,3 +156,119 @@ def test_a_fit_for_another_rubric_version_is_ignored_not_fatal(fitted):
     new[0].refresh_from_db()
     # Unfitted defaults: no calibrated judge, everyone 0.8 accurate on a uniform prior: 0.8 < 0.95.
     assert (new[0].status, new[0].overlap_target) == (ItemStatus.IN_PROGRESS, 2)
+
+
+UNSURE = {"helpfulness": {"3": 0.15, "4": 0.70, "5": 0.15}, "correct": {"true": 0.70, "false": 0.30},
+          "tone": {"ok": 0.70, "rude": 0.30}}  # fmt: skip
+
+
+@pytest.fixture
+def difficult(staff, rubric_version, make_user):
+    """80 gold items: on 40 the judge said 0.97 and both people matched gold; on the other 40 it said
+    0.70 and one of the two people missed gold on 16 of them: people err where the judge is unsure."""
+    project = project_create(actor=staff, name="Difficulty", rubric=rubric_version, annotations_per_item=3)
+    rows = [{"external_id": f"g{i}", "data": {"n": i}} for i in range(80)]
+    items_import(project=project, rows=rows + [{"external_id": f"new{i}", "data": {"n": i}} for i in range(2)])
+    items = list(project.items.order_by("id"))
+    users = []
+    for n in range(2):
+        users.append(make_user(f"rater{n}"))
+        membership_set(project=project, user=users[-1], role=Role.ANNOTATOR)
+    judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
+    version = project.rubric_version
+    for n, item in enumerate(items):
+        hard = n % 2 == 1
+        Rating.objects.create(item=item, rater=judge, rubric_version=version, values=VERDICT, source="judge",
+                              distribution=UNSURE if hard else SURE, confidence=0.7 if hard else 0.97)  # fmt: skip
+        if n < 80:
+            Gold.objects.create(item=item, rubric_version=version, values=VERDICT)
+            rate(item, users[0])
+            rate(item, users[1], correct=not (hard and n % 5 != 0))
+    project = project_update(project=project, overlap_min=1)
+    policy_update(project=project, stopping_rule="posterior", stopping_target=0.99)
+    posterior_model_fit(project=project)
+    return project, list(project.items.order_by("id"))[80:], users
+
+
+def test_the_fit_learns_that_people_err_where_the_judge_is_unsure_and_the_rule_uses_it(difficult):
+    from quality.stopping import _posterior_one
+
+    project, (sure_item, unsure_item), users = difficult
+    policy = policy_for(project=project)
+    fit = policy.posterior_model["criteria"]["correct"]
+    assert fit["difficulty_slope"] > 0.2, "people are more accurate where the judge is surer"
+    assert 0.85 < fit["covariate_center"] < 3.5  # between logit(0.70) and logit(0.97)
+    criterion = next(c for c in project.rubric_version.criteria.all() if c.key == "correct")
+    rater = rater_for_user(user=users[0]).pk
+
+    def probability(item, distribution, slope):
+        policy.posterior_model["criteria"]["correct"]["difficulty_slope"] = slope
+        return _posterior_one(criterion, policy, item, [True], [rater], distribution).probability
+
+    slope = fit["difficulty_slope"]
+    # One person agreeing with the judge counts for less on an item the judge found hard, more on an easy one.
+    assert probability(unsure_item, UNSURE, slope) < probability(unsure_item, UNSURE, 0.0)
+    assert probability(sure_item, SURE, slope) > probability(sure_item, SURE, 0.0)
+
+
+OTHER = {"helpfulness": 3, "correct": False, "tone": "rude"}
+
+
+@pytest.fixture
+def judge_first(staff, rubric_version, make_user):
+    """Judge first under the posterior rule: 120 gold items the judge (trusted, the routing judge)
+    got right at 0.96-0.97, 40 at 0.70 of which it got 16 wrong; two people on each, one of them
+    off gold on every fifth item. Then three new items: two judged at 0.96-0.97, one at 0.70."""
+    project = project_create(actor=staff, name="Judge first", rubric=rubric_version, annotations_per_item=3)
+    items_import(project=project, rows=[{"external_id": f"i{n:03}", "data": {"n": n}} for n in range(163)])
+    items = list(project.items.order_by("id"))
+    users = [make_user(f"rater{n}") for n in range(3)]
+    for user in users:
+        membership_set(project=project, user=user, role=Role.ANNOTATOR)
+    a, b = (rater_for_user(user=u) for u in users[:2])
+    judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
+    version = project.rubric_version
+    for n, item in enumerate(items):
+        unsure = 120 <= n < 160 or n == 162
+        Rating.objects.create(item=item, rater=judge, rubric_version=version, values=VERDICT, source="judge",
+                              distribution=UNSURE if unsure else SURE, confidence=0.7 if unsure else 0.97)  # fmt: skip
+        if n < 160:
+            truth = OTHER if 120 <= n < 136 else VERDICT
+            Gold.objects.create(item=item, rubric_version=version, values=truth)
+            Rating.objects.create(item=item, rater=a, rubric_version=version, values=truth)
+            Rating.objects.create(item=item, rater=b, rubric_version=version,
+                                  values=truth if n % 5 else (VERDICT if truth is OTHER else OTHER))  # fmt: skip
+    for key in ("helpfulness", "correct", "tone"):
+        RaterTrust.objects.create(project=project, rater=judge, rubric_version=version, criterion_key=key, trusted=True)
+    project = project_update(project=project, overlap_min=1)
+    policy_update(project=project, stopping_rule="posterior", routing="judge_first")
+    # The routing judge with no routing threshold: only the posterior rule's gate can let it decide alone.
+    type(policy_for(project=project)).objects.filter(project=project).update(routing_rater=judge)
+    posterior_model_fit(project=project)
+    return project, items[160:], users
+
+
+def test_under_judge_first_the_calibrated_judge_settles_alone_only_above_its_gate(judge_first):
+    project, (sure, _also_sure, unsure), users = judge_first
+    fit = policy_for(project=project).posterior_model["criteria"]["correct"]
+    low, high = fit["calibration"]["values"]  # 0.70 -> (24 + 1) / (40 + 2), 0.97 -> (120 + 1) / (120 + 2)
+    # The gate passed on gold; the judge is alone where its calibrated probability also reaches the target.
+    assert fit["judge_alone_from"] is not None and low < fit["target"] <= high
+    sure.refresh_from_db()
+    assert sure.status == ItemStatus.APPROVED and sure.approved_by == ApprovedBy.JUDGE
+    assert sure.consensus == VERDICT
+    assert sure.decision_reason == "the calibrated judge alone reached the posterior target"
+    assert not Rating.objects.filter(item=sure, rater__kind=RaterKind.HUMAN).exists()
+    unsure.refresh_from_db()
+    assert unsure.status == ItemStatus.PENDING, "below the gate: people rate it"
+    lease = assignment_claim_next(project=project, user=users[2])
+    assert lease is not None and lease.item_id == unsure.pk
+
+
+def test_the_judge_never_settles_alone_outside_judge_first(judge_first):
+    project, (sure, _also, _unsure), _users = judge_first
+    policy_update(project=project, routing="humans_first")
+    posterior_model_fit(project=project)
+    assert policy_for(project=project).posterior_model["criteria"]["correct"]["judge_alone_from"] is None
+    sure.refresh_from_db()
+    assert sure.status == ItemStatus.PENDING and sure.approved_by != ApprovedBy.JUDGE
