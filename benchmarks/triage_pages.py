@@ -116,6 +116,15 @@ def main() -> None:
         ("triage_fingerprint (the cache key)", lambda: triage_fingerprint(project=project, policy=policy)),
     ):
         print(f"{name}: {_best(fn) * 1000:.0f} ms (best of 3)")
+    from quality.services.posterior import posterior_model_fit
+
+    policy.stopping_rule = "posterior"
+    policy.save(update_fields=["stopping_rule"])
+    t0 = time.perf_counter()
+    posterior_model_fit(project=project)  # what the policy page's "Fit now" runs in its request
+    print(f"posterior_model_fit (the policy page's Fit now): {(time.perf_counter() - t0) * 1000:.0f} ms")
+    policy.stopping_rule = "agreement"
+    policy.save(update_fields=["stopping_rule"])
     from django.test import Client
 
     manager = get_user_model().objects.create_user("bench-manager")

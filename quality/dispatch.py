@@ -39,3 +39,10 @@ def agreement_interval_refresh_later(*, project_id: int, countdown: float) -> No
     from quality.tasks import agreement_interval_refresh
 
     agreement_interval_refresh.apply_async((project_id,), countdown=countdown)
+
+
+def posterior_fit_later(*, project_id: int) -> None:
+    """Fit the project's posterior model on a worker, once the current transaction commits."""
+    from quality.tasks import posterior_model_fit_run
+
+    transaction.on_commit(lambda: posterior_model_fit_run.delay(project_id))

@@ -15,6 +15,7 @@ from annotation.models import Project
 from quality.services.agreement_reports import TASK_TIME_LIMIT, ComputeOutcome, agreement_report_compute
 from quality.services.approval import project_decide
 from quality.services.intervals import agreement_interval_refresh as interval_refresh
+from quality.services.posterior import posterior_fit_run
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +76,9 @@ def agreement_interval_refresh(self, project_id: int) -> None:
     if outcome == "busy":
         # Another worker is refreshing from data that may predate the change that queued us.
         raise self.retry(countdown=random.uniform(1, 3))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=_EVALUATE_TIME_LIMIT)
+def posterior_model_fit_run(project_id: int) -> None:
+    """The policy page's "Fit now" for a project too large to fit inside a request."""
+    posterior_fit_run(project_id=project_id)

@@ -11,7 +11,7 @@ from annotation.selectors import MANAGE, REVIEW
 from quality.apis.approval import PolicySerializer
 from quality.selectors.policy import policy_for
 from quality.selectors.routing import routing_tradeoff
-from quality.services.posterior import posterior_model_fit
+from quality.services.posterior import posterior_fit_request
 from quality.services.routing import routing_threshold_choose
 
 
@@ -57,12 +57,21 @@ class PosteriorFitSerializer(serializers.Serializer):
     items_reevaluation = serializers.ChoiceField(choices=["done", "queued"])
 
 
+class PosteriorFitQueuedSerializer(serializers.Serializer):
+    state = serializers.CharField(help_text='"queued": the fit runs on a worker; the policy shows it once stored.')
+    ratings = serializers.IntegerField(help_text="The ratings it fits on.")
+
+
 class PosteriorFitApi(APIView):
     """Fit the posterior stopping rule's model on the project's ratings and gold (managers): the
-    judge's calibration, the raters' accuracies and the target; then re-decide the items."""
+    judge's calibration, the raters' accuracies and the target; then re-decide the items. A project
+    too large to fit inside a request (``ACCORD_INLINE_WORK_LIMIT``) is fitted on a worker: 202."""
 
-    @extend_schema(request=None, responses=PosteriorFitSerializer)
+    @extend_schema(request=None, responses={200: PosteriorFitSerializer, 202: PosteriorFitQueuedSerializer})
     def post(self, request, project_id: int):
         project = project_get(request, project_id, MANAGE)
-        policy, decision = posterior_model_fit(project=project)
-        return Response({"policy": PolicySerializer(policy).data, "items_reevaluation": decision.outcome.value})
+        fit = posterior_fit_request(project=project)
+        if fit.queued:
+            return Response({"state": "queued", "ratings": fit.ratings}, status=202)
+        assert fit.policy is not None and fit.decision is not None
+        return Response({"policy": PolicySerializer(fit.policy).data, "items_reevaluation": fit.decision.outcome.value})

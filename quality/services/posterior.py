@@ -24,14 +24,19 @@ verdicts carrying a distribution. The fit is stored on the policy and the projec
 """
 
 import random
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
 import agreement
 from annotation.models import Gold, Project, Rater, RaterKind, Rating
+from quality import dispatch
 from quality.models import ApprovalPolicy
 from quality.selectors.policy import policy_for
 from quality.services.approval import ProjectDecision, project_decide
@@ -41,6 +46,11 @@ from rubrics.scales import point_label
 
 MIN_CALIBRATION_ITEMS = 50
 TARGET_SAMPLE = 2_000  # verdicts the target's simulation draws its items from
+# A fit's cost per rating of the project, in ACCORD_INLINE_WORK_LIMIT's unit (about 0.1 µs): 7.2 s
+# for 104,000 ratings (`make bench-triage-pages`), so the default limit fits about 14,000 inline.
+WORK_PER_RATING = 700
+FIT_STATE_SECONDS = 3600  # how long "a fit is running" and "it failed" are shown at most
+_QUEUED, _FAILED = "posterior-fit-queued:{}", "posterior-fit-failed:{}"
 
 
 def _calibrated_judge(project: Project, policy: ApprovalPolicy) -> Rater | None:
@@ -142,6 +152,49 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human, *,
         "expected_ratings": choice.expected_ratings,
         "reference_accuracy": choice.reference_accuracy,
     }
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """What "Fit now" did: fitted in the request (``policy`` and ``decision`` are the new fit's),
+    or ``queued`` on a worker because the project is too large to fit inside a request."""
+
+    queued: bool
+    ratings: int
+    policy: ApprovalPolicy | None = None
+    decision: ProjectDecision | None = None
+
+
+def posterior_fit_request(*, project: Project) -> FitRequest:
+    """Fit the model now when the project is small enough for a web request (about
+    ``ACCORD_INLINE_WORK_LIMIT``), else on a worker: the page then says a fit is running
+    (``posterior_fit_state``) until ``posterior_fit_run`` has stored it."""
+    ratings = Rating.objects.filter(item__project=project, rubric_version_id=project.rubric_version_id).count()
+    if dispatch.fits_inline(work=ratings * WORK_PER_RATING):
+        policy, decision = posterior_model_fit(project=project)
+        return FitRequest(queued=False, ratings=ratings, policy=policy, decision=decision)
+    cache.set(_QUEUED.format(project.pk), timezone.now(), timeout=FIT_STATE_SECONDS)
+    cache.delete(_FAILED.format(project.pk))
+    dispatch.posterior_fit_later(project_id=project.pk)
+    return FitRequest(queued=True, ratings=ratings)
+
+
+def posterior_fit_run(*, project_id: int) -> None:
+    """A queued fit, on a worker. Why it failed, if it did, is kept for the policy page."""
+    project = Project.objects.select_related("rubric_version").filter(pk=project_id).first()
+    try:
+        if project is not None:
+            posterior_model_fit(project=project)
+    except ValidationError as exc:
+        cache.set(_FAILED.format(project_id), " ".join(exc.messages), timeout=FIT_STATE_SECONDS)
+    finally:
+        cache.delete(_QUEUED.format(project_id))
+
+
+def posterior_fit_state(*, project_id: int) -> tuple[datetime | None, str]:
+    """When a fit still running on a worker was asked for (None: none is), and why the last
+    queued fit failed ("" when it did not)."""
+    return cache.get(_QUEUED.format(project_id)), cache.get(_FAILED.format(project_id)) or ""
 
 
 def posterior_model_fit(*, project: Project) -> tuple[ApprovalPolicy, ProjectDecision]:

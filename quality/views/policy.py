@@ -17,6 +17,7 @@ from quality.selectors.posterior import posterior_fit_summary
 from quality.services.approval import Decided
 from quality.services.policy import policy_changes_apply, policy_update
 from quality.services.policy_preview import policy_preview
+from quality.services.posterior import posterior_fit_state
 from rubrics.scales import ScaleKind
 
 FIELDS = {
@@ -208,6 +209,7 @@ def policy_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "audit_choices": AUDIT_CHOICES,
         "audit_size": project.audit_size,
         "fit": posterior_fit_summary(policy=policy),
+        "fit_state": dict(zip(("queued_at", "failed"), posterior_fit_state(project_id=project.pk), strict=True)),
         "policy": policy,
     }
     return render(request, "quality/policy.html", context, status=status)

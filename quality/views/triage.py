@@ -14,7 +14,7 @@ from annotation.models import Project
 from annotation.selectors import MANAGE, project_require
 from quality.services.approval import Decided
 from quality.services.audit import audit_sample_draw
-from quality.services.posterior import posterior_model_fit
+from quality.services.posterior import posterior_fit_request
 from quality.services.routing import routing_threshold_choose
 
 
@@ -68,10 +68,14 @@ def routing_threshold(request: HttpRequest, project_id: int) -> HttpResponse:
 def posterior_fit(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _managed(request, project_id)
     try:
-        policy, decision = posterior_model_fit(project=project)
+        fit = posterior_fit_request(project=project)
     except ValidationError as exc:
         messages.warning(request, "Not fitted: " + " ".join(exc.messages))
     else:
+        if fit.queued:
+            messages.success(request, f"Fitting on a worker ({fit.ratings:,} ratings): reload this page to see it.")
+            return redirect("project-policy-page", project_id=project.pk)
+        policy, decision = fit.policy, fit.decision
         model = policy.posterior_model
         then = "the items are being re-decided in the background" if decision.outcome == Decided.QUEUED else (
             f"{decision.changed} item(s) changed decision"

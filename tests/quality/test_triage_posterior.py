@@ -4,6 +4,7 @@ asks for one more rating when they do not, and never goes past the maximum."""
 
 import pytest
 from django.db.models import Count
+from django.test import Client
 
 from annotation.models import ApprovedBy, Gold, ItemStatus, Rater, RaterKind, Rating, Role
 from annotation.selectors import rater_for_user
@@ -272,3 +273,75 @@ def test_the_judge_never_settles_alone_outside_judge_first(judge_first):
     assert policy_for(project=project).posterior_model["criteria"]["correct"]["judge_alone_from"] is None
     sure.refresh_from_db()
     assert sure.status == ItemStatus.PENDING and sure.approved_by != ApprovedBy.JUDGE
+
+
+def test_a_large_project_is_fitted_on_a_worker_and_the_policy_page_says_so(
+    fitted, client_for, staff, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from quality import tasks
+    from quality.services.posterior import posterior_fit_run
+
+    project = fitted[0]
+    settings.INLINE_WORK_LIMIT = 0  # too large for a request, whatever its size
+    sent = []
+    monkeypatch.setattr(tasks.posterior_model_fit_run, "delay", lambda *args: sent.append(args))
+    before = policy_for(project=project).posterior_model["fitted_at"]
+    client = client_for(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(f"/api/v1/projects/{project.pk}/posterior/fit/")
+    human = Rating.objects.filter(item__project=project, rater__kind=RaterKind.HUMAN).count()
+    assert answer.status_code == 202, answer.content
+    assert answer.json() == {"state": "queued", "ratings": human + project.items.count()}  # the judge's too
+    assert sent == [(project.pk,)]
+    assert policy_for(project=project).posterior_model["fitted_at"] == before  # not fitted in the request
+    page, browser = reverse("project-policy-page", args=[project.pk]), Client()
+    browser.force_login(staff)
+    assert 'id="fit-queued"' in browser.get(page).content.decode()
+
+    posterior_fit_run(project_id=project.pk)  # what the worker runs
+    assert policy_for(project=project).posterior_model["fitted_at"] != before
+    assert 'id="fit-queued"' not in browser.get(page).content.decode()
+
+
+def test_a_fit_that_fails_on_the_worker_says_why_on_the_policy_page(fitted, staff, monkeypatch):
+    from django.core.exceptions import ValidationError
+    from django.urls import reverse
+
+    from quality.services import posterior
+
+    project = fitted[0]
+
+    def fails(*, project):
+        raise ValidationError("no gold item left for <b>calibration</b>")
+
+    monkeypatch.setattr(posterior, "posterior_model_fit", fails)
+    posterior.posterior_fit_run(project_id=project.pk)
+    browser = Client()
+    browser.force_login(staff)
+    html = browser.get(reverse("project-policy-page", args=[project.pk])).content.decode()
+    assert "The last fit on a worker failed: no gold item left for &lt;b&gt;calibration&lt;/b&gt;" in html
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_fit_is_stored_by_a_real_worker(fitted, client_for, staff, settings, tmp_path):
+    from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
+
+    broker = worker_services_or_skip()
+    project = fitted[0]
+    settings.INLINE_WORK_LIMIT = 0
+    before = policy_for(project=project).posterior_model["fitted_at"]
+    log = tmp_path / "worker.log"
+    worker = worker_start(worker_env(broker), log)
+    try:
+        assert client_for(staff).post(f"/api/v1/projects/{project.pk}/posterior/fit/").status_code == 202
+        wait_for(
+            lambda: policy_for(project=project).posterior_model["fitted_at"] != before,
+            timeout=90, what="the worker's fit", log=log,
+        )  # fmt: skip
+    finally:
+        worker_kill(worker)
+    model = policy_for(project=project).posterior_model
+    assert set(model["criteria"]) == {"helpfulness", "correct", "tone"} and model["gold_items"] == GOLD_ITEMS
