@@ -110,10 +110,12 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
         if refused:
             JudgeRun.objects.filter(pk=run.pk, error="").update(error=f"Refused to run, nothing was sent: {reason}")
         jobs = []
-    # Items a cap left without a verdict: the chunk is not finished, so a resume sends it again.
-    left_by_budget = jobs and _calls_run(run=run, jobs=jobs, writer=writer, api_key=api_key, criteria=criteria)
+    # Items left without a verdict (a cap refused them, or the run stopped meanwhile): the chunk is
+    # not finished, so a resume sends it again; even if the run is active again by now (resumed
+    # while this delivery was winding down: its new delivery must not find the chunk finished).
+    cut_short = jobs and _calls_run(run=run, jobs=jobs, writer=writer, api_key=api_key, criteria=criteria)
     writer.flush()
-    if not left_by_budget and JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exists():
+    if not cut_short and JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exists():
         # Committed on its own, before the check below, so the last chunk to finish sees them all.
         JudgeRunChunk.objects.filter(pk=chunk.pk, finished_at__isnull=True).update(finished_at=timezone.now())
     judge_run_finish_if_complete(run_id=run.pk)
@@ -175,7 +177,8 @@ def stored_samples(*, run: JudgeRun, item_ids: list[int]) -> dict[int, dict[int,
 
 
 def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key: str, criteria) -> bool:
-    """Make the calls and write what they answer; True when a cap refused some item."""
+    """Make the calls and write what they answer; True when some were not made: a cap refused
+    them, or the run stopped (cancelled, or stopped at a budget by another chunk)."""
     version, judge = run.judge_version, run.judge_version.judge
     endpoint = Endpoint(
         provider=version.provider,
@@ -207,6 +210,7 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
         budget=budget,
     )
     next_check = time.monotonic() + CANCEL_CHECK_SECONDS
+    run_stopped = False
     try:
         while not future.done():
             # Write every FLUSH_SECONDS, not as soon as a result arrives: a transaction's fixed cost
@@ -224,6 +228,7 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + CANCEL_CHECK_SECONDS
                 if not JudgeRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).exists():
+                    run_stopped = True
                     stop.set()
         future.result()
     finally:
@@ -235,7 +240,7 @@ def _calls_run(*, run: JudgeRun, jobs: list[Job], writer: ResultWriter, api_key:
     if budget.refused:
         writer.flush()  # the verdicts finished before the stop are the run's, whole
         judge_run_stop_at_budget(run_id=run.pk, cap=budget.refused, since=budget.started_at)
-    return bool(budget.refused)
+    return bool(budget.refused) or run_stopped
 
 
 def _modes_record(run: JudgeRun, judge, batch: list) -> list[Result]:

@@ -199,3 +199,37 @@ def test_a_repair_turn_the_cap_cannot_pay_for_leaves_the_item_without_a_verdict(
     run_chunks(run)
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED and run.done == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_cut_short_by_a_stop_stays_unfinished_when_the_run_is_resumed_before_it_ends(
+    llm, project, make_judge, staff, settings, monkeypatch
+):
+    from judges.models import JudgeRun, JudgeRunChunk
+    from judges.services import chunks
+
+    _items(project, 6)
+    judge = make_judge("openai")
+    settings.JUDGES_CHUNK_SIZE, settings.JUDGES_CONCURRENCY = 6, 1  # one chunk, one call at a time
+    llm.latency = 0.3
+    monkeypatch.setattr(chunks, "CANCEL_CHECK_SECONDS", 0.05)
+    run = judge_run_start(actor=staff, project=project, judge=judge, items="all")
+    calls_run = chunks._calls_run
+
+    def stopped_then_resumed(**kwargs):
+        # Another chunk stops the run at a budget while this one makes its calls; the manager
+        # resumes it before this delivery takes its last look at the run.
+        JudgeRun.objects.filter(pk=run.pk).update(status=RunStatus.STOPPED_BUDGET)
+        cut_short = calls_run(**kwargs)
+        JudgeRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED)
+        return cut_short
+
+    monkeypatch.setattr(chunks, "_calls_run", stopped_then_resumed)
+    run_chunks(run)
+    assert JudgeVerdict.objects.filter(run=run).count() < 6
+    assert JudgeRunChunk.objects.get(run=run).finished_at is None  # its next delivery does the rest
+
+    monkeypatch.setattr(chunks, "_calls_run", calls_run)
+    run_chunks(run)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED and JudgeVerdict.objects.filter(run=run).count() == 6
