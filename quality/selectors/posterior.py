@@ -35,6 +35,8 @@ def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
                 "fitted_target": fit.get("target"),
                 "target_without_judge": fit.get("target_without_judge"),
                 "expected_accuracy": fit.get("expected_accuracy"),
+                "difficulty_slope": fit.get("difficulty_slope"),
+                "judge_alone_from": fit.get("judge_alone_from"),
             }
         )
     return {

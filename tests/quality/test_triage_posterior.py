@@ -255,6 +255,12 @@ def test_under_judge_first_the_calibrated_judge_settles_alone_only_above_its_gat
     low, high = fit["calibration"]["values"]  # 0.70 -> (24 + 1) / (40 + 2), 0.97 -> (120 + 1) / (120 + 2)
     # The gate passed on gold; the judge is alone where its calibrated probability also reaches the target.
     assert fit["judge_alone_from"] is not None and low < fit["target"] <= high
+    # The manager sees it on the policy page, criterion by criterion.
+    browser = Client()
+    browser.force_login(project.created_by)
+    html = browser.get(f"/projects/{project.pk}/settings/policy/").content.decode()
+    row = html[html.index('<tr data-criterion="correct">') :].split("</tr>")[0]
+    assert f"from a calibrated confidence of {fit['judge_alone_from']:.3f}" in row
     sure.refresh_from_db()
     assert sure.status == ItemStatus.APPROVED and sure.approved_by == ApprovedBy.JUDGE
     assert sure.consensus == VERDICT
