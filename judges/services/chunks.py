@@ -121,23 +121,33 @@ def judge_chunk_execute(*, chunk_id: int) -> None:
     judge_run_finish_if_complete(run_id=run.pk)
 
 
-def run_prompter(*, run: JudgeRun, criteria_rows: list, criteria: list[CriterionSpec]) -> Callable[[int, Any], Prompt]:
-    """The prompt of one call on an item of ``run`` (a fresh nonce per call), for live chunks and
-    batches alike: the system prompt and schema are built once, the examples per item."""
-    version = run.judge_version
+def prompter(
+    *, rubric_version, guidelines: str, version, pool, criteria_rows: list, criteria: list[CriterionSpec]
+) -> Callable[[int, Any], Prompt]:
+    """The prompt of one call on an item (a fresh nonce per call) as a run sends it: the system
+    prompt and schema built once, the few-shot examples per item from ``pool``. Runs (live chunks,
+    batches), the cost estimate and the Test action all build their prompts here."""
     system = system_prompt(
-        rubric_instructions=run.rubric_version.instructions,
-        guidelines=run.project.guidelines,
+        rubric_instructions=rubric_version.instructions,
+        guidelines=guidelines,
         criteria=criteria_rows,
         extra=version.system_prompt,
     )
     schema = verdict_schema(criteria)
 
     def prompt(item_id: int, data: Any) -> Prompt:
-        examples = examples_for(item_id=item_id, pool=run.fewshot, k=version.few_shot)
+        examples = examples_for(item_id=item_id, pool=pool, k=version.few_shot)
         return prompt_build(system=system, schema=schema, data=data, examples=examples)
 
     return prompt
+
+
+def run_prompter(*, run: JudgeRun, criteria_rows: list, criteria: list[CriterionSpec]) -> Callable[[int, Any], Prompt]:
+    """``prompter`` for an item of ``run``: its rubric version and the few-shot pool it froze."""
+    return prompter(
+        rubric_version=run.rubric_version, guidelines=run.project.guidelines, version=run.judge_version,
+        pool=run.fewshot, criteria_rows=criteria_rows, criteria=criteria,
+    )  # fmt: skip
 
 
 def endpoint_refused(*, version) -> str:

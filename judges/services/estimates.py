@@ -22,7 +22,7 @@ from django.db.models import Avg, Count, Min
 
 from annotation.models import Item, Project
 from judges.costs import cost_micros, prompt_tokens_estimate, schema_tokens_estimate, usd
-from judges.fewshot import examples_for, fewshot_pool
+from judges.fewshot import fewshot_pool
 from judges.models import Judge, JudgeSample, JudgeVersion
 from judges.services.runs import run_items
 from rubrics.scales import CriterionSpec
@@ -135,22 +135,17 @@ def judge_run_estimate(
 def _prompts(*, project: Project, version, item_ids: list[int]):
     """The prompts a chunk would send for these items (one per item: samples differ only by the
     tags' random id)."""
-    # Imported here: judges.prompts loads the provider SDKs (about 90 MB), which the web app,
+    # Imported here: the prompt builder loads the provider SDKs (about 90 MB), which the web app,
     # where estimates are asked for, does not otherwise need (tests/test_platform.py).
-    from judges.prompts import prompt_build, system_prompt, verdict_schema
+    from judges.services.chunks import prompter
 
     rubric_version = project.rubric_version
     criteria_rows = list(rubric_version.criteria.all())
-    criteria = [CriterionSpec(c.key, c.scale, c.rationale_required, c.required) for c in criteria_rows]
-    system = system_prompt(
-        rubric_instructions=rubric_version.instructions,
-        guidelines=project.guidelines,
-        criteria=criteria_rows,
-        extra=version.system_prompt,
-    )
-    schema = verdict_schema(criteria)
-    pool = fewshot_pool(project=project, k=version.few_shot)
+    prompt = prompter(
+        rubric_version=rubric_version, guidelines=project.guidelines, version=version,
+        pool=fewshot_pool(project=project, k=version.few_shot), criteria_rows=criteria_rows,
+        criteria=[CriterionSpec(c.key, c.scale, c.rationale_required, c.required) for c in criteria_rows],
+    )  # fmt: skip
     data = dict(Item.objects.filter(id__in=item_ids).values_list("id", "data"))
     for item_id in item_ids:
-        examples = examples_for(item_id=item_id, pool=pool, k=version.few_shot)
-        yield prompt_build(system=system, schema=schema, data=data[item_id], examples=examples)
+        yield prompt(item_id, data[item_id])

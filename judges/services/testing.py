@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from annotation.models import Item
 from judges.costs import cost_micros, prompt_tokens_bound
 from judges.endpoints import endpoint_problem
-from judges.fewshot import examples_for, fewshot_pool
+from judges.fewshot import fewshot_pool
 from judges.models import Judge
 from judges.modes import ModeFound
 from judges.selectors import month_start
@@ -54,8 +54,7 @@ def judge_test(*, judge: Judge, item: Item | None = None) -> JudgeTestResult:
     current version; return the verdict or why there is none. Access checks are the caller's."""
     # Here, not at the top: they load the provider SDKs (about 90 MB), which the web process
     # needs only when someone presses Test (tests/test_platform.py checks the start-up imports).
-    from judges.prompts import prompt_build, system_prompt, verdict_schema
-    from judges.services.chunks import endpoint_modes
+    from judges.services.chunks import endpoint_modes, prompter
 
     project = judge.project
     version = judge.current_version()
@@ -76,19 +75,10 @@ def judge_test(*, judge: Judge, item: Item | None = None) -> JudgeTestResult:
     rubric_version = project.rubric_version
     criteria_rows = list(rubric_version.criteria.all())
     criteria = [CriterionSpec(c.key, c.scale, c.rationale_required, c.required) for c in criteria_rows]
-    system = system_prompt(
-        rubric_instructions=rubric_version.instructions,
-        guidelines=project.guidelines,
-        criteria=criteria_rows,
-        extra=version.system_prompt,
-    )
-    pool = fewshot_pool(project=project, k=version.few_shot)
-    prompt = prompt_build(
-        system=system,
-        schema=verdict_schema(criteria),
-        data=item.data,
-        examples=examples_for(item_id=item.pk, pool=pool, k=version.few_shot),
-    )
+    prompt = prompter(
+        rubric_version=rubric_version, guidelines=project.guidelines, version=version,
+        pool=fewshot_pool(project=project, k=version.few_shot), criteria_rows=criteria_rows, criteria=criteria,
+    )(item.pk, item.data)  # fmt: skip
     endpoint_args = dict(
         provider=version.provider,
         base_url=version.base_url,
