@@ -37,6 +37,18 @@ from django.utils import timezone
 
 from annotation.models import Assignment, Draft, Item, ItemStatus, Project, Rater, RaterKind, Rating, Skip
 from annotation.selectors import rater_for_user
+from annotation.services.queue_sql import (
+    BY_CONFIDENCE,
+    CANDIDATE_SQL,
+    COUNTS_SQL,
+    GRANT_SQL,
+    ITEM,
+    LEASE,
+    LEASE_FIRST_SQL,
+    LEASE_INSERT_SQL,
+    PASSES,
+    RATER_LOCK_SQL,
+)
 from config.errors import Conflict
 from config.round_trips import statements_run
 
@@ -142,14 +154,6 @@ def _claim_once(*, project: Project, user) -> tuple[Assignment | None, Rater]:
         return _lease_held_or_new(project=project, user=user, rater=rater, first=first, now=now), rater
 
 
-_RATER_LOCK_SQL = f"SELECT id, kind, name FROM {Rater._meta.db_table} WHERE user_id = %s FOR UPDATE"
-# The project's leases, one look: this person's live one, else whether any have expired.
-_LEASE_FIRST_SQL = (
-    f"SELECT id, expires_at FROM {Assignment._meta.db_table} WHERE project_id = %s "
-    f"AND ((user_id = %s AND expires_at > %s) OR expires_at <= %s) ORDER BY expires_at DESC LIMIT 1"
-)
-
-
 def _rater_lock_and_lease(*, project: Project, user) -> tuple[Rater | None, tuple | None, datetime]:
     """Lock ``user``'s Rater row (None if they have none yet), then take the one look at the
     project's leases that ``_lease_held_or_new`` needs: ``(id, expires_at)`` or None, and the time
@@ -167,7 +171,7 @@ def _rater_lock_and_lease(*, project: Project, user) -> tuple[Rater | None, tupl
         )
         return rater, first, now
     at = connection.ops.adapt_datetimefield_value(now)
-    raters, leases = statements_run([(_RATER_LOCK_SQL, [user.pk]), (_LEASE_FIRST_SQL, [project.pk, user.pk, at, at])])
+    raters, leases = statements_run([(RATER_LOCK_SQL, [user.pk]), (LEASE_FIRST_SQL, [project.pk, user.pk, at, at])])
     if not raters:
         return None, None, now
     (rater_id, kind, name), first = raters[0], (leases[0] if leases else None)
@@ -176,7 +180,7 @@ def _rater_lock_and_lease(*, project: Project, user) -> tuple[Rater | None, tupl
 
 def _candidate_exists(*, project: Project, user, rater: Rater) -> bool:
     """Whether the walk of ``_lease_grant`` has an item for this person, locked or not."""
-    sql = _CANDIDATE_SQL.format(passed="", **_PASSES[1])
+    sql = CANDIDATE_SQL.format(passed="", **PASSES[1])
     targets = [project.annotations_per_item, project.base_target]
     params = [project.pk, *QUEUE_STATUSES, *targets, rater.pk, project.rubric_version_id, user.pk, user.pk]
     with connection.cursor() as cursor:
@@ -195,55 +199,16 @@ def _lease_held_or_new(
     return _lease_grant(project=project, user=user, rater=rater, now=now)
 
 
-# The hot path's two statements in SQL: through the ORM they cost more Python than their run.
-_ITEM, _RATING, _RATER = Item._meta.db_table, Rating._meta.db_table, Rater._meta.db_table
-_LEASE, _SKIP = Assignment._meta.db_table, Skip._meta.db_table
-# Open items of the project with a free slot that this person has not rated, skipped or leased:
-# fullest first, then oldest; walks the partial index item_queue_order. The audit pass (a project
-# with an audit sample) first looks among audited items, in draw order (index item_audit_queue).
-# "Not rated by me" probes the item, whatever the statistics (on a new version's, PostgreSQL read
-# its every rating per claim): OFFSET 0 keeps it a probe, "+ 0" off the rater/version indexes.
-_CANDIDATE_SQL = f"""
-    SELECT i.* FROM {_ITEM} i
-    WHERE i.project_id = %s AND i.status IN (%s, %s) AND i.load < %s AND i.load < COALESCE(i.overlap_target, %s)
-      AND NOT EXISTS (SELECT 1 FROM {_RATING} r
-                      WHERE r.item_id = i.id AND r.rater_id + 0 = %s AND r.rubric_version_id + 0 = %s LIMIT 1 OFFSET 0)
-      AND NOT EXISTS (SELECT 1 FROM {_SKIP} s WHERE s.item_id = i.id AND s.user_id = %s)
-      AND NOT EXISTS (SELECT 1 FROM {_LEASE} a WHERE a.item_id = i.id AND a.user_id = %s)
-      {{audit}} {{passed}}
-    ORDER BY {{order}}
-    LIMIT 1
-"""
-_PASSES = (
-    {"audit": "AND i.audit_rank IS NOT NULL", "order": "i.audit_rank"},
-    {"audit": "", "order": "i.load DESC, i.id"},
-)
-# Judge-first routing (Project.queue_by_confidence): the least confident verdicts first, items
-# without one last. No index serves this order: such projects sort their open items per claim.
-_BY_CONFIDENCE = {"audit": "", "order": "COALESCE(i.queue_confidence, 1.0), i.load DESC, i.id"}
-
-# One item's lease rows, live leases, human ratings, and whether this person rated or skipped it.
-_COUNTS_SQL = f"""
-    SELECT
-      (SELECT count(*) FROM {_LEASE} a WHERE a.item_id = %(item)s),
-      (SELECT count(*) FROM {_LEASE} a WHERE a.item_id = %(item)s AND a.expires_at > %(now)s),
-      (SELECT count(*) FROM {_RATING} r JOIN {_RATER} ra ON ra.id = r.rater_id
-        WHERE r.item_id = %(item)s AND r.rubric_version_id = %(version)s AND ra.kind = %(human)s),
-      (SELECT count(*) FROM {_RATING} r
-        WHERE r.item_id = %(item)s AND r.rater_id = %(rater)s AND r.rubric_version_id = %(version)s),
-      (SELECT count(*) FROM {_SKIP} s WHERE s.item_id = %(item)s AND s.user_id = %(user)s)
-"""
-
-
 def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assignment | None:
     version_id = project.rubric_version_id
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     passed: list[int] = []
-    passes = [_PASSES[0]] if project.audit_size else []
-    passes.append(_BY_CONFIDENCE if project.queue_by_confidence else _PASSES[1])
+    passes = [PASSES[0]] if project.audit_size else []
+    passes.append(BY_CONFIDENCE if project.queue_by_confidence else PASSES[1])
+    expires_at = now + timedelta(minutes=project.lease_minutes)
     while True:
         not_passed = f"AND i.id NOT IN ({', '.join(['%s'] * len(passed))})" if passed else ""
-        sql = _CANDIDATE_SQL.format(passed=not_passed, **passes[0]) + lock
+        sql = CANDIDATE_SQL.format(passed=not_passed, **passes[0]) + lock
         # The maximum bounds the index walk (item_queue_order); the item's own target filters it.
         targets = [project.annotations_per_item, project.base_target]
         params = [project.pk, *QUEUE_STATUSES, *targets, rater.pk, version_id, user.pk, user.pk]
@@ -254,8 +219,7 @@ def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assi
                 continue
             return None
         item = found[0]
-        # The item is locked: count exactly, in a fresh statement (the walk's snapshot may be
-        # older than a rating or skip this user just committed).
+        target = project.target_of(item)
         counts = {
             "item": item.pk,
             "now": connection.ops.adapt_datetimefield_value(now),
@@ -264,24 +228,36 @@ def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assi
             "rater": rater.pk,
             "user": user.pk,
         }
-        with connection.cursor() as cursor:
-            cursor.execute(_COUNTS_SQL, counts)
-            lease_rows, leases, ratings, mine, skipped = cursor.fetchone()
+        # The item is locked: count exactly, in a fresh statement (the walk's snapshot may be
+        # older than a rating or skip this user just committed); PostgreSQL leases it in the same one.
+        (lease_rows, leases, ratings, mine, skipped), lease_id = _counts_or_grant(
+            project=project, counts=counts, target=target, expires_at=expires_at
+        )
+        if lease_id is not None:
+            item.load = ratings + leases + 1
+            return _lease_instance(project=project, item=item, user=user, expires_at=expires_at, pk=lease_id)
         if lease_rows != leases:
             _leases_expire(item_ids=[item.pk], now=now)
-        if mine or skipped or ratings + leases >= project.target_of(item):
+        if mine or skipped or ratings + leases >= target:
             Item.objects.filter(pk=item.pk).update(load=ratings + leases)
             passed.append(item.pk)
             continue
         item.load = ratings + leases + 1
-        expires_at = now + timedelta(minutes=project.lease_minutes)
         return _lease_insert(project=project, item=item, user=user, expires_at=expires_at)
 
 
-_LEASE_INSERT_SQL = (
-    f"INSERT INTO {_LEASE} (project_id, item_id, user_id, expires_at, created_at) VALUES (%s, %s, %s, %s, %s) "
-    f"RETURNING id"
-)
+def _counts_or_grant(*, project: Project, counts: dict, target: int, expires_at: datetime) -> tuple[tuple, int | None]:
+    """The locked item's counts (:data:`COUNTS_SQL`) and, on PostgreSQL, the new lease's id when
+    :data:`GRANT_SQL` could grant it at once (None: the caller decides from the counts)."""
+    with connection.cursor() as cursor:
+        if not _row_locks():
+            cursor.execute(COUNTS_SQL, counts)
+            return cursor.fetchone(), None
+        adapt = connection.ops.adapt_datetimefield_value
+        grant = {"project": project.pk, "target": target, "expires_at": adapt(expires_at)}
+        cursor.execute(GRANT_SQL, {**counts, **grant, "created_at": adapt(timezone.now())})
+        *numbers, lease_id = cursor.fetchone()
+        return tuple(numbers), lease_id
 
 
 def _lease_insert(*, project: Project, item: Item, user, expires_at: datetime) -> Assignment:
@@ -290,16 +266,20 @@ def _lease_insert(*, project: Project, item: Item, user, expires_at: datetime) -
         lease = Assignment.objects.create(project=project, item=item, user=user, expires_at=expires_at)
         Item.objects.filter(pk=item.pk).update(load=item.load)
         return lease
-    created_at = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
     (inserted, _) = statements_run(
         [
-            (_LEASE_INSERT_SQL, [project.pk, item.pk, user.pk, adapt(expires_at), adapt(created_at)]),
-            (f"UPDATE {_ITEM} SET load = %s WHERE id = %s", [item.load, item.pk]),
+            (LEASE_INSERT_SQL, [project.pk, item.pk, user.pk, adapt(expires_at), adapt(timezone.now())]),
+            (f"UPDATE {ITEM} SET load = %s WHERE id = %s", [item.load, item.pk]),
         ]
     )
-    lease = Assignment(project=project, item=item, user=user, expires_at=expires_at, created_at=created_at)
-    lease.pk = inserted[0][0]
+    return _lease_instance(project=project, item=item, user=user, expires_at=expires_at, pk=inserted[0][0])
+
+
+def _lease_instance(*, project: Project, item: Item, user, expires_at: datetime, pk: int) -> Assignment:
+    """The Assignment just inserted as ``pk``, as if loaded (without reading it back)."""
+    lease = Assignment(project=project, item=item, user=user, expires_at=expires_at, created_at=timezone.now())
+    lease.pk = pk
     lease._state.adding, lease._state.db = False, connection.alias
     return lease
 
@@ -364,9 +344,9 @@ def item_lock_for_rating(*, item: Item, user_id: int) -> bool:
         return dropped > 0
     _, dropped, _ = statements_run(
         [
-            (f"SELECT id FROM {_ITEM} WHERE id = %s FOR UPDATE", [item.pk]),
+            (f"SELECT id FROM {ITEM} WHERE id = %s FOR UPDATE", [item.pk]),
             (
-                f"DELETE FROM {_LEASE} WHERE item_id = %s AND user_id = %s AND expires_at > %s RETURNING id",
+                f"DELETE FROM {LEASE} WHERE item_id = %s AND user_id = %s AND expires_at > %s RETURNING id",
                 [item.pk, user_id, connection.ops.adapt_datetimefield_value(now)],
             ),
             (f"DELETE FROM {Draft._meta.db_table} WHERE item_id = %s AND user_id = %s", [item.pk, user_id]),

@@ -131,6 +131,19 @@ def test_it_does_not_return_an_expired_lease_as_held(client_for, members, items,
     load_is_exact()
 
 
+@pytest.mark.both_databases
+def test_it_passes_over_an_item_whose_load_says_free_but_is_full(client_for, members, items, project):
+    """The load only orders the walk: under the item's lock the claim recounts, leases nothing on a
+    full item, repairs its load and goes on to the next one."""
+    project_update(project=project, annotations_per_item=2)
+    assert rate(client_for(members["reviewer"]), items[0].pk).status_code == 201
+    assert claimed_id(client_for(members["annotator2"]), project) == items[0].pk  # now full: 1 rating + 1 lease
+    Item.objects.filter(pk=items[0].pk).update(load=0)  # drifted: the walk takes it for empty
+    assert claimed_id(client_for(members["annotator"]), project) == items[1].pk
+    assert list(Assignment.objects.filter(item=items[0]).values_list("user", flat=True)) == [members["annotator2"].pk]
+    load_is_exact()
+
+
 def test_it_releases_the_lease_on_skip_and_never_offers_the_item_again(client_for, members, items, project):
     client = client_for(members["annotator"])
     item_id = claimed_id(client, project)

@@ -1,0 +1,74 @@
+"""The queue's hot-path statements, hand-written: through the ORM they cost more Python than
+their run. Used by annotation/services/queue.py, which documents the locking they take part in.
+"""
+
+from annotation.models import Assignment, Item, Rater, Rating, Skip
+
+ITEM, RATING, RATER = Item._meta.db_table, Rating._meta.db_table, Rater._meta.db_table
+LEASE, SKIP = Assignment._meta.db_table, Skip._meta.db_table
+
+RATER_LOCK_SQL = f"SELECT id, kind, name FROM {RATER} WHERE user_id = %s FOR UPDATE"
+# The project's leases, one look: this person's live one, else whether any have expired.
+LEASE_FIRST_SQL = (
+    f"SELECT id, expires_at FROM {LEASE} WHERE project_id = %s "
+    f"AND ((user_id = %s AND expires_at > %s) OR expires_at <= %s) ORDER BY expires_at DESC LIMIT 1"
+)
+
+# Open items of the project with a free slot that this person has not rated, skipped or leased:
+# fullest first, then oldest; walks the partial index item_queue_order. The audit pass (a project
+# with an audit sample) first looks among audited items, in draw order (index item_audit_queue).
+# "Not rated by me" probes the item, whatever the statistics (on a new version's, PostgreSQL read
+# its every rating per claim): OFFSET 0 keeps it a probe, "+ 0" off the rater/version indexes.
+CANDIDATE_SQL = f"""
+    SELECT i.* FROM {ITEM} i
+    WHERE i.project_id = %s AND i.status IN (%s, %s) AND i.load < %s AND i.load < COALESCE(i.overlap_target, %s)
+      AND NOT EXISTS (SELECT 1 FROM {RATING} r
+                      WHERE r.item_id = i.id AND r.rater_id + 0 = %s AND r.rubric_version_id + 0 = %s LIMIT 1 OFFSET 0)
+      AND NOT EXISTS (SELECT 1 FROM {SKIP} s WHERE s.item_id = i.id AND s.user_id = %s)
+      AND NOT EXISTS (SELECT 1 FROM {LEASE} a WHERE a.item_id = i.id AND a.user_id = %s)
+      {{audit}} {{passed}}
+    ORDER BY {{order}}
+    LIMIT 1
+"""
+PASSES = (
+    {"audit": "AND i.audit_rank IS NOT NULL", "order": "i.audit_rank"},
+    {"audit": "", "order": "i.load DESC, i.id"},
+)
+# Judge-first routing (Project.queue_by_confidence): the least confident verdicts first, items
+# without one last. No index serves this order: such projects sort their open items per claim.
+BY_CONFIDENCE = {"audit": "", "order": "COALESCE(i.queue_confidence, 1.0), i.load DESC, i.id"}
+
+# One item's lease rows, live leases, human ratings, and whether this person rated or skipped it.
+COUNTS_SQL = f"""
+    SELECT
+      (SELECT count(*) FROM {LEASE} a WHERE a.item_id = %(item)s) AS lease_rows,
+      (SELECT count(*) FROM {LEASE} a WHERE a.item_id = %(item)s AND a.expires_at > %(now)s) AS leases,
+      (SELECT count(*) FROM {RATING} r JOIN {RATER} ra ON ra.id = r.rater_id
+        WHERE r.item_id = %(item)s AND r.rubric_version_id = %(version)s AND ra.kind = %(human)s) AS ratings,
+      (SELECT count(*) FROM {RATING} r
+        WHERE r.item_id = %(item)s AND r.rater_id = %(rater)s AND r.rubric_version_id = %(version)s) AS mine,
+      (SELECT count(*) FROM {SKIP} s WHERE s.item_id = %(item)s AND s.user_id = %(user)s) AS skipped
+"""
+
+# PostgreSQL: the counts and, when they leave the common case nothing to clean up (no expired
+# lease on the item) and a free slot, the lease and the item's new load, in one statement and so
+# one round trip. Its snapshot is taken after the walk's lock, as the counts' own must be.
+GRANT_SQL = f"""
+    WITH c AS ({COUNTS_SQL}),
+    ins AS (
+      INSERT INTO {LEASE} (project_id, item_id, user_id, expires_at, created_at)
+      SELECT %(project)s, %(item)s, %(user)s, %(expires_at)s, %(created_at)s FROM c
+      WHERE c.lease_rows = c.leases AND c.mine = 0 AND c.skipped = 0 AND c.ratings + c.leases < %(target)s
+      RETURNING id
+    ),
+    upd AS (
+      UPDATE {ITEM} SET load = (SELECT ratings + leases + 1 FROM c)
+      WHERE id = %(item)s AND EXISTS (SELECT 1 FROM ins)
+    )
+    SELECT c.lease_rows, c.leases, c.ratings, c.mine, c.skipped, (SELECT id FROM ins) FROM c
+"""
+
+LEASE_INSERT_SQL = (
+    f"INSERT INTO {LEASE} (project_id, item_id, user_id, expires_at, created_at) VALUES (%s, %s, %s, %s, %s) "
+    f"RETURNING id"
+)
