@@ -7,8 +7,9 @@
   (``agreement.overlap_next_posterior``), given each rater's accuracy and, where the judge version
   was calibrated on gold, the judge's calibrated distribution. The label is the posterior's mode,
   on ordinal scales too. The model is fitted by services/posterior.py and stored on the policy
-  (``ApprovalPolicy.posterior_model``); before a fit, raters count as 0.8 accurate on a uniform
-  prior and the target is ``stopping_target`` or 0.95. Where the judge takes part, each rater's
+  (``ApprovalPolicy.posterior_model``); until the first fit is stored the agreement rule decides
+  (``posterior_in_force``); with a fit of another rubric version, raters count as 0.8 accurate on
+  a uniform prior and the target is ``stopping_target`` or 0.95. Where the judge takes part, each rater's
   accuracy is moved by the item's difficulty (the judge's own confidence, by the fitted slope).
   Criteria without a finite set of points (interval, ratio) keep the agreement rule. Under judge
   first, the calibrated judge may settle an item with no human where the fit allows it
@@ -29,6 +30,18 @@ from rubrics.scales import ScaleKind, point_label
 POSTERIOR = "posterior"
 DEFAULT_TARGET = 0.95
 DEFAULT_ACCURACY = 0.8
+
+
+def posterior_in_force(policy: ApprovalPolicy) -> bool:
+    """Whether the posterior rule decides: chosen, and its model stored. After the first switch to
+    it a large project's model is fitted on a worker (services/policy.py); until that fit is stored
+    the agreement rule keeps deciding, so items never stop on unfitted defaults by surprise."""
+    return policy.stopping_rule == POSTERIOR and bool((policy.posterior_model or {}).get("fitted_at"))
+
+
+def posterior_fit_pending(*, policy: ApprovalPolicy) -> bool:
+    """The posterior rule is chosen but no fit is stored yet (the agreement rule decides meanwhile)."""
+    return policy.stopping_rule == POSTERIOR and not (policy.posterior_model or {}).get("fitted_at")
 
 
 def criterion_points(criterion: Criterion) -> list[Any] | None:
@@ -137,7 +150,7 @@ def judge_alone_labels(item: Item, criteria: Sequence[Criterion], policy: Approv
     came with), the judge's calibrated probability reaches it, and the posterior with no rating
     reaches the target. The caller checks the rest (judge first, a trusted routing judge that is
     the calibrated one, not audited, no human rating yet)."""
-    if policy.stopping_rule != POSTERIOR or item.project.overlap_min is None or not judge_dist:
+    if not posterior_in_force(policy) or item.project.overlap_min is None or not judge_dist:
         return None
     labels: dict[str, Any] = {}
     for criterion in criteria:
@@ -169,7 +182,7 @@ def stop_decide(item: Item, criteria: Sequence[Criterion], policy: ApprovalPolic
     """Each scored criterion under the policy's rule (the posterior one where the criterion has a
     finite scale and the policy asks for it), combined: rate while any criterion needs a rating."""
     project = item.project
-    posterior = policy.stopping_rule == POSTERIOR
+    posterior = posterior_in_force(policy)
     decisions, labels, why = [], {}, ""
     for criterion in criteria:
         if criterion.agreement_level is None:

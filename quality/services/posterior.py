@@ -165,17 +165,29 @@ class FitRequest:
     decision: ProjectDecision | None = None
 
 
-def posterior_fit_request(*, project: Project) -> FitRequest:
-    """Fit the model now when the project is small enough for a web request (about
-    ``ACCORD_INLINE_WORK_LIMIT``), else on a worker: the page then says a fit is running
-    (``posterior_fit_state``) until ``posterior_fit_run`` has stored it."""
+def posterior_fit_size(*, project: Project) -> tuple[bool, int]:
+    """Whether the project is small enough to fit its model inside a web request (about
+    ``ACCORD_INLINE_WORK_LIMIT``), and the ratings the fit would read."""
     ratings = Rating.objects.filter(item__project=project, rubric_version_id=project.rubric_version_id).count()
-    if dispatch.fits_inline(work=ratings * WORK_PER_RATING):
-        policy, decision = posterior_model_fit(project=project)
-        return FitRequest(queued=False, ratings=ratings, policy=policy, decision=decision)
+    return dispatch.fits_inline(work=ratings * WORK_PER_RATING), ratings
+
+
+def posterior_fit_queue(*, project: Project) -> None:
+    """Fit the model on a worker once the current transaction commits; the page and the policy's
+    JSON say a fit is running (``posterior_fit_state``) until ``posterior_fit_run`` has stored it."""
     cache.set(_QUEUED.format(project.pk), timezone.now(), timeout=FIT_STATE_SECONDS)
     cache.delete(_FAILED.format(project.pk))
     dispatch.posterior_fit_later(project_id=project.pk)
+
+
+def posterior_fit_request(*, project: Project) -> FitRequest:
+    """Fit the model now when the project is small enough for a web request, else queue it on a
+    worker (``posterior_fit_queue``)."""
+    inline, ratings = posterior_fit_size(project=project)
+    if inline:
+        policy, decision = posterior_model_fit(project=project)
+        return FitRequest(queued=False, ratings=ratings, policy=policy, decision=decision)
+    posterior_fit_queue(project=project)
     return FitRequest(queued=True, ratings=ratings)
 
 
