@@ -147,7 +147,11 @@ class PolicySerializer(serializers.Serializer):
         "(while the best label's posterior is below the target; docs/triage.md)."
     )
     stopping_target = serializers.FloatField(allow_null=True, help_text="null: the fitted target.")
-    posterior_model = serializers.JSONField(help_text="The posterior rule's fitted model ({} before a fit).")
+    posterior_model = serializers.JSONField(
+        help_text="The posterior rule's fitted model ({} before a fit); per criterion, ``slices`` (the judge's "
+        "accuracy on gold per slice against its confidence) and ``excluded_slices`` (the overconfident ones)."
+    )
+    slice_by = serializers.CharField(help_text="Item metadata key whose values are the slices audited; '': none.")
     stopping_rule_in_force = serializers.SerializerMethodField(
         help_text='The rule deciding items now: "agreement" while the posterior rule is chosen but its first fit '
         "is not stored yet (a large project's runs on a worker; docs/triage.md)."
@@ -184,6 +188,9 @@ class PolicyInputSerializer(InputSerializer):
     stopping_rule = serializers.CharField(required=False, help_text='"agreement" or "posterior".')
     stopping_target = serializers.FloatField(required=False, allow_null=True)
     audit_labelled_by = serializers.CharField(required=False, help_text='"people" or "reviewer".')
+    slice_by = serializers.CharField(
+        required=False, allow_blank=True, help_text="An item metadata key (e.g. \"source\"); '' for no slice check."
+    )
 
 
 class PolicyUpdatedSerializer(PolicySerializer):

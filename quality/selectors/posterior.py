@@ -39,6 +39,7 @@ def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
                 "expected_accuracy": fit.get("expected_accuracy"),
                 "difficulty_slope": fit.get("difficulty_slope"),
                 "judge_alone_from": fit.get("judge_alone_from"),
+                "excluded_slices": [s for s in fit.get("slices") or () if s.get("overconfident")],
             }
         )
     return {
@@ -48,6 +49,7 @@ def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
         "human_ratings": model.get("human_ratings"),
         "stale": model.get("rubric_version") != policy.project.rubric_version_id,
         "target": policy.stopping_target,
+        "slice_by": model.get("slice_by") or "",
         "criteria": criteria,
     }
 

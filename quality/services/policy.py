@@ -1,5 +1,6 @@
 """A project's approval policy: read it, change it (which re-decides the project's items)."""
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from quality.services.posterior import (
 from quality.services.routing import routing_set
 from quality.stopping import POSTERIOR, posterior_fit_pending
 
+_SLICE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _POLICY_FIELDS = {
     "majority_threshold": (float, lambda v: 0.5 < v <= 1, "must be a number in (0.5, 1]."),
     "numeric_tolerance": (float, lambda v: 0 <= v <= 1e9, "must be a number ≥ 0."),
@@ -29,6 +31,11 @@ _POLICY_FIELDS = {
     "stopping_rule": (str, lambda v: v in ("agreement", POSTERIOR), 'must be "agreement" or "posterior".'),
     "audit_labelled_by": (str, lambda v: v in ("people", "reviewer"), 'must be "people" or "reviewer".'),
     "stopping_target": (float, lambda v: 0.5 < v < 1, "must be a probability in (0.5, 1), or null for the fitted one."),
+    "slice_by": (
+        str,
+        lambda v: v == "" or _SLICE_KEY.fullmatch(v) is not None,
+        "must be a metadata key (letters, digits, _ and -, at most 64), or empty for no slice check.",
+    ),
 }
 
 

@@ -55,6 +55,11 @@ FIELDS = {
         "Target probability (posterior rule)",
         "How sure the label must be, e.g. 0.95. Blank: the target fitted to match fixed overlap's accuracy.",
     ),
+    "slice_by": (
+        "Slices (posterior rule)",
+        "An item metadata key, e.g. source: on each of its values the fit checks on gold that the judge is not "
+        "confidently wrong; a flagged slice is left to people. Blank: no check. Takes effect at the next fit.",
+    ),
     "audit_labelled_by": (
         "Who labels the audit sample",
         "The audit's gold always comes from a reviewer; the choice is whether people rate its items first.",
@@ -97,6 +102,8 @@ def _parse(post, project: Project) -> tuple[dict, dict]:
     values["judge_may_approve"] = post.get("judge_may_approve") == "on"
     if "stopping_rule" in post:
         values["stopping_rule"] = post.get("stopping_rule", "")
+    if "slice_by" in post:
+        values["slice_by"] = post.get("slice_by", "").strip()
     if "audit_labelled_by" in post:
         values["audit_labelled_by"] = post.get("audit_labelled_by", "")
     if "stopping_target" in post:
