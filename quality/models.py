@@ -75,6 +75,16 @@ class ApprovalPolicy(models.Model):
         choices=[("people", "people, then a reviewer"), ("reviewer", "a reviewer only")],
         default="people",
     )
+    # The item feature the posterior fit audits the judge by (docs/triage.md, section 2's slice
+    # check): a key of Item.metadata (e.g. "source"); blank: no slice check. Items of a slice where
+    # the judge is confidently wrong on gold are left out of its calibration and difficulty fit
+    # and are never settled by the judge alone.
+    slice_by = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="Item metadata key whose values are the slices the judge is audited on; blank: none.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

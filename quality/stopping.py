@@ -7,14 +7,18 @@
   (``agreement.overlap_next_posterior``), given each rater's accuracy and, where the judge version
   was calibrated on gold, the judge's calibrated distribution. The label is the posterior's mode,
   on ordinal scales too. The model is fitted by services/posterior.py and stored on the policy
-  (``ApprovalPolicy.posterior_model``); before a fit, raters count as 0.8 accurate on a uniform
-  prior and the target is ``stopping_target`` or 0.95. Where the judge takes part, each rater's
+  (``ApprovalPolicy.posterior_model``); until the first fit is stored the agreement rule decides
+  (``posterior_in_force``); with a fit of another rubric version, raters count as 0.8 accurate on
+  a uniform prior and the target is ``stopping_target`` or 0.95. Where the judge takes part, each rater's
   accuracy is moved by the item's difficulty (the judge's own confidence, by the fitted slope).
   Criteria without a finite set of points (interval, ratio) keep the agreement rule. Under judge
   first, the calibrated judge may settle an item with no human where the fit allows it
-  (``judge_alone_labels``).
+  (``judge_alone_labels``). Items of a slice the fit flagged (``ApprovalPolicy.slice_by``: the
+  judge confidently wrong there on gold) are decided as if there were no judge on that criterion,
+  and never by a judge alone (``judge_excluded``).
 """
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +33,18 @@ from rubrics.scales import ScaleKind, point_label
 POSTERIOR = "posterior"
 DEFAULT_TARGET = 0.95
 DEFAULT_ACCURACY = 0.8
+
+
+def posterior_in_force(policy: ApprovalPolicy) -> bool:
+    """Whether the posterior rule decides: chosen, and its model stored. After the first switch to
+    it a large project's model is fitted on a worker (services/policy.py); until that fit is stored
+    the agreement rule keeps deciding, so items never stop on unfitted defaults by surprise."""
+    return policy.stopping_rule == POSTERIOR and bool((policy.posterior_model or {}).get("fitted_at"))
+
+
+def posterior_fit_pending(*, policy: ApprovalPolicy) -> bool:
+    """The posterior rule is chosen but no fit is stored yet (the agreement rule decides meanwhile)."""
+    return policy.stopping_rule == POSTERIOR and not (policy.posterior_model or {}).get("fitted_at")
 
 
 def criterion_points(criterion: Criterion) -> list[Any] | None:
@@ -88,6 +104,30 @@ def judge_distribution(criterion: Criterion, distribution: dict | None, fit: dic
     return [float(x) for x in agreement.calibrate_distribution(dist, verdict_index=top, calibrated=calibrated)]
 
 
+def item_slice(metadata: dict | None, key: str) -> Any:
+    """The slice an item belongs to under the policy's ``slice_by``: its metadata value for ``key``
+    (a string as is, anything else as its JSON text; None: the item has no such value, which is a
+    slice of its own). The fit (services/posterior.py) and the decisions below use this one map."""
+    value = (metadata or {}).get(key)
+    return value if value is None or isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _slice_excluded(fit: dict, model: dict, item: Item) -> bool:
+    """The fit flagged the item's slice: the judge was confidently wrong there on gold, so neither
+    its verdict nor its confidence counts on this criterion for this item (people decide it)."""
+    key, excluded = model.get("slice_by"), fit.get("excluded_slices")
+    return bool(key and excluded) and item_slice(item.metadata, key) in excluded
+
+
+def judge_excluded(item: Item, criteria: Sequence[Criterion], policy: ApprovalPolicy) -> bool:
+    """Under the posterior rule in force, whether the item is in a slice its fit flagged on any
+    scored criterion: then no judge decides it alone, by the posterior's gate or a routing threshold."""
+    if not posterior_in_force(policy):
+        return False
+    model = policy.posterior_model
+    return any(_slice_excluded(_fit_of(c, policy, item), model, item) for c in criteria if c.agreement_level)
+
+
 def _fit_of(criterion: Criterion, policy: ApprovalPolicy, item: Item) -> dict:
     """The stored fit for ``criterion`` ({} when there is none for the item's rubric version)."""
     points = criterion_points(criterion) or []
@@ -106,6 +146,8 @@ def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, val
     fit = _fit_of(criterion, policy, item)
     accuracy = fit.get("accuracy", {})
     pooled = fit.get("pooled", DEFAULT_ACCURACY)
+    if _slice_excluded(fit, policy.posterior_model or {}, item):
+        judge_dist = None  # a flagged slice: the item starts from the base rate, at the center
     calibrated = judge_distribution(criterion, judge_dist, fit)
     # Item difficulty (services/posterior.py): where the calibrated judge takes part, every rater's
     # accuracy moves with how sure the judge was of this item, by the fitted slope.
@@ -137,13 +179,15 @@ def judge_alone_labels(item: Item, criteria: Sequence[Criterion], policy: Approv
     came with), the judge's calibrated probability reaches it, and the posterior with no rating
     reaches the target. The caller checks the rest (judge first, a trusted routing judge that is
     the calibrated one, not audited, no human rating yet)."""
-    if policy.stopping_rule != POSTERIOR or item.project.overlap_min is None or not judge_dist:
+    if not posterior_in_force(policy) or item.project.overlap_min is None or not judge_dist:
         return None
     labels: dict[str, Any] = {}
     for criterion in criteria:
         if criterion.agreement_level is None:
             continue
         fit = _fit_of(criterion, policy, item)
+        if _slice_excluded(fit, policy.posterior_model, item):
+            return None
         gate, calibrated = fit.get("judge_alone_from"), judge_calibrated(criterion, judge_dist, fit)
         if criterion_points(criterion) is None or gate is None or calibrated is None or calibrated < gate:
             return None
@@ -169,7 +213,7 @@ def stop_decide(item: Item, criteria: Sequence[Criterion], policy: ApprovalPolic
     """Each scored criterion under the policy's rule (the posterior one where the criterion has a
     finite scale and the policy asks for it), combined: rate while any criterion needs a rating."""
     project = item.project
-    posterior = policy.stopping_rule == POSTERIOR
+    posterior = posterior_in_force(policy)
     decisions, labels, why = [], {}, ""
     for criterion in criteria:
         if criterion.agreement_level is None:

@@ -15,11 +15,13 @@ from quality.reliability import report_with_badges
 from quality.selectors.agreement import items_by_disagreement
 from quality.selectors.judge_status import judges_without_ratings
 from quality.selectors.policy import policy_for
+from quality.selectors.posterior import posterior_fit_status
 from quality.services.agreement_reports import DEFAULT_DRAWS, agreement_report_read
 from quality.services.approval import Decided, item_reject, item_reopen, item_send_to_review, project_decide
 from quality.services.policy import policy_update
 from quality.services.policy_preview import policy_preview
 from quality.services.trust import rater_trust_refresh
+from quality.stopping import posterior_in_force
 
 
 def _int_param(request, name: str, default: int, *, low: int, high: int) -> int:
@@ -145,10 +147,31 @@ class PolicySerializer(serializers.Serializer):
         "(while the best label's posterior is below the target; docs/triage.md)."
     )
     stopping_target = serializers.FloatField(allow_null=True, help_text="null: the fitted target.")
-    posterior_model = serializers.JSONField(help_text="The posterior rule's fitted model ({} before a fit).")
+    posterior_model = serializers.JSONField(
+        help_text="The posterior rule's fitted model ({} before a fit); per criterion, ``slices`` (the judge's "
+        "accuracy on gold per slice against its confidence) and ``excluded_slices`` (the overconfident ones)."
+    )
+    slice_by = serializers.CharField(help_text="Item metadata key whose values are the slices audited; '': none.")
+    stopping_rule_in_force = serializers.SerializerMethodField(
+        help_text='The rule deciding items now: "agreement" while the posterior rule is chosen but its first fit '
+        "is not stored yet (a large project's runs on a worker; docs/triage.md)."
+    )
+    posterior_fit = serializers.SerializerMethodField(
+        help_text="running: a fit queued on a worker has not finished (queued_at: when it was asked for); "
+        'failed: why the last fit queued on a worker failed ("" when it did not).'
+    )
     audit_labelled_by = serializers.CharField(
         help_text='"people": audited items go to people, then to a reviewer for gold; "reviewer": to a reviewer only.'
     )
+
+    def get_stopping_rule_in_force(self, policy) -> str:
+        return "posterior" if posterior_in_force(policy) else "agreement"
+
+    def get_posterior_fit(self, policy) -> dict:
+        status = posterior_fit_status(policy=policy)
+        queued_at = status["fit_queued_at"]
+        return {"running": status["fit_running"], "queued_at": queued_at and queued_at.isoformat(),
+                "failed": status["fit_failed"]}  # fmt: skip
 
 
 class PolicyInputSerializer(InputSerializer):
@@ -165,6 +188,9 @@ class PolicyInputSerializer(InputSerializer):
     stopping_rule = serializers.CharField(required=False, help_text='"agreement" or "posterior".')
     stopping_target = serializers.FloatField(required=False, allow_null=True)
     audit_labelled_by = serializers.CharField(required=False, help_text='"people" or "reviewer".')
+    slice_by = serializers.CharField(
+        required=False, allow_blank=True, help_text="An item metadata key (e.g. \"source\"); '' for no slice check."
+    )
 
 
 class PolicyUpdatedSerializer(PolicySerializer):
@@ -195,6 +221,10 @@ class PolicyPreviewSerializer(serializers.Serializer):
     estimated = serializers.BooleanField(help_text="True when the counts are scaled up from the sample.")
     now = serializers.DictField(child=serializers.IntegerField(), help_text="Items per status today.")
     after = serializers.DictField(child=serializers.IntegerField(), help_text="Items per status under the policy.")
+    posterior_fit_on_save = serializers.BooleanField(
+        help_text="The posterior rule's first fit would run on a worker once saved (a large project): the counts "
+        "are the agreement rule's, which decides until that fit is stored."
+    )
 
 
 class ApprovalPolicyPreviewApi(APIView):
@@ -212,6 +242,7 @@ class ApprovalPolicyPreviewApi(APIView):
                 "estimated": preview.estimated,
                 "now": preview.now,
                 "after": preview.after,
+                "posterior_fit_on_save": preview.posterior_fit_on_save,
             }
         )
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from annotation.models import Rater
 from quality.models import ApprovalPolicy
+from quality.services.posterior import posterior_fit_state
+from quality.stopping import posterior_fit_pending, posterior_in_force
 
 
 def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
@@ -37,6 +39,7 @@ def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
                 "expected_accuracy": fit.get("expected_accuracy"),
                 "difficulty_slope": fit.get("difficulty_slope"),
                 "judge_alone_from": fit.get("judge_alone_from"),
+                "excluded_slices": [s for s in fit.get("slices") or () if s.get("overconfident")],
             }
         )
     return {
@@ -46,5 +49,22 @@ def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
         "human_ratings": model.get("human_ratings"),
         "stale": model.get("rubric_version") != policy.project.rubric_version_id,
         "target": policy.stopping_target,
+        "slice_by": model.get("slice_by") or "",
         "criteria": criteria,
+    }
+
+
+def posterior_fit_status(*, policy: ApprovalPolicy) -> dict[str, Any]:
+    """Which stopping rule decides the items now and whether a fit is on its way, for the policy's
+    JSON and page: ``stopping_rule_in_force`` is "agreement" while the posterior rule is chosen but
+    not fitted yet (``fit_pending``; a large project's first fit runs on a worker);
+    ``fit_running``: a fit queued on a worker has not finished; ``fit_failed``: why the last
+    queued fit failed ("" when it did not)."""
+    queued_at, failed = posterior_fit_state(project_id=policy.project_id)
+    return {
+        "stopping_rule_in_force": "posterior" if posterior_in_force(policy) else "agreement",
+        "fit_pending": posterior_fit_pending(policy=policy),
+        "fit_running": queued_at is not None,
+        "fit_queued_at": queued_at,
+        "fit_failed": failed,
     }

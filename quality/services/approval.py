@@ -28,7 +28,7 @@ from quality.models import ReviewRequest
 from quality.services.agreement_reports import agreement_reports_refresh_after_change
 from quality.services.approval_reads import JUDGE_FIRST, ChunkRead, chunk_read, trust_needed
 from quality.services.decision_writes import DECISION_FIELDS, DecisionBatch, decision_apply
-from quality.stopping import POSTERIOR, judge_alone_labels, posterior_decide, stop_decide
+from quality.stopping import judge_alone_labels, judge_excluded, posterior_decide, posterior_in_force, stop_decide
 from rubrics.models import Criterion
 from rubrics.selectors import criteria_of
 
@@ -222,7 +222,7 @@ def _evaluate_one(
                 reason=f"one more rating: {stop.why}",
                 overlap_target=len(human) + 1,
             )
-        if policy.stopping_rule == POSTERIOR:
+        if posterior_in_force(policy):
             return posterior_decide(item, criteria, policy, human, stop, decide)
     if len(human) >= item.project.target_of(item) or (adaptive and len(human) >= item.project.overlap_min):
         consensus, disagreement, failing = consensus_of(criteria=criteria, ratings=human, policy=policy)
@@ -241,8 +241,9 @@ def _evaluate_one(
             disagreement=disagreement,
             reason="no consensus on " + ", ".join(failing),
         )
-    if judged is not None and not human and item.audit_rank is None:
-        # Audited items are labelled by people only: they measure the judge (services/audit.py).
+    if judged is not None and not human and item.audit_rank is None and not judge_excluded(item, criteria, policy):
+        # Audited items are labelled by people only: they measure the judge (services/audit.py);
+        # a slice where the posterior fit found the judge confidently wrong is people's too.
         values = {c.key: judged[c.key] for c in criteria if c.agreement_level is not None and c.key in judged}
         return decide(
             item,

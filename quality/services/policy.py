@@ -1,5 +1,6 @@
 """A project's approval policy: read it, change it (which re-decides the project's items)."""
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,10 +11,16 @@ from quality.audit_gold import audit_review_requests_drop
 from quality.models import ApprovalPolicy
 from quality.selectors.policy import policy_for
 from quality.services.approval import ProjectDecision, project_decide
-from quality.services.posterior import posterior_model_compute
+from quality.services.posterior import (
+    posterior_fit_queue,
+    posterior_fit_size,
+    posterior_fit_state,
+    posterior_model_compute,
+)
 from quality.services.routing import routing_set
-from quality.stopping import POSTERIOR
+from quality.stopping import POSTERIOR, posterior_fit_pending
 
+_SLICE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _POLICY_FIELDS = {
     "majority_threshold": (float, lambda v: 0.5 < v <= 1, "must be a number in (0.5, 1]."),
     "numeric_tolerance": (float, lambda v: 0 <= v <= 1e9, "must be a number ≥ 0."),
@@ -24,6 +31,11 @@ _POLICY_FIELDS = {
     "stopping_rule": (str, lambda v: v in ("agreement", POSTERIOR), 'must be "agreement" or "posterior".'),
     "audit_labelled_by": (str, lambda v: v in ("people", "reviewer"), 'must be "people" or "reviewer".'),
     "stopping_target": (float, lambda v: 0.5 < v < 1, "must be a probability in (0.5, 1), or null for the fitted one."),
+    "slice_by": (
+        str,
+        lambda v: v == "" or _SLICE_KEY.fullmatch(v) is not None,
+        "must be a metadata key (letters, digits, _ and -, at most 64), or empty for no slice check.",
+    ),
 }
 
 
@@ -41,7 +53,9 @@ def _is_kind(value: Any, kind: type) -> bool:
 @transaction.atomic
 def policy_update(*, project: Project, **changes: Any) -> tuple[ApprovalPolicy, ProjectDecision]:
     """Change a project's approval policy, then re-decide its items under the new rules (in the
-    background for a large project: see project_decide, whose answer this returns)."""
+    background for a large project: see project_decide, whose answer this returns). A first switch
+    to the posterior rule on a project too large to fit inside a request queues the fit on a worker
+    (``posterior_fit_pending`` is then true of the returned policy until the fit is stored)."""
     policy = ApprovalPolicy.objects.select_for_update().get(pk=policy_for(project=project).pk)
     before = policy.audit_labelled_by
     policy_changes_apply(policy=policy, changes=changes)
@@ -50,6 +64,8 @@ def policy_update(*, project: Project, **changes: Any) -> tuple[ApprovalPolicy, 
         # The audit's requests were made under the other rule: re-deciding makes the ones still due.
         audit_review_requests_drop(item_ids=project.items.filter(audit_rank__isnull=False).values_list("id", flat=True))
     routing_set(policy=policy)
+    if posterior_fit_pending(policy=policy) and posterior_fit_state(project_id=project.pk)[0] is None:
+        posterior_fit_queue(project=project)  # a large project's first fit (policy_changes_apply)
     return policy, project_decide(project=project)
 
 
@@ -79,8 +95,12 @@ def policy_changes_apply(*, policy: ApprovalPolicy, changes: dict[str, Any]) -> 
         raise ValidationError(errors)
     for name, value in clean.items():
         setattr(policy, name, value)
-    if policy.stopping_rule == POSTERIOR and not policy.posterior_model:
-        # First switch to the posterior rule: fit its model now, so the preview shows what saving does.
+    # First switch to the posterior rule: a small project's model is fitted now, so the preview
+    # shows what saving does. A large one's is fitted on a worker once saved (policy_update): until
+    # it is stored the agreement rule decides (quality/stopping.py, posterior_in_force), which is
+    # also what its preview shows; a preview never queues work.
+    first_switch = policy.stopping_rule == POSTERIOR and not policy.posterior_model
+    if first_switch and posterior_fit_size(project=policy.project)[0]:
         policy.posterior_model = posterior_model_compute(project=policy.project, policy=policy)
     return policy
 

@@ -11,6 +11,7 @@ from annotation.models import Item, ItemStatus, Project
 from quality.selectors.policy import policy_for
 from quality.services.approval import _evaluate_one, _inputs_of
 from quality.services.policy import policy_changes_apply
+from quality.stopping import posterior_fit_pending
 
 # Past this many items the preview runs on an evenly spread sample and scales the counts: the
 # exact run costs about as much as re-deciding the project (a worker's job on large projects).
@@ -27,6 +28,9 @@ class PolicyPreview:
     moves: dict[tuple[str, str], int] = field(default_factory=dict)  # (from, to) -> items (scaled)
     audited: int = 0  # audit sample items run through the rule (never scaled: all of them are run)
     audit_to_review: int = 0  # of them, those that would wait for a reviewer
+    # The posterior rule is chosen and no fit is stored: saving queues its fit on a worker (a large
+    # project), and these counts are the agreement rule's, which decides until the fit is stored.
+    posterior_fit_on_save: bool = False
 
     @property
     def estimated(self) -> bool:
@@ -92,4 +96,5 @@ def policy_preview(*, project: Project, changes: dict[str, Any]) -> PolicyPrevie
         moves={m: round(n * scale) for m, n in moves.items()},
         audited=audited,
         audit_to_review=audit_to_review,
+        posterior_fit_on_save=posterior_fit_pending(policy=policy),
     )

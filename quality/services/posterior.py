@@ -15,6 +15,12 @@ What the rule needs, per scored criterion with a finite scale, from what the pro
   expected accuracy under the fitted model matches fixed overlap (``annotations_per_item``
   ratings) on items like the project's own (``agreement.posterior_target_choose``): one for items
   that start from a calibrated verdict (``target``), one for items without (``target_without_judge``);
+* **the slices the judge is confidently wrong on** (``ApprovalPolicy.slice_by``, a key of the items'
+  metadata): ``agreement.slice_audit`` on the same held-out gold, per criterion. Items of a flagged
+  slice take no part in the judge's calibration, the difficulty covariate, the judge's prior or
+  the judge-alone choice, as in the benchmark (benchmarks/_triage_posterior.py); the decisions
+  then leave them to people (quality/stopping.py). Stored per criterion as ``slices`` (each
+  slice's accuracy with its interval against its mean confidence) and ``excluded_slices``;
 * **whether the judge may settle an item alone** (judge first, the routing judge calibrated): from
   which calibrated confidence (``judge_alone_from``, None: never), chosen with the target by
   ``agreement.judge_alone_choose`` on the gold items' calibrated confidences.
@@ -35,13 +41,20 @@ from django.db.models import Count
 from django.utils import timezone
 
 import agreement
-from annotation.models import Gold, Project, Rater, RaterKind, Rating
+from annotation.models import Gold, Item, Project, Rater, RaterKind, Rating
 from quality import dispatch
 from quality.models import ApprovalPolicy
 from quality.selectors.policy import policy_for
 from quality.services.approval import ProjectDecision, project_decide
 from quality.services.approval_reads import JUDGE_FIRST
-from quality.stopping import criterion_points, judge_calibrated, judge_covariate, judge_distribution, posterior_level
+from quality.stopping import (
+    criterion_points,
+    item_slice,
+    judge_calibrated,
+    judge_covariate,
+    judge_distribution,
+    posterior_level,
+)
 from rubrics.scales import point_label
 
 MIN_CALIBRATION_ITEMS = 50
@@ -84,31 +97,65 @@ def posterior_model_compute(*, project: Project, policy: ApprovalPolicy) -> dict
             verdicts[item_id] = (values, dist)
     # The judge may settle items alone (quality/stopping.py, judge_alone_labels) only under judge first.
     alone = judge is not None and policy.routing == JUDGE_FIRST and policy.routing_rater_id == judge.pk
+    slices = _slices_of(project, policy.slice_by) if judge is not None and policy.slice_by else None
     out: dict[str, Any] = {"judge": judge.pk if judge else None, "fitted_at": timezone.now().isoformat(),
                            "rubric_version": version.pk, "gold_items": len(golds), "human_ratings": len(human),
-                           "criteria": {}}  # fmt: skip
+                           "slice_by": policy.slice_by if slices is not None else "", "criteria": {}}  # fmt: skip
     for criterion in criteria:
         out["criteria"][criterion.key] = _criterion_fit(project, policy, criterion, golds, shown, verdicts, human,
-                                                        alone=alone)  # fmt: skip
+                                                        slices, alone=alone)  # fmt: skip
     return out
 
 
-def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human, *, alone: bool) -> dict[str, Any]:
-    key, points, level = criterion.key, criterion_points(criterion) or [], posterior_level(criterion)
-    fit: dict[str, Any] = {"calibration": None, "calibration_items": 0}
-    confidences, correct = [], []
+def _slices_of(project: Project, key: str) -> dict[int, Any]:
+    """Each item's slice under ``key`` (quality/stopping.py, item_slice). The metadata is decoded
+    here rather than by a JSON lookup in SQL, so that the fit and the decisions, which read
+    ``Item.metadata``, map every value to the same slice on SQLite and PostgreSQL alike."""
+    rows = Item.objects.filter(project=project).values_list("id", "metadata")
+    return {item_id: item_slice(metadata, key) for item_id, metadata in rows.iterator(chunk_size=5_000)}
+
+
+def _slice_check(criterion, verdicts, golds, shown, slices) -> tuple[list[float], list[bool], list[dict], list]:
+    """The judge's verdicts on held-out gold for ``criterion``: its raw confidence in each verdict
+    and whether it equals gold; with ``slices``, only those outside the slices ``agreement.slice_audit``
+    flags as overconfident there (docs/triage.md, section 2). Also the audit per slice, and the
+    flagged slices."""
+    key = criterion.key
+    ids, confidences, correct = [], [], []
     for item_id, (values, dist) in verdicts.items():
         truth = (golds.get(item_id) or {}).get(key)
         if truth is None or item_id in shown or values.get(key) is None:
             continue
+        ids.append(item_id)
         confidences.append(float(dist.get(key, {}).get(point_label(criterion.scale, values[key]), 0.0)))
         correct.append(values[key] == truth)
+    if slices is None or not ids:
+        return confidences, correct, [], []
+    audit = agreement.slice_audit([slices.get(i) for i in ids], correct, confidences)
+    flagged = [s.slice for s in audit if s.overconfident]
+    keep = [n for n, i in enumerate(ids) if slices.get(i) not in flagged]
+    report = [s.as_dict() for s in audit]
+    return [confidences[n] for n in keep], [correct[n] for n in keep], report, flagged
+
+
+def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human, slices, *,
+                   alone: bool) -> dict[str, Any]:  # fmt: skip
+    key, points, level = criterion.key, criterion_points(criterion) or [], posterior_level(criterion)
+    fit: dict[str, Any] = {"calibration": None, "calibration_items": 0}
+    # Outside the flagged slices, as in the benchmark (benchmarks/_triage_posterior.py): inside them
+    # the judge's calibration would not hold, so it is neither calibrated on them, nor their
+    # difficulty covariate, nor their prior, nor a reason for the judge to settle them alone.
+    confidences, correct, fit["slices"], fit["excluded_slices"] = _slice_check(criterion, verdicts, golds, shown,
+                                                                                 slices)  # fmt: skip
+    excluded = set(fit["excluded_slices"])
     fit["calibration_items"] = len(confidences)
     if len(confidences) >= MIN_CALIBRATION_ITEMS:
         fit["calibration"] = agreement.calibration_map_fit(confidences=confidences, correct=correct).as_dict()
     dists, covariates, verdict_p = {}, {}, {}
     if fit["calibration"]:
         for item_id, (_, dist) in verdicts.items():
+            if slices is not None and slices.get(item_id) in excluded:
+                continue
             calibrated = judge_distribution(criterion, dist, fit)
             covariate, p = judge_covariate(criterion, dist), judge_calibrated(criterion, dist, fit)
             if calibrated is not None and covariate is not None and p is not None:
@@ -165,17 +212,29 @@ class FitRequest:
     decision: ProjectDecision | None = None
 
 
-def posterior_fit_request(*, project: Project) -> FitRequest:
-    """Fit the model now when the project is small enough for a web request (about
-    ``ACCORD_INLINE_WORK_LIMIT``), else on a worker: the page then says a fit is running
-    (``posterior_fit_state``) until ``posterior_fit_run`` has stored it."""
+def posterior_fit_size(*, project: Project) -> tuple[bool, int]:
+    """Whether the project is small enough to fit its model inside a web request (about
+    ``ACCORD_INLINE_WORK_LIMIT``), and the ratings the fit would read."""
     ratings = Rating.objects.filter(item__project=project, rubric_version_id=project.rubric_version_id).count()
-    if dispatch.fits_inline(work=ratings * WORK_PER_RATING):
-        policy, decision = posterior_model_fit(project=project)
-        return FitRequest(queued=False, ratings=ratings, policy=policy, decision=decision)
+    return dispatch.fits_inline(work=ratings * WORK_PER_RATING), ratings
+
+
+def posterior_fit_queue(*, project: Project) -> None:
+    """Fit the model on a worker once the current transaction commits; the page and the policy's
+    JSON say a fit is running (``posterior_fit_state``) until ``posterior_fit_run`` has stored it."""
     cache.set(_QUEUED.format(project.pk), timezone.now(), timeout=FIT_STATE_SECONDS)
     cache.delete(_FAILED.format(project.pk))
     dispatch.posterior_fit_later(project_id=project.pk)
+
+
+def posterior_fit_request(*, project: Project) -> FitRequest:
+    """Fit the model now when the project is small enough for a web request, else queue it on a
+    worker (``posterior_fit_queue``)."""
+    inline, ratings = posterior_fit_size(project=project)
+    if inline:
+        policy, decision = posterior_model_fit(project=project)
+        return FitRequest(queued=False, ratings=ratings, policy=policy, decision=decision)
+    posterior_fit_queue(project=project)
     return FitRequest(queued=True, ratings=ratings)
 
 

@@ -13,11 +13,11 @@ from django.views.decorators.http import require_http_methods
 from annotation.models import ItemStatus, Project
 from annotation.selectors import MANAGE, project_require
 from quality.selectors.policy import policy_for
-from quality.selectors.posterior import posterior_fit_summary
+from quality.selectors.posterior import posterior_fit_status, posterior_fit_summary
 from quality.services.approval import Decided
 from quality.services.policy import policy_changes_apply, policy_update
 from quality.services.policy_preview import policy_preview
-from quality.services.posterior import posterior_fit_state
+from quality.stopping import posterior_fit_pending
 from rubrics.scales import ScaleKind
 
 FIELDS = {
@@ -54,6 +54,11 @@ FIELDS = {
     "stopping_target": (
         "Target probability (posterior rule)",
         "How sure the label must be, e.g. 0.95. Blank: the target fitted to match fixed overlap's accuracy.",
+    ),
+    "slice_by": (
+        "Slices (posterior rule)",
+        "An item metadata key, e.g. source: on each of its values the fit checks on gold that the judge is not "
+        "confidently wrong; a flagged slice is left to people. Blank: no check. Takes effect at the next fit.",
     ),
     "audit_labelled_by": (
         "Who labels the audit sample",
@@ -97,6 +102,8 @@ def _parse(post, project: Project) -> tuple[dict, dict]:
     values["judge_may_approve"] = post.get("judge_may_approve") == "on"
     if "stopping_rule" in post:
         values["stopping_rule"] = post.get("stopping_rule", "")
+    if "slice_by" in post:
+        values["slice_by"] = post.get("slice_by", "").strip()
     if "audit_labelled_by" in post:
         values["audit_labelled_by"] = post.get("audit_labelled_by", "")
     if "stopping_target" in post:
@@ -173,11 +180,14 @@ def policy_page(request: HttpRequest, project_id: int) -> HttpResponse:
         else:
             try:
                 if request.POST.get("action") == "save":
-                    _, decision = policy_update(project=project, **values)
+                    saved, decision = policy_update(project=project, **values)
                     if decision.outcome == Decided.QUEUED:
                         messages.success(request, "Policy saved. The items are being re-decided in the background.")
                     else:
                         messages.success(request, f"Policy saved: {decision.changed} item(s) changed decision.")
+                    if posterior_fit_pending(policy=saved):
+                        messages.info(request, "The posterior rule's model is being fitted on a worker; until it is "
+                                      "stored, the agreement rule decides the items.")  # fmt: skip
                     return redirect("project-policy-page", project_id=project.pk)
                 preview = policy_preview(project=project, changes=values)
             except ValidationError as exc:
@@ -209,7 +219,7 @@ def policy_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "audit_choices": AUDIT_CHOICES,
         "audit_size": project.audit_size,
         "fit": posterior_fit_summary(policy=policy),
-        "fit_state": dict(zip(("queued_at", "failed"), posterior_fit_state(project_id=project.pk), strict=True)),
+        "fit_state": posterior_fit_status(policy=policy),
         "policy": policy,
     }
     return render(request, "quality/policy.html", context, status=status)

@@ -347,7 +347,27 @@ def test_a_queued_fit_is_stored_by_a_real_worker(fitted, client_for, staff, sett
             lambda: policy_for(project=project).posterior_model["fitted_at"] != before,
             timeout=90, what="the worker's fit", log=log,
         )  # fmt: skip
+        model = policy_for(project=project).posterior_model
+        assert set(model["criteria"]) == {"helpfulness", "correct", "tone"} and model["gold_items"] == GOLD_ITEMS
+
+        # A first switch to the rule on this (too large) project queues the fit on the worker too;
+        # the agreement rule decides until it is stored, then the worker's fit re-decides the items.
+        type(policy_for(project=project)).objects.filter(project=project).update(
+            stopping_rule="agreement", posterior_model={}
+        )
+        item, users = fitted[1][3], fitted[2]
+        rate(item, users[0], helpfulness=3)
+        item.refresh_from_db()
+        assert item.status == ItemStatus.APPROVED, "the agreement rule: 3 and the judge's 4 are within tolerance"
+        answer = client_for(staff).patch(
+            f"/api/v1/projects/{project.pk}/approval-policy/", {"stopping_rule": "posterior"}, format="json"
+        )
+        assert answer.status_code == 200 and answer.json()["posterior_model"] == {}
+        assert answer.json()["stopping_rule_in_force"] == "agreement"
+        wait_for(
+            lambda: type(item).objects.get(pk=item.pk).status == ItemStatus.IN_PROGRESS,
+            timeout=90, what="the worker's first fit and its re-decision", log=log,
+        )  # fmt: skip
     finally:
         worker_kill(worker)
-    model = policy_for(project=project).posterior_model
-    assert set(model["criteria"]) == {"helpfulness", "correct", "tone"} and model["gold_items"] == GOLD_ITEMS
+    assert policy_for(project=project).posterior_model["fitted_at"]
