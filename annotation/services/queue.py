@@ -35,11 +35,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from annotation.models import Assignment, Draft, Item, ItemStatus, Project, Rater, RaterKind, Rating, Skip
+from annotation.models import Assignment, Draft, Item, Project, Rater, RaterKind, Rating, Skip
 from annotation.selectors import rater_for_user
 from annotation.services.queue_sql import (
-    BY_CONFIDENCE,
-    CANDIDATE_SQL,
     COUNTS_SQL,
     GRANT_SQL,
     ITEM,
@@ -47,12 +45,15 @@ from annotation.services.queue_sql import (
     LEASE_FIRST_SQL,
     LEASE_INSERT_SQL,
     PASSES,
+    RATER_BY_USER,
     RATER_LOCK_SQL,
+    WALK_GUARD,
+    walk_passes,
+    walk_statement,
 )
 from config.errors import Conflict
-from config.round_trips import statements_run
+from config.round_trips import instance, statements_run
 
-QUEUE_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS)
 MAX_SKIP_REASON = 500
 
 
@@ -143,22 +144,27 @@ _CLAIM_RETRY_SECONDS = 0.05
 
 def _claim_once(*, project: Project, user) -> tuple[Assignment | None, Rater]:
     with transaction.atomic():
-        rater, first, now = _rater_lock_and_lease(project=project, user=user)
+        rater, first, now, walked = _rater_lock_and_lease(project=project, user=user)
         if rater is not None:
-            return _lease_held_or_new(project=project, user=user, rater=rater, first=first, now=now), rater
+            return _lease_held_or_new(
+                project=project, user=user, rater=rater, first=first, now=now, walked=walked
+            ), rater
     # A person's first claim: create their rater outside, as the transaction must begin with the lock.
     rater_for_user(user=user)
     with transaction.atomic():
-        rater, first, now = _rater_lock_and_lease(project=project, user=user)
+        rater, first, now, walked = _rater_lock_and_lease(project=project, user=user)
         assert rater is not None  # created just above, and raters are never deleted
-        return _lease_held_or_new(project=project, user=user, rater=rater, first=first, now=now), rater
+        lease = _lease_held_or_new(project=project, user=user, rater=rater, first=first, now=now, walked=walked)
+        return lease, rater
 
 
-def _rater_lock_and_lease(*, project: Project, user) -> tuple[Rater | None, tuple | None, datetime]:
+def _rater_lock_and_lease(*, project: Project, user) -> tuple[Rater | None, tuple | None, datetime, list[Item] | None]:
     """Lock ``user``'s Rater row (None if they have none yet), then take the one look at the
-    project's leases that ``_lease_held_or_new`` needs: ``(id, expires_at)`` or None, and the time
-    it was taken at. On PostgreSQL one round trip (config/round_trips.py): the look runs after the
-    lock is granted, so it sees the lease of a claim by the same person that held the lock."""
+    project's leases that ``_lease_held_or_new`` needs: ``(id, expires_at)`` or None, the time it
+    was taken at, and on PostgreSQL the first pass of the walk (``_lease_grant``), done when the
+    look would find nothing (None: not walked). One round trip there (config/round_trips.py): the
+    look and the walk run after the lock is granted, so they see the lease of a claim by the same
+    person that held the lock."""
     now = timezone.now()
     if not _row_locks():
         rater = _rater_lock(user=user)
@@ -169,50 +175,60 @@ def _rater_lock_and_lease(*, project: Project, user) -> tuple[Rater | None, tupl
             .values_list("id", "expires_at")
             .first()
         )
-        return rater, first, now
+        return rater, first, now, None
     at = connection.ops.adapt_datetimefield_value(now)
-    raters, leases = statements_run([(RATER_LOCK_SQL, [user.pk]), (LEASE_FIRST_SQL, [project.pk, user.pk, at, at])])
+    sql, params = walk_statement(
+        project=project, user=user, rater=(RATER_BY_USER, user.pk), pass_=walk_passes(project)[0]
+    )
+    walk = (sql.replace("{guard}", WALK_GUARD), [*params, project.pk, user.pk, at, at])
+    raters, leases, walked = statements_run(
+        [(RATER_LOCK_SQL, [user.pk]), (LEASE_FIRST_SQL, [project.pk, user.pk, at, at]), walk]
+    )
     if not raters:
-        return None, None, now
+        return None, None, now, None
     (rater_id, kind, name), first = raters[0], (leases[0] if leases else None)
-    return Rater(id=rater_id, kind=kind, user_id=user.pk, name=name), first, now
+    rater = Rater(id=rater_id, kind=kind, user_id=user.pk, name=name)
+    return rater, first, now, [instance(Item, row) for row in walked]
 
 
 def _candidate_exists(*, project: Project, user, rater: Rater) -> bool:
     """Whether the walk of ``_lease_grant`` has an item for this person, locked or not."""
-    sql = CANDIDATE_SQL.format(passed="", **PASSES[1])
-    targets = [project.annotations_per_item, project.base_target]
-    params = [project.pk, *QUEUE_STATUSES, *targets, rater.pk, project.rubric_version_id, user.pk, user.pk]
+    sql, params = walk_statement(project=project, user=user, rater=("%s", rater.pk), pass_=PASSES[1], lock=False)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql.replace("{guard}", ""), params)
         return cursor.fetchone() is not None
 
 
 def _lease_held_or_new(
-    *, project: Project, user, rater: Rater, first: tuple | None, now: datetime
+    *, project: Project, user, rater: Rater, first: tuple | None, now: datetime, walked: list[Item] | None
 ) -> Assignment | None:
-    """``first``: this person's live lease in the project, else an expired lease, or None."""
+    """``first``: this person's live lease in the project, else an expired lease, or None.
+    ``walked``: the walk's first pass, if it was done with the look (``_rater_lock_and_lease``)."""
     if first is not None and first[1] > now:
         return Assignment.objects.select_related("item").get(pk=first[0])
-    if first is not None:
+    if first is not None and not walked:
+        # (With an item walked, the look and the walk raced a commit: lease that item, and leave
+        # the expired leases to the next claim, never waiting for locks while holding one.)
         _project_leases_expire(project=project, now=now)
-    return _lease_grant(project=project, user=user, rater=rater, now=now)
+        walked = None
+    return _lease_grant(project=project, user=user, rater=rater, now=now, walked=walked)
 
 
-def _lease_grant(*, project: Project, user, rater: Rater, now: datetime) -> Assignment | None:
+def _lease_grant(
+    *, project: Project, user, rater: Rater, now: datetime, walked: list[Item] | None = None
+) -> Assignment | None:
     version_id = project.rubric_version_id
-    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     passed: list[int] = []
-    passes = [PASSES[0]] if project.audit_size else []
-    passes.append(BY_CONFIDENCE if project.queue_by_confidence else PASSES[1])
+    passes = walk_passes(project)
     expires_at = now + timedelta(minutes=project.lease_minutes)
     while True:
-        not_passed = f"AND i.id NOT IN ({', '.join(['%s'] * len(passed))})" if passed else ""
-        sql = CANDIDATE_SQL.format(passed=not_passed, **passes[0]) + lock
-        # The maximum bounds the index walk (item_queue_order); the item's own target filters it.
-        targets = [project.annotations_per_item, project.base_target]
-        params = [project.pk, *QUEUE_STATUSES, *targets, rater.pk, version_id, user.pk, user.pk]
-        found = list(Item.objects.raw(sql, [*params, *passed]))
+        if walked is not None:
+            found, walked = walked, None
+        else:
+            sql, params = walk_statement(
+                project=project, user=user, rater=("%s", rater.pk), pass_=passes[0], passed=passed
+            )
+            found = list(Item.objects.raw(sql.replace("{guard}", ""), params))
         if not found:
             if len(passes) > 1:
                 passes.pop(0)  # no audited item for this person: the rest of the queue

@@ -2,7 +2,14 @@
 their run. Used by annotation/services/queue.py, which documents the locking they take part in.
 """
 
-from annotation.models import Assignment, Item, Rater, Rating, Skip
+from collections.abc import Sequence
+
+from django.db import connection
+
+from annotation.models import Assignment, Item, ItemStatus, Project, Rater, Rating, Skip
+from config.round_trips import columns
+
+QUEUE_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS)
 
 ITEM, RATING, RATER = Item._meta.db_table, Rating._meta.db_table, Rater._meta.db_table
 LEASE, SKIP = Assignment._meta.db_table, Skip._meta.db_table
@@ -20,10 +27,11 @@ LEASE_FIRST_SQL = (
 # "Not rated by me" probes the item, whatever the statistics (on a new version's, PostgreSQL read
 # its every rating per claim): OFFSET 0 keeps it a probe, "+ 0" off the rater/version indexes.
 CANDIDATE_SQL = f"""
-    SELECT i.* FROM {ITEM} i
+    SELECT {{columns}} FROM {ITEM} i
     WHERE i.project_id = %s AND i.status IN (%s, %s) AND i.load < %s AND i.load < COALESCE(i.overlap_target, %s)
       AND NOT EXISTS (SELECT 1 FROM {RATING} r
-                      WHERE r.item_id = i.id AND r.rater_id + 0 = %s AND r.rubric_version_id + 0 = %s LIMIT 1 OFFSET 0)
+                      WHERE r.item_id = i.id AND r.rater_id + 0 = {{rater}} AND r.rubric_version_id + 0 = %s
+                      LIMIT 1 OFFSET 0)
       AND NOT EXISTS (SELECT 1 FROM {SKIP} s WHERE s.item_id = i.id AND s.user_id = %s)
       AND NOT EXISTS (SELECT 1 FROM {LEASE} a WHERE a.item_id = i.id AND a.user_id = %s)
       {{audit}} {{passed}}
@@ -33,6 +41,15 @@ CANDIDATE_SQL = f"""
 PASSES = (
     {"audit": "AND i.audit_rank IS NOT NULL", "order": "i.audit_rank"},
     {"audit": "", "order": "i.load DESC, i.id"},
+)
+# The walk sent with the rater lock and the lease look (LEASE_FIRST_SQL), in their round trip: it
+# names the rater by its user (its id is not known yet), and walks only when the look finds
+# nothing (no lease of this person, no expired lease), so it never holds an item that the claim
+# then does not use while it waits for other items' locks (expiring the project's leases).
+RATER_BY_USER = f"(SELECT id FROM {RATER} WHERE user_id = %s)"
+WALK_GUARD = (
+    f"AND NOT EXISTS (SELECT 1 FROM {LEASE} a WHERE a.project_id = %s "
+    f"AND ((a.user_id = %s AND a.expires_at > %s) OR a.expires_at <= %s))"
 )
 # Judge-first routing (Project.queue_by_confidence): the least confident verdicts first, items
 # without one last. No index serves this order: such projects sort their open items per claim.
@@ -72,3 +89,24 @@ LEASE_INSERT_SQL = (
     f"INSERT INTO {LEASE} (project_id, item_id, user_id, expires_at, created_at) VALUES (%s, %s, %s, %s, %s) "
     f"RETURNING id"
 )
+
+
+def walk_passes(project: Project) -> list[dict]:
+    """The walk's passes, in order: the audit sample first where the project has one."""
+    return ([PASSES[0]] if project.audit_size else []) + [BY_CONFIDENCE if project.queue_by_confidence else PASSES[1]]
+
+
+def walk_statement(
+    *, project: Project, user, rater: tuple[str, int], pass_: dict, passed: Sequence[int] = (), lock: bool = True
+) -> tuple[str, list]:
+    """One pass of the candidate walk with its lock, and its parameters. ``rater``: how the SQL
+    names the person's rater and its parameter; ``passed``: items already found full; ``lock``:
+    lock the item found (skipping locked ones), as a claim does. A
+    ``{guard}`` is left in the text for the caller to fill or drop."""
+    skip_locked = lock and connection.features.has_select_for_update_skip_locked
+    not_passed = f"AND i.id NOT IN ({', '.join(['%s'] * len(passed))})" if passed else ""
+    sql = CANDIDATE_SQL.format(columns=columns(Item, "i"), rater=rater[0], passed=not_passed + " {guard}", **pass_)
+    # The maximum bounds the index walk (item_queue_order); the item's own target filters it.
+    targets = [project.annotations_per_item, project.base_target]
+    params = [project.pk, *QUEUE_STATUSES, *targets, rater[1], project.rubric_version_id, user.pk, user.pk]
+    return sql + (" FOR UPDATE SKIP LOCKED" if skip_locked else ""), [*params, *passed]

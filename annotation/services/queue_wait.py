@@ -21,7 +21,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.models import Assignment, Item, Project, Rating, Skip
-from annotation.services.queue import QUEUE_STATUSES, assignment_claim_next
+from annotation.services.queue import assignment_claim_next
+from annotation.services.queue_sql import QUEUE_STATUSES
 
 # The longest a waiting annotator is told to wait before asking again: a lease lasts minutes, but
 # its holder may skip it any second. Short enough for a person, cheap for the database (a claim
