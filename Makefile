@@ -12,7 +12,7 @@ PORT ?= 8000
 export PORT
 
 .PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-agreement-live bench-queue \
-	bench-judges bench-judges-budget bench-export bench-review bench-items-browser bench-triage bench-triage-pages bench-make-run chaos fuzz xss clean \
+	bench-judges bench-judges-budget bench-export bench-review bench-items-browser bench-triage bench-triage-pages bench-make-run bench-hot-path chaos fuzz xss clean \
 	test-real-llm
 
 $(VENV)/.installed: pyproject.toml
@@ -102,6 +102,10 @@ bench-triage-pages: install
 # tree, next/submit latency of three annotators over HTTP, export rows/s (10,000 and 100,000 items).
 bench-make-run: install
 	$(PY) benchmarks/make_run_server.py
+
+# Python CPU per annotator round (next + submit) in the web process, in process without HTTP.
+bench-hot-path: install
+	$(PY) benchmarks/hot_path_cpu.py
 
 # Chaos (docs/reliability.md): a 1,000-item judge run with workers SIGKILLed and Redis restarted,
 # then 200,000-row imports cut by a PostgreSQL restart. Needs redis-server, initdb/pg_ctl/postgres
