@@ -160,6 +160,7 @@ def manage_visits(world: World) -> list[Visit]:
                 "[name=majority_threshold]": typed("policy.majority"),
                 "[name=numeric_tolerance]": "7",
                 "[name=trust_min_items]": typed("policy.min_items"),
+                "[name=slice_by]": typed("policy.slice_by"),
                 "[name=action]": "preview",
             },
             statuses=(400,),

@@ -16,6 +16,7 @@ from annotation.services.import_jobs import import_job_create, import_job_start
 from annotation.services.members import invitation_create
 from annotation.services.rating_imports import MAX_RATER_NAME, ratings_import
 from exports.models import ExportSnapshot
+from quality.selectors.policy import policy_for
 from quality.services.approval import item_send_to_review
 from rubrics.services import rubric_create, rubric_update
 from tests.browser.xss_payloads import PAYLOADS, Corpus
@@ -186,4 +187,24 @@ def manage_world_build(c: Corpus, *, users: dict, tasks, traces, version, items:
         confidence=0.8, distribution={"works": {"true": 0.8, "false": 0.2}}
     )
     upload = _upload_file(c, external_id=items["open"].external_id)  # uploaded in the browser
+    _posterior_fit(c, project=tasks, version=version)
     return {"upload": upload, "invitation": invitation, "job": job, "v2": v2, "own_rubric": own, "export_done": done}
+
+
+def _posterior_fit(c: Corpus, *, project, version) -> None:
+    """A stored posterior fit that left two slices to people, named by the items' hostile
+    metadata (the policy page lists them). Written straight to the policy: a real fit needs gold
+    and a calibrated judge, and the page shows what the column holds."""
+    policy = policy_for(project=project)
+    slices = [
+        {"slice": c.text(f"item{n}.metadata", markdown=False), "overconfident": True, "mean_confidence": 0.97,
+         "accuracy": {"value": 0.4, "successes": 4, "total": 10, "ci": [0.15, 0.7]}}
+        for n in range(2)
+    ]  # fmt: skip
+    criteria = {"works": {"accuracy": {"1": 0.9}, "ratings": 10, "slices": slices,
+                          "excluded_slices": [s["slice"] for s in slices]}}  # fmt: skip
+    policy.slice_by = "note"
+    fitted_at = timezone.now().isoformat()
+    policy.posterior_model = {"fitted_at": fitted_at, "rubric_version": version.pk, "slice_by": "note",
+                              "gold_items": 10, "human_ratings": 10, "criteria": criteria}  # fmt: skip
+    policy.save(update_fields=["slice_by", "posterior_model"])
