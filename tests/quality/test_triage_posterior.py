@@ -215,13 +215,13 @@ def test_the_fit_learns_that_people_err_where_the_judge_is_unsure_and_the_rule_u
 OTHER = {"helpfulness": 3, "correct": False, "tone": "rude"}
 
 
-@pytest.fixture
-def judge_first(staff, rubric_version, make_user):
-    """Judge first under the posterior rule: 120 gold items the judge (trusted, the routing judge)
-    got right at 0.96-0.97, 40 at 0.70 of which it got 16 wrong; two people on each, one of them
-    off gold on every fifth item. Then three new items: two judged at 0.96-0.97, one at 0.70."""
-    project = project_create(actor=staff, name="Judge first", rubric=rubric_version, annotations_per_item=3)
-    items_import(project=project, rows=[{"external_id": f"i{n:03}", "data": {"n": n}} for n in range(163)])
+def judge_first_world(*, staff, rubric_version, make_user, name: str, rows: list[dict], gold: int, unsure, wrong):
+    """A judge-first project of ``rows``: the judge (trusted on every criterion) gave every item
+    VERDICT, at 0.70 where ``unsure(n)`` else 0.96-0.97; the first ``gold`` items have gold (OTHER
+    where ``wrong(n)``, else VERDICT) and two people's ratings, one of them off gold on every fifth.
+    Returns the project, its items in order, three annotators and the judge's rater."""
+    project = project_create(actor=staff, name=name, rubric=rubric_version, annotations_per_item=3)
+    items_import(project=project, rows=rows)
     items = list(project.items.order_by("id"))
     users = [make_user(f"rater{n}") for n in range(3)]
     for user in users:
@@ -230,17 +230,30 @@ def judge_first(staff, rubric_version, make_user):
     judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
     version = project.rubric_version
     for n, item in enumerate(items):
-        unsure = 120 <= n < 160 or n == 162
+        distribution, confidence = (UNSURE, 0.7) if unsure(n) else (SURE, 0.97)
         Rating.objects.create(item=item, rater=judge, rubric_version=version, values=VERDICT, source="judge",
-                              distribution=UNSURE if unsure else SURE, confidence=0.7 if unsure else 0.97)  # fmt: skip
-        if n < 160:
-            truth = OTHER if 120 <= n < 136 else VERDICT
+                              distribution=distribution, confidence=confidence)  # fmt: skip
+        if n < gold:
+            truth = OTHER if wrong(n) else VERDICT
             Gold.objects.create(item=item, rubric_version=version, values=truth)
             Rating.objects.create(item=item, rater=a, rubric_version=version, values=truth)
             Rating.objects.create(item=item, rater=b, rubric_version=version,
                                   values=truth if n % 5 else (VERDICT if truth is OTHER else OTHER))  # fmt: skip
     for key in ("helpfulness", "correct", "tone"):
         RaterTrust.objects.create(project=project, rater=judge, rubric_version=version, criterion_key=key, trusted=True)
+    return project, items, users, judge
+
+
+@pytest.fixture
+def judge_first(staff, rubric_version, make_user):
+    """Judge first under the posterior rule: 120 gold items the judge (trusted, the routing judge)
+    got right at 0.96-0.97, 40 at 0.70 of which it got 16 wrong; two people on each, one of them
+    off gold on every fifth item. Then three new items: two judged at 0.96-0.97, one at 0.70."""
+    rows = [{"external_id": f"i{n:03}", "data": {"n": n}} for n in range(163)]
+    project, items, users, judge = judge_first_world(
+        staff=staff, rubric_version=rubric_version, make_user=make_user, name="Judge first", rows=rows, gold=160,
+        unsure=lambda n: 120 <= n < 160 or n == 162, wrong=lambda n: 120 <= n < 136,
+    )  # fmt: skip
     project = project_update(project=project, overlap_min=1)
     policy_update(project=project, stopping_rule="posterior", routing="judge_first")
     # The routing judge with no routing threshold: only the posterior rule's gate can let it decide alone.

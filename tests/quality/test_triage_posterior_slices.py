@@ -5,16 +5,14 @@ nor allowed to decide alone; people decide those items. Elsewhere the judge may 
 import pytest
 from django.test import Client
 
-from annotation.models import ApprovedBy, Gold, ItemStatus, Rater, RaterKind, Rating, Role
-from annotation.selectors import rater_for_user
-from annotation.services.items import items_import
-from annotation.services.projects import membership_set, project_create, project_update
+from annotation.models import ApprovedBy, ItemStatus
+from annotation.services.projects import project_update
 from annotation.services.queue import assignment_claim_next
-from quality.models import ApprovalPolicy, RaterTrust
+from quality.models import ApprovalPolicy
 from quality.selectors.policy import policy_for
 from quality.services.policy import policy_update
 from quality.services.posterior import posterior_model_fit
-from tests.quality.test_triage_posterior import OTHER, SURE, UNSURE, VERDICT
+from tests.quality.test_triage_posterior import judge_first_world
 
 pytestmark = pytest.mark.django_db
 
@@ -25,33 +23,16 @@ def wrong_on_legal(staff, rubric_version, make_user):
     the judge (trusted, the routing judge) was right at 0.96-0.97 on 120 and said 0.70 on 40, 16 of
     them wrong; on 40 "legal" gold items it said 0.96-0.97 and was wrong on 24. Two people on each
     gold item, one of them off gold on every fifth. Then a new sure "web" item and a sure "legal" one."""
-    project = project_create(actor=staff, name="Slices", rubric=rubric_version, annotations_per_item=3)
     rows = [
         {"external_id": f"i{n:03}", "data": {"n": n}, "metadata": {"source": "legal" if 160 <= n < 200 else "web"}}
         for n in range(200)
     ]
     rows += [{"external_id": "new-web", "data": {"n": 1}, "metadata": {"source": "web"}},
              {"external_id": "new-legal", "data": {"n": 2}, "metadata": {"source": "legal"}}]  # fmt: skip
-    items_import(project=project, rows=rows)
-    items = list(project.items.order_by("id"))
-    users = [make_user(f"rater{n}") for n in range(3)]
-    for user in users:
-        membership_set(project=project, user=user, role=Role.ANNOTATOR)
-    a, b = (rater_for_user(user=u) for u in users[:2])
-    judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
-    version = project.rubric_version
-    for n, item in enumerate(items):
-        unsure = 120 <= n < 160
-        Rating.objects.create(item=item, rater=judge, rubric_version=version, values=VERDICT, source="judge",
-                              distribution=UNSURE if unsure else SURE, confidence=0.7 if unsure else 0.97)  # fmt: skip
-        if n < 200:
-            truth = OTHER if (120 <= n < 136 or 160 <= n < 184) else VERDICT
-            Gold.objects.create(item=item, rubric_version=version, values=truth)
-            Rating.objects.create(item=item, rater=a, rubric_version=version, values=truth)
-            Rating.objects.create(item=item, rater=b, rubric_version=version,
-                                  values=truth if n % 5 else (VERDICT if truth is OTHER else OTHER))  # fmt: skip
-    for key in ("helpfulness", "correct", "tone"):
-        RaterTrust.objects.create(project=project, rater=judge, rubric_version=version, criterion_key=key, trusted=True)
+    project, items, users, judge = judge_first_world(
+        staff=staff, rubric_version=rubric_version, make_user=make_user, name="Slices", rows=rows, gold=200,
+        unsure=lambda n: 120 <= n < 160, wrong=lambda n: 120 <= n < 136 or 160 <= n < 184,
+    )  # fmt: skip
     project = project_update(project=project, overlap_min=1)
     policy_update(project=project, stopping_rule="posterior", routing="judge_first", slice_by="source")
     ApprovalPolicy.objects.filter(project=project).update(routing_rater=judge)
