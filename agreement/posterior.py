@@ -10,7 +10,10 @@ is evidence, combined by Bayes' rule under a simple model:
   ``r = y``; otherwise ``1 - a`` spread over the other points, evenly on nominal scales and on
   ordinal ones in proportion to ``error_decay ** (distance - 1)`` (errors are mostly one point
   off).  Raters err independently given the label (the model's main simplification: real raters
-  share hard items, so several agreeing ratings are a little less sure than it says).
+  share hard items, so several agreeing ratings are a little less sure than it says).  Where
+  errors are spread unevenly by the label itself (on an ordinal scale a rater who misses an end
+  point can only go inwards), an ``error_matrix`` fitted on the project's ratings
+  (:func:`agreement.rater_model_fit`) takes the place of that fixed form.
 
 :func:`label_posterior` is ``P(label | evidence)``; :func:`overlap_next_posterior` asks for one
 more rating while the most probable label's posterior is below ``target``, between a minimum and
@@ -68,25 +71,43 @@ def error_weights(k: int, level: PosteriorLevel, error_decay: float) -> np.ndarr
     return weight
 
 
+def error_spread(k: int, level: PosteriorLevel, error_decay: float = DEFAULT_ERROR_DECAY,
+                 error_matrix: npt.ArrayLike | None = None) -> np.ndarray:  # fmt: skip
+    """``W[y, r]`` as the posterior uses it: ``error_matrix`` when given (a fitted spread of each
+    label's errors, ``RaterModel.errors``; its diagonal is ignored and each row is normalised over
+    the other points), else :func:`error_weights` of ``level`` and ``error_decay``."""
+    if error_matrix is None:
+        if not 0.0 < error_decay <= 1.0:
+            raise ValueError(f"error_decay must lie in (0, 1]; got {error_decay!r}")
+        return error_weights(k, level, float(error_decay))
+    weight = np.array(error_matrix, dtype=float)
+    if weight.shape != (k, k) or not np.all(np.isfinite(weight)) or np.any(weight < 0):
+        raise ValueError(f"error_matrix must be {k} x {k} finite non-negative numbers")
+    np.fill_diagonal(weight, 0.0)
+    total = weight.sum(axis=1, keepdims=True)
+    if np.any(total <= 0):
+        raise ValueError("every row of error_matrix needs some weight off its diagonal")
+    return weight / total
+
+
 def rating_likelihood(
     *, points: Sequence[Any], level: PosteriorLevel, value: Any, accuracy: float,
-    error_decay: float = DEFAULT_ERROR_DECAY,
+    error_decay: float = DEFAULT_ERROR_DECAY, error_matrix: npt.ArrayLike | None = None,
 ) -> np.ndarray:  # fmt: skip
     """``P(rating = value | label = y)`` for each point ``y`` of the scale, under the model above.
 
     ``points`` in scale order (ordinal: the distance between two points is their rank
-    difference).  ``accuracy`` in (0, 1).  A value that is not a point of the scale raises."""
+    difference).  ``accuracy`` in (0, 1).  ``error_matrix``: see :func:`error_spread`.  A value
+    that is not a point of the scale raises."""
     values = _check_points(points)
     accuracy = _check_probability("accuracy", accuracy)
     if level not in ("nominal", "ordinal"):
         raise ValueError(f"level must be 'nominal' or 'ordinal'; got {level!r}")
-    if not 0.0 < error_decay <= 1.0:
-        raise ValueError(f"error_decay must lie in (0, 1]; got {error_decay!r}")
     try:
         at = values.index(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a point of the scale {values!r}") from None
-    weights = error_weights(len(values), level, float(error_decay))
+    weights = error_spread(len(values), level, error_decay, error_matrix)
     out = (1 - accuracy) * weights[:, at]
     out[at] = accuracy
     return out
@@ -101,6 +122,7 @@ def label_posterior(
     ratings: Sequence[Any] = (),
     rater_accuracy: float | Sequence[float] = 0.85,
     error_decay: float = DEFAULT_ERROR_DECAY,
+    error_matrix: npt.ArrayLike | None = None,
 ) -> np.ndarray:
     """``P(label = y | judge, ratings)`` for each point ``y`` of ``points`` (sums to 1).
 
@@ -123,9 +145,10 @@ def label_posterior(
     if len(accuracies) != len(ratings):
         raise ValueError(f"{len(ratings)} ratings but {len(accuracies)} accuracies")
     log = np.log(np.maximum(belief, 1e-300))
+    spread = error_spread(k, level, error_decay, error_matrix) if ratings else None
     for value, accuracy in zip(ratings, accuracies, strict=True):
         log += np.log(rating_likelihood(points=values, level=level, value=value, accuracy=float(accuracy),
-                                        error_decay=error_decay))  # fmt: skip
+                                        error_matrix=spread))  # fmt: skip
     log[belief == 0] = -np.inf
     out = np.exp(log - log.max())
     return out / out.sum()
@@ -169,6 +192,7 @@ def overlap_next_posterior(
     ratings: Sequence[Any] = (),
     rater_accuracy: float | Sequence[float] = 0.85,
     error_decay: float = DEFAULT_ERROR_DECAY,
+    error_matrix: npt.ArrayLike | None = None,
 ) -> PosteriorDecision:
     """Whether an item (one criterion) needs one more human rating under the posterior rule.
 
@@ -185,7 +209,8 @@ def overlap_next_posterior(
     target = _check_probability("target", target)
     ratings = [r for r in ratings if r is not None]
     post = label_posterior(points=points, level=level, prior=prior, judge_dist=judge_dist, ratings=ratings,
-                           rater_accuracy=rater_accuracy, error_decay=error_decay)  # fmt: skip
+                           rater_accuracy=rater_accuracy, error_decay=error_decay,
+                           error_matrix=error_matrix)  # fmt: skip
     best = int(np.argmax(post))
     label, p, n = list(points)[best], float(post[best]), len(ratings)
     shape = tuple(float(x) for x in post)
@@ -202,6 +227,7 @@ def overlap_next_posterior(
 def majority_accuracy(
     *, points: Sequence[Any], n: int = 3, level: PosteriorLevel = "nominal", prior: npt.ArrayLike | None = None,
     rater_accuracy: float = 0.85, error_decay: float = DEFAULT_ERROR_DECAY,
+    error_matrix: npt.ArrayLike | None = None,
 ) -> float:  # fmt: skip
     """The expected accuracy of fixed overlap ``n`` under the model: the probability that the
     label of ``n`` independent ratings (nominal: the most frequent value, ties to the
@@ -213,9 +239,10 @@ def majority_accuracy(
     if int(n) != n or n < 1 or k**n > 200_000:
         raise ValueError(f"n must be a positive integer with few enough outcomes to enumerate; got {n!r}")
     base = np.full(k, 1.0 / k) if prior is None else _normalised(np.asarray(prior, dtype=float))
+    spread = error_spread(k, level, error_decay, error_matrix)
     like = np.array(
         [
-            rating_likelihood(points=values, level=level, value=v, accuracy=rater_accuracy, error_decay=error_decay)
+            rating_likelihood(points=values, level=level, value=v, accuracy=rater_accuracy, error_matrix=spread)
             for v in values
         ]
     )  # like[r, y]

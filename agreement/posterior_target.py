@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agreement.posterior import DEFAULT_ERROR_DECAY, PosteriorLevel, _normalised, error_weights
+from agreement.posterior import DEFAULT_ERROR_DECAY, PosteriorLevel, _normalised, error_spread
 
 DEFAULT_CANDIDATES = tuple(np.round(np.arange(0.50, 0.9951, 0.005), 3))
 
@@ -56,6 +56,7 @@ def posterior_target_choose(
     accuracy_shift: npt.ArrayLike | None = None,
     max_overlap: int = 5,
     error_decay: float = DEFAULT_ERROR_DECAY,
+    error_matrix: npt.ArrayLike | None = None,
     accuracy: float | None = None,
     reference_overlap: int = 3,
     simulations: int = 4000,
@@ -71,7 +72,9 @@ def posterior_target_choose(
     be one value per row (0 where the judge may decide alone), and so may ``accuracy_shift``: the
     logit shift of every rater's accuracy on that row's item (``RaterModel.shift`` of its difficulty
     covariate), which both the simulated raters and the rule's posterior use.  Without them, labels
-    come from ``prior`` (default uniform).  No candidate reaching it: the highest candidate."""
+    come from ``prior`` (default uniform).  Errors are spread by ``error_matrix`` (the fitted
+    ``RaterModel.errors``) when given, else by ``level`` and ``error_decay``.  No candidate
+    reaching it: the highest candidate."""
     scale = list(points)
     k = len(scale)
     acc = np.asarray(rater_accuracies, dtype=float).ravel()
@@ -101,7 +104,7 @@ def posterior_target_choose(
         lo, hi = 0.05, 0.995  # the rater model's range
         base = np.log(np.clip(a, lo, hi) / (1 - np.clip(a, lo, hi)))
         a = np.clip(1 / (1 + np.exp(-(base + shift[:, None]))), lo, hi)
-    weights = error_weights(k, level, float(error_decay))
+    weights = error_spread(k, level, float(error_decay), error_matrix)
     errs = (weights[truth][:, None, :].cumsum(axis=2) > rng.random((m, max_overlap, 1))).argmax(axis=2)
     ratings = np.where(rng.random((m, max_overlap)) < a, truth[:, None], errs)  # (m, max_overlap)
     # Posterior after 0..max ratings, as the rule computes it (the raters' accuracies known).

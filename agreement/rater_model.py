@@ -2,12 +2,19 @@
 otherwise the raters' agreement with each other (one-coin Dawid-Skene, fitted by EM).
 
 The model is the one :mod:`agreement.posterior` decides with: a rater of accuracy ``a`` gives the
-true label with probability ``a`` and otherwise an error spread by :func:`error_weights` (on
-ordinal scales the decay with distance is estimated too).  EM alternates between each item's
-posterior over labels (gold items: their gold) and the base rate, each rater's accuracy (shrunk
-towards the pooled accuracy by ``shrinkage`` pseudo-ratings, so a rater seen ten times is not
-called perfect) and the decay.  Ratings collected under an adaptive stopping rule are fine here:
-the rule looks only at ratings already observed, so the likelihood (and EM) can ignore it.
+true label with probability ``a`` and otherwise an error spread over the other points by the
+label's row of an **error matrix** shared by all raters (``errors``; on scales of three points or
+more). EM alternates between each item's posterior over labels (gold items: their gold) and the
+base rate, each rater's accuracy (shrunk towards the pooled accuracy by ``shrinkage``
+pseudo-ratings, so a rater seen ten times is not called perfect), the ordinal decay of
+:func:`error_weights` and the error matrix: each label's expected errors by the point they landed
+on, plus ``ERROR_PRIOR_WEIGHT`` pseudo-errors spread as :func:`error_weights` spreads them
+(evenly on nominal scales, by the fitted decay on ordinal ones), so a label rarely seen wrong
+keeps that fixed form. The matrix is what makes the posterior ordinal-aware where the fixed form is not: a rater who
+misses an end point can only err inwards, so a rating of 2 comes from a true 1 more often than a
+symmetric decay says, and the middle of a scale collects errors from both sides. Ratings
+collected under an adaptive stopping rule are fine here: the rule looks only at ratings already
+observed, so the likelihood (and EM) can ignore it.
 
 **Item difficulty.** Raters do not err independently of the item: hard items are hard for
 everyone (the judge included), so one accuracy per rater makes agreeing ratings look surer than
@@ -34,12 +41,15 @@ from agreement.posterior import DEFAULT_ERROR_DECAY, PosteriorLevel, error_weigh
 
 _ACCURACY_RANGE = (0.05, 0.995)
 SLOPE_PRECISION = 25.0
+ERROR_PRIOR_WEIGHT = 20.0  # pseudo-errors per label pulling its row of the error matrix to the fixed form
 
 
 @dataclass(frozen=True)
 class RaterModel:
     """Fitted rater model: the base rate of each point, each rater's accuracy, the pooled accuracy
-    (for raters it has not seen) and the ordinal error decay."""
+    (for raters it has not seen), the ordinal error decay and the error matrix (``errors[y][r]``:
+    the share of errors on label ``y`` that land on point ``r``; None on two-point scales, where
+    there is one way to be wrong, and in models built by hand, which then use the decay)."""
 
     points: tuple[Any, ...]
     level: PosteriorLevel
@@ -51,6 +61,7 @@ class RaterModel:
     ratings: int = 0
     difficulty_slope: float = 0.0
     covariate_center: float = 0.0
+    errors: tuple[tuple[float, ...], ...] | None = None
 
     def shift(self, covariate: float | None) -> float:
         """The logit shift of every rater's accuracy on an item with ``covariate`` (None: 0)."""
@@ -70,7 +81,8 @@ class RaterModel:
                 "error_decay": round(self.error_decay, 6), "items": self.items, "ratings": self.ratings,
                 "accuracy": {str(r): round(a, 6) for r, a in self.accuracy.items()},
                 "difficulty_slope": round(self.difficulty_slope, 6),
-                "covariate_center": round(self.covariate_center, 6)}  # fmt: skip
+                "covariate_center": round(self.covariate_center, 6),
+                "errors": None if self.errors is None else [[round(w, 6) for w in r] for r in self.errors]}  # fmt: skip
 
 
 def difficulty_covariate(confidence: float | None) -> float | None:
@@ -168,6 +180,8 @@ def rater_model_fit(
     z = np.where(has, z - center, 0.0)
     use_slope = bool(has.any()) and float(np.ptp(z[has])) > 0
     slope = 0.0
+    errors = error_weights(k, level, float(decay))
+    seen_value = np.eye(k)[jv]  # (ratings, points): one-hot of each rating's value
     for _ in range(int(iterations) if rows else 0):
         prior = (post[~own].sum(axis=0) + 1.0) / (int((~own).sum()) + k)
         right = post[ju, jv]  # P(rating j is correct)
@@ -181,9 +195,11 @@ def rater_model_fit(
             new_slope = 0.0
         if level == "ordinal" and k > 2:
             decay = _decay_fit(post[ju], apart, k, decay)
-        weights = error_weights(k, level, float(decay))
+        errors = error_weights(k, level, float(decay))
+        if k > 2:
+            errors = _errors_fit(post[ju], seen_value, errors)
         a = _logistic(_logit(new_accuracy[jr]) + new_slope * z)[:, None] if use_slope else new_accuracy[jr][:, None]
-        like = np.where(apart == 0, a, (1 - a) * weights[:, jv].T)  # like[j, y] = P(v_j | y)
+        like = np.where(apart == 0, a, (1 - a) * errors[:, jv].T)  # like[j, y] = P(v_j | y)
         log = np.where(own[:, None], own_log, np.log(prior)[None, :])
         np.add.at(log, ju, np.log(like))
         new_post = np.exp(log - log.max(axis=1, keepdims=True))
@@ -200,6 +216,7 @@ def rater_model_fit(
         points=tuple(scale), level=level, prior=tuple(float(p) for p in prior), pooled=pooled,
         error_decay=float(decay), accuracy={r: float(accuracy[r_at[r]]) for r in rater_ids},
         items=n_units, ratings=len(rows), difficulty_slope=float(slope), covariate_center=center,
+        errors=tuple(tuple(float(w) for w in row) for row in errors) if k > 2 else None,
     )  # fmt: skip
 
 
@@ -241,6 +258,16 @@ def _accuracy_step(right: np.ndarray, jr: np.ndarray, z: np.ndarray, accuracy: n
     hess = float((z * z * p * (1 - p)).sum()) + SLOPE_PRECISION
     new_slope = float(np.clip(slope + grad / hess, -5.0, 5.0))
     return _logistic(theta), pooled, new_slope
+
+
+def _errors_fit(post: np.ndarray, seen_value: np.ndarray, fixed_form: np.ndarray) -> np.ndarray:
+    """The error matrix's M-step: each label's expected errors by the point they landed on
+    (``post[j, y]`` of rating ``j`` with value ``v`` counts towards ``(y, v)`` when ``v != y``),
+    plus ``ERROR_PRIOR_WEIGHT`` pseudo-errors spread as ``fixed_form``; rows normalised."""
+    counts = post.T @ seen_value  # counts[y, v]
+    np.fill_diagonal(counts, 0.0)
+    spread = counts + ERROR_PRIOR_WEIGHT * fixed_form
+    return spread / spread.sum(axis=1, keepdims=True)
 
 
 def _decay_fit(post: np.ndarray, apart: np.ndarray, k: int, current: float) -> float:

@@ -80,7 +80,7 @@ class _Labeller:
         m = self.model
         accuracies = list(m.accuracy.values()) or [m.pooled]
         common = {"points": self.points, "rater_accuracies": accuracies, "level": self.level, "prior": m.prior,
-                  "max_overlap": MAX_OVERLAP, "error_decay": m.error_decay}  # fmt: skip
+                  "max_overlap": MAX_OVERLAP, "error_decay": m.error_decay, "error_matrix": m.errors}  # fmt: skip
         plain = posterior_target_choose(**common)
         self.plain_target, self.reference = plain.target, plain.reference_accuracy
         if self.judge_dists is None:
@@ -110,7 +110,7 @@ class _Labeller:
                 points=self.points, level=self.level, min_overlap=min_overlap,
                 target=self.target if judge_dist is not None else self.plain_target,
                 max_overlap=MAX_OVERLAP, prior=m.prior, judge_dist=judge_dist,
-                ratings=w.ratings[i, :n].tolist(), error_decay=m.error_decay,
+                ratings=w.ratings[i, :n].tolist(), error_decay=m.error_decay, error_matrix=m.errors,
                 rater_accuracy=[m.accuracy_of(int(r), covariate) for r in w.raters[i, :n]],
             )  # fmt: skip
             if not decision.needs_rating:
@@ -136,7 +136,13 @@ def posterior_adaptive(world: World, *, target: float | str) -> Outcome:
     people = _Labeller(world, target)
     for i in range(world.truth.size):
         out.labels[i] = people.label(i, out)
-    out.extra = {"target": people.target, "reference": people.reference, "pooled": people.model.pooled}
+    out.extra = {
+        "target": people.target,
+        "reference": people.reference,
+        "pooled": people.model.pooled,
+        "model": people.model,
+        "final": people.final,
+    }
     return out
 
 

@@ -167,6 +167,8 @@ def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, val
         ratings=values,
         rater_accuracy=[agreement.shifted_accuracy(float(accuracy.get(str(r), pooled)), shift) for r in raters],
         error_decay=float(fit.get("error_decay", agreement.posterior.DEFAULT_ERROR_DECAY)),
+        # Fits stored before the error matrix have none: the decay's fixed form, as they were fitted.
+        error_matrix=fit.get("error_matrix"),
     )
 
 

@@ -6,7 +6,8 @@ What the rule needs, per scored criterion with a finite scale, from what the pro
   examples, the map from the probability its distribution gave its verdict to how often that
   verdict equals gold (``agreement.calibration_map_fit``, isotonic). Only with at least
   ``MIN_CALIBRATION_ITEMS`` such items; otherwise the judge takes no part in the posterior;
-* **the raters' accuracies, the base rate, the ordinal error decay**: one-coin Dawid-Skene over
+* **the raters' accuracies, the base rate, the ordinal error decay, where errors land** (the
+  error matrix, on scales of three points or more): one-coin Dawid-Skene over
   every human rating of the current rubric version, gold items fixed to their gold, items with a
   calibrated verdict starting from it (``agreement.rater_model_fit``); with a calibrated judge,
   also the **item-difficulty slope**: how much more accurate people are where the judge was surer
@@ -169,7 +170,7 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human, sl
     sample = random.Random(project.pk).sample(sorted(dists), min(len(dists), TARGET_SAMPLE))
     common = {"points": points, "level": level, "rater_accuracies": list(model.accuracy.values()) or [model.pooled],
               "prior": model.prior, "max_overlap": project.annotations_per_item, "error_decay": model.error_decay,
-              "reference_overlap": project.annotations_per_item}  # fmt: skip
+              "error_matrix": model.errors, "reference_overlap": project.annotations_per_item}  # fmt: skip
     # Items without a calibrated verdict start from the base rate: they need their own target.
     plain = agreement.posterior_target_choose(**common, min_overlap=project.overlap_min or 1)
     choice, alone_from = plain, None
@@ -188,6 +189,7 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human, sl
         "prior": list(model.prior),
         "pooled": model.pooled,
         "error_decay": model.error_decay,
+        "error_matrix": model.as_dict()["errors"],
         "difficulty_slope": model.difficulty_slope,
         "covariate_center": model.covariate_center,
         "accuracy": {str(r): a for r, a in model.accuracy.items()},

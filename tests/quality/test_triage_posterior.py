@@ -14,6 +14,7 @@ from annotation.services.queue import assignment_claim_next
 from annotation.services.ratings import rating_submit
 from quality.models import RaterTrust
 from quality.selectors.policy import policy_for
+from quality.services.approval import project_decide
 from quality.services.policy import policy_update
 from quality.services.policy_preview import policy_preview
 from quality.services.posterior import posterior_model_fit
@@ -384,3 +385,26 @@ def test_a_queued_fit_is_stored_by_a_real_worker(fitted, client_for, staff, sett
     finally:
         worker_kill(worker)
     assert policy_for(project=project).posterior_model["fitted_at"]
+
+
+def test_the_fit_stores_where_errors_land_and_the_rule_decides_with_it(fitted):
+    project, new, users, _judge = fitted
+    policy = policy_for(project=project)
+    criteria = policy.posterior_model["criteria"]
+    matrix = criteria["helpfulness"]["error_matrix"]
+    assert len(matrix) == 5 and all(len(row) == 5 and abs(sum(row) - 1) < 1e-5 for row in matrix)
+    assert all(matrix[y][y] == 0 for y in range(5))
+    assert criteria["correct"]["error_matrix"] is None, "two points: one way to be wrong"
+    item = new[3]
+    rate(item, users[0], helpfulness=3)  # one point below the judge's sure 4
+    item.refresh_from_db()
+    assert not (item.status == ItemStatus.APPROVED and item.consensus["helpfulness"] == 3)
+    # A project whose raters, when a response deserves 4, never say 3 (they slip up to 5): one 3
+    # then rules the judge's 4 out, and the item settles on 3 without another person.
+    never_down = [[0.0 if to == y else 0.001 for to in range(5)] for y in range(5)]
+    never_down[3][4] = 1.0
+    criteria["helpfulness"]["error_matrix"] = never_down
+    policy.save(update_fields=["posterior_model"])
+    project_decide(project=project)
+    item.refresh_from_db()
+    assert item.status == ItemStatus.APPROVED and item.consensus["helpfulness"] == 3
