@@ -177,10 +177,10 @@ def _rater_lock_and_lease(*, project: Project, user) -> tuple[Rater | None, tupl
         )
         return rater, first, now, None
     at = connection.ops.adapt_datetimefield_value(now)
-    sql, params = walk_statement(
-        project=project, user=user, rater=(RATER_BY_USER, user.pk), pass_=walk_passes(project)[0]
+    guard = (WALK_GUARD, [project.pk, user.pk, at, at])
+    walk = walk_statement(
+        project=project, user=user, rater=(RATER_BY_USER, user.pk), pass_=walk_passes(project)[0], guard=guard
     )
-    walk = (sql.replace("{guard}", WALK_GUARD), [*params, project.pk, user.pk, at, at])
     raters, leases, walked = statements_run(
         [(RATER_LOCK_SQL, [user.pk]), (LEASE_FIRST_SQL, [project.pk, user.pk, at, at]), walk]
     )
@@ -195,7 +195,7 @@ def _candidate_exists(*, project: Project, user, rater: Rater) -> bool:
     """Whether the walk of ``_lease_grant`` has an item for this person, locked or not."""
     sql, params = walk_statement(project=project, user=user, rater=("%s", rater.pk), pass_=PASSES[1], lock=False)
     with connection.cursor() as cursor:
-        cursor.execute(sql.replace("{guard}", ""), params)
+        cursor.execute(sql, params)
         return cursor.fetchone() is not None
 
 
@@ -228,7 +228,7 @@ def _lease_grant(
             sql, params = walk_statement(
                 project=project, user=user, rater=("%s", rater.pk), pass_=passes[0], passed=passed
             )
-            found = list(Item.objects.raw(sql.replace("{guard}", ""), params))
+            found = list(Item.objects.raw(sql, params))
         if not found:
             if len(passes) > 1:
                 passes.pop(0)  # no audited item for this person: the rest of the queue

@@ -97,16 +97,23 @@ def walk_passes(project: Project) -> list[dict]:
 
 
 def walk_statement(
-    *, project: Project, user, rater: tuple[str, int], pass_: dict, passed: Sequence[int] = (), lock: bool = True
+    *,
+    project: Project,
+    user,
+    rater: tuple[str, int],
+    pass_: dict,
+    passed: Sequence[int] = (),
+    lock: bool = True,
+    guard: tuple[str, list] = ("", []),
 ) -> tuple[str, list]:
-    """One pass of the candidate walk with its lock, and its parameters. ``rater``: how the SQL
-    names the person's rater and its parameter; ``passed``: items already found full; ``lock``:
-    lock the item found (skipping locked ones), as a claim does. A
-    ``{guard}`` is left in the text for the caller to fill or drop."""
+    """One pass of the candidate walk, and its parameters. ``rater``: how the SQL names the
+    person's rater, and its parameter; ``passed``: items already found full; ``lock``: lock the
+    item found (skipping locked ones), as a claim does; ``guard``: one more condition and its
+    parameters (:data:`WALK_GUARD`)."""
     skip_locked = lock and connection.features.has_select_for_update_skip_locked
     not_passed = f"AND i.id NOT IN ({', '.join(['%s'] * len(passed))})" if passed else ""
-    sql = CANDIDATE_SQL.format(columns=columns(Item, "i"), rater=rater[0], passed=not_passed + " {guard}", **pass_)
+    sql = CANDIDATE_SQL.format(columns=columns(Item, "i"), rater=rater[0], passed=f"{not_passed} {guard[0]}", **pass_)
     # The maximum bounds the index walk (item_queue_order); the item's own target filters it.
     targets = [project.annotations_per_item, project.base_target]
     params = [project.pk, *QUEUE_STATUSES, *targets, rater[1], project.rubric_version_id, user.pk, user.pk]
-    return sql + (" FOR UPDATE SKIP LOCKED" if skip_locked else ""), [*params, *passed]
+    return sql + (" FOR UPDATE SKIP LOCKED" if skip_locked else ""), [*params, *passed, *guard[1]]
