@@ -28,20 +28,28 @@ SURE = {"helpfulness": {"3": 0.02, "4": 0.96, "5": 0.02}, "correct": {"true": 0.
 GOLD_ITEMS = 60
 
 
+def project_with_judge(*, staff, rubric_version, make_user, name: str, rows: list[dict], people: int):
+    """A project (overlap 3) of ``rows`` with ``people`` annotators and a judge's rater (no rating
+    yet); returns the project, its items in order, the annotators and the judge."""
+    project = project_create(actor=staff, name=name, rubric=rubric_version, annotations_per_item=3)
+    items_import(project=project, rows=rows)
+    users = [make_user(f"rater{n}") for n in range(people)]
+    for user in users:
+        membership_set(project=project, user=user, role=Role.ANNOTATOR)
+    judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
+    return project, list(project.items.order_by("id")), users, judge
+
+
 @pytest.fixture
 def fitted(staff, rubric_version, make_user):
     """A project (adaptive overlap 1-3, posterior rule) whose judge was right on 57 of 60 gold items
     at a claimed 0.96-0.97 (calibrated to about 0.94), with two people who matched gold on each."""
-    project = project_create(actor=staff, name="Posterior", rubric=rubric_version, annotations_per_item=3)
     rows = [{"external_id": f"g{i}", "data": {"n": i}} for i in range(GOLD_ITEMS)]
-    items_import(project=project, rows=rows + [{"external_id": f"new{i}", "data": {"n": i}} for i in range(4)])
-    items = list(project.items.order_by("id"))
+    rows += [{"external_id": f"new{i}", "data": {"n": i}} for i in range(4)]
+    project, items, users, judge = project_with_judge(
+        staff=staff, rubric_version=rubric_version, make_user=make_user, name="Posterior", rows=rows, people=5
+    )
     new = items[GOLD_ITEMS:]
-    users = []
-    for n in range(5):
-        users.append(make_user(f"rater{n}"))
-        membership_set(project=project, user=users[-1], role=Role.ANNOTATOR)
-    judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
     version = project.rubric_version
     for n, item in enumerate(items):
         Rating.objects.create(item=item, rater=judge, rubric_version=version, values=VERDICT, source="judge",
@@ -168,15 +176,11 @@ UNSURE = {"helpfulness": {"3": 0.15, "4": 0.70, "5": 0.15}, "correct": {"true": 
 def difficult(staff, rubric_version, make_user):
     """80 gold items: on 40 the judge said 0.97 and both people matched gold; on the other 40 it said
     0.70 and one of the two people missed gold on 16 of them: people err where the judge is unsure."""
-    project = project_create(actor=staff, name="Difficulty", rubric=rubric_version, annotations_per_item=3)
     rows = [{"external_id": f"g{i}", "data": {"n": i}} for i in range(80)]
-    items_import(project=project, rows=rows + [{"external_id": f"new{i}", "data": {"n": i}} for i in range(2)])
-    items = list(project.items.order_by("id"))
-    users = []
-    for n in range(2):
-        users.append(make_user(f"rater{n}"))
-        membership_set(project=project, user=users[-1], role=Role.ANNOTATOR)
-    judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
+    rows += [{"external_id": f"new{i}", "data": {"n": i}} for i in range(2)]
+    project, items, users, judge = project_with_judge(
+        staff=staff, rubric_version=rubric_version, make_user=make_user, name="Difficulty", rows=rows, people=2
+    )
     version = project.rubric_version
     for n, item in enumerate(items):
         hard = n % 2 == 1
@@ -221,14 +225,10 @@ def judge_first_world(*, staff, rubric_version, make_user, name: str, rows: list
     VERDICT, at 0.70 where ``unsure(n)`` else 0.96-0.97; the first ``gold`` items have gold (OTHER
     where ``wrong(n)``, else VERDICT) and two people's ratings, one of them off gold on every fifth.
     Returns the project, its items in order, three annotators and the judge's rater."""
-    project = project_create(actor=staff, name=name, rubric=rubric_version, annotations_per_item=3)
-    items_import(project=project, rows=rows)
-    items = list(project.items.order_by("id"))
-    users = [make_user(f"rater{n}") for n in range(3)]
-    for user in users:
-        membership_set(project=project, user=user, role=Role.ANNOTATOR)
+    project, items, users, judge = project_with_judge(
+        staff=staff, rubric_version=rubric_version, make_user=make_user, name=name, rows=rows, people=3
+    )
     a, b = (rater_for_user(user=u) for u in users[:2])
-    judge = Rater.objects.create(kind=RaterKind.JUDGE, name="judge v1", version=1)
     version = project.rubric_version
     for n, item in enumerate(items):
         distribution, confidence = (UNSURE, 0.7) if unsure(n) else (SURE, 0.97)
