@@ -15,7 +15,13 @@ rule), with ``calibration_map`` (a judge's confidence calibrated on gold) and ``
 
 from agreement._data import LEVELS, Level, reliability_matrix_to_long
 from agreement.alpha import AlphaResult, alpha
-from agreement.calibration_map import CalibrationMap, calibrate_distribution, calibration_map_fit
+from agreement.calibration_map import (
+    CalibrationMap,
+    calibrate_distribution,
+    calibration_map_fit,
+    judge_landing,
+    own_weight_fit,
+)
 from agreement.items import item_disagreement
 from agreement.judge import (
     ConfusionMatrix,
@@ -94,6 +100,7 @@ __all__ = [
     "item_disagreement",
     "judge_alone_choose",
     "judge_as_rater",
+    "judge_landing",
     "judge_trusted",
     "judge_vs_humans",
     "label_posterior",
@@ -102,6 +109,7 @@ __all__ = [
     "overlap_combine",
     "overlap_next",
     "overlap_next_posterior",
+    "own_weight_fit",
     "pair_ratings",
     "percent_agreement",
     "posterior_target_choose",

@@ -34,11 +34,14 @@ from agreement import (
     calibration_map_fit,
     difficulty_covariate,
     judge_alone_choose,
+    judge_landing,
     overlap_next_posterior,
+    own_weight_fit,
     posterior_target_choose,
     rater_model_fit,
     slice_audit,
 )
+from agreement.posterior import error_spread
 
 REFIT_EVERY = 250
 AUDIT_SHARE, AUDIT_SEED = 0.10, 19
@@ -178,8 +181,20 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
     cmap = calibration_map_fit(confidences=judge.confidence[audit][usable], correct=correct[usable])
     calibrated = cmap.apply(judge.confidence)
     rest = np.flatnonzero(~in_audit & ~np.isin(world.source, list(flagged)))
-    dists = np.array([calibrate_distribution(judge.distribution[i], verdict_index=int(np.flatnonzero(
-        world.points == judge.verdict[i])[0]), calibrated=float(calibrated[i])) for i in rest])  # fmt: skip
+    # Where the truth lies when the judge is wrong: its own distribution's share, and the rater
+    # model's (agreement.judge_landing), weighed on the audit's gold (agreement.own_weight_fit).
+    m = people.model
+    landing = judge_landing(prior=m.prior, errors=error_spread(len(people.points), people.level, m.error_decay,
+                                                                m.errors))  # fmt: skip
+    index = {float(p): n for n, p in enumerate(people.points)}
+    verdict_at = np.array([index[float(v)] for v in judge.verdict])
+    kept = audit[usable]
+    truth_at = [index[float(t)] for t in world.truth[kept]]
+    own_weight = own_weight_fit(dists=judge.distribution[kept], verdict_indices=verdict_at[kept].tolist(),
+                                truth_indices=truth_at, landing=landing)  # fmt: skip
+    dists = np.array([calibrate_distribution(judge.distribution[i], verdict_index=int(verdict_at[i]),
+                                             calibrated=float(calibrated[i]), landing=landing[verdict_at[i]],
+                                             own_weight=own_weight) for i in rest])  # fmt: skip
     # Whether the judge may decide alone, and from which calibrated confidence, is chosen with the
     # target at every fit (agreement.judge_alone_choose: shown on the audit's gold to reach the target).
     people.judge_dists, people.judge_calibrated = dists, calibrated[rest]
@@ -204,6 +219,7 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
         "alone_share": alone / ids.size,
         "flagged": sorted(flagged),
         "calibration": cmap,
+        "own_weight": own_weight,
         "pooled": people.model.pooled,
         "final": people.final,
         "slope": people.model.difficulty_slope,
@@ -222,4 +238,4 @@ def posterior_summary(out: Outcome, world: World) -> str:
         kept = f"judge alone (gate {gate}) on {len(alone) / world.truth.size:.0%} at {right:.3f}"
     return (f"targets {x['target']:.3f} with the judge, {x['plain_target']:.3f} without (fixed 3 under the model: "
             f"{x['reference']:.3f}); {kept}; flagged {', '.join(x['flagged']) or 'nothing'}; difficulty slope "
-            f"{x['slope']:+.2f}")  # fmt: skip
+            f"{x['slope']:+.2f}; the judge's own share of where its errors land {x['own_weight']:.2f}")  # fmt: skip
