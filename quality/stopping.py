@@ -63,7 +63,7 @@ def posterior_level(criterion: Criterion) -> agreement.posterior.PosteriorLevel:
     return "ordinal" if criterion.kind == ScaleKind.ORDINAL else "nominal"
 
 
-def _reported(criterion: Criterion, distribution: dict | None) -> tuple[list[float], int] | None:
+def judge_reported(criterion: Criterion, distribution: dict | None) -> tuple[list[float], int] | None:
     """The judge's stored distribution over ``criterion``'s points (NaN where not reported) and the
     index of its verdict (the most probable point), or None without one."""
     points = criterion_points(criterion)
@@ -79,14 +79,14 @@ def _reported(criterion: Criterion, distribution: dict | None) -> tuple[list[flo
 def judge_covariate(criterion: Criterion, distribution: dict | None) -> float | None:
     """The item's difficulty covariate (``agreement.difficulty_covariate``): the logit of the
     probability the judge's stored distribution gives its verdict, before calibration."""
-    reported = _reported(criterion, distribution)
+    reported = judge_reported(criterion, distribution)
     return None if reported is None else agreement.difficulty_covariate(reported[0][reported[1]])
 
 
 def judge_calibrated(criterion: Criterion, distribution: dict | None, fit: dict) -> float | None:
     """The calibrated probability that the judge's verdict is right (its calibration map applied to
     the probability its stored distribution gave the verdict), or None without a map."""
-    reported = _reported(criterion, distribution)
+    reported = judge_reported(criterion, distribution)
     if reported is None or not fit.get("calibration"):
         return None
     dist, top = reported
@@ -97,11 +97,14 @@ def judge_distribution(criterion: Criterion, distribution: dict | None, fit: dic
     """The judge's calibrated distribution over ``criterion``'s points from its stored verdict
     (``Rating.distribution``), or None when the criterion has no calibration map."""
     calibrated = judge_calibrated(criterion, distribution, fit)
-    reported = _reported(criterion, distribution)
+    reported = judge_reported(criterion, distribution)
     if calibrated is None or reported is None:
         return None
     dist, top = reported
-    return [float(x) for x in agreement.calibrate_distribution(dist, verdict_index=top, calibrated=calibrated)]
+    landing, own_weight = fit.get("judge_landing"), fit.get("judge_own_weight")
+    # Fits stored before the landing have none: the judge's own share of the rest, as they were fitted.
+    rest = {} if landing is None or own_weight is None else {"landing": landing[top], "own_weight": float(own_weight)}
+    return [float(x) for x in agreement.calibrate_distribution(dist, verdict_index=top, calibrated=calibrated, **rest)]
 
 
 def item_slice(metadata: dict | None, key: str) -> Any:

@@ -15,7 +15,8 @@ from quality.stopping import posterior_fit_pending, posterior_in_force
 def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
     """The stored fit in words and numbers, or None before the first fit. Per criterion: the
     gold items the judge was calibrated on, the ratings the raters were measured on, the lowest,
-    median and highest rater accuracy, and the target in force (the manager's, else the fitted one)."""
+    median and highest rater accuracy, the target in force (the manager's, else the fitted one), and
+    how much of where the judge's errors land is the judge's own distribution (the rest: the raters')."""
     model = policy.posterior_model or {}
     if not model.get("fitted_at"):
         return None
@@ -39,6 +40,7 @@ def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
                 "expected_accuracy": fit.get("expected_accuracy"),
                 "difficulty_slope": fit.get("difficulty_slope"),
                 "judge_alone_from": fit.get("judge_alone_from"),
+                "judge_own_weight": fit.get("judge_own_weight"),
                 "excluded_slices": [s for s in fit.get("slices") or () if s.get("overconfident")],
             }
         )

@@ -54,6 +54,7 @@ from quality.stopping import (
     judge_calibrated,
     judge_covariate,
     judge_distribution,
+    judge_reported,
     posterior_level,
 )
 from rubrics.scales import point_label
@@ -116,11 +117,12 @@ def _slices_of(project: Project, key: str) -> dict[int, Any]:
     return {item_id: item_slice(metadata, key) for item_id, metadata in rows.iterator(chunk_size=5_000)}
 
 
-def _slice_check(criterion, verdicts, golds, shown, slices) -> tuple[list[float], list[bool], list[dict], list]:
-    """The judge's verdicts on held-out gold for ``criterion``: its raw confidence in each verdict
-    and whether it equals gold; with ``slices``, only those outside the slices ``agreement.slice_audit``
-    flags as overconfident there (docs/triage.md, section 2). Also the audit per slice, and the
-    flagged slices."""
+def _slice_check(criterion, verdicts, golds, shown,
+                 slices) -> tuple[list[int], list[float], list[bool], list[dict], list]:  # fmt: skip
+    """The judge's verdicts on held-out gold for ``criterion``: their items, its raw confidence in
+    each verdict and whether it equals gold; with ``slices``, only those outside the slices
+    ``agreement.slice_audit`` flags as overconfident there (docs/triage.md, section 2). Also the
+    audit per slice, and the flagged slices."""
     key = criterion.key
     ids, confidences, correct = [], [], []
     for item_id, (values, dist) in verdicts.items():
@@ -131,12 +133,26 @@ def _slice_check(criterion, verdicts, golds, shown, slices) -> tuple[list[float]
         confidences.append(float(dist.get(key, {}).get(point_label(criterion.scale, values[key]), 0.0)))
         correct.append(values[key] == truth)
     if slices is None or not ids:
-        return confidences, correct, [], []
+        return ids, confidences, correct, [], []
     audit = agreement.slice_audit([slices.get(i) for i in ids], correct, confidences)
     flagged = [s.slice for s in audit if s.overconfident]
     keep = [n for n, i in enumerate(ids) if slices.get(i) not in flagged]
     report = [s.as_dict() for s in audit]
-    return [confidences[n] for n in keep], [correct[n] for n in keep], report, flagged
+    return [ids[n] for n in keep], [confidences[n] for n in keep], [correct[n] for n in keep], report, flagged
+
+
+def _own_weight(criterion, verdicts, golds, ids: list[int], landing) -> float:
+    """How much of the judge's own distribution to keep for where its errors land, beside the rater
+    model's ``landing`` (``agreement.own_weight_fit``), on the held-out gold it was calibrated on."""
+    points = criterion_points(criterion) or []
+    dists, at, truths = [], [], []
+    for item_id in ids:
+        reported, truth = judge_reported(criterion, verdicts[item_id][1]), golds[item_id][criterion.key]
+        if reported is not None and truth in points:
+            dists.append(reported[0])
+            at.append(reported[1])
+            truths.append(points.index(truth))
+    return agreement.own_weight_fit(dists=dists, verdict_indices=at, truth_indices=truths, landing=landing)
 
 
 def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human, slices, *,
@@ -146,8 +162,8 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human, sl
     # Outside the flagged slices, as in the benchmark (benchmarks/_triage_posterior.py): inside them
     # the judge's calibration would not hold, so it is neither calibrated on them, nor their
     # difficulty covariate, nor their prior, nor a reason for the judge to settle them alone.
-    confidences, correct, fit["slices"], fit["excluded_slices"] = _slice_check(criterion, verdicts, golds, shown,
-                                                                                 slices)  # fmt: skip
+    gold_ids, confidences, correct, fit["slices"], fit["excluded_slices"] = _slice_check(
+        criterion, verdicts, golds, shown, slices)  # fmt: skip
     excluded = set(fit["excluded_slices"])
     fit["calibration_items"] = len(confidences)
     if len(confidences) >= MIN_CALIBRATION_ITEMS:
@@ -168,6 +184,15 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human, sl
         unit_prior=dists, covariates=covariates,
     )  # fmt: skip
     sample = random.Random(project.pk).sample(sorted(dists), min(len(dists), TARGET_SAMPLE))
+    if fit["calibration"]:
+        # Where the truth lies when the judge is wrong comes from the model just fitted, so the
+        # distributions the model started from kept the judge's own share (the model moves little
+        # with it); the target and the gate are chosen with the distributions the decisions use.
+        errors = agreement.posterior.error_spread(len(points), level, model.error_decay, model.errors)
+        landing = agreement.judge_landing(prior=model.prior, errors=errors)
+        fit["judge_landing"] = [[round(float(x), 6) for x in row] for row in landing]
+        fit["judge_own_weight"] = _own_weight(criterion, verdicts, golds, gold_ids, landing)
+        dists |= {i: judge_distribution(criterion, verdicts[i][1], fit) for i in sample}
     common = {"points": points, "level": level, "rater_accuracies": list(model.accuracy.values()) or [model.pooled],
               "prior": model.prior, "max_overlap": project.annotations_per_item, "error_decay": model.error_decay,
               "error_matrix": model.errors, "reference_overlap": project.annotations_per_item}  # fmt: skip
