@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agreement._binomial import check_level, interval, lower_bounds
+from agreement.calibration_map import calibration_map_fit
 
 
 @dataclass(frozen=True)
@@ -253,12 +254,15 @@ def queue_order(item_ids: npt.ArrayLike, confidences: npt.ArrayLike) -> np.ndarr
 @dataclass(frozen=True)
 class SliceAudit:
     """The judge on one slice of audited items: ``accuracy`` (with an interval adjusted for the
-    number of slices) against its ``mean_confidence``.  ``overconfident``: the interval lies
-    wholly below the mean confidence; ``below_target``: wholly below the target, when given."""
+    number of slices) against ``expected_accuracy``, what the judge's confidence there, calibrated
+    on the other slices, says it should be (``mean_confidence`` is the raw confidence's mean).
+    ``overconfident``: the interval lies wholly below the expected accuracy; ``below_target``:
+    wholly below the target, when given.  ``gap``: expected accuracy minus accuracy."""
 
     slice: Any
     accuracy: Proportion
     mean_confidence: float
+    expected_accuracy: float
     gap: float
     overconfident: bool
     below_target: bool | None
@@ -270,6 +274,7 @@ class SliceAudit:
             "slice": value,
             "accuracy": self.accuracy.as_dict(),
             "mean_confidence": float(self.mean_confidence),
+            "expected_accuracy": float(self.expected_accuracy),
             "gap": float(self.gap),
             "overconfident": bool(self.overconfident),
             "below_target": self.below_target,
@@ -285,14 +290,22 @@ def slice_audit(
     ci_level: float = 0.95,
 ) -> tuple[SliceAudit, ...]:
     """Per slice (a feature of the items: source, language, length bucket...), is the judge
-    confidently wrong?  Slices with the largest gap (confidence minus accuracy) come first.
+    confidently wrong?  Slices with the largest gap (expected accuracy minus accuracy) come first.
 
     ``correct`` and ``confidences`` belong to audited items (a uniform random sample with gold
     or human labels): whether the judge matched that label, and the judge's confidence (method
-    ``"top"``, a probability, for the comparison to mean anything).  Pass only the items the
-    judge would keep to audit exactly what it decides alone.  Each slice's accuracy gets a
-    Clopper-Pearson interval at ``1 - (1 - ci_level) / S`` for ``S`` slices (Bonferroni), so
-    the chance that any well-calibrated slice is flagged stays below ``1 - ci_level``.
+    ``"top"``).  Pass only the items the judge would keep to audit exactly what it decides alone.
+    Each slice's accuracy gets a Clopper-Pearson interval at ``1 - (1 - ci_level) / S`` for ``S``
+    slices (Bonferroni), so the chance that any well-calibrated slice is flagged stays below
+    ``1 - ci_level``.
+
+    The interval is held against the accuracy the judge's confidences on the slice predict once
+    calibrated on the *other* slices (``calibration_map_fit``, isotonic), not against the raw
+    confidences: LLM judges claim more than they achieve everywhere, and against their raw numbers
+    every slice large enough to have a tight interval would be flagged (in benchmarks/triage.py,
+    2 false flags in 5 projects, each sending a fifth of the items back to people).  A slice is
+    flagged when the judge is worse there than it is elsewhere at the same confidence.  A single
+    slice has no others: it is held against its raw confidence.
     """
     labels = list(slices)
     hit = np.asarray(correct, dtype=np.float64).reshape(-1)
@@ -313,14 +326,21 @@ def slice_audit(
         idx = np.asarray(rows)
         acc = proportion(int(hit[idx].sum()), idx.size, ci_level=level)
         mean_conf = float(conf[idx].mean())
+        expected = mean_conf
+        if len(groups) > 1:
+            others = np.ones(hit.size, dtype=bool)
+            others[idx] = False
+            elsewhere = calibration_map_fit(confidences=conf[others], correct=hit[others].astype(bool))
+            expected = float(elsewhere.apply(conf[idx]).mean())
         assert acc.ci is not None and acc.value is not None
         out.append(
             SliceAudit(
                 slice=label,
                 accuracy=acc,
                 mean_confidence=mean_conf,
-                gap=mean_conf - acc.value,
-                overconfident=acc.ci[1] < mean_conf,
+                expected_accuracy=expected,
+                gap=expected - acc.value,
+                overconfident=acc.ci[1] < expected,
                 below_target=None if target is None else acc.ci[1] < target,
             )
         )

@@ -146,9 +146,8 @@ def part_one(seeds: int) -> list[str]:
 def _details(judge: str, runs: list[tuple[int, World, tuple[Outcome, Outcome]]]) -> None:
     print(f"  {judge} judge, judge-first (log-probs), per seed. For each bar (the humans' accuracy on the audit's")
     print("  gold): the threshold chosen and the share of items the judge kept, with its accuracy on them. The slices")
-    print(
-        f"  the audit flagged (the judge on {WRONG_SLICE}: right / audited, interval, mean confidence). PPI++ estimate:"
-    )
+    print(f"  the audit flagged (the judge on {WRONG_SLICE}: right / audited, interval, mean confidence, accuracy its")
+    print("  calibration on the other slices expects). PPI++ estimate:")
     for seed, world, pair in runs:
         parts = []
         for name, out in zip(("label", "rater"), pair, strict=True):
@@ -161,7 +160,8 @@ def _details(judge: str, runs: list[tuple[int, World, tuple[Outcome, Outcome]]])
         audit = next(s for s in x["slices"] if s.slice == WRONG_SLICE)
         right, ci, est = audit.accuracy, audit.accuracy.ci, x["estimate"].ppi_plus
         flagged = ", ".join(x["flagged"]) or "nothing"
-        slice_report = f"{right.successes}/{right.total}, {ci[0]:.2f}-{ci[1]:.2f}, {audit.mean_confidence:.2f}"
+        slice_report = (f"{right.successes}/{right.total}, {ci[0]:.2f}-{ci[1]:.2f}, {audit.mean_confidence:.2f}, "
+                        f"{audit.expected_accuracy:.2f}")  # fmt: skip
         estimate = f"{est.estimate:.3f} [{est.ci[0]:.3f}, {est.ci[1]:.3f}], truth {world.truth.mean():.3f}"
         print(f"    seed {seed}: {'; '.join(parts)}; flagged {flagged} ({slice_report}); {estimate}")
 

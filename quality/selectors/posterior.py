@@ -41,7 +41,10 @@ def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
                 "difficulty_slope": fit.get("difficulty_slope"),
                 "judge_alone_from": fit.get("judge_alone_from"),
                 "judge_own_weight": fit.get("judge_own_weight"),
-                "excluded_slices": [s for s in fit.get("slices") or () if s.get("overconfident")],
+                # Fits stored before the expected accuracy have none: the page then omits it.
+                "excluded_slices": [
+                    {"expected_accuracy": None, **s} for s in fit.get("slices") or () if s.get("overconfident")
+                ],
             }
         )
     return {

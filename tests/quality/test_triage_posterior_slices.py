@@ -97,7 +97,7 @@ def test_the_policy_page_and_api_show_which_slices_are_excluded_and_why(wrong_on
     row = html[html.index('<tr data-criterion="correct">') :].split("</tr>")[0]
     cell = row[row.index('data-field="excluded-slices"') :]
     assert '<span data-slice="legal"><strong>legal</strong>: right on 16 of 40 gold items (0.40' in cell
-    assert "at a mean confidence of 0.97" in cell
+    assert "at a mean confidence of 0.97, where its calibration on the other slices expects 0.9" in cell
     body = client_for(project.created_by).get(f"/api/v1/projects/{project.pk}/approval-policy/").json()
     assert body["slice_by"] == "source"
     assert body["posterior_model"]["criteria"]["correct"]["excluded_slices"] == ["legal"]
