@@ -51,6 +51,11 @@ class ApprovalPolicy(models.Model):
     routing_rater = models.ForeignKey(Rater, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
     routing_threshold = models.FloatField(null=True, blank=True)
     routing_bar = models.FloatField(null=True, blank=True, help_text="Human-human agreement the judge must match.")
+    # The slice check made with the threshold (quality/selectors/routing.py, routing_tradeoff):
+    # {"slice_by", "slices": each slice's audit row, "excluded_slices": the flagged ones}, {} when
+    # the threshold was chosen without a slice key. The decisions read the key stored here, not
+    # ``slice_by``, so a new key takes effect at the next choice of the threshold.
+    routing_slices = models.JSONField(default=dict, blank=True, editable=False)
     # Adaptive overlap's stopping rule (docs/triage.md, section 3b): "agreement" asks for one more
     # rating while raters disagree; "posterior" while the most probable label's posterior, given the
     # judge's calibrated distribution and each rater's accuracy, is below the target. The model the
@@ -75,10 +80,11 @@ class ApprovalPolicy(models.Model):
         choices=[("people", "people, then a reviewer"), ("reviewer", "a reviewer only")],
         default="people",
     )
-    # The item feature the posterior fit audits the judge by (docs/triage.md, section 2's slice
-    # check): a key of Item.metadata (e.g. "source"); blank: no slice check. Items of a slice where
-    # the judge is confidently wrong on gold are left out of its calibration and difficulty fit
-    # and are never settled by the judge alone.
+    # The item feature the posterior fit and the routing threshold's choice audit the judge by
+    # (docs/triage.md, section 2's slice check): a key of Item.metadata (e.g. "source"); blank: no
+    # slice check. Items of a slice where the judge is confidently wrong on gold are left out of its
+    # calibration and difficulty fit and of the threshold's choice, and are never settled by the
+    # judge alone.
     slice_by = models.CharField(
         max_length=64,
         blank=True,

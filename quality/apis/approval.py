@@ -142,6 +142,12 @@ class PolicySerializer(serializers.Serializer):
     routing_rater = serializers.IntegerField(source="routing_rater_id", allow_null=True)
     routing_threshold = serializers.FloatField(allow_null=True)
     routing_bar = serializers.FloatField(allow_null=True)
+    routing_slices = serializers.JSONField(
+        read_only=True,
+        help_text="The slice check made with the routing threshold ({} when chosen without slice_by): "
+        "``slice_by`` (the key it used), ``slices`` (the judge's accuracy on gold per slice against its "
+        "confidence) and ``excluded_slices`` (the overconfident ones: the judge decides none of their items).",
+    )
     stopping_rule = serializers.CharField(
         help_text='Adaptive overlap: "agreement" (one more rating while raters disagree) or "posterior" '
         "(while the best label's posterior is below the target; docs/triage.md)."

@@ -19,11 +19,21 @@ class RoutingSerializer(serializers.Serializer):
     judge = serializers.DictField(allow_null=True)
     bar = serializers.FloatField(allow_null=True, help_text="Human-human agreement (all criteria).")
     bar_pairs = serializers.IntegerField()
-    gold_items = serializers.IntegerField(help_text="Held-out gold items with a verdict of the judge.")
+    gold_items = serializers.IntegerField(
+        help_text="Held-out gold items with a verdict of the judge the curve is drawn on (outside excluded slices)."
+    )
     gold_source = serializers.CharField(
         allow_null=True,
         help_text='"audit": gold on a prefix of the audit sample (a uniform sample: the guarantee holds); '
         '"all": every gold item (mostly disputed ones: indicative only).',
+    )
+    slice_by = serializers.CharField(help_text="The item metadata key audited per slice ('': no slice check).")
+    slices = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Per slice: the judge's accuracy on this gold (with its interval) against its mean confidence.",
+    )
+    excluded_slices = serializers.ListField(
+        child=serializers.JSONField(), help_text="The overconfident slices, left out of the curve and the choice."
     )
     choice = serializers.DictField(allow_null=True, help_text="threshold, accuracy, lower bound and the curve.")
     reason = serializers.CharField(allow_null=True)

@@ -6,6 +6,11 @@ The bar is the human-human agreement: the share of pairs of people who rated the
 the same event against gold: its verdict equals gold on every criterion gold has, so the two
 numbers compare like with like. The judge's confidence is ``Rating.confidence`` (the least sure
 criterion's probability of the value given, judges/uncertainty.py).
+
+With a slice key (``ApprovalPolicy.slice_by``), the same gold is first audited per slice
+(``agreement.slice_audit``, as the posterior fit does: services/posterior.py); the slices where
+the judge is confidently wrong are left out of the curve and the choice, and the approval rule
+never lets the judge decide their items alone (``routing_slice_excluded``).
 """
 
 from itertools import combinations
@@ -17,6 +22,7 @@ from django.db.models import Count
 import agreement
 from annotation.models import Gold, Item, Project, Rater, RaterKind, Rating
 from quality.models import ApprovalPolicy, RaterTrust
+from quality.stopping import item_slice
 
 
 def _same(a: dict, b: dict, keys: list[str]) -> bool:
@@ -83,10 +89,38 @@ def _gold_sample(project: Project) -> tuple[dict[int, dict], str]:
     return dict(golds.values_list("item_id", "values")), "all"
 
 
+def _slice_check(
+    *, ids: list[int], conf: list[float], hit: list[bool], key: str, bar: float | None
+) -> tuple[list[float], list[bool], list[dict], list]:
+    """``conf`` and ``hit`` of the gold items ``ids`` outside the slices (under ``key``) where
+    ``agreement.slice_audit`` finds the judge overconfident; also the audit per slice and the
+    flagged slices. Without a key, everything is kept and nothing audited."""
+    if not key or not ids:
+        return conf, hit, [], []
+    metadata = dict(Item.objects.filter(pk__in=ids).values_list("id", "metadata"))
+    slices = [item_slice(metadata.get(i), key) for i in ids]
+    audit = agreement.slice_audit(slices, hit, conf, target=bar)
+    flagged = [s.slice for s in audit if s.overconfident]
+    keep = [n for n, s in enumerate(slices) if s not in flagged]
+    return [conf[n] for n in keep], [hit[n] for n in keep], [s.as_dict() for s in audit], flagged
+
+
+def routing_slice_excluded(*, item: Item, policy: ApprovalPolicy) -> bool:
+    """Whether ``item`` is in a slice flagged when the routing threshold was chosen (by the key
+    stored with it, ``ApprovalPolicy.routing_slices``): there the judge's confidence was not borne
+    out on gold, so reaching the threshold says nothing and people decide the item."""
+    stored = policy.routing_slices or {}
+    key, excluded = stored.get("slice_by"), stored.get("excluded_slices")
+    return bool(key and excluded) and item_slice(item.metadata, key) in excluded
+
+
 def routing_tradeoff(*, project: Project, policy: ApprovalPolicy, judge: Rater | None = None) -> dict[str, Any]:
     """The judge's verdicts on held-out gold (not its few-shot examples): for each candidate
     threshold, the share of gold it keeps and its accuracy there, and the threshold
-    ``agreement.threshold_choose`` picks for the human-human bar. JSON-safe."""
+    ``agreement.threshold_choose`` picks for the human-human bar. With ``policy.slice_by``, also
+    ``slices`` (each slice's accuracy on that gold against its mean confidence) and
+    ``excluded_slices`` (the overconfident ones, left out of the curve; ``gold_items`` counts the
+    gold the curve is drawn on). JSON-safe."""
     judge = judge or routing_judge(project=project, policy=policy)
     bar, pairs = human_agreement(project=project)
     answer: dict[str, Any] = {
@@ -95,6 +129,9 @@ def routing_tradeoff(*, project: Project, policy: ApprovalPolicy, judge: Rater |
         "bar_pairs": pairs,
         "gold_items": 0,
         "gold_source": None,
+        "slice_by": policy.slice_by,
+        "slices": [],
+        "excluded_slices": [],
         "choice": None,
         "reason": None,
     }
@@ -105,20 +142,26 @@ def routing_tradeoff(*, project: Project, policy: ApprovalPolicy, judge: Rater |
     keys = [c.key for c in version.criteria.all() if c.agreement_level is not None]
     golds, answer["gold_source"] = _gold_sample(project)
     shown = set(judge.shown_item_ids or ())
-    conf, hit = [], []
+    ids, conf, hit = [], [], []
     for item_id, values, confidence in Rating.objects.filter(
         rater=judge, rubric_version=version, item_id__in=list(golds), confidence__isnull=False
     ).values_list("item_id", "values", "confidence"):
         if item_id in shown:
             continue
         gold = golds[item_id]
+        ids.append(item_id)
         conf.append(confidence)
         hit.append(_same(values, gold, [k for k in keys if gold.get(k) is not None]))
+    conf, hit, answer["slices"], answer["excluded_slices"] = _slice_check(
+        ids=ids, conf=conf, hit=hit, key=policy.slice_by, bar=bar
+    )
     answer["gold_items"] = len(conf)
     if bar is None:
         answer["reason"] = "no item has two human ratings yet: no human-human agreement to match"
-    elif not conf:
+    elif not ids:
         answer["reason"] = "no gold item has a verdict of this judge"
+    elif not conf:
+        answer["reason"] = "every gold item is in a slice the judge is confidently wrong on"
     elif bar >= 1.0:
         # No finite gold shows an accuracy of 1 with confidence: the judge keeps nothing (and the
         # dashboard must not fail on a project whose few pairs of people all agree).

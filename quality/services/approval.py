@@ -25,6 +25,7 @@ from quality import dispatch
 from quality.audit_gold import AUDIT_REASON, audit_decide, audit_review_requests_make, audit_to_reviewer_only
 from quality.consensus import consensus_of
 from quality.models import ReviewRequest
+from quality.selectors.routing import routing_slice_excluded
 from quality.services.agreement_reports import agreement_reports_refresh_after_change
 from quality.services.approval_reads import JUDGE_FIRST, ChunkRead, chunk_read, trust_needed
 from quality.services.decision_writes import DECISION_FIELDS, DecisionBatch, decision_apply
@@ -127,6 +128,8 @@ def _inputs_from(criteria, policy, read: ChunkRead) -> tuple[list[tuple], dict]:
     confidence per item."""
     judge_first = policy.routing == JUDGE_FIRST and policy.routing_rater_id is not None
     trusted = _trusted_judges(criteria, read.trust) if trust_needed(policy) else set()
+    # Slices flagged with the threshold: there the judge's confidence was not borne out on gold.
+    flagged = {i.pk for i in read.items if judge_first and routing_slice_excluded(item=i, policy=policy)}
     human: dict[int, list[dict]] = {}
     raters: dict[int, list[int]] = {}
     calibrated_judge = (policy.posterior_model or {}).get("judge")
@@ -145,8 +148,9 @@ def _inputs_from(criteria, policy, read: ChunkRead) -> tuple[list[tuple], dict]:
         if judge_first:
             if rater_id == policy.routing_rater_id:
                 confidence[item_id] = conf
-                # Judge first: only a trusted judge's verdicts at or above the threshold decide.
-                if rater_id in trusted and _confident(conf, policy.routing_threshold):
+                # Judge first: only a trusted judge's verdicts at or above the threshold decide,
+                # outside the flagged slices (their items go to people like any unsure one).
+                if rater_id in trusted and _confident(conf, policy.routing_threshold) and item_id not in flagged:
                     judged[item_id] = values
         elif rater_id in trusted:
             judged.setdefault(item_id, values)

@@ -14,6 +14,8 @@ def routing_threshold_choose(*, project: Project) -> tuple[ApprovalPolicy, dict,
     is at least the human-human agreement (with 95 % confidence: agreement.threshold_choose),
     store them on the policy and re-decide the project's items. Returns the policy, the trade-off
     (routing_tradeoff) and what project_decide did. A threshold of None keeps nothing for the judge.
+    With ``policy.slice_by``, the slices where the judge is confidently wrong on that gold are left
+    out of the choice and stored with it (``routing_slices``): the judge decides none of their items.
     """
     with transaction.atomic():
         policy = ApprovalPolicy.objects.select_for_update().get(pk=policy_for(project=project).pk)
@@ -24,6 +26,9 @@ def routing_threshold_choose(*, project: Project) -> tuple[ApprovalPolicy, dict,
         policy.routing_rater = judge
         policy.routing_threshold = choice.get("threshold")
         policy.routing_bar = tradeoff["bar"]
+        # The key is stored with its flags: a later change of slice_by waits for the next choice.
+        checked = {k: tradeoff[k] for k in ("slice_by", "slices", "excluded_slices")}
+        policy.routing_slices = checked if tradeoff["slice_by"] else {}
         policy.save()
     return policy, tradeoff, project_decide(project=project)
 

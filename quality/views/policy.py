@@ -56,9 +56,10 @@ FIELDS = {
         "How sure the label must be, e.g. 0.95. Blank: the target fitted to match fixed overlap's accuracy.",
     ),
     "slice_by": (
-        "Slices (posterior rule)",
-        "An item metadata key, e.g. source: on each of its values the fit checks on gold that the judge is not "
-        "confidently wrong; a flagged slice is left to people. Blank: no check. Takes effect at the next fit.",
+        "Slices (posterior rule, judge-first threshold)",
+        "An item metadata key, e.g. source: on each of its values the fit and the choice of the judge-first "
+        "threshold check on gold that the judge is not confidently wrong; a flagged slice is left to people. "
+        "Blank: no check. Takes effect at the next fit or choice of the threshold.",
     ),
     "audit_labelled_by": (
         "Who labels the audit sample",

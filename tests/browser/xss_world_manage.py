@@ -193,8 +193,9 @@ def manage_world_build(c: Corpus, *, users: dict, tasks, traces, version, items:
 
 def _posterior_fit(c: Corpus, *, project, version) -> None:
     """A stored posterior fit that left two slices to people, named by the items' hostile
-    metadata (the policy page lists them). Written straight to the policy: a real fit needs gold
-    and a calibrated judge, and the page shows what the column holds."""
+    metadata (the policy page lists them), and the same slices flagged with the routing threshold
+    (the dashboard lists them). Written straight to the policy: a real fit needs gold and a
+    calibrated judge, and the pages show what the columns hold."""
     policy = policy_for(project=project)
     slices = [
         {"slice": c.text(f"item{n}.metadata", markdown=False), "overconfident": True, "mean_confidence": 0.97,
@@ -207,4 +208,5 @@ def _posterior_fit(c: Corpus, *, project, version) -> None:
     fitted_at = timezone.now().isoformat()
     policy.posterior_model = {"fitted_at": fitted_at, "rubric_version": version.pk, "slice_by": "note",
                               "gold_items": 10, "human_ratings": 10, "criteria": criteria}  # fmt: skip
-    policy.save(update_fields=["slice_by", "posterior_model"])
+    policy.routing_slices = {"slice_by": "note", "slices": slices, "excluded_slices": [s["slice"] for s in slices]}
+    policy.save(update_fields=["slice_by", "posterior_model", "routing_slices"])
