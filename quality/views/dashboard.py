@@ -99,7 +99,12 @@ def project_dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
         "overlap": overlap_summary(project=project),
         "tradeoff": tradeoff,
         # The slices flagged with the threshold in force (not the live trade-off's): what decides now.
-        "routing_flagged": [s for s in (policy.routing_slices or {}).get("slices", ()) if s.get("overconfident")],
+        # Stored before the expected accuracy was: without one (the page then omits it).
+        "routing_flagged": [
+            {"expected_accuracy": None, **s}
+            for s in (policy.routing_slices or {}).get("slices", ())
+            if s.get("overconfident")
+        ],
         "manager": role in MANAGE,
         "tradeoff_chart": tradeoff_chart(tradeoff),
         "calibration": [{**c, "diagram": reliability_diagram(c["overall"])} for c in calibration],
