@@ -49,21 +49,29 @@ def fitted(staff, rubric_version, make_user):
     project, items, users, judge = project_with_judge(
         staff=staff, rubric_version=rubric_version, make_user=make_user, name="Posterior", rows=rows, people=5
     )
-    new = items[GOLD_ITEMS:]
+    wrong = {**VERDICT, "correct": False, "helpfulness": 3}
+    project = judged_and_fitted(project=project, items=items, users=users, judge=judge, distribution=SURE,
+                                confidence=0.96, truth=lambda n: VERDICT if n >= 3 else wrong)  # fmt: skip
+    new = list(project.items.filter(pk__in=[i.pk for i in items[GOLD_ITEMS:]]).order_by("id"))  # the updated project
+    return project, new, users, judge
+
+
+def judged_and_fitted(*, project, items, users, judge, distribution: dict, confidence: float, truth):
+    """The judge says VERDICT on every item with ``distribution``; the first GOLD_ITEMS items get
+    gold ``truth(n)`` and two people who match it; then adaptive overlap 1-3 under the posterior
+    rule (target 0.95), fitted. Returns the updated project."""
     version = project.rubric_version
     for n, item in enumerate(items):
         Rating.objects.create(item=item, rater=judge, rubric_version=version, values=VERDICT, source="judge",
-                              distribution=SURE, confidence=0.96)  # fmt: skip
+                              distribution=distribution, confidence=confidence)  # fmt: skip
         if n < GOLD_ITEMS:
-            truth = VERDICT if n >= 3 else {**VERDICT, "correct": False, "helpfulness": 3}
-            Gold.objects.create(item=item, rubric_version=version, values=truth)
+            Gold.objects.create(item=item, rubric_version=version, values=truth(n))
             for user in users[:2]:
-                rate(item, user, **truth)
+                rate(item, user, **truth(n))
     project = project_update(project=project, overlap_min=1)
     policy_update(project=project, stopping_rule="posterior", stopping_target=0.95)
     posterior_model_fit(project=project)
-    new = list(project.items.filter(pk__in=[i.pk for i in new]).order_by("id"))  # with the updated project
-    return project, new, users, judge
+    return project
 
 
 def rate(item, user, helpfulness=4, correct=True, tone="ok"):

@@ -1,23 +1,20 @@
 """Where the truth lies when a sampled judge is wrong (agreement.judge_landing, own_weight_fit):
-the fit learns it on gold, and one reliable person can then overrule a judge whose samples put nothing on
-their answer (docs/triage.md, section 3b)."""
+the fit learns it on gold, and one reliable person can then overrule a judge whose samples put
+nothing on their answer (docs/triage.md, section 3b)."""
 
 import pytest
 from django.test import Client
 
-from annotation.models import Gold, ItemStatus, Rating
-from annotation.services.projects import project_update
+from annotation.models import ItemStatus
 from quality.selectors.policy import policy_for
 from quality.services.approval import project_decide
-from quality.services.policy import policy_update
-from quality.services.posterior import posterior_model_fit
-from tests.quality.test_triage_posterior import SURE, VERDICT, project_with_judge, rate
+from tests.quality.test_triage_posterior import GOLD_ITEMS, SURE, VERDICT, judged_and_fitted, project_with_judge, rate
 
 pytestmark = pytest.mark.django_db
 
 # Five samples: four said 4 and one said 3, so the judge's own distribution puts nothing on 5.
 SAMPLED = {**SURE, "helpfulness": {"3": 0.2, "4": 0.8}}
-GOLD_ITEMS, WRONG = 60, 12
+WRONG = 12
 
 
 @pytest.fixture
@@ -28,18 +25,9 @@ def sampled(staff, rubric_version, make_user):
     project, items, users, judge = project_with_judge(
         staff=staff, rubric_version=rubric_version, make_user=make_user, name="Sampled", rows=rows, people=4
     )
-    version = project.rubric_version
-    for n, item in enumerate(items):
-        Rating.objects.create(item=item, rater=judge, rubric_version=version, values=VERDICT, source="judge",
-                              distribution=SAMPLED, confidence=0.8)  # fmt: skip
-        if n < GOLD_ITEMS:
-            truth = {**VERDICT, "helpfulness": 5 if n < WRONG else 4}
-            Gold.objects.create(item=item, rubric_version=version, values=truth)
-            for user in users[:2]:
-                rate(item, user, **truth)
-    project = project_update(project=project, overlap_min=1)
-    policy_update(project=project, stopping_rule="posterior", stopping_target=0.95)
-    posterior_model_fit(project=project)
+    truth = {True: {**VERDICT, "helpfulness": 5}, False: VERDICT}
+    project = judged_and_fitted(project=project, items=items, users=users, judge=judge, distribution=SAMPLED,
+                                confidence=0.8, truth=lambda n: truth[n < WRONG])  # fmt: skip
     return project, project.items.get(pk=items[GOLD_ITEMS].pk), users
 
 

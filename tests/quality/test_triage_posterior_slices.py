@@ -17,22 +17,30 @@ from tests.quality.test_triage_posterior import judge_first_world
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def wrong_on_legal(staff, rubric_version, make_user):
-    """Judge first under the posterior rule, slices by metadata "source". On 160 "web" gold items
-    the judge (trusted, the routing judge) was right at 0.96-0.97 on 120 and said 0.70 on 40, 16 of
-    them wrong; on 40 "legal" gold items it said 0.96-0.97 and was wrong on 24. Two people on each
-    gold item, one of them off gold on every fifth. Then a new sure "web" item and a sure "legal" one."""
+def legal_and_web(*, staff, rubric_version, make_user, name: str):
+    """200 gold items by metadata "source": on 160 "web" ones the judge was right at 0.96-0.97 on
+    120 and said 0.70 on 40, 16 of them wrong; on 40 "legal" ones it said 0.96-0.97 and was wrong
+    on 24. Then a new "web" item and a new "legal" one, both judged sure (judge_first_world)."""
     rows = [
         {"external_id": f"i{n:03}", "data": {"n": n}, "metadata": {"source": "legal" if 160 <= n < 200 else "web"}}
         for n in range(200)
     ]
     rows += [{"external_id": "new-web", "data": {"n": 1}, "metadata": {"source": "web"}},
              {"external_id": "new-legal", "data": {"n": 2}, "metadata": {"source": "legal"}}]  # fmt: skip
-    project, items, users, judge = judge_first_world(
-        staff=staff, rubric_version=rubric_version, make_user=make_user, name="Slices", rows=rows, gold=200,
+    return judge_first_world(
+        staff=staff, rubric_version=rubric_version, make_user=make_user, name=name, rows=rows, gold=200,
         unsure=lambda n: 120 <= n < 160, wrong=lambda n: 120 <= n < 136 or 160 <= n < 184,
     )  # fmt: skip
+
+
+@pytest.fixture
+def wrong_on_legal(staff, rubric_version, make_user):
+    """Judge first under the posterior rule, slices by metadata "source". On 160 "web" gold items
+    the judge (trusted, the routing judge) was right at 0.96-0.97 on 120 and said 0.70 on 40, 16 of
+    them wrong; on 40 "legal" gold items it said 0.96-0.97 and was wrong on 24. Two people on each
+    gold item, one of them off gold on every fifth. Then a new sure "web" item and a sure "legal" one."""
+    project, items, users, judge = legal_and_web(staff=staff, rubric_version=rubric_version, make_user=make_user,
+                                                 name="Slices")  # fmt: skip
     project = project_update(project=project, overlap_min=1)
     policy_update(project=project, stopping_rule="posterior", routing="judge_first", slice_by="source")
     ApprovalPolicy.objects.filter(project=project).update(routing_rater=judge)

@@ -9,7 +9,7 @@ from annotation.models import ApprovedBy, Item, ItemStatus
 from quality.selectors.policy import policy_for
 from quality.services.policy import policy_update
 from quality.services.routing import routing_threshold_choose
-from tests.quality.test_triage_posterior import judge_first_world
+from tests.quality.test_triage_posterior_slices import legal_and_web
 
 pytestmark = pytest.mark.django_db
 
@@ -20,16 +20,9 @@ def wrong_on_legal(staff, rubric_version, make_user):
     the judge (trusted) was right at 0.97 on 120 and said 0.70 on 40, 16 of them wrong; on 40
     "legal" gold items it said 0.97 and was right on 16. People agree on 4 of 5 pairs (the bar:
     0.8). Then a new "web" item and a new "legal" one, both judged at 0.97, with no rating."""
-    rows = [
-        {"external_id": f"i{n:03}", "data": {"n": n}, "metadata": {"source": "legal" if 160 <= n < 200 else "web"}}
-        for n in range(200)
-    ]
-    rows += [{"external_id": "new-web", "data": {"n": 1}, "metadata": {"source": "web"}},
-             {"external_id": "new-legal", "data": {"n": 2}, "metadata": {"source": "legal"}}]  # fmt: skip
-    project, items, _users, judge = judge_first_world(
-        staff=staff, rubric_version=rubric_version, make_user=make_user, name="Routing slices", rows=rows, gold=200,
-        unsure=lambda n: 120 <= n < 160, wrong=lambda n: 120 <= n < 136 or 160 <= n < 184,
-    )  # fmt: skip
+    project, items, _users, judge = legal_and_web(
+        staff=staff, rubric_version=rubric_version, make_user=make_user, name="Routing slices"
+    )
     policy_update(project=project, routing="judge_first", slice_by="source")
     return project, items[200:], judge
 
