@@ -303,9 +303,9 @@ def slice_audit(
     calibrated on the *other* slices (``calibration_map_fit``, isotonic), not against the raw
     confidences: LLM judges claim more than they achieve everywhere, and against their raw numbers
     every slice large enough to have a tight interval would be flagged (in benchmarks/triage.py,
-    2 false flags in 5 projects, each sending a fifth of the items back to people).  A slice is
-    flagged when the judge is worse there than it is elsewhere at the same confidence.  A single
-    slice has no others: it is held against its raw confidence.
+    up to 2 false flags per 5 projects, each sending a tenth to a quarter of the items back to
+    people).  A slice is flagged when the judge is worse there than elsewhere at the same
+    confidence.  A single slice has no others: it is held against its raw confidence.
     """
     labels = list(slices)
     hit = np.asarray(correct, dtype=np.float64).reshape(-1)
