@@ -155,7 +155,10 @@ class PolicySerializer(serializers.Serializer):
     stopping_target = serializers.FloatField(allow_null=True, help_text="null: the fitted target.")
     posterior_model = serializers.JSONField(
         help_text="The posterior rule's fitted model ({} before a fit); per criterion, ``slices`` (the judge's "
-        "accuracy on gold per slice against its confidence) and ``excluded_slices`` (the overconfident ones)."
+        "accuracy on gold per slice against the accuracy its confidence earns on the other slices), "
+        "``excluded_slices`` (the overconfident ones), ``judge_landing`` (where the truth lies when the judge "
+        "says each point and is wrong) and ``judge_own_weight`` (how much of the judge's own distribution is "
+        "kept beside it); docs/triage.md, section 3b."
     )
     slice_by = serializers.CharField(help_text="Item metadata key whose values are the slices audited; '': none.")
     stopping_rule_in_force = serializers.SerializerMethodField(
