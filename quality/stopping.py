@@ -115,11 +115,26 @@ def item_slice(metadata: dict | None, key: str) -> Any:
     return value if value is None or isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
+def slices_flag(slices: list, correct: list[bool], confidences: list[float],
+                target: float | None = None) -> tuple[list[int], list[dict], list]:  # fmt: skip
+    """``agreement.slice_audit`` on gold verdicts (each one's slice, whether it was right, the
+    judge's confidence): the positions outside the flagged slices, the audit per slice (JSON) and
+    the flagged slices. The posterior fit and the routing threshold both check slices with it."""
+    audit = agreement.slice_audit(slices, correct, confidences, target=target)
+    flagged = [a.slice for a in audit if a.overconfident]
+    keep = [n for n, s in enumerate(slices) if s not in flagged]
+    return keep, [a.as_dict() for a in audit], flagged
+
+
+def in_flagged_slice(item: Item, key: str | None, excluded: list | None) -> bool:
+    """Whether ``item``'s slice under ``key`` is one of the ``excluded`` (flagged) slices."""
+    return bool(key and excluded) and item_slice(item.metadata, key) in excluded
+
+
 def _slice_excluded(fit: dict, model: dict, item: Item) -> bool:
     """The fit flagged the item's slice: the judge was confidently wrong there on gold, so neither
     its verdict nor its confidence counts on this criterion for this item (people decide it)."""
-    key, excluded = model.get("slice_by"), fit.get("excluded_slices")
-    return bool(key and excluded) and item_slice(item.metadata, key) in excluded
+    return in_flagged_slice(item, model.get("slice_by"), fit.get("excluded_slices"))
 
 
 def judge_excluded(item: Item, criteria: Sequence[Criterion], policy: ApprovalPolicy) -> bool:

@@ -22,7 +22,7 @@ from django.db.models import Count
 import agreement
 from annotation.models import Gold, Item, Project, Rater, RaterKind, Rating
 from quality.models import ApprovalPolicy, RaterTrust
-from quality.stopping import item_slice
+from quality.stopping import in_flagged_slice, item_slice, slices_flag
 
 
 def _same(a: dict, b: dict, keys: list[str]) -> bool:
@@ -98,11 +98,8 @@ def _slice_check(
     if not key or not ids:
         return conf, hit, [], []
     metadata = dict(Item.objects.filter(pk__in=ids).values_list("id", "metadata"))
-    slices = [item_slice(metadata.get(i), key) for i in ids]
-    audit = agreement.slice_audit(slices, hit, conf, target=bar)
-    flagged = [s.slice for s in audit if s.overconfident]
-    keep = [n for n, s in enumerate(slices) if s not in flagged]
-    return [conf[n] for n in keep], [hit[n] for n in keep], [s.as_dict() for s in audit], flagged
+    keep, report, flagged = slices_flag([item_slice(metadata.get(i), key) for i in ids], hit, conf, target=bar)
+    return [conf[n] for n in keep], [hit[n] for n in keep], report, flagged
 
 
 def routing_slice_excluded(*, item: Item, policy: ApprovalPolicy) -> bool:
@@ -110,8 +107,7 @@ def routing_slice_excluded(*, item: Item, policy: ApprovalPolicy) -> bool:
     stored with it, ``ApprovalPolicy.routing_slices``): there the judge's confidence was not borne
     out on gold, so reaching the threshold says nothing and people decide the item."""
     stored = policy.routing_slices or {}
-    key, excluded = stored.get("slice_by"), stored.get("excluded_slices")
-    return bool(key and excluded) and item_slice(item.metadata, key) in excluded
+    return in_flagged_slice(item, stored.get("slice_by"), stored.get("excluded_slices"))
 
 
 def routing_tradeoff(*, project: Project, policy: ApprovalPolicy, judge: Rater | None = None) -> dict[str, Any]:

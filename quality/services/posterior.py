@@ -56,6 +56,7 @@ from quality.stopping import (
     judge_distribution,
     judge_reported,
     posterior_level,
+    slices_flag,
 )
 from rubrics.scales import point_label
 
@@ -134,10 +135,7 @@ def _slice_check(criterion, verdicts, golds, shown,
         correct.append(values[key] == truth)
     if slices is None or not ids:
         return ids, confidences, correct, [], []
-    audit = agreement.slice_audit([slices.get(i) for i in ids], correct, confidences)
-    flagged = [s.slice for s in audit if s.overconfident]
-    keep = [n for n, i in enumerate(ids) if slices.get(i) not in flagged]
-    report = [s.as_dict() for s in audit]
+    keep, report, flagged = slices_flag([slices.get(i) for i in ids], correct, confidences)
     return [ids[n] for n in keep], [confidences[n] for n in keep], [correct[n] for n in keep], report, flagged
 
 
