@@ -12,7 +12,7 @@ PORT ?= 8000
 export PORT
 
 .PHONY: install run test lint check bench-import bench-agreement bench-agreement-api bench-agreement-live bench-queue \
-	bench-judges bench-judges-budget bench-export bench-review bench-items-browser bench-triage bench-triage-pages bench-make-run bench-hot-path chaos fuzz xss clean \
+	bench-judges bench-judges-budget bench-export bench-review bench-items-browser bench-triage bench-triage-gap bench-triage-pages bench-make-run bench-hot-path chaos fuzz xss clean \
 	test-real-llm
 
 $(VENV)/.installed: pyproject.toml
@@ -93,6 +93,10 @@ bench-queue: install
 # Simulated projects with a known truth (no database): judge-first triage, adaptive overlap, PPI intervals.
 bench-triage: install
 	$(PY) benchmarks/triage.py
+
+# Why the no-judge posterior rule is short on the ordinal scale: the rule with what it knows about the raters varied.
+bench-triage-gap: install
+	$(PY) benchmarks/triage_gap.py
 
 # The dashboard's triage selectors and page on a large project (PostgreSQL; ITEMS, default 10,000).
 bench-triage-pages: install

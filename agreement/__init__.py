@@ -42,7 +42,13 @@ from agreement.posterior import (
     overlap_next_posterior,
     rating_likelihood,
 )
-from agreement.posterior_target import JudgeAloneChoice, TargetChoice, judge_alone_choose, posterior_target_choose
+from agreement.posterior_target import (
+    JudgeAloneChoice,
+    TargetChoice,
+    judge_alone_choose,
+    posterior_target_choose,
+    reopen_below,
+)
 from agreement.ppi import MeanEstimate, MeanEstimates, audit_keys, audit_prefix, audit_sample, mean_estimates
 from agreement.rater_model import RaterModel, difficulty_covariate, rater_model_fit, shifted_accuracy
 from agreement.raters import RaterAgreement, RaterReport, rater_agreement
@@ -119,6 +125,7 @@ __all__ = [
     "rater_model_fit",
     "rating_likelihood",
     "reliability_matrix_to_long",
+    "reopen_below",
     "shifted_accuracy",
     "slice_audit",
     "spearman",

@@ -210,3 +210,29 @@ def judge_alone_choose(
     if choice.expected_ratings >= without.expected_ratings:
         return JudgeAloneChoice(None, without, without)
     return JudgeAloneChoice(threshold, choice, without)
+
+
+def reopen_below(*, probabilities: npt.ArrayLike, targets: npt.ArrayLike, references: npt.ArrayLike) -> float:
+    """After a new fit, below which posterior an item the rule already settled is reopened for one
+    more rating (0.0: none is).
+
+    The target promises fixed overlap's accuracy *on average*, not on each item: items stop at or
+    above it, most far above. Under a new fit some settled items fall below the new target; asking
+    all of them again (a ratchet: each fit's noise reopens a few more, none is ever closed by it)
+    spends ratings the promise does not need. So: ``probabilities``, the settled items' posterior of
+    their label under the new fit; while their sum is below the sum of ``references`` (each item's
+    expected accuracy of fixed overlap under the fit), reopen the least sure first, counting each as
+    reaching its ``targets`` entry, until it is not. Returns just above the last reopened item's
+    probability; 1.0 when even reopening all of them is not enough (then every item below its target
+    is reopened, as without this rule)."""
+    p = np.asarray(probabilities, dtype=float).ravel()
+    t = np.broadcast_to(np.asarray(targets, dtype=float), p.shape)
+    ref = np.broadcast_to(np.asarray(references, dtype=float), p.shape)
+    short = float(ref.sum() - p.sum())
+    if p.size == 0 or short <= 0:
+        return 0.0
+    order = np.argsort(p, kind="stable")
+    reached = np.cumsum(np.maximum(t[order] - p[order], 0.0)) >= short - 1e-12
+    if not reached.any():
+        return 1.0
+    return float(np.nextafter(p[order][int(reached.argmax())], np.inf))

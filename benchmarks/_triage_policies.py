@@ -48,12 +48,12 @@ class Outcome:
     values: list[float] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
-    def record(self, world: World, item: int, count: int) -> None:
-        """Keep item ``item``'s first ``count`` human ratings for alpha."""
-        self.human_ratings += count
-        self.units.extend([item] * count)
-        self.raters.extend(world.raters[item, :count].tolist())
-        self.values.extend(world.ratings[item, :count].tolist())
+    def record(self, world: World, item: int, count: int, start: int = 0) -> None:
+        """Keep item ``item``'s human ratings from its ``start``-th to its ``count``-th for alpha."""
+        self.human_ratings += count - start
+        self.units.extend([item] * (count - start))
+        self.raters.extend(world.raters[item, start:count].tolist())
+        self.values.extend(world.ratings[item, start:count].tolist())
 
     def accuracy(self, world: World) -> float:
         return float((self.labels == world.truth).mean())

@@ -7,8 +7,12 @@ the simulator's hidden truth:
 
 * the raters' accuracies, the base rate and the ordinal error decay: one-coin Dawid-Skene
   (``agreement.rater_model_fit``) over every rating collected so far (and the audit's gold in
-  judge-first), refitted every ``REFIT_EVERY`` items; until the first fit, everyone is assumed
-  0.8 accurate on a uniform prior;
+  judge-first), fitted after ``REFIT_EVERY`` items (judge-first: after the audit) and again each
+  time the ratings have doubled, as the app's automatic refit does by default; until the first
+  fit, everyone is assumed 0.8 accurate on a uniform prior. Each fit re-decides the items decided
+  before it, as the app's does: one settled with ratings is reopened for one more only below
+  ``agreement.reopen_below`` (least sure first, as far as fixed overlap's accuracy on average
+  needs) or, if lower, its target;
 * the judge's calibration: ``agreement.calibration_map_fit`` (isotonic) on the audit's gold,
   outside the slices the audit flagged (where the judge is ignored: people decide those items);
 * whether the judge may decide an item alone (no human), and from which calibrated confidence:
@@ -23,6 +27,8 @@ Items are labelled in the order of their ids (the audit first in judge-first).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from _triage_policies import MAX_OVERLAP, JudgeOutput, Outcome
 from _triage_world import World
@@ -35,15 +41,18 @@ from agreement import (
     difficulty_covariate,
     judge_alone_choose,
     judge_landing,
+    label_posterior,
     overlap_next_posterior,
     own_weight_fit,
     posterior_target_choose,
     rater_model_fit,
+    reopen_below,
     slice_audit,
 )
 from agreement.posterior import error_spread
 
-REFIT_EVERY = 250
+REFIT_EVERY = 250  # items before the first fit
+REFIT_GROWTH = 2.0  # then a fit each time the ratings have doubled (the app's ACCORD_POSTERIOR_REFIT_GROWTH_PERCENT)
 AUDIT_SHARE, AUDIT_SEED = 0.10, 19
 INITIAL_ACCURACY = 0.8
 
@@ -51,8 +60,12 @@ INITIAL_ACCURACY = 0.8
 class _Labeller:
     """People labelling items one at a time under the posterior rule, refitting the rater model."""
 
-    def __init__(self, world: World, target: float | str, gold: dict[int, float] | None = None) -> None:
+    def __init__(self, world: World, target: float | str, gold: dict[int, float] | None = None,
+                 model: RaterModel | None = None, shrinkage: float = 10.0, revisits: str = "aggregate",
+                 refit_growth: float | None = REFIT_GROWTH) -> None:  # fmt: skip
         self.world, self.target_spec, self.gold = world, target, gold or {}
+        self.shrinkage = shrinkage
+        self.fixed_model = model is not None
         self.level = "nominal" if world.kind == "binary" else "ordinal"
         self.points = world.points.tolist()
         self.units: list[int] = []
@@ -62,16 +75,23 @@ class _Labeller:
         self.unit_prior: dict[int, np.ndarray] = {}
         self.covariates: dict[int, float] = {}  # items' difficulty covariates (judge-first: the judge's confidence)
         self.final: dict[int, tuple[float, int]] = {}  # item: (posterior of its label, ratings)
+        self.exhausted: dict[int, bool] = {}  # item: at the maximum below the target
+        self.open: dict[int, tuple[np.ndarray | None, float | None]] = {}  # items a fit may decide again
+        self.revisits, self.refit_growth = revisits, refit_growth
+        self.fitted_at: int | None = None  # ratings at the last fit
+        self.reopened: set[int] = set()  # items a later fit asked for more ratings
         self.judge_dists: np.ndarray | None = None  # the calibrated distributions the target is chosen for
         self.judge_calibrated: np.ndarray | None = None  # each row's calibrated probability of its verdict
         self.judge_covariates: np.ndarray | None = None  # of the rows of judge_dists
         self.gold_calibrated: np.ndarray | None = None  # the audit's calibrated confidences, and
         self.gold_correct: np.ndarray | None = None  # whether the verdict matched gold there
         self.alone_from: float | None = None  # the judge decides alone from this calibrated confidence
-        self.reference = self.plain_target = float("nan")
+        self.reference = self.judge_reference = self.plain_target = float("nan")
         k = len(self.points)
         self.model = RaterModel(points=tuple(self.points), level=self.level, prior=tuple([1.0 / k] * k),
                                 pooled=INITIAL_ACCURACY, error_decay=0.25)  # fmt: skip
+        if model is not None:
+            self.model = model
         self.target = self._target()
 
     def _target(self) -> float:
@@ -92,65 +112,126 @@ class _Labeller:
         alone = judge_alone_choose(gold_calibrated=self.gold_calibrated, gold_correct=self.gold_correct,
                                    calibrated=self.judge_calibrated, judge_dists=self.judge_dists,
                                    accuracy_shift=shift, **common)  # fmt: skip
-        self.alone_from = alone.threshold
+        self.alone_from, self.judge_reference = alone.threshold, alone.choice.reference_accuracy
         return alone.choice.target
 
-    def refit(self) -> None:
+    def refit(self, out: Outcome) -> None:
+        """Fit the rater model on everything so far and choose the targets, then decide the items
+        decided so far again (``revisit``)."""
+        self.since, self.fitted_at = 0, len(self.values)
+        if self.fixed_model:
+            return
         self.model = rater_model_fit(units=self.units, raters=self.raters, values=self.values, points=self.points,
                                      level=self.level, gold=self.gold, unit_prior=self.unit_prior,
-                                     covariates=self.covariates)  # fmt: skip
+                                     covariates=self.covariates, shrinkage=self.shrinkage)  # fmt: skip
         self.target = self._target()
-        self.since = 0
+        if self.revisits != "none":
+            self.revisit(out)
 
-    def label(self, i: int, out: Outcome, *, judge_dist: np.ndarray | None = None, min_overlap: int = 1) -> float:
+    def label(self, i: int, out: Outcome, *, judge_dist: np.ndarray | None = None, confidence: float | None = None,
+              revisit: bool = True) -> float:  # fmt: skip
         """Item ``i``'s label: ratings from the front of its raters until the rule stops (raters'
-        accuracies shifted by the item's difficulty covariate where it starts from the judge)."""
-        w, m = self.world, self.model
-        covariate = self.covariates.get(i) if judge_dist is not None else None
-        n = 0
-        while True:
-            decision = overlap_next_posterior(
-                points=self.points, level=self.level, min_overlap=min_overlap,
-                target=self.target if judge_dist is not None else self.plain_target,
-                max_overlap=MAX_OVERLAP, prior=m.prior, judge_dist=judge_dist,
-                ratings=w.ratings[i, :n].tolist(), error_decay=m.error_decay, error_matrix=m.errors,
-                rater_accuracy=[m.accuracy_of(int(r), covariate) for r in w.raters[i, :n]],
-            )  # fmt: skip
-            if not decision.needs_rating:
-                break
-            n += 1
-        out.record(w, i, n)
-        self.final[i] = (decision.probability, n)
+        accuracies shifted by the item's difficulty covariate where it starts from the judge; the
+        judge may decide alone where its calibrated ``confidence`` passes the gate). ``revisit``:
+        whether a later fit may decide it again (``revisit``; audited items may not: gold decides
+        them)."""
+        out.labels[i] = self._decide(i, out, judge_dist, confidence, start=0)
         if judge_dist is not None:
             self.unit_prior[i] = judge_dist
-        self.units.extend([i] * n)
-        self.raters.extend(int(r) for r in w.raters[i, :n])
-        self.values.extend(float(v) for v in w.ratings[i, :n])
-        out.unresolved += decision.action == "exhausted"
+        if revisit:
+            self.open[i] = (judge_dist, confidence)
         self.since += 1
-        if self.since >= REFIT_EVERY:
-            self.refit()
+        grown = self.refit_growth is not None and self.fitted_at is not None
+        if (len(self.values) >= self.refit_growth * self.fitted_at) if grown else self.since >= REFIT_EVERY:
+            self.refit(out)
+        return float(out.labels[i])
+
+    def _decide(self, i: int, out: Outcome, judge_dist: np.ndarray | None, confidence: float | None,
+                start: int, reopen_below: float | None = None) -> float:  # fmt: skip
+        """Ask item ``i``'s raters, from its ``start``-th, until the rule stops under the current fit;
+        a settled item revisited (``reopen_below`` given) stays settled at or above it."""
+        alone = judge_dist is not None and self.alone_from is not None and confidence is not None \
+            and confidence >= self.alone_from  # fmt: skip
+        n = start
+        while True:
+            decision = overlap_next_posterior(
+                min_overlap=0 if alone else 1, max_overlap=MAX_OVERLAP,
+                target=self.target if judge_dist is not None else self.plain_target, **self._evidence(i, n, judge_dist),
+            )  # fmt: skip
+            held = reopen_below is not None and n == start and n >= (0 if alone else 1)
+            if not decision.needs_rating or (held and decision.probability >= reopen_below):
+                break
+            n += 1
+        w = self.world
+        out.record(w, i, n, start=start)
+        self.final[i] = (decision.probability, n)
+        self.exhausted[i] = decision.action == "exhausted"
+        self.units.extend([i] * (n - start))
+        self.raters.extend(int(r) for r in w.raters[i, start:n])
+        self.values.extend(float(v) for v in w.ratings[i, start:n])
         return float(decision.label)
 
+    def _evidence(self, i: int, n: int, judge_dist: np.ndarray | None) -> dict[str, Any]:
+        """The posterior's arguments for item ``i`` after its first ``n`` ratings, under the current fit."""
+        w, m = self.world, self.model
+        covariate = self.covariates.get(i) if judge_dist is not None else None
+        return {"points": self.points, "level": self.level, "prior": m.prior, "judge_dist": judge_dist,
+                "ratings": w.ratings[i, :n].tolist(), "error_decay": m.error_decay, "error_matrix": m.errors,
+                "rater_accuracy": [m.accuracy_of(int(r), covariate) for r in w.raters[i, :n]]}  # fmt: skip
 
-def posterior_adaptive(world: World, *, target: float | str) -> Outcome:
-    """People only: one more rating while the posterior of the best label is below ``target``."""
+    def revisit(self, out: Outcome) -> None:
+        """Decide the items decided so far again under the current fit, as ``posterior_model_fit``
+        re-decides the project: ``"aggregate"``, the app's rule (an item settled before is
+        reopened only below ``agreement.reopen_below``, or its target if lower), or ``"every"``
+        (reopened wherever its posterior is now below the target, as the app did before). Their
+        new ratings count from the next fit on."""
+        # As the app: items the rule settled with ratings (a judge-alone item is decided afresh).
+        settled = {i: v for i, v in self.open.items() if not self.exhausted[i] and self.final[i][1] > 0}
+        below: float | None = 1.0 if settled else None
+        if self.revisits == "aggregate" and settled:
+            probabilities = [float(label_posterior(**self._evidence(i, self.final[i][1], d)).max())
+                             for i, (d, _) in settled.items()]  # fmt: skip
+            targets = [self.target if d is not None else self.plain_target for d, _ in settled.values()]
+            references = [self.judge_reference if d is not None else self.reference for d, _ in settled.values()]
+            below = reopen_below(probabilities=probabilities, targets=targets, references=references)
+        for i, (judge_dist, confidence) in self.open.items():
+            n = self.final[i][1]
+            out.labels[i] = self._decide(i, out, judge_dist, confidence, start=n,
+                                         reopen_below=below if i in settled else None)  # fmt: skip
+            if self.final[i][1] > n:
+                self.reopened.add(i)
+
+    def finish(self, out: Outcome) -> None:
+        """The items left unresolved (at the maximum below the target) once everything is decided."""
+        out.unresolved = sum(self.exhausted.values())
+
+
+def posterior_adaptive(world: World, *, target: float | str, **diagnosis: Any) -> Outcome:
+    """People only: one more rating while the posterior of the best label is below ``target``.
+    ``diagnosis`` (benchmarks/triage_gap.py): ``model``, a rater model to decide with from the
+    first item, never refitted; ``shrinkage``, the fit's (``agreement.rater_model_fit``'s default);
+    ``revisits``: how a fit re-decides the items decided before it (``"aggregate"``, the default:
+    as the app, reopened below ``agreement.reopen_below``; ``"every"``: every one below the new
+    target; ``"none"``: each item decided once); ``refit_growth``: fit when the ratings have grown
+    by this factor since the last fit (None: every ``REFIT_EVERY`` items)."""
     out = Outcome(np.zeros(world.truth.size), 0, 0)
-    people = _Labeller(world, target)
+    people = _Labeller(world, target, **diagnosis)
     for i in range(world.truth.size):
-        out.labels[i] = people.label(i, out)
+        people.label(i, out)
+    people.finish(out)
     out.extra = {
         "target": people.target,
         "reference": people.reference,
         "pooled": people.model.pooled,
         "model": people.model,
         "final": people.final,
+        "reopened": len(people.reopened),
     }
     return out
 
 
-def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | str,
-                          audit_by_people: bool = True) -> Outcome:  # fmt: skip
+def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | str, audit_by_people: bool = True,
+                          **fits: Any) -> Outcome:  # fmt: skip
     """Judge every item; audit a uniform 10 % (people under the rule without the judge, whose
     calibration is not known yet, plus a reviewer's gold; with ``audit_by_people=False`` the
     reviewer alone, and the audited item's label is its gold); calibrate the judge on the audit
@@ -163,9 +244,9 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
     in_audit = np.zeros(ids.size, dtype=bool)
     in_audit[audit] = True
     gold = {int(i): float(world.truth[i]) for i in audit}
-    people = _Labeller(world, target)
+    people = _Labeller(world, target, **fits)
     for i in audit:
-        out.labels[i] = people.label(int(i), out) if audit_by_people else gold[int(i)]
+        out.labels[i] = people.label(int(i), out, revisit=False) if audit_by_people else gold[int(i)]
     out.human_ratings += audit.size  # one expert gold label each
     correct = judge.verdict[audit] == world.truth[audit]
     slices = slice_audit(world.source[audit].tolist(), correct, judge.confidence[audit])
@@ -176,7 +257,7 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
     people.covariates = {int(i): c for i in judged if (c := difficulty_covariate(float(judge.confidence[i])))
                          is not None}  # fmt: skip
     people.gold = gold
-    people.refit()
+    people.refit(out)
     usable = ~np.isin(world.source[audit], list(flagged))
     cmap = calibration_map_fit(confidences=judge.confidence[audit][usable], correct=correct[usable])
     calibrated = cmap.apply(judge.confidence)
@@ -202,15 +283,13 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
     people.gold_calibrated, people.gold_correct = calibrated[audit][usable], correct[usable]
     people.target = people._target()
     dist_of = dict(zip(rest.tolist(), dists, strict=True))
-    alone = 0
     for i in np.flatnonzero(~in_audit):
         if i not in dist_of:
-            out.labels[i] = people.label(int(i), out)
-            continue
-        before = out.human_ratings
-        may_alone = people.alone_from is not None and calibrated[i] >= people.alone_from
-        out.labels[i] = people.label(int(i), out, judge_dist=dist_of[i], min_overlap=0 if may_alone else 1)
-        alone += out.human_ratings == before
+            people.label(int(i), out)
+        else:
+            people.label(int(i), out, judge_dist=dist_of[i], confidence=float(calibrated[i]))
+    people.finish(out)
+    alone = sum(people.final[i][1] == 0 for i in dist_of)
     out.extra = {
         "target": people.target,
         "plain_target": people.plain_target,

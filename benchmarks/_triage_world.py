@@ -72,6 +72,7 @@ class World:
     judge_answer: np.ndarray  # its mode, the temperature-0 answer
     judge_samples: np.ndarray  # (items, JUDGE_SAMPLES) answers drawn from judge_dist
     census: np.ndarray  # one more independent human rating of every item (for the noisy-audit check)
+    rater_base: np.ndarray  # (RATERS,) each rater's base accuracy (hidden truth, for diagnoses only)
 
     @property
     def item_ids(self) -> np.ndarray:
@@ -120,7 +121,7 @@ def world_make(kind: str, seed: int, *, judge: str = "typical", items: int = ITE
     draws = judge_rng.random((items, JUDGE_SAMPLES))
     picks = np.minimum((draws[:, :, None] > cdf[:, None, :]).sum(axis=2), points.size - 1)
     return World(kind, points, truth, difficulty, source, raters[:, :MAX_OVERLAP], human[:, :MAX_OVERLAP],
-                 dist, answer, points[picks], census)  # fmt: skip
+                 dist, answer, points[picks], census, base)  # fmt: skip
 
 
 def _judge(kind: str, profile: tuple[float, float], points: np.ndarray, truth: np.ndarray, difficulty: np.ndarray,

@@ -383,13 +383,13 @@ JUDGES_STALLED_RUN_SECONDS = env_int("JUDGES_STALLED_RUN_SECONDS", _judges_vt + 
 JUDGES_STALLED_SWEEP_SECONDS = env_int("JUDGES_STALLED_SWEEP_SECONDS", 60, minimum=1)
 JUDGES_BATCH_POLL_SECONDS = env_int("JUDGES_BATCH_POLL_SECONDS", 60, minimum=1)  # docs/judges.md, "Batch mode"
 JUDGES_BATCH_MAX_REQUESTS = env_int("JUDGES_BATCH_MAX_REQUESTS", 10_000, minimum=1)  # per provider batch
-CELERY_BEAT_SCHEDULE = {
-    "judges-requeue-stalled-runs": {
-        "task": "judges.tasks.judge_runs_sweep_stalled",
-        "schedule": JUDGES_STALLED_SWEEP_SECONDS,
-        "options": {"expires": JUDGES_STALLED_SWEEP_SECONDS},  # sweeps do not pile up behind a backlog
-    },
-}
+# The posterior rule's fit is made again once ratings or gold grew this much (0: off): docs/triage.md.
+POSTERIOR_REFIT_GROWTH_PERCENT = env_int("ACCORD_POSTERIOR_REFIT_GROWTH_PERCENT", 100)
+POSTERIOR_REFIT_SWEEP_SECONDS = env_int("ACCORD_POSTERIOR_REFIT_SWEEP_SECONDS", 300, minimum=1)
+_SWEEPS = {"judges-requeue-stalled-runs": ("judges.tasks.judge_runs_sweep_stalled", JUDGES_STALLED_SWEEP_SECONDS),
+           "quality-posterior-refits": ("quality.tasks.posterior_refits_sweep", POSTERIOR_REFIT_SWEEP_SECONDS)}
+CELERY_BEAT_SCHEDULE = {name: {"task": task, "schedule": every, "options": {"expires": every}}  # no pile-up
+                        for name, (task, every) in _SWEEPS.items()}  # fmt: skip
 # Hosts (optionally host:port) a judge's base_url may point at, and which env variables may be a
 # judge's key and where each may go: docs/security.md. Link-local addresses are always refused;
 # loopback is allowed by default only with DEBUG on (local vLLM / Ollama, the fake LLM server).

@@ -15,12 +15,14 @@
   first, the calibrated judge may settle an item with no human where the fit allows it
   (``judge_alone_labels``). Items of a slice the fit flagged (``ApprovalPolicy.slice_by``: the
   judge confidently wrong there on gold) are decided as if there were no judge on that criterion,
-  and never by a judge alone (``judge_excluded``).
+  and never by a judge alone (``judge_excluded``). An item the rule approved stays approved under
+  a newer fit while its posterior is at or above that fit's ``reopen_below`` (services/posterior.py:
+  a fit reopens settled items only as far as the target's promise, an average, needs).
 """
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import agreement
@@ -31,6 +33,7 @@ from rubrics.models import Criterion
 from rubrics.scales import ScaleKind, point_label
 
 POSTERIOR = "posterior"
+SETTLED_REASON = "posterior reached the target"
 DEFAULT_TARGET = 0.95
 DEFAULT_ACCURACY = 0.8
 
@@ -156,8 +159,27 @@ def _fit_of(criterion: Criterion, policy: ApprovalPolicy, item: Item) -> dict:
     return {} if len(fit.get("prior") or points) != len(points) else fit
 
 
+def settled_by_posterior(item: Item) -> bool:
+    """Whether the posterior rule approved the item (a later fit keeps it down to ``reopen_below``)."""
+    return (item.status == ItemStatus.APPROVED and item.approved_by == ApprovedBy.CONSENSUS
+            and item.decision_reason == SETTLED_REASON)  # fmt: skip
+
+
 def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, values: list, raters: list,
                    judge_dist: dict | None, min_overlap: int | None = None) -> agreement.PosteriorDecision:  # fmt: skip
+    decision, fit, _ = _posterior_of(criterion, policy, item, values, raters, judge_dist, min_overlap)
+    keep = fit.get("reopen_below")
+    if (decision.needs_rating and keep is not None and policy.stopping_target is None and settled_by_posterior(item)
+            and decision.ratings >= (item.project.overlap_min or 1) and decision.probability >= keep):  # fmt: skip
+        return replace(decision, action="settled", reason="settled before; the fit's average needs no more")
+    return decision
+
+
+def _posterior_of(criterion: Criterion, policy: ApprovalPolicy, item: Item, values: list, raters: list,
+                  judge_dist: dict | None, min_overlap: int | None,
+                  ) -> tuple[agreement.PosteriorDecision, dict, bool]:  # fmt: skip
+    """The posterior rule's decision on one criterion under the stored fit, that fit, and whether
+    the calibrated judge took part (which target the item answers to)."""
     points = criterion_points(criterion)
     assert points is not None
     project = item.project
@@ -174,7 +196,7 @@ def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, val
         shift = float(fit.get("difficulty_slope", 0.0)) * (covariate - float(fit.get("covariate_center", 0.0)))
     fitted_target = fit.get("target") if calibrated is not None else fit.get("target_without_judge")
     target = policy.stopping_target or fitted_target or DEFAULT_TARGET
-    return agreement.overlap_next_posterior(
+    decision = agreement.overlap_next_posterior(
         points=points,
         level=posterior_level(criterion),
         target=float(target),
@@ -188,6 +210,7 @@ def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, val
         # Fits stored before the error matrix have none: the decay's fixed form, as they were fitted.
         error_matrix=fit.get("error_matrix"),
     )
+    return decision, fit, calibrated is not None
 
 
 def judge_alone_labels(item: Item, criteria: Sequence[Criterion], policy: ApprovalPolicy,
@@ -218,6 +241,30 @@ def judge_alone_labels(item: Item, criteria: Sequence[Criterion], policy: Approv
     return labels or None
 
 
+def _ratings_on(criterion: Criterion, human: list[dict], raters: list[int]) -> tuple[list, list[int]]:
+    """The human ratings' values on ``criterion`` and who gave each (ratings without one left out)."""
+    pairs = [(r[criterion.key], who) for r, who in zip(human, raters, strict=True) if r.get(criterion.key) is not None]
+    return [v for v, _ in pairs], [w for _, w in pairs]
+
+
+def _posterior_applies(criterion: Criterion, values: list) -> bool:
+    points = criterion_points(criterion)
+    return points is not None and all(v in points for v in values)
+
+
+def settled_posteriors(item: Item, criteria: Sequence[Criterion], policy: ApprovalPolicy, human: list[dict],
+                       raters: list[int], judge_dist: dict | None) -> dict[str, tuple[float, bool]]:  # fmt: skip
+    """Per criterion the posterior rule decides, the probability of the item's label under the
+    policy's fit (stored or not) and whether the calibrated judge took part."""
+    out = {}
+    for criterion in criteria:
+        values, who = _ratings_on(criterion, human, raters) if criterion.agreement_level else ([], [])
+        if values and _posterior_applies(criterion, values):
+            decision, _, with_judge = _posterior_of(criterion, policy, item, values, who, judge_dist, None)
+            out[criterion.key] = (decision.probability, with_judge)
+    return out
+
+
 @dataclass(frozen=True)
 class Stop:
     """One item's decision under a stopping rule: ``action`` as ``agreement.overlap_combine``;
@@ -238,14 +285,10 @@ def stop_decide(item: Item, criteria: Sequence[Criterion], policy: ApprovalPolic
     for criterion in criteria:
         if criterion.agreement_level is None:
             continue
-        pairs = [
-            (r[criterion.key], who) for r, who in zip(human, raters, strict=True) if r.get(criterion.key) is not None
-        ]
-        if not pairs:
+        values, who = _ratings_on(criterion, human, raters)
+        if not values:
             continue  # a required one is missing: consensus_of fails it, review decides
-        values, who = [v for v, _ in pairs], [w for _, w in pairs]
-        points = criterion_points(criterion)
-        if posterior and points is not None and all(v in points for v in values):
+        if posterior and _posterior_applies(criterion, values):
             p = _posterior_one(criterion, policy, item, values, who, judge_dist)
             labels[criterion.key] = p.label
             decision = agreement.OverlapDecision(p.action, p.label, p.ratings, p.reason)
@@ -272,7 +315,7 @@ def posterior_decide(item: Item, criteria: Sequence[Criterion], policy: Approval
     consensus = {**consensus, **stop.labels}
     failing = [key for key in failing if key not in stop.labels]
     if stop.action == "settled" and not failing:
-        reason = "posterior reached the target" if stop.labels else ""
+        reason = SETTLED_REASON if stop.labels else ""
         return decide(item, status=ItemStatus.APPROVED, approved_by=ApprovedBy.CONSENSUS, consensus=consensus,
                       disagreement=disagreement, reason=reason)  # fmt: skip
     why = "posterior below the target at the maximum" if stop.action == "exhausted" else "no consensus"

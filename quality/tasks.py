@@ -15,7 +15,7 @@ from annotation.models import Project
 from quality.services.agreement_reports import TASK_TIME_LIMIT, ComputeOutcome, agreement_report_compute
 from quality.services.approval import project_decide
 from quality.services.intervals import agreement_interval_refresh as interval_refresh
-from quality.services.posterior import posterior_fit_run
+from quality.services.posterior import posterior_fit_run, posterior_refits_queue
 
 logger = logging.getLogger(__name__)
 
@@ -82,3 +82,10 @@ def agreement_interval_refresh(self, project_id: int) -> None:
 def posterior_model_fit_run(project_id: int) -> None:
     """The policy page's "Fit now" for a project too large to fit inside a request."""
     posterior_fit_run(project_id=project_id)
+
+
+@shared_task(ignore_result=True, time_limit=_EVALUATE_TIME_LIMIT)
+def posterior_refits_sweep() -> list[int]:
+    """Periodic (Celery beat: CELERY_BEAT_SCHEDULE in config/settings.py): queue a fit for every
+    posterior-rule project whose data has grown enough since its last one."""
+    return posterior_refits_queue()

@@ -8,7 +8,7 @@ from typing import Any
 
 from annotation.models import Rater
 from quality.models import ApprovalPolicy
-from quality.services.posterior import posterior_fit_state
+from quality.services.posterior import posterior_fit_state, posterior_refit_at
 from quality.stopping import posterior_fit_pending, posterior_in_force
 
 
@@ -41,6 +41,7 @@ def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
                 "difficulty_slope": fit.get("difficulty_slope"),
                 "judge_alone_from": fit.get("judge_alone_from"),
                 "judge_own_weight": fit.get("judge_own_weight"),
+                "reopen_below": fit.get("reopen_below"),
                 # Fits stored before the expected accuracy have none: the page then omits it.
                 "excluded_slices": [
                     {"expected_accuracy": None, **s} for s in fit.get("slices") or () if s.get("overconfident")
@@ -56,6 +57,7 @@ def posterior_fit_summary(*, policy: ApprovalPolicy) -> dict[str, Any] | None:
         "target": policy.stopping_target,
         "slice_by": model.get("slice_by") or "",
         "criteria": criteria,
+        "refit_at": posterior_refit_at(model),
     }
 
 

@@ -29,7 +29,15 @@ from quality.selectors.routing import routing_slice_excluded
 from quality.services.agreement_reports import agreement_reports_refresh_after_change
 from quality.services.approval_reads import JUDGE_FIRST, ChunkRead, chunk_read, trust_needed
 from quality.services.decision_writes import DECISION_FIELDS, DecisionBatch, decision_apply
-from quality.stopping import judge_alone_labels, judge_excluded, posterior_decide, posterior_in_force, stop_decide
+from quality.stopping import (
+    SETTLED_REASON,
+    judge_alone_labels,
+    judge_excluded,
+    posterior_decide,
+    posterior_in_force,
+    settled_posteriors,
+    stop_decide,
+)
 from rubrics.models import Criterion
 from rubrics.selectors import criteria_of
 
@@ -111,6 +119,24 @@ def items_decide(*, project: Project, item_ids: Iterable[int]) -> int:
                 Item.objects.filter(id__in=ids, status__in=_OPEN_STATUSES).update(status=status)
             audit_review_requests_make(items=items)
     return changed
+
+
+def posteriors_of_settled(*, project: Project, policy) -> dict[str, list[tuple[float, bool]]]:
+    """Every item the posterior rule approved (no gold), under ``policy``'s fit (stored or not):
+    per criterion, the probability of its label and whether the calibrated judge took part
+    (services/posterior.py sets from them how far a new fit reopens such items)."""
+    criteria = criteria_of(version=project.rubric_version)
+    settled = Item.objects.filter(project=project, status=ItemStatus.APPROVED, approved_by=ApprovedBy.CONSENSUS,
+                                  decision_reason=SETTLED_REASON).select_related("project").order_by("pk")  # fmt: skip
+    out: dict[str, list[tuple[float, bool]]] = {}
+    for start in range(0, settled.count(), 2_000):
+        items = list(settled[start : start + 2_000])
+        inputs, _ = _inputs_of(project, criteria, policy, items)
+        for item, (gold, human, *_, (raters, judge_dist, _alone)) in zip(items, inputs, strict=True):
+            if gold is None:
+                for key, row in settled_posteriors(item, criteria, policy, human, raters, judge_dist).items():
+                    out.setdefault(key, []).append(row)
+    return out
 
 
 def _inputs_of(project: Project, criteria, policy, items: Sequence[Item]) -> tuple[list[tuple], dict]:

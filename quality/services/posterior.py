@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -46,9 +47,10 @@ from annotation.models import Gold, Item, Project, Rater, RaterKind, Rating
 from quality import dispatch
 from quality.models import ApprovalPolicy
 from quality.selectors.policy import policy_for
-from quality.services.approval import ProjectDecision, project_decide
+from quality.services.approval import ProjectDecision, posteriors_of_settled, project_decide
 from quality.services.approval_reads import JUDGE_FIRST
 from quality.stopping import (
+    POSTERIOR,
     criterion_points,
     item_slice,
     judge_calibrated,
@@ -65,6 +67,8 @@ TARGET_SAMPLE = 2_000  # verdicts the target's simulation draws its items from
 # A fit's cost per rating of the project, in ACCORD_INLINE_WORK_LIMIT's unit (about 0.1 µs): 7.2 s
 # for 104,000 ratings (`make bench-triage-pages`), so the default limit fits about 14,000 inline.
 WORK_PER_RATING = 700
+# A handful of new ratings on a small project is no reason to fit again on its own.
+REFIT_MIN_RATINGS, REFIT_MIN_GOLD = 50, 10
 FIT_STATE_SECONDS = 3600  # how long "a fit is running" and "it failed" are shown at most
 _QUEUED, _FAILED = "posterior-fit-queued:{}", "posterior-fit-failed:{}"
 
@@ -223,6 +227,7 @@ def _criterion_fit(project, policy, criterion, golds, shown, verdicts, human, sl
         "expected_accuracy": choice.expected_accuracy,
         "expected_ratings": choice.expected_ratings,
         "reference_accuracy": choice.reference_accuracy,
+        "reference_without_judge": plain.reference_accuracy,
     }
 
 
@@ -287,5 +292,68 @@ def posterior_model_fit(*, project: Project) -> tuple[ApprovalPolicy, ProjectDec
     with transaction.atomic():
         policy = ApprovalPolicy.objects.select_for_update().get(pk=policy_for(project=project).pk)
         policy.posterior_model = posterior_model_compute(project=project, policy=policy)
+        _reopen_set(project=project, policy=policy)
         policy.save(update_fields=["posterior_model", "updated_at"])
     return policy, project_decide(project=project)
+
+
+def _reopen_set(*, project: Project, policy: ApprovalPolicy) -> None:
+    """Per criterion, below which posterior the new fit reopens an item the rule approved under an
+    earlier one (``reopen_below``, ``agreement.reopen_below``): only as many, least sure first, as
+    the items need to be as accurate on average as the target promises (fixed overlap's accuracy
+    under this fit). Reopening every one below the new target would ratchet: each fit's noise
+    reopens a few more and none is closed by it (docs/triage.md, section 3b). Not with a target
+    the manager set: then every item answers to it."""
+    if policy.stopping_target is not None:
+        return
+    settled = posteriors_of_settled(project=project, policy=policy)
+    for key, fit in policy.posterior_model["criteria"].items():
+        rows = settled.get(key)
+        if rows and fit.get("reference_without_judge") is not None:
+            fit["reopen_below"] = agreement.reopen_below(
+                probabilities=[p for p, _ in rows],
+                targets=[fit["target"] if judged else fit["target_without_judge"] for _, judged in rows],
+                references=[fit["reference_accuracy"] if judged else fit["reference_without_judge"]
+                            for _, judged in rows],
+            )  # fmt: skip
+
+
+def posterior_refit_at(model: dict) -> tuple[int, int] | None:
+    """The human ratings and gold items at which a stored fit is fitted again on its own (either
+    one reached), by ``ACCORD_POSTERIOR_REFIT_GROWTH_PERCENT``; None when that is off or nothing
+    was fitted."""
+    growth = settings.POSTERIOR_REFIT_GROWTH_PERCENT
+    if growth <= 0 or not model.get("fitted_at"):
+        return None
+    ratings, gold = int(model.get("human_ratings") or 0), int(model.get("gold_items") or 0)
+    return (max(ratings + REFIT_MIN_RATINGS, -(-ratings * (100 + growth) // 100)),
+            max(gold + REFIT_MIN_GOLD, -(-gold * (100 + growth) // 100)))  # fmt: skip
+
+
+def posterior_refit_due(*, project: Project, policy: ApprovalPolicy) -> bool:
+    """Whether the project's stored fit should be made again: its rubric version is not the
+    project's, or its human ratings or gold items reached ``posterior_refit_at``."""
+    model = policy.posterior_model or {}
+    at = posterior_refit_at(model)
+    if policy.stopping_rule != POSTERIOR or at is None:
+        return False
+    if model.get("rubric_version") != project.rubric_version_id:
+        return True
+    version = project.rubric_version_id
+    ratings = Rating.objects.filter(item__project=project, rubric_version_id=version, rater__kind=RaterKind.HUMAN)
+    gold = Gold.objects.filter(item__project=project, rubric_version_id=version)
+    return ratings.count() >= at[0] or gold.count() >= at[1]
+
+
+def posterior_refits_queue() -> list[int]:
+    """Queue a fit on a worker (``posterior_fit_queue``) for every project under the posterior rule
+    whose fit is due and not already queued; returns their ids. What Celery beat runs (quality.tasks)."""
+    queued = []
+    for policy in ApprovalPolicy.objects.filter(stopping_rule=POSTERIOR).select_related("project").order_by("pk"):
+        project = policy.project
+        if posterior_fit_state(project_id=project.pk)[0] is None and posterior_refit_due(
+            project=project, policy=policy
+        ):
+            posterior_fit_queue(project=project)
+            queued.append(project.pk)
+    return queued
