@@ -157,8 +157,9 @@ class PolicySerializer(serializers.Serializer):
         help_text="The posterior rule's fitted model ({} before a fit); per criterion, ``slices`` (the judge's "
         "accuracy on gold per slice against the accuracy its confidence earns on the other slices), "
         "``excluded_slices`` (the overconfident ones), ``judge_landing`` (where the truth lies when the judge "
-        "says each point and is wrong) and ``judge_own_weight`` (how much of the judge's own distribution is "
-        "kept beside it); docs/triage.md, section 3b."
+        "says each point and is wrong), ``judge_own_weight`` (how much of the judge's own distribution is "
+        "kept beside it) and ``reopen_below`` (an item the rule approved before this fit is reopened only below "
+        "this posterior, or its target if lower); docs/triage.md, section 3b."
     )
     slice_by = serializers.CharField(help_text="Item metadata key whose values are the slices audited; '': none.")
     stopping_rule_in_force = serializers.SerializerMethodField(

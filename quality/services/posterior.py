@@ -51,6 +51,7 @@ from quality.services.approval import ProjectDecision, posteriors_of_settled, pr
 from quality.services.approval_reads import JUDGE_FIRST
 from quality.stopping import (
     POSTERIOR,
+    SETTLED_REASON,
     criterion_points,
     item_slice,
     judge_calibrated,
@@ -67,6 +68,8 @@ TARGET_SAMPLE = 2_000  # verdicts the target's simulation draws its items from
 # A fit's cost per rating of the project, in ACCORD_INLINE_WORK_LIMIT's unit (about 0.1 µs): 7.2 s
 # for 104,000 ratings (`make bench-triage-pages`), so the default limit fits about 14,000 inline.
 WORK_PER_RATING = 700
+# And per item the rule approved before, read again for reopen_below: 258 ms for 720 items.
+WORK_PER_SETTLED_ITEM = 3_600
 # A handful of new ratings on a small project is no reason to fit again on its own.
 REFIT_MIN_RATINGS, REFIT_MIN_GOLD = 50, 10
 FIT_STATE_SECONDS = 3600  # how long "a fit is running" and "it failed" are shown at most
@@ -244,9 +247,11 @@ class FitRequest:
 
 def posterior_fit_size(*, project: Project) -> tuple[bool, int]:
     """Whether the project is small enough to fit its model inside a web request (about
-    ``ACCORD_INLINE_WORK_LIMIT``), and the ratings the fit would read."""
+    ``ACCORD_INLINE_WORK_LIMIT``: its ratings, and the items the rule approved, which the fit reads
+    again for ``reopen_below``), and the ratings the fit would read."""
     ratings = Rating.objects.filter(item__project=project, rubric_version_id=project.rubric_version_id).count()
-    return dispatch.fits_inline(work=ratings * WORK_PER_RATING), ratings
+    settled = Item.objects.filter(project=project, decision_reason=SETTLED_REASON).count()
+    return dispatch.fits_inline(work=ratings * WORK_PER_RATING + settled * WORK_PER_SETTLED_ITEM), ratings
 
 
 def posterior_fit_queue(*, project: Project) -> None:
@@ -351,9 +356,8 @@ def posterior_refits_queue() -> list[int]:
     queued = []
     for policy in ApprovalPolicy.objects.filter(stopping_rule=POSTERIOR).select_related("project").order_by("pk"):
         project = policy.project
-        if posterior_fit_state(project_id=project.pk)[0] is None and posterior_refit_due(
-            project=project, policy=policy
-        ):
+        running = posterior_fit_state(project_id=project.pk)[0] is not None
+        if not running and posterior_refit_due(project=project, policy=policy):
             posterior_fit_queue(project=project)
             queued.append(project.pk)
     return queued
