@@ -133,8 +133,7 @@ class _Labeller:
         """Item ``i``'s label: ratings from the front of its raters until the rule stops (raters'
         accuracies shifted by the item's difficulty covariate where it starts from the judge; the
         judge may decide alone where its calibrated ``confidence`` passes the gate). ``revisit``:
-        whether a later fit may decide it again (``revisit``; audited items may not: gold decides
-        them)."""
+        whether a later fit may decide it again (audited items may not: gold decides them)."""
         out.labels[i] = self._decide(i, out, judge_dist, confidence, start=0)
         if judge_dist is not None:
             self.unit_prior[i] = judge_dist
