@@ -161,13 +161,9 @@ class _Labeller:
             if not decision.needs_rating or (held and decision.probability >= reopen_below):
                 break
             n += 1
-        w = self.world
-        out.record(w, i, n, start=start)
+        self.take(i, out, start, n)
         self.final[i] = (decision.probability, n)
         self.exhausted[i] = decision.action == "exhausted"
-        self.units.extend([i] * (n - start))
-        self.raters.extend(int(r) for r in w.raters[i, start:n])
-        self.values.extend(float(v) for v in w.ratings[i, start:n])
         return float(decision.label)
 
     def _evidence(self, i: int, n: int, judge_dist: np.ndarray | None) -> dict[str, Any]:
@@ -200,6 +196,15 @@ class _Labeller:
             if self.final[i][1] > n:
                 self.reopened.add(i)
 
+    def take(self, i: int, out: Outcome, start: int, n: int) -> None:
+        """Item ``i``'s ratings from its ``start``-th to its ``n``-th: counted, and seen by the next fit
+        (called alone, whatever the rule: the audit's minimum of people)."""
+        w = self.world
+        out.record(w, i, n, start=start)
+        self.units.extend([i] * (n - start))
+        self.raters.extend(int(r) for r in w.raters[i, start:n])
+        self.values.extend(float(v) for v in w.ratings[i, start:n])
+
     def finish(self, out: Outcome) -> None:
         """The items left unresolved (at the maximum below the target) once everything is decided."""
         out.unresolved = sum(self.exhausted.values())
@@ -229,11 +234,12 @@ def posterior_adaptive(world: World, *, target: float | str, **diagnosis: Any) -
     return out
 
 
-def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | str, audit_by_people: bool = True,
+def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | str, audit_labelled_by: str = "people",
                           **fits: Any) -> Outcome:  # fmt: skip
-    """Judge every item; audit a uniform 10 % (people under the rule without the judge, whose
-    calibration is not known yet, plus a reviewer's gold; with ``audit_by_people=False`` the
-    reviewer alone, and the audited item's label is its gold); calibrate the judge on the audit
+    """Judge every item; audit a uniform 10 % (``audit_labelled_by``, as the app's policy: "people"
+    under the rule without the judge, whose calibration is not known yet, then a reviewer's gold;
+    "minimum": one person, then the reviewer; "reviewer": the reviewer alone; an audited item's
+    label is its gold, as in the app); calibrate the judge on the audit
     outside flagged slices; then label every other item under the rule with the judge's
     calibrated distribution in place of the prior (none in flagged slices), the judge alone
     where its calibrated confidence reaches the target and passes the check on gold."""
@@ -245,7 +251,11 @@ def posterior_judge_first(world: World, judge: JudgeOutput, *, target: float | s
     gold = {int(i): float(world.truth[i]) for i in audit}
     people = _Labeller(world, target, **fits)
     for i in audit:
-        out.labels[i] = people.label(int(i), out, revisit=False) if audit_by_people else gold[int(i)]
+        if audit_labelled_by == "people":
+            people.label(int(i), out, revisit=False)
+        elif audit_labelled_by == "minimum":
+            people.take(int(i), out, 0, 1)  # the posterior rule's minimum overlap
+        out.labels[i] = gold[int(i)]  # the reviewer's gold decides an audited item, as in the app
     out.human_ratings += audit.size  # one expert gold label each
     correct = judge.verdict[audit] == world.truth[audit]
     slices = slice_audit(world.source[audit].tolist(), correct, judge.confidence[audit])

@@ -47,6 +47,7 @@ CHECK = "adaptive 1-5, judge as a check"
 POSTERIOR = "posterior rule 1-5, no judge"
 POSTERIOR_JF = "posterior judge-first"
 POSTERIOR_JF_REVIEWER = "posterior judge-first, audit by reviewer only"
+POSTERIOR_JF_MINIMUM = "posterior judge-first, audit by one person + reviewer"
 COLUMNS = ("ratings", "saved", "acc", "diff", "within", "open", "alpha")
 
 
@@ -84,8 +85,11 @@ def _policies(kind: str, seed: int, tolerance: float) -> tuple[dict[str, Outcome
             ),
             f"{name} judge: {POSTERIOR_JF}": posterior_judge_first(world, logprobs, target="match"),
             f"{name} judge: {POSTERIOR_JF}, 5 samples": posterior_judge_first(world, samples, target="match"),
+            f"{name} judge: {POSTERIOR_JF_MINIMUM}": posterior_judge_first(
+                world, logprobs, target="match", audit_labelled_by="minimum"
+            ),
             f"{name} judge: {POSTERIOR_JF_REVIEWER}": posterior_judge_first(
-                world, logprobs, target="match", audit_by_people=False
+                world, logprobs, target="match", audit_labelled_by="reviewer"
             ),
         }
     return outcomes, worlds
@@ -122,11 +126,11 @@ def part_one(seeds: int) -> list[str]:
         title = "binary, majority 2/3" if kind == "binary" else f"ordinal 1-5, spread tolerance {tolerance:g}"
         print(f"\n== {title}: {world.truth.size:,} items, seeds 1-{seeds}: mean [min-max] ==")
         within = [("within 1 point", 22)] if kind == "ordinal" else []
-        head = [("policy", 60), ("ratings/item", 19), ("saved", 16), ("accuracy", 22), ("vs fixed 3 (pp)", 20)]
+        head = [("policy", 72), ("ratings/item", 19), ("saved", 16), ("accuracy", 22), ("vs fixed 3 (pp)", 20)]
         print(_line([*head, *within, ("unresolved %", 18), ("alpha", 0)]))
         for name, row in rows.items():
             cells = [
-                (name, 60),
+                (name, 72),
                 (_span(row["ratings"], "{:.2f}"), 19),
                 (_span([100 * s for s in row["saved"]], "{:.0f}%"), 16),
                 (_span(row["acc"]), 22),
@@ -177,7 +181,7 @@ def _verdicts(title: str, rows: dict[str, dict[str, list]], details: dict[str, l
     out = [check("adaptive 2-5, no judge", ADAPTIVE_SAVING), check(POSTERIOR, ADAPTIVE_SAVING)]
     for judge, runs in details.items():
         out.append(check(f"{judge} judge: {CHECK}", ADAPTIVE_SAVING))
-        for variant in (POSTERIOR_JF, f"{POSTERIOR_JF}, 5 samples", POSTERIOR_JF_REVIEWER):
+        for variant in (POSTERIOR_JF, f"{POSTERIOR_JF}, 5 samples", POSTERIOR_JF_MINIMUM, POSTERIOR_JF_REVIEWER):
             out.append(check(f"{judge} judge: {variant}", JUDGE_FIRST_SAVING))
         out.append(check(f"{judge} judge: {JUDGE_FIRST}", JUDGE_FIRST_SAVING))
         out.append(check(f"{judge} judge: {JUDGE_FIRST_RATER}", JUDGE_FIRST_SAVING))

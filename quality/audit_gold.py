@@ -1,6 +1,8 @@
 """The audit sample gets gold: once people have decided an audited item, a reviewer is asked for
-its gold (a ReviewRequest), instead of the item being approved on the raters' consensus; or, when
-the policy says a reviewer labels the audit alone (``audit_labelled_by = "reviewer"``), at once.
+its gold (a ReviewRequest), instead of the item being approved on the raters' consensus; with
+``audit_labelled_by = "minimum"``, as soon as the project's minimum overlap of people has rated it
+(one person under adaptive overlap 1-N: the raters are still measured against gold, at about half
+the cost); or, when the policy says a reviewer labels the audit alone (``"reviewer"``), at once.
 
 Why: everything the audit is for needs gold on a uniform sample (the judge-first threshold and
 the judge's calibration, the raters' accuracies of the posterior rule, the estimate's interval),
@@ -17,6 +19,7 @@ from annotation.models import ApprovedBy, Item, ItemStatus
 from quality.models import ReviewRequest
 
 AUDIT_REASON = "audit sample: a reviewer's gold is needed"
+AUDIT_LABELLERS = ("people", "minimum", "reviewer")  # ApprovalPolicy.audit_labelled_by
 
 
 def audit_decide(item: Item, decide: Callable[..., bool]) -> Callable[..., bool]:
@@ -38,6 +41,15 @@ def audit_to_reviewer_only(item: Item, policy: Any) -> bool:
     """Whether ``item`` is audited under a policy whose audit a reviewer labels alone: it then goes
     to review at once, without people's ratings."""
     return item.audit_rank is not None and getattr(policy, "audit_labelled_by", "people") == "reviewer"
+
+
+def audit_minimum_reached(item: Item, policy: Any, human_ratings: int) -> bool:
+    """Whether ``item`` is audited under a policy whose audit people label only up to the project's
+    minimum overlap, and that many have rated it: it then goes to review, whatever the stopping rule."""
+    if item.audit_rank is None or getattr(policy, "audit_labelled_by", "people") != "minimum":
+        return False
+    project = item.project
+    return human_ratings >= (project.overlap_min or project.annotations_per_item)
 
 
 def audit_review_requests_make(*, items: Iterable[Item]) -> int:

@@ -74,10 +74,16 @@ class ApprovalPolicy(models.Model):
     )
     posterior_model = models.JSONField(default=dict, blank=True, editable=False)
     # Who labels the audit sample (quality/audit_gold.py): people first, then a reviewer's gold (the
-    # audit then also measures the raters against gold), or a reviewer alone (cheaper: no people).
+    # audit then also measures the raters against gold); the project's minimum overlap of people
+    # (one under adaptive overlap 1-N), then the reviewer (cheaper, still measured); or a reviewer
+    # alone (cheapest: no people).
     audit_labelled_by = models.CharField(
         max_length=16,
-        choices=[("people", "people, then a reviewer"), ("reviewer", "a reviewer only")],
+        choices=[
+            ("people", "people, then a reviewer"),
+            ("minimum", "the minimum of people, then a reviewer"),
+            ("reviewer", "a reviewer only"),
+        ],
         default="people",
     )
     # The item feature the posterior fit and the routing threshold's choice audit the judge by

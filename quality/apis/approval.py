@@ -171,7 +171,8 @@ class PolicySerializer(serializers.Serializer):
         'failed: why the last fit queued on a worker failed ("" when it did not).'
     )
     audit_labelled_by = serializers.CharField(
-        help_text='"people": audited items go to people, then to a reviewer for gold; "reviewer": to a reviewer only.'
+        help_text='"people": audited items go to people, then to a reviewer for gold; "minimum": to the project\'s '
+        'minimum overlap of people, then to a reviewer; "reviewer": to a reviewer only.'
     )
 
     def get_stopping_rule_in_force(self, policy) -> str:
@@ -197,7 +198,7 @@ class PolicyInputSerializer(InputSerializer):
     routing = serializers.CharField(required=False, help_text='"humans_first" or "judge_first".')
     stopping_rule = serializers.CharField(required=False, help_text='"agreement" or "posterior".')
     stopping_target = serializers.FloatField(required=False, allow_null=True)
-    audit_labelled_by = serializers.CharField(required=False, help_text='"people" or "reviewer".')
+    audit_labelled_by = serializers.CharField(required=False, help_text='"people", "minimum" or "reviewer".')
     slice_by = serializers.CharField(
         required=False, allow_blank=True, help_text="An item metadata key (e.g. \"source\"); '' for no slice check."
     )

@@ -22,7 +22,13 @@ from annotation.models import ApprovedBy, Gold, Item, ItemStatus, Project, Rater
 from annotation.services.queue import item_lock
 from config.errors import Conflict
 from quality import dispatch
-from quality.audit_gold import AUDIT_REASON, audit_decide, audit_review_requests_make, audit_to_reviewer_only
+from quality.audit_gold import (
+    AUDIT_REASON,
+    audit_decide,
+    audit_minimum_reached,
+    audit_review_requests_make,
+    audit_to_reviewer_only,
+)
 from quality.consensus import consensus_of
 from quality.models import ReviewRequest
 from quality.selectors.routing import routing_slice_excluded
@@ -224,6 +230,10 @@ def _evaluate_one(
         return decide(item, status=ItemStatus.APPROVED, approved_by=ApprovedBy.REVIEWER, consensus=gold.values)
     if audit_to_reviewer_only(item, policy):
         return decide(item, status=ItemStatus.NEEDS_REVIEW, consensus=item.consensus, reason=AUDIT_REASON)
+    if audit_minimum_reached(item, policy, len(human)):
+        consensus, disagreement, _ = consensus_of(criteria=criteria, ratings=human, policy=policy)
+        return decide(item, status=ItemStatus.NEEDS_REVIEW, consensus=consensus, disagreement=disagreement,
+                      reason=AUDIT_REASON)  # fmt: skip
     decide = audit_decide(item, decide)  # people's consensus on an audited item waits for gold
     if requested is not None:
         return decide(

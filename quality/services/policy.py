@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Project
-from quality.audit_gold import audit_review_requests_drop
+from quality.audit_gold import AUDIT_LABELLERS, audit_review_requests_drop
 from quality.models import ApprovalPolicy
 from quality.selectors.policy import policy_for
 from quality.services.approval import ProjectDecision, project_decide
@@ -29,7 +29,7 @@ _POLICY_FIELDS = {
     "trust_min_items": (int, lambda v: 1 <= v <= 1_000_000, "must be an integer ≥ 1."),
     "routing": (str, lambda v: v in ("humans_first", "judge_first"), 'must be "humans_first" or "judge_first".'),
     "stopping_rule": (str, lambda v: v in ("agreement", POSTERIOR), 'must be "agreement" or "posterior".'),
-    "audit_labelled_by": (str, lambda v: v in ("people", "reviewer"), 'must be "people" or "reviewer".'),
+    "audit_labelled_by": (str, lambda v: v in AUDIT_LABELLERS, 'must be "people", "minimum" or "reviewer".'),
     "stopping_target": (float, lambda v: 0.5 < v < 1, "must be a probability in (0.5, 1), or null for the fitted one."),
     "slice_by": (
         str,

@@ -71,6 +71,9 @@ FIELDS = {
 AUDIT_CHOICES = [
     ("people", "People, then a reviewer", "people rate each audited item first, then a reviewer sets its gold: "
      "the audit also measures the raters against gold (needed to fit the posterior rule's rater accuracies)."),
+    ("minimum", "The minimum of people, then a reviewer", "as many people as the project's minimum overlap "
+     "(one under adaptive overlap 1-N) rate each audited item, then a reviewer sets its gold: the raters are "
+     "still measured against gold, for fewer ratings than letting the stopping rule run first."),
     ("reviewer", "A reviewer only", "audited items go straight to review and people never see them: cheaper, "
      "but the audit then says nothing about the raters."),
 ]  # fmt: skip

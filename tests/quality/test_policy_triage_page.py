@@ -38,6 +38,7 @@ def test_the_manager_chooses_who_labels_the_audit_and_the_preview_says_what_it_d
     assert re.search(r'name="audit_labelled_by" value="people" checked', html), "people first is the default"
     choices = _text(html, "id_audit_labelled_by")
     assert "People, then a reviewer" in choices and "A reviewer only" in choices
+    assert "The minimum of people, then a reviewer" in choices
     assert "people never see them" in choices
 
     preview = client.post(url, {**FORM, "audit_labelled_by": "reviewer", "action": "preview"})
@@ -65,7 +66,8 @@ def test_a_bad_audit_choice_is_refused_beside_the_field_and_nothing_is_saved(pro
     )
     assert response.status_code == 400
     html = response.content.decode()
-    assert re.search(r'id="error_audit_labelled_by">must be &quot;people&quot; or &quot;reviewer&quot;', html)
+    said = "must be &quot;people&quot;, &quot;minimum&quot; or &quot;reviewer&quot;"
+    assert re.search(r'id="error_audit_labelled_by">' + said, html)
     assert "<i>robots</i>" not in html
     policy = policy_for(project=project)
     assert policy.audit_labelled_by == "people" and policy.numeric_tolerance == 0.25

@@ -6,6 +6,7 @@ import pytest
 from annotation.models import ApprovedBy, ItemStatus, Role
 from annotation.selectors import rater_for_user
 from annotation.services.items import items_import
+from annotation.services.projects import project_update
 from annotation.services.queue import assignment_claim_next
 from annotation.services.ratings import rating_submit
 from annotation.services.review import gold_set
@@ -82,3 +83,24 @@ def test_a_reviewer_alone_can_label_the_audit_and_people_never_see_it(project, m
     assert audited[1].status == ItemStatus.PENDING and not ReviewRequest.objects.filter(item=audited[1]).exists()
     lease = assignment_claim_next(project=project, user=members["annotator2"])
     assert lease.item_id == audited[1].pk, "back with people, the audit is served first"
+
+
+def test_the_minimum_of_people_then_a_reviewer_labels_the_audit(project, members):
+    """Adaptive overlap 1-2: one person rates an audited item, then it goes to the reviewer (the raters
+    are still measured against gold); an item outside the audit follows the stopping rule."""
+    items_import(project=project, rows=[{"external_id": f"e{i}", "data": {"prompt": f"p{i}"}} for i in range(8)])
+    project = project_update(project=project, overlap_min=1)
+    policy_update(project=project, audit_labelled_by="minimum")
+    audit_sample_draw(project=project, size=2, seed=7)
+    audited = list(project.items.filter(audit_rank__isnull=False).order_by("audit_rank"))
+    other = project.items.filter(audit_rank__isnull=True).order_by("id").first()
+    rate(audited[0], members[Role.ANNOTATOR])
+    rate(other, members[Role.ANNOTATOR])
+    audited[0].refresh_from_db()
+    other.refresh_from_db()
+    assert audited[0].status == ItemStatus.NEEDS_REVIEW and audited[0].decision_reason == AUDIT_REASON
+    assert audited[0].consensus == VALUES, "the one rating is kept for the reviewer"
+    assert ReviewRequest.objects.get(item=audited[0]).reason == AUDIT_REASON
+    assert other.status != ItemStatus.NEEDS_REVIEW and not ReviewRequest.objects.filter(item=other).exists()
+    lease = assignment_claim_next(project=project, user=members["annotator2"])
+    assert lease is None or lease.item_id != audited[0].pk, "no second person on an audited item"
