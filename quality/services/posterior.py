@@ -314,7 +314,7 @@ def _reopen_set(*, project: Project, policy: ApprovalPolicy) -> None:
     settled = posteriors_of_settled(project=project, policy=policy)
     for key, fit in policy.posterior_model["criteria"].items():
         rows = settled.get(key)
-        if rows and fit.get("reference_without_judge") is not None:
+        if rows:
             fit["reopen_below"] = agreement.reopen_below(
                 probabilities=[p for p, _ in rows],
                 targets=[fit["target"] if judged else fit["target_without_judge"] for _, judged in rows],
