@@ -270,8 +270,8 @@ class JudgeRunInputSerializer(InputSerializer):
     mode = serializers.ChoiceField(
         choices=RunMode.choices,
         default=RunMode.LIVE,
-        help_text='"batch": through the provider\'s batch API (openai, anthropic): half the price, results '
-        "within 24 h.",
+        help_text='"batch": through the provider\'s batch API (OpenAI, Anthropic, and OpenAI-compatible servers '
+        "that have one; the items of a server without one go live): half the price, results within 24 h.",
     )
     max_cost = serializers.DecimalField(
         max_digits=16, decimal_places=6, min_value=0, max_value=10**9, allow_null=True, required=False,

@@ -122,8 +122,7 @@ class RunMode(models.TextChoices):
     BATCH = labelled("batch", "batch: the provider's batch API, half price, up to 24 h")
 
 
-# Providers with a batch API, and what a batched token costs against the list price.
-BATCH_PROVIDERS = ("openai", "anthropic")
+# What a batched token costs against the list price.
 BATCH_PRICE_FACTOR = Decimal("0.5")
 
 

@@ -19,7 +19,8 @@ then answered exactly as the live endpoint would answer that body (scripts, resp
 the schema-derived default all apply). ``line_faults`` maps a custom_id to "errored" or
 "expired" for configurable failed lines; an expired line makes an OpenAI batch "expired" (with the
 other lines' output, as OpenAI does). Before the end, OpenAI reports ``completed`` growing with
-time; Anthropic keeps every request "processing" until the end, as it documents.
+time; Anthropic keeps every request "processing" until the end, as it documents. ``enabled =
+False`` makes it a server without batch APIs (every batch route 404).
 """
 
 from __future__ import annotations
@@ -80,13 +81,15 @@ class FakeBatches:
         self.server = server
         self.delay = 0.0
         self.line_faults: dict[str, str] = {}
+        # False: a server without batch APIs (plain vLLM, Ollama), which answers them 404.
+        self.enabled = True
         self._lock = threading.Lock()
         self.files: dict[str, tuple[dict, bytes]] = {}
         self.batches: dict[str, FakeBatch] = {}
 
     def reset(self) -> None:
         with self._lock:
-            self.delay, self.line_faults = 0.0, {}
+            self.delay, self.line_faults, self.enabled = 0.0, {}, True
             self.files.clear()
             self.batches.clear()
 
@@ -100,6 +103,8 @@ class FakeBatches:
         return path.startswith(ANTHROPIC_PREFIX) or path.startswith(OPENAI_PREFIXES)
 
     async def respond(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Rendered:
+        if not self.enabled:
+            return _json(404, {"detail": "Not Found"})  # FastAPI's answer for a route it does not have
         parts = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         segments = parts.path.strip("/").split("/")[1:]  # without "v1"

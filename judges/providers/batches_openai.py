@@ -4,6 +4,10 @@ batch with our marker in its metadata, poll it, read the output and error files.
 Each line's ``body`` is exactly the live request body (``ChatBodies.request_body``). The marker
 makes creation idempotent: after an interruption, ``find`` lists the recent batches and adopts
 the one whose metadata carries it, so a retry never creates a second batch for the same rows.
+
+``openai_compatible`` judges use this module too: LiteLLM's proxy and other servers speak the same
+protocol; one that does not (plain vLLM, Ollama) refuses the upload, the batch is given up and
+its items go the live path.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ METADATA_KEY = "accord_batch"
 ENDED = ("completed", "expired", "cancelled", "failed")
 # How far back ``find`` lists (seconds before the submission began): clocks differ a little.
 CLOCK_SLACK = 300
+# How a server without the Files API (plain vLLM, Ollama) refuses the upload.
+NO_BATCH_API = (404, 405, 501)
 # The input file expires after the batch's 24 h window plus a margin (OpenAI accepts 1 h to 30 days).
 INPUT_FILE_SECONDS = 3 * 86400
 
@@ -44,11 +50,16 @@ class OpenAIBatches:
             for custom_id, body in lines
         )  # fmt: skip
         # The prompts hold item content: the provider keeps the file no longer than needed.
-        upload = self.client.files.create(
-            file=(f"{marker}.jsonl", content),
-            purpose="batch",
-            expires_after={"anchor": "created_at", "seconds": INPUT_FILE_SECONDS},
-        )
+        try:
+            upload = self.client.files.create(
+                file=(f"{marker}.jsonl", content),
+                purpose="batch",
+                expires_after={"anchor": "created_at", "seconds": INPUT_FILE_SECONDS},
+            )
+        except openai.APIStatusError as exc:
+            if exc.status_code in NO_BATCH_API:  # said on the run's page, where "HTTP 404" alone would puzzle
+                exc.message = f"this server has no batch API (its /files answered {exc.status_code}): {exc.message}"
+            raise
         batch = self.client.batches.create(
             input_file_id=upload.id, endpoint=ENDPOINT, completion_window="24h", metadata={METADATA_KEY: marker}
         )

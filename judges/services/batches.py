@@ -56,9 +56,12 @@ from rubrics.scales import CriterionSpec
 
 logger = logging.getLogger(__name__)
 FLUSH_LINES = 500
+# openai_compatible servers speak the OpenAI Batch API only sometimes (LiteLLM's proxy does; plain
+# vLLM and Ollama answer 404): one without it refuses the upload for good and the items go live.
 BATCH_CLIENTS: dict[str, type[OpenAIBatches] | type[AnthropicBatches]] = {
     "openai": OpenAIBatches,
     "anthropic": AnthropicBatches,
+    "openai_compatible": OpenAIBatches,
 }
 _CUSTOM_ID = re.compile(r"^(?P<tag>[0-9a-f]{12})-item-(?P<item>\d+)-s(?P<sample>\d+)$")
 
@@ -95,7 +98,7 @@ def _load(batch_id: int) -> JudgeBatch | None:
 
 
 def _bodies(provider: str) -> ChatBodies | MessagesBodies:
-    return MessagesBodies() if provider == "anthropic" else ChatBodies()
+    return MessagesBodies() if provider == "anthropic" else ChatBodies(compatible=provider == "openai_compatible")
 
 
 def batch_output_mode(*, judge, provider: str) -> tuple[str, bool]:

@@ -22,7 +22,6 @@ from judges.fewshot import fewshot_pool
 from judges.models import (
     ACTIVE_STATUSES,
     BATCH_OPEN_STATUSES,
-    BATCH_PROVIDERS,
     Judge,
     JudgeBatch,
     JudgeRun,
@@ -90,10 +89,10 @@ def judge_run_start(
     (items that failed or got no verdict before are tried again). ``"unjudged"``: only items it has
     never tried. A list: those items, minus the ones it has already rated. One active run per
     judge version and project (Conflict otherwise). Chunk tasks are enqueued when the transaction
-    commits. ``mode`` "batch" (providers with a batch API only) sends the items through the
-    provider's batch API first (judges/services/batches.py) and the chunks only for what the
-    batches leave. ``max_cost``: the run's budget in dollars (None: none; the project's monthly
-    cap applies either way, judges/services/budgets.py). Access checks are the caller's.
+    commits. ``mode`` "batch" sends the items through the provider's batch API first
+    (judges/services/batches.py) and the chunks only for what the batches leave. ``max_cost``:
+    the run's budget in dollars (None: none; the project's monthly cap applies either way,
+    judges/services/budgets.py). Access checks are the caller's.
     """
     max_cost_micros = cap_clean(value=max_cost, field="max_cost")
     if judge.project_id != project.pk:
@@ -103,11 +102,6 @@ def judge_run_start(
     Judge.objects.select_for_update().filter(pk=judge.pk).first()  # one start at a time per judge
     version = judge.current_version()
     rubric_version = project.rubric_version
-    if mode == RunMode.BATCH and version.provider not in BATCH_PROVIDERS:
-        raise ValidationError(
-            {"mode": [f"batch mode needs a provider with a batch API ({', '.join(BATCH_PROVIDERS)}); "
-                      f"this judge uses {version.provider}."]}
-        )  # fmt: skip
     if not judge.enabled:
         raise ValidationError({"judge": ["this judge is disabled: enable it to start a run."]})
     # Checked when the judge was saved, and again now: the operator may have taken its host or

@@ -242,14 +242,31 @@ def test_the_api_starts_a_batch_run_and_shows_its_state(llm, project, items, mak
     assert live.status_code == 400 and "items" in live.json()["errors"]  # all rated; default mode is live
 
 
-def test_batch_mode_needs_a_provider_with_a_batch_api(llm, project, items, make_judge, client_for, members):
+def test_an_openai_compatible_server_with_the_batch_api_judges_through_it(llm, project, items, make_judge):
+    """LiteLLM's proxy and others speak the OpenAI Batch API: the run goes through it, with the
+    compatible request body (``max_tokens``) a live call to that server sends."""
     judge = make_judge("openai_compatible", api_key_env="")
-    response = client_for(members["manager"]).post(
-        f"/api/v1/projects/{project.pk}/judge-runs/", {"judge": judge.pk, "mode": "batch"}, format="json"
-    )
-    assert response.status_code == 400
-    assert "batch API" in response.json()["errors"]["mode"][0]
-    assert not JudgeBatch.objects.exists()
+    run = _drive(_start(project, judge))
+
+    assert run.status == RunStatus.SUCCEEDED and (run.done, run.failed) == (5, 0)
+    (created,) = llm.batches.created("openai")
+    assert run.batches.get().provider_batch_id == created.id and _live_requests(llm) == []
+    assert all("max_tokens" in body and "max_completion_tokens" not in body for _, body in created.lines)
+    assert _ratings(judge).count() == 5 and run.batch_input_tokens == run.input_tokens > 0
+
+
+def test_an_openai_compatible_server_without_a_batch_api_sends_the_items_live(llm, project, items, make_judge):
+    """Plain vLLM and Ollama answer 404 on /v1/files: the batch is given up at once, saying why,
+    and the items are judged live at the list price."""
+    judge = make_judge("openai_compatible", api_key_env="")
+    llm.batches.enabled = False
+    run = _drive(_start(project, judge))
+
+    batch = run.batches.get()
+    assert batch.status == BatchStatus.FAILED and "this server has no batch API" in batch.error
+    assert run.status == RunStatus.SUCCEEDED and (run.done, run.failed) == (5, 0)
+    assert len(_live_requests(llm)) == 5 and _ratings(judge).count() == 5
+    assert run.batch_input_tokens == 0 and run.input_tokens > 0
 
 
 def test_a_manager_starts_a_batch_run_from_the_judges_page_and_watches_its_state(
@@ -259,8 +276,8 @@ def test_a_manager_starts_a_batch_run_from_the_judges_page_and_watches_its_state
     local = make_judge("openai_compatible", name="Local", api_key_env="")
     client.force_login(members["manager"])
     page = client.get(f"/projects/{project.pk}/judges/").content.decode()
-    # The batch choice is offered only where the provider has a batch API.
-    assert page.count('name="mode"') == 1 and f"/judges/{local.pk}/run/" in page
+    # Offered for every provider: an OpenAI-compatible server without a batch API sends the items live.
+    assert page.count('name="mode"') == 2 and f"/judges/{local.pk}/run/" in page
 
     response = client.post(f"/projects/{project.pk}/judges/{judge.pk}/run/", {"items": "all", "mode": "batch"})
     run = JudgeRun.objects.get()
