@@ -110,6 +110,8 @@ def mean_estimates(
     audit_labels: npt.ArrayLike,
     ci_level: float = 0.95,
     target: Target = "dataset",
+    resolution: float | None = None,
+    bounds: tuple[float, float] | None = None,
 ) -> MeanEstimates:
     """Human-only, judge-only, PPI and PPI++ estimates of the mean label, with intervals.
 
@@ -120,6 +122,17 @@ def mean_estimates(
     prediction; an item the judge failed on may be given any fixed value (its error is
     then corrected like any other), never left out, or the audit is no longer a sample of the
     items the estimate covers.
+
+    ``resolution``: the smallest difference two labels can show (1 for a share, the scale's
+    step for a score). Given, no interval (but the judge-only one) claims less spread than an
+    audit that saw no difference at all supports: a Wald interval from ``n`` audited items that
+    all show the same difference (every one agreeing with the judge, or every one accepted) has
+    zero width, a certainty a few dozen items cannot give. The variance used is at least
+    ``resolution**2 * p(1 - p)`` with ``p = 2 / (n + 4)``, Agresti and Coull's rate for none
+    seen in ``n`` (two pseudo-disagreements in four pseudo-items); for a share with every audited
+    label equal this is their interval's variance. It binds only when the audit saw (almost) no
+    spread, so the intervals of a few hundred audited items with a real judge are unchanged.
+    ``bounds``: the range a label takes; estimates and intervals are clipped to it.
     """
     ids = np.asarray(item_ids).reshape(-1)
     f_all = np.asarray(predictions, dtype=np.float64).reshape(-1)
@@ -131,6 +144,10 @@ def mean_estimates(
         raise ValueError("predictions and audit labels must be finite numbers (every item needs a prediction)")
     if target not in ("dataset", "population"):
         raise ValueError(f"target must be 'dataset' or 'population'; got {target!r}")
+    if resolution is not None and not (math.isfinite(resolution) and resolution > 0):
+        raise ValueError(f"resolution must be a positive number; got {resolution!r}")
+    if bounds is not None and not bounds[0] < bounds[1]:
+        raise ValueError(f"bounds must be (low, high) with low < high; got {bounds!r}")
     z = normal_quantile(ci_level)
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
@@ -141,7 +158,8 @@ def mean_estimates(
         raise ValueError("every audited item must be among the items")
     f = f_all[order][pos]
     N, n = ids.size, a_ids.size
-    judge = _interval("judge", float(f_all.mean()), float(f_all.std(ddof=1)) / math.sqrt(N) if N > 1 else None, z)
+    judge_se = float(f_all.std(ddof=1)) / math.sqrt(N) if N > 1 else None
+    judge = _clipped(_interval("judge", float(f_all.mean()), judge_se, z), bounds)
     if n < 2:
         why = "fewer than two audited items"
         empty = {m: MeanEstimate(m, None, None, None, reason=why) for m in ("human", "ppi", "ppi++")}
@@ -152,22 +170,25 @@ def mean_estimates(
     f_mean_all, var_f_all = float(f_all.mean()), float(f_all.var(ddof=1))
     weights: tuple[tuple[EstimateMethod, float], ...] = (("human", 0.0), ("ppi", 1.0), ("ppi++", lam_plus))
     out = {}
+    floor = 0.0 if resolution is None else resolution**2 * (2 / (n + 4)) * (1 - 2 / (n + 4))
     for method, lam in weights:
         estimate = lam * f_mean_all + float(np.mean(y - lam * f))
-        se = _std_error(y, f, lam, n, N, var_f_all, target)
-        out[method] = _interval(method, estimate, se, z, lam=None if method == "human" else lam)
+        se = _std_error(y, f, lam, n, N, var_f_all, target, floor)
+        out[method] = _clipped(_interval(method, estimate, se, z, lam=None if method == "human" else lam), bounds)
     return MeanEstimates(target, ci_level, N, n, out["human"], judge, out["ppi"], out["ppi++"])
 
 
-def _std_error(y: np.ndarray, f: np.ndarray, lam: float, n: int, N: int, var_f_all: float, target: Target) -> float:
+def _std_error(
+    y: np.ndarray, f: np.ndarray, lam: float, n: int, N: int, var_f_all: float, target: Target, floor: float
+) -> float:
     r = n / N
     if target == "dataset":
         # Simple random sample without replacement of n of the N items: mean_N(f) is known
         # exactly, the sampling error is that of mean_n(Y - lam f), shrunk by 1 - n/N.
-        return math.sqrt(max(0.0, (1.0 - r) * float(np.var(y - lam * f, ddof=1)) / n))
+        return math.sqrt(max(0.0, (1.0 - r) * max(floor, float(np.var(y - lam * f, ddof=1))) / n))
     # Items i.i.d.; the audit is n of them.  mean_N(f) = r mean_n(f) + (1 - r) mean_rest(f), so
     # theta_hat = mean_n(Y - lam (1 - r) f) + lam (1 - r) mean_rest(f), two independent means.
-    audit_part = float(np.var(y - lam * (1.0 - r) * f, ddof=1)) / n
+    audit_part = max(floor, float(np.var(y - lam * (1.0 - r) * f, ddof=1))) / n
     rest_part = lam**2 * (1.0 - r) * var_f_all / N
     return math.sqrt(max(0.0, audit_part + rest_part))
 
@@ -178,6 +199,18 @@ def _interval(
     if se is None:
         return MeanEstimate(method, estimate, None, None, lam, "fewer than two items")
     return MeanEstimate(method, estimate, se, (estimate - z * se, estimate + z * se), lam)
+
+
+def _clipped(estimate: MeanEstimate, bounds: tuple[float, float] | None) -> MeanEstimate:
+    if bounds is None or estimate.estimate is None or estimate.ci is None:
+        return estimate
+    low, high = bounds
+
+    def clip(x: float) -> float:
+        return min(high, max(low, x))
+
+    ci = (clip(estimate.ci[0]), clip(estimate.ci[1]))
+    return MeanEstimate(estimate.method, clip(estimate.estimate), estimate.std_error, ci, estimate.lam, estimate.reason)
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

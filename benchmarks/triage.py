@@ -220,9 +220,10 @@ def part_two(datasets: int) -> list[str]:
                 labels = code(world.truth) if labeller.startswith("expert") else code(world.census)
                 target = labels.mean()
                 audit = audit_sample(ids, size=ids.size // 10, seed=d) - 1
-                result = mean_estimates(
-                    item_ids=ids, predictions=predictions, audit_ids=ids[audit], audit_labels=labels[audit]
-                )
+                coded = code(world.points)  # as the app asks: a label's step and range
+                result = mean_estimates(item_ids=ids, predictions=predictions, audit_ids=ids[audit],
+                                        audit_labels=labels[audit], resolution=1.0,
+                                        bounds=(coded.min(), coded.max()))  # fmt: skip
                 for e in (result.ppi_plus, result.ppi, result.human, result.judge):
                     hits[e.method] += e.ci[0] <= target <= e.ci[1]
                 width["ppi++"].append(result.ppi_plus.width)

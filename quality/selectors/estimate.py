@@ -43,6 +43,9 @@ class Quantity:
     # The judge's prediction on a verdict (alias ``r``) as SQL, per database vendor
     # (quality/selectors/predictions.py): soft where the verdict has a distribution.
     prediction: Callable[[str], predictions.SqlPart]
+    # The smallest difference two labels can show (agreement.mean_estimates' ``resolution``):
+    # 1 for a share or an ordinal score, an interval scale's step; None where labels are continuous.
+    resolution: float | None = 1.0
 
 
 def _share(test: Callable[[Any], bool], key: str) -> Callable[[dict], float | None]:
@@ -97,7 +100,8 @@ def quantities_for(*, project: Project, at_least: tuple[str, float] | None = Non
             def expected(vendor: str, key: str = c.key, scale: dict = scale) -> predictions.SqlPart:
                 return predictions.either(predictions.soft_sum(key, vendor), predictions.hard(scale, key, vendor))
 
-            out.append(Quantity(c.key, f"{c.title}: mean", "mean", low, high, mean, (low + high) / 2, expected))
+            step = 1.0 if c.kind == ScaleKind.ORDINAL else scale.get("step")
+            out.append(Quantity(c.key, f"{c.title}: mean", "mean", low, high, mean, (low + high) / 2, expected, step))
     if at_least is not None:
         key, level = at_least
         criterion = next((c for c in criteria if c.key == key and c.kind in _NUMERIC), None)
@@ -189,7 +193,14 @@ def project_estimate(
         row: dict[str, Any] = {"key": q.key, "title": q.title, "kind": q.kind, "axis": [q.low, q.high]}
         row["verdicts"] = int(known.sum())
         if ids.size:
-            result = agreement.mean_estimates(item_ids=ids, predictions=f, audit_ids=prefix, audit_labels=y)
+            result = agreement.mean_estimates(
+                item_ids=ids,
+                predictions=f,
+                audit_ids=prefix,
+                audit_labels=y,
+                resolution=q.resolution,
+                bounds=(q.low, q.high),
+            )
             row.update(result.as_dict())
             if judge is None:
                 row["estimates"] = [e for e in row["estimates"] if e["method"] == "human"]

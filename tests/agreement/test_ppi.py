@@ -144,6 +144,8 @@ def test_too_small_an_audit_gives_reasons_not_numbers() -> None:
         ({"audit_ids": [1, 1], "audit_labels": [1, 1]}, "repeat"),
         ({"audit_labels": [1]}, "equal lengths"),
         ({"target": "universe"}, "target"),
+        ({"resolution": 0}, "resolution"),
+        ({"bounds": (1, 1)}, "bounds"),
     ],
 )
 def test_mean_estimates_refuses_bad_input(kwargs: dict, message: str) -> None:
@@ -189,3 +191,67 @@ def test_only_the_labelled_prefix_of_the_audit_counts() -> None:
     assert audit_prefix([5, 2, 8, 1], {5, 2, 1}).tolist() == [5, 2]
     assert audit_prefix([5, 2], [5, 2]).tolist() == [5, 2]
     assert audit_prefix([5, 2], []).tolist() == []
+
+
+def test_an_audit_that_saw_no_difference_still_gets_an_interval_with_a_resolution() -> None:
+    # 30 audited items of 80, every one agreeing with the judge (a 1-5 score): Wald says zero width.
+    ids = np.arange(80)
+    scores = np.tile([3.0, 4.0], 40)
+    audit = ids[:30]
+    bare = mean_estimates(item_ids=ids, predictions=scores, audit_ids=audit, audit_labels=scores[audit])
+    assert bare.ppi.width == 0.0
+    result = mean_estimates(
+        item_ids=ids, predictions=scores, audit_ids=audit, audit_labels=scores[audit], resolution=1.0, bounds=(1, 5)
+    )
+    p = 2 / 34  # Agresti-Coull's rate for none of 30
+    se = math.sqrt((1 - 30 / 80) * p * (1 - p) / 30)
+    assert result.ppi.estimate == pytest.approx(3.5) and result.ppi.std_error == pytest.approx(se)
+    assert result.ppi.width == pytest.approx(2 * 1.959964 * se, rel=1e-5)
+    # A full audit is still exact: nothing is left to sample.
+    full = mean_estimates(item_ids=ids, predictions=scores, audit_ids=ids, audit_labels=scores, resolution=1.0)
+    assert full.ppi.width == 0.0
+
+
+def test_a_share_seen_all_accepted_stays_inside_zero_to_one() -> None:
+    ids = np.arange(100)
+    result = mean_estimates(
+        item_ids=ids,
+        predictions=np.ones(100),
+        audit_ids=ids[:30],
+        audit_labels=np.ones(30),
+        resolution=1,
+        bounds=(0, 1),
+    )
+    assert result.human.estimate == 1.0 and result.human.ci[1] == 1.0 and 0.9 < result.human.ci[0] < 1.0
+    assert result.judge.ci == (1.0, 1.0)
+
+
+def test_the_floor_restores_coverage_for_a_near_perfect_judge_and_a_small_audit() -> None:
+    """A judge wrong on 2 % of 200 items and 30 audited: most audits see no error, and a Wald
+    interval of zero width then misses the dataset's mean whenever the judge erred anywhere."""
+    rng = np.random.default_rng(7)
+    covered = {None: 0, 1.0: 0}
+    runs = 400
+    for seed in range(runs):
+        truth, judge = _world(rng, 200, 0.02)
+        ids = np.arange(200)
+        audit = audit_sample(ids, size=30, seed=seed)
+        for resolution in covered:
+            result = mean_estimates(
+                item_ids=ids, predictions=judge, audit_ids=audit, audit_labels=truth[audit], resolution=resolution
+            )
+            covered[resolution] += result.ppi.ci[0] <= truth.mean() <= result.ppi.ci[1]
+    assert covered[None] / runs < 0.7
+    assert covered[1.0] / runs >= 0.93
+
+
+def test_the_floor_leaves_a_real_audit_alone() -> None:
+    rng = np.random.default_rng(8)
+    truth, judge = _world(rng, 4000, 0.15)
+    ids = np.arange(4000)
+    audit = audit_sample(ids, size=400, seed=1)
+    bare = mean_estimates(item_ids=ids, predictions=judge, audit_ids=audit, audit_labels=truth[audit])
+    floored = mean_estimates(item_ids=ids, predictions=judge, audit_ids=audit, audit_labels=truth[audit], resolution=1)
+    assert [e.ci for e in (bare.ppi, bare.ppi_plus, bare.human)] == [
+        e.ci for e in (floored.ppi, floored.ppi_plus, floored.human)
+    ]

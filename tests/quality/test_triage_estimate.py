@@ -146,6 +146,24 @@ def test_the_estimate_combines_the_judge_on_every_item_with_the_audit(project, m
     assert {e["method"]: e["estimate"] for e in at_least["estimates"]}["judge"] == 0.0
 
 
+def test_an_audit_that_agrees_with_the_judge_everywhere_still_gets_an_interval(project, members, client_for):
+    """Every audited item agrees with the judge and every one is "correct": the intervals are
+    not zero-width (no audit of 20 items shows certainty) and a share's stays inside 0-1."""
+    items = many_items(project, 50)
+    judge_verdicts(project, items, lambda i: {"helpfulness": 3 + i.pk % 2, "correct": True, "tone": "ok"})
+    audit_sample_draw(project=project, size=20, seed=3)
+    for item in project.items.filter(audit_rank__isnull=False):
+        human_decide(item, {"helpfulness": 3 + item.pk % 2, "correct": True, "tone": "ok"})
+
+    body = client_for(members["reviewer"]).get(f"/api/v1/projects/{project.pk}/estimate/").json()
+    quantities = {q["key"]: {e["method"]: e for e in q["estimates"]} for q in body["quantities"]}
+    helpfulness, correct = quantities["helpfulness"], quantities["correct"]
+    low, high = helpfulness["ppi"]["ci"]
+    assert low < helpfulness["ppi"]["estimate"] < high and high - low > 0.05
+    assert correct["human"]["estimate"] == 1.0 and correct["human"]["ci"][1] == 1.0
+    assert 0.85 < correct["human"]["ci"][0] < 1.0 and correct["ppi"]["ci"][0] < 1.0
+
+
 def test_only_the_labelled_prefix_of_the_audit_counts(project, members, client_for):
     items = many_items(project, 20)
     judge_verdicts(project, items, lambda i: {"helpfulness": 3, "correct": True, "tone": "ok"})
