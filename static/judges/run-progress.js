@@ -28,6 +28,11 @@
     set("queued", queued(run));
     if (run.batch) set("batch_state", word("batch", run.batch.state));
     if (run.batch) set("batch_counts", batchCounts(run.batch));
+    var given = root.querySelector('[data-role="batch-errors"]');
+    if (given && run.batch) {
+      set("batch_errors", (run.batch.errors || []).join("; "));
+      given.hidden = !(run.batch.errors || []).length;
+    }
     if (run.problems) renderProblems(run.problems);
     var error = root.querySelector('[data-field="error"]');
     error.textContent = run.error || "";

@@ -35,3 +35,27 @@ def test_the_run_page_follows_the_provider_batch(open_page, members, project, ri
     assert page.locator('[data-field="batch_counts"]').inner_text() == (
         "2 answers stored, 1 sent again live (failed or invalid lines)"
     )
+    assert page.locator('[data-role="batch-errors"]').is_hidden()
+
+
+def test_the_run_page_says_why_a_batch_was_given_up(open_page, members, project, rich_items, staff):
+    judge = judge_unreachable(staff=staff, project=project, name="Local")
+    run = JudgeRun.objects.create(
+        project=project, judge_version=judge.current_version(), rubric_version=project.rubric_version,
+        status=RunStatus.RUNNING, items_selector="all", total=len(rich_items), created_by=staff, mode=RunMode.BATCH,
+    )  # fmt: skip
+    batch = JudgeBatch.objects.create(
+        run=run, index=0, provider="openai_compatible", item_ids=[i.pk for i in rich_items], marker="m" * 32,
+        status=BatchStatus.SUBMITTING,
+    )  # fmt: skip
+    page = open_page(members["annotator"])
+    page.goto(f"/judge-runs/{run.pk}/")
+    given_up = page.locator('[data-role="batch-errors"]')
+    assert given_up.is_hidden()
+
+    reason = "HTTP 404 from the provider: this server has no batch API (its /files answered 404): <b>Not Found</b>"
+    JudgeBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.FAILED, error=reason)
+    expect(given_up).to_be_visible()
+    assert page.locator('[data-field="batch_errors"]').inner_text() == reason  # text, never markup
+    page.reload()
+    assert page.locator('[data-field="batch_errors"]').inner_text() == reason
