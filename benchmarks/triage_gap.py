@@ -17,6 +17,9 @@ the raters. Rows:
 * the simulator's own rater model: each rater's true mean accuracy, the true base rate and the
   true error matrix (the one thing that is still simplified is item difficulty, which the
   model does not have);
+* the two halves swapped, used from the first item: the last fit with the raters' true
+  accuracies, and the simulator's model with the last fit's accuracies (which half of the
+  estimate costs the accuracy);
 * a fit every 250 items instead (a manager pressing "Fit now" often), re-deciding as the app
   does; not re-deciding at all (each item decided once: what benchmarks/triage.py measured before
   2026-12-05's sixth stop); or reopening every item whose posterior is now below the new target
@@ -29,6 +32,7 @@ standard error over the seeds) and the share of items a later fit reopened. Ever
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import _django  # noqa: F401  (puts the checkout on sys.path, for ``agreement``)
@@ -87,8 +91,16 @@ def main() -> None:
             "fits every 250, all below the new target reopened": posterior_adaptive(
                 world, target="match", refit_growth=None, revisits="every"),
         }  # fmt: skip
+        last, true = benchmarked.extra["model"], true_model(world)
+        fitted = {r: last.accuracy.get(r, last.pooled) for r in true.accuracy}
+        runs["last fit, the true accuracies"] = posterior_adaptive(
+            world, target="match", model=dataclasses.replace(last, accuracy=true.accuracy, pooled=true.pooled)
+        )
         with np.errstate(divide="ignore"):  # the true error matrix has zeros (no error lands 3 points off)
-            runs["the simulator's rater model"] = posterior_adaptive(world, target="match", model=true_model(world))
+            runs["the simulator's rater model"] = posterior_adaptive(world, target="match", model=true)
+            runs["the simulator's, the last fit's accuracies"] = posterior_adaptive(
+                world, target="match", model=dataclasses.replace(true, accuracy=fitted, pooled=last.pooled)
+            )
         for name, out in runs.items():
             saved = 1 - out.human_ratings / base.human_ratings
             diff = 100 * (out.accuracy(world) - base.accuracy(world))
