@@ -10,14 +10,22 @@ from tests.judges.helpers import judge_unreachable
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_run_page_follows_the_provider_batch(open_page, members, project, rich_items, staff):
-    judge = judge_unreachable(staff=staff, project=project, name="GPT")
+def _batch_run(*, staff, project, items, name, provider, **batch_fields):
+    """A running batch-mode run with one provider batch in the given state."""
+    judge = judge_unreachable(staff=staff, project=project, name=name)
     run = JudgeRun.objects.create(
         project=project, judge_version=judge.current_version(), rubric_version=project.rubric_version,
-        status=RunStatus.RUNNING, items_selector="all", total=len(rich_items), created_by=staff, mode=RunMode.BATCH,
+        status=RunStatus.RUNNING, items_selector="all", total=len(items), created_by=staff, mode=RunMode.BATCH,
     )  # fmt: skip
     batch = JudgeBatch.objects.create(
-        run=run, index=0, provider="openai", item_ids=[i.pk for i in rich_items], marker="m" * 32,
+        run=run, index=0, provider=provider, item_ids=[i.pk for i in items], marker="m" * 32, **batch_fields
+    )
+    return run, batch
+
+
+def test_the_run_page_follows_the_provider_batch(open_page, members, project, rich_items, staff):
+    run, batch = _batch_run(
+        staff=staff, project=project, items=rich_items, name="GPT", provider="openai",
         status=BatchStatus.SUBMITTED, provider_status="validating", requests=len(rich_items),
     )  # fmt: skip
     page = open_page(members["annotator"])
@@ -39,13 +47,8 @@ def test_the_run_page_follows_the_provider_batch(open_page, members, project, ri
 
 
 def test_the_run_page_says_why_a_batch_was_given_up(open_page, members, project, rich_items, staff):
-    judge = judge_unreachable(staff=staff, project=project, name="Local")
-    run = JudgeRun.objects.create(
-        project=project, judge_version=judge.current_version(), rubric_version=project.rubric_version,
-        status=RunStatus.RUNNING, items_selector="all", total=len(rich_items), created_by=staff, mode=RunMode.BATCH,
-    )  # fmt: skip
-    batch = JudgeBatch.objects.create(
-        run=run, index=0, provider="openai_compatible", item_ids=[i.pk for i in rich_items], marker="m" * 32,
+    run, batch = _batch_run(
+        staff=staff, project=project, items=rich_items, name="Local", provider="openai_compatible",
         status=BatchStatus.SUBMITTING,
     )  # fmt: skip
     page = open_page(members["annotator"])
