@@ -81,15 +81,17 @@ class FakeBatches:
         self.server = server
         self.delay = 0.0
         self.line_faults: dict[str, str] = {}
-        # False: a server without batch APIs (plain vLLM, Ollama), which answers them 404.
+        # False: a server without batch APIs (plain vLLM, Ollama), which answers them 404; ``refused``
+        # counts those answers.
         self.enabled = True
+        self.refused = 0
         self._lock = threading.Lock()
         self.files: dict[str, tuple[dict, bytes]] = {}
         self.batches: dict[str, FakeBatch] = {}
 
     def reset(self) -> None:
         with self._lock:
-            self.delay, self.line_faults, self.enabled = 0.0, {}, True
+            self.delay, self.line_faults, self.enabled, self.refused = 0.0, {}, True, 0
             self.files.clear()
             self.batches.clear()
 
@@ -104,6 +106,8 @@ class FakeBatches:
 
     async def respond(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Rendered:
         if not self.enabled:
+            with self._lock:
+                self.refused += 1
             return _json(404, {"detail": "Not Found"})  # FastAPI's answer for a route it does not have
         parts = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}

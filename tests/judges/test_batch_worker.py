@@ -5,7 +5,6 @@ provider: the restarted worker picks up the poll, ingests once, and no request i
     CELERY_BROKER_URL=redis://127.0.0.1:6379/9 .venv/bin/pytest tests/judges/test_batch_worker.py -m worker
 """
 
-
 import pytest
 from django.db.models import Count
 
@@ -71,3 +70,38 @@ def test_a_batch_run_survives_a_killed_worker_with_one_provider_batch(staff, pro
     ratings = Rating.objects.filter(rater=judge.current_version().rater)
     assert ratings.count() == ITEMS
     assert not ratings.values("item").annotate(n=Count("id")).filter(n__gt=1).exists()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_server_without_a_batch_api_has_its_items_judged_live_by_the_worker(staff, project, tmp_path):
+    """An OpenAI-compatible server that answers 404 on /v1/files (plain vLLM, Ollama): the worker
+    gives the batch up at once, without retrying, and the release sends every item down the live path."""
+    broker = worker_services_or_skip()
+    items_import(project=project, rows=[{"external_id": f"v{i}", "data": {"prompt": f"v{i}"}} for i in range(ITEMS)])
+    log = tmp_path / "worker.log"
+    with FakeLLMServer() as llm:
+        llm.batches.enabled = False
+        judge = judge_create(
+            actor=staff, project=project, name="vLLM", provider="openai_compatible", model="m",
+            base_url=llm.openai_base_url, api_key_env="",
+        )  # fmt: skip
+        worker = worker_start(worker_env(broker, judge_key_env=KEY_ENV, JUDGES_BATCH_POLL_SECONDS="1"), log)
+        try:
+            run = judge_run_start(actor=staff, project=project, judge=judge, items="all", mode=RunMode.BATCH)
+            wait_for(
+                lambda: JudgeRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING),
+                timeout=90, what="the run to finish", log=log,
+            )  # fmt: skip
+        finally:
+            worker_kill(worker)
+        refused = llm.batches.refused
+        live_calls = llm.count("openai")
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, log.read_text()[-3000:]
+    assert (run.total, run.done, run.failed) == (ITEMS, ITEMS, 0)
+    batch = JudgeBatch.objects.get(run=run)
+    assert batch.status == BatchStatus.FAILED and "this server has no batch API" in batch.error
+    assert refused == 1, "refused for good: the upload is not retried"
+    assert live_calls == ITEMS and run.batch_input_tokens == 0
