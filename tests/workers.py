@@ -14,7 +14,10 @@ from django.db import connection
 from testbed.servers import wait_until
 from testbed.workers import database_url, worker_kill, worker_start
 
-__all__ = ["database_url", "wait_for", "worker_env", "worker_kill", "worker_services_or_skip", "worker_start"]
+__all__ = [
+    "database_url", "run_finished_wait", "wait_for", "worker_env", "worker_kill", "worker_services_or_skip",
+    "worker_start",
+]  # fmt: skip
 
 # The key a test's judges send, and only to the loopback fake LLM server (testbed.FakeLLMServer).
 TEST_KEY = "test-key"
@@ -56,3 +59,11 @@ def wait_for(predicate, *, timeout: float, what: str, log: Path) -> None:
     if not wait_until(predicate, timeout=timeout, interval=0.1):
         sys.stderr.write(log.read_text()[-5000:])
         pytest.fail(f"timed out waiting for {what}")
+
+
+def run_finished_wait(run, *, log: Path, timeout: float = 90, what: str = "the run to finish") -> None:
+    """Wait until the judge ``run`` has left queued and running (see ``wait_for``)."""
+    from judges.models import JudgeRun, RunStatus
+
+    active = (RunStatus.QUEUED, RunStatus.RUNNING)
+    wait_for(lambda: JudgeRun.objects.get(pk=run.pk).status not in active, timeout=timeout, what=what, log=log)

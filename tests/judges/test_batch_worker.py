@@ -10,12 +10,12 @@ from django.db.models import Count
 
 from annotation.models import Rating
 from annotation.services.items import items_import
-from judges.models import BatchStatus, JudgeBatch, JudgeRun, JudgeVerdict, RunMode, RunStatus
+from judges.models import BatchStatus, JudgeBatch, JudgeVerdict, RunMode, RunStatus
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from testbed import FakeLLMServer
 from tests.judges.conftest import KEY_ENV
-from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
+from tests.workers import run_finished_wait, wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
 
 ITEMS = 12
 
@@ -51,10 +51,7 @@ def test_a_batch_run_survives_a_killed_worker_with_one_provider_batch(staff, pro
 
             llm.batches.delay = 0
             worker = worker_start(env, log)
-            wait_for(
-                lambda: JudgeRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING),
-                timeout=90, what="the run to finish", log=log,
-            )  # fmt: skip
+            run_finished_wait(run, log=log)
         finally:
             worker_kill(worker)
         created = llm.batches.created(provider)
@@ -89,10 +86,7 @@ def test_a_server_without_a_batch_api_has_its_items_judged_live_by_the_worker(st
         worker = worker_start(worker_env(broker, judge_key_env=KEY_ENV, JUDGES_BATCH_POLL_SECONDS="1"), log)
         try:
             run = judge_run_start(actor=staff, project=project, judge=judge, items="all", mode=RunMode.BATCH)
-            wait_for(
-                lambda: JudgeRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING),
-                timeout=90, what="the run to finish", log=log,
-            )  # fmt: skip
+            run_finished_wait(run, log=log)
         finally:
             worker_kill(worker)
         refused = llm.batches.refused

@@ -13,20 +13,16 @@ import pytest
 from django.db.models import Count
 
 from annotation.services.items import items_import
-from judges.models import JudgeRun, JudgeSample, JudgeVerdict, RunStatus
+from judges.models import JudgeSample, JudgeVerdict, RunStatus
 from judges.selectors import project_spend_month
 from judges.services.budgets import judge_run_resume
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from testbed import FakeLLMServer
 from tests.judges.conftest import KEY_ENV
-from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
+from tests.workers import run_finished_wait, worker_env, worker_kill, worker_services_or_skip, worker_start
 
 ITEMS = 40
-
-
-def _finished(run_id: int) -> bool:
-    return JudgeRun.objects.get(pk=run_id).status not in (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 @pytest.mark.worker
@@ -46,7 +42,7 @@ def test_worker_processes_stop_a_run_at_its_cap_and_finish_it_after_a_resume(sta
         other = worker_start(env, tmp_path / "worker2.log", concurrency=2)
         try:
             run = judge_run_start(actor=staff, project=project, judge=judge, items="all", max_cost=Decimal("0.1"))
-            wait_for(lambda: _finished(run.pk), timeout=120, what="the run to stop", log=log)
+            run_finished_wait(run, log=log, timeout=120, what="the run to stop")
             run.refresh_from_db()
             stopped_with = JudgeVerdict.objects.filter(run=run).count()
 
@@ -59,7 +55,7 @@ def test_worker_processes_stop_a_run_at_its_cap_and_finish_it_after_a_resume(sta
             assert ITEMS - stopped_with <= left <= ITEMS - stopped_with + 4
 
             judge_run_resume(run=run, max_cost=Decimal("5"))
-            wait_for(lambda: _finished(run.pk), timeout=120, what="the resumed run to finish", log=log)
+            run_finished_wait(run, log=log, timeout=120, what="the resumed run to finish")
         finally:
             worker_kill(worker)
             worker_kill(other)

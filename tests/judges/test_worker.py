@@ -12,13 +12,13 @@ from django.db.models import Count
 
 from annotation.models import Rating
 from annotation.services.items import items_import
-from judges.models import JudgeRun, JudgeSample, JudgeVerdict, RunStatus
+from judges.models import JudgeSample, JudgeVerdict, RunStatus
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from testbed import FakeLLMServer
 from testbed.llm_quirks import LLAMA_CPP
 from tests.judges.conftest import KEY_ENV
-from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
+from tests.workers import run_finished_wait, wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
 
 REPO = Path(__file__).resolve().parents[2]
 ITEMS = 60
@@ -54,10 +54,7 @@ def test_it_judges_every_item_exactly_once_across_a_killed_worker(staff, project
             assert killed_at < ITEMS, "the run finished before the kill; nothing was tested"
 
             worker = worker_start(env, log)  # unacked chunks come back after the visibility timeout
-            wait_for(
-                lambda: JudgeRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING),
-                timeout=90, what="the run to finish", log=log,
-            )  # fmt: skip
+            run_finished_wait(run, log=log)
         finally:
             worker_kill(worker)
 
@@ -93,10 +90,7 @@ def test_two_worker_processes_keep_a_judges_calls_in_flight_within_its_max_concu
         worker = worker_start(env, log, concurrency=2)
         try:
             run = judge_run_start(actor=staff, project=project, judge=judge, items="all")
-            wait_for(
-                lambda: JudgeRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING),
-                timeout=120, what="the run to finish", log=log,
-            )  # fmt: skip
+            run_finished_wait(run, log=log, timeout=120)
         finally:
             worker_kill(worker)
         peak = llm.peak_in_flight

@@ -13,14 +13,14 @@ import pytest
 
 from annotation.models import Rating
 from annotation.services.items import items_import
-from judges.models import JudgeRun, RunStatus
+from judges.models import RunStatus
 from judges.services.judges import judge_create
 from judges.services.runs import judge_run_start
 from quality.selectors.estimate import project_estimate
 from testbed import FakeLLMServer
 from testbed.llm_replies import Reply
 from tests.judges.conftest import KEY_ENV, _judge_settings  # noqa: F401 (autouse fixture: the key may go to loopback)
-from tests.workers import wait_for, worker_env, worker_kill, worker_services_or_skip, worker_start
+from tests.workers import run_finished_wait, worker_env, worker_kill, worker_services_or_skip, worker_start
 
 ITEMS = 12
 
@@ -62,10 +62,7 @@ def test_a_worker_run_stores_confidence_on_every_verdict(staff, project, setting
         worker = worker_start(env, log)
         try:
             run = judge_run_start(actor=staff, project=project, judge=judge, items="all")
-            wait_for(
-                lambda: JudgeRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING),
-                timeout=90, what="the run to finish", log=log,
-            )  # fmt: skip
+            run_finished_wait(run, log=log)
         finally:
             worker_kill(worker)
     run.refresh_from_db()
