@@ -131,11 +131,12 @@ def main() -> None:
     # The fit's re-decision went to a worker (too large for a request): decide here, so the rule
     # approves the rated items it settles; the next fit reads them again (agreement.reopen_below).
     from quality.services.approval import posteriors_of_settled, project_decide
+    from quality.stopping import settled_items
 
     limit, settings.INLINE_WORK_LIMIT = settings.INLINE_WORK_LIMIT, 10**12
     project_decide(project=project)
     settings.INLINE_WORK_LIMIT = limit
-    settled = Item.objects.filter(project=project, decision_reason="posterior reached the target").count()
+    settled = settled_items(project_id=project.pk).count()
     policy = policy_for(project=project)
     seconds = _best(lambda: posteriors_of_settled(project=project, policy=policy))
     print(f"posteriors_of_settled ({settled:,} items approved by the rule): {seconds * 1000:.0f} ms (best of 3)")

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.db.models import QuerySet
+
 import agreement
 from annotation.models import ApprovedBy, Item, ItemStatus
 from quality.consensus import consensus_of, consensus_rule
@@ -159,10 +161,17 @@ def _fit_of(criterion: Criterion, policy: ApprovalPolicy, item: Item) -> dict:
     return {} if len(fit.get("prior") or points) != len(points) else fit
 
 
+_SETTLED = {"status": ItemStatus.APPROVED, "approved_by": ApprovedBy.CONSENSUS, "decision_reason": SETTLED_REASON}
+
+
 def settled_by_posterior(item: Item) -> bool:
     """Whether the posterior rule approved the item (a later fit keeps it down to ``reopen_below``)."""
-    return (item.status == ItemStatus.APPROVED and item.approved_by == ApprovedBy.CONSENSUS
-            and item.decision_reason == SETTLED_REASON)  # fmt: skip
+    return all(getattr(item, field) == value for field, value in _SETTLED.items())
+
+
+def settled_items(*, project_id: int) -> QuerySet[Item]:
+    """The project's items for which ``settled_by_posterior`` holds (a new fit reads them again)."""
+    return Item.objects.filter(project_id=project_id, **_SETTLED)
 
 
 def _posterior_one(criterion: Criterion, policy: ApprovalPolicy, item: Item, values: list, raters: list,

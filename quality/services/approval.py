@@ -36,11 +36,11 @@ from quality.services.agreement_reports import agreement_reports_refresh_after_c
 from quality.services.approval_reads import JUDGE_FIRST, ChunkRead, chunk_read, trust_needed
 from quality.services.decision_writes import DECISION_FIELDS, DecisionBatch, decision_apply
 from quality.stopping import (
-    SETTLED_REASON,
     judge_alone_labels,
     judge_excluded,
     posterior_decide,
     posterior_in_force,
+    settled_items,
     settled_posteriors,
     stop_decide,
 )
@@ -132,8 +132,7 @@ def posteriors_of_settled(*, project: Project, policy) -> dict[str, list[tuple[f
     per criterion, the probability of its label and whether the calibrated judge took part
     (services/posterior.py sets from them how far a new fit reopens such items)."""
     criteria = criteria_of(version=project.rubric_version)
-    settled = Item.objects.filter(project=project, status=ItemStatus.APPROVED, approved_by=ApprovedBy.CONSENSUS,
-                                  decision_reason=SETTLED_REASON).select_related("project").order_by("pk")  # fmt: skip
+    settled = settled_items(project_id=project.pk).select_related("project").order_by("pk")
     out: dict[str, list[tuple[float, bool]]] = {}
     for start in range(0, settled.count(), 2_000):
         items = list(settled[start : start + 2_000])

@@ -51,7 +51,6 @@ from quality.services.approval import ProjectDecision, posteriors_of_settled, pr
 from quality.services.approval_reads import JUDGE_FIRST
 from quality.stopping import (
     POSTERIOR,
-    SETTLED_REASON,
     criterion_points,
     item_slice,
     judge_calibrated,
@@ -59,6 +58,7 @@ from quality.stopping import (
     judge_distribution,
     judge_reported,
     posterior_level,
+    settled_items,
     slices_flag,
 )
 from rubrics.scales import point_label
@@ -250,7 +250,7 @@ def posterior_fit_size(*, project: Project) -> tuple[bool, int]:
     ``ACCORD_INLINE_WORK_LIMIT``: its ratings, and the items the rule approved, which the fit reads
     again for ``reopen_below``), and the ratings the fit would read."""
     ratings = Rating.objects.filter(item__project=project, rubric_version_id=project.rubric_version_id).count()
-    settled = Item.objects.filter(project=project, decision_reason=SETTLED_REASON).count()
+    settled = settled_items(project_id=project.pk).count()
     return dispatch.fits_inline(work=ratings * WORK_PER_RATING + settled * WORK_PER_SETTLED_ITEM), ratings
 
 
